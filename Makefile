@@ -1,0 +1,52 @@
+# liveinject — see README.md. `make run` and `make test` work as the first command on a fresh
+# Debian/Ubuntu machine: both install what they need first.
+
+GO      ?= go
+BIN     := bin/liveinject
+CONFIG  ?= examples/liveinject.toml
+FUZZTIME ?= 60s
+
+.PHONY: all deps build run test bench fuzz lint clean
+
+all: build
+
+# ffmpeg with apt-get when it is missing (sudo when not root), then the Go modules.
+deps:
+	@if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then \
+		echo "ffmpeg not found: installing it with apt-get"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		else echo "error: ffmpeg is missing and this user cannot install it (not root, no sudo)." >&2; \
+		     echo "       install ffmpeg with your package manager, then run make again." >&2; exit 1; fi; \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: ffmpeg is missing and apt-get is not available: install ffmpeg with your package manager." >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg; \
+	fi
+	$(GO) mod download
+
+build:
+	$(GO) build -o $(BIN) ./cmd/liveinject
+
+run: deps build
+	@echo
+	@echo "liveinject is pushing the test pattern into its built-in relay. Watch it with:"
+	@echo "    ffplay rtsp://127.0.0.1:8554/test.sdp"
+	@echo "(or: vlc rtsp://127.0.0.1:8554/test.sdp). Stop with Ctrl-C."
+	@echo
+	./$(BIN) run -c $(CONFIG)
+
+test: deps
+	$(GO) test -race ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime $(FUZZTIME) ./profiles
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

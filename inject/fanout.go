@@ -1,0 +1,243 @@
+// Package inject pushes a channel's frames to RTSP servers with ANNOUNCE, SETUP and RECORD, one
+// gortsplib client per destination, each independent of the others.
+package inject
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+
+	"github.com/liveinject/liveinject/demux"
+)
+
+// Target is one destination of a channel.
+type Target struct {
+	// URL is rtsp://[user:password@]host[:port]/path.
+	URL string
+	// Transport is "tcp" (default), "udp" or "auto".
+	Transport string
+}
+
+// unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
+type unit struct {
+	kind   demux.Kind
+	key    bool
+	params *demux.Params
+	pkts   []*rtp.Packet
+	ntp    time.Time
+}
+
+// Fanout packetizes a channel's frames once and offers the packets to every destination.
+//
+// The packetizers live as long as the Fanout, not a connection or an ffmpeg run: sequence numbers
+// and SSRC stay put, and RTP time keeps running across ffmpeg restarts (see Discontinuity), so
+// the servers' players see a pause rather than a new stream.
+//
+// WriteFrame and Discontinuity must be called from one goroutine, the channel's.
+type Fanout struct {
+	// Channel names the channel in logs, errors and the SDP session name.
+	Channel string
+	Targets []Target
+	Logger  *slog.Logger
+	// QueueSize bounds each destination's queue, in frames. Default 128 (about 2 s of
+	// 25 fps video with its audio).
+	QueueSize int
+
+	dests  []*destination
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	h264enc   *rtph264.Encoder
+	aacenc    *rtpmpeg4audio.Encoder
+	videoBase uint32
+	audioBase uint32
+
+	params *demux.Params
+	// offset turns a run's timestamps into channel time, which never goes back.
+	offset   int64
+	last     int64
+	lastWall time.Time
+	ntpBase  time.Time
+	started  bool
+	restart  bool
+}
+
+// Initialize creates the packetizers and starts one goroutine per destination.
+func (f *Fanout) Initialize() error {
+	if f.Logger == nil {
+		f.Logger = slog.New(slog.DiscardHandler)
+	}
+	if f.QueueSize <= 0 {
+		f.QueueSize = 128
+	}
+
+	var r [16]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return err
+	}
+	vssrc, assrc := binary.BigEndian.Uint32(r[0:]), binary.BigEndian.Uint32(r[4:])
+	vseq, aseq := binary.BigEndian.Uint16(r[8:]), binary.BigEndian.Uint16(r[10:])
+	f.videoBase, f.audioBase = binary.BigEndian.Uint32(r[12:]), binary.BigEndian.Uint32(r[12:])^0x5a5a5a5a
+
+	f.h264enc = &rtph264.Encoder{
+		PayloadType:           videoPayloadType,
+		PacketizationMode:     1,
+		SSRC:                  &vssrc,
+		InitialSequenceNumber: &vseq,
+	}
+	if err := f.h264enc.Init(); err != nil {
+		return err
+	}
+	f.aacenc = &rtpmpeg4audio.Encoder{
+		PayloadType:           audioPayloadType,
+		SizeLength:            13,
+		IndexLength:           3,
+		IndexDeltaLength:      3,
+		SSRC:                  &assrc,
+		InitialSequenceNumber: &aseq,
+	}
+	if err := f.aacenc.Init(); err != nil {
+		return err
+	}
+
+	for _, t := range f.Targets {
+		d, err := newDestination(f.Channel, t, f.QueueSize, f.Logger)
+		if err != nil {
+			return fmt.Errorf("channel %q: %w", f.Channel, err)
+		}
+		f.dests = append(f.dests, d)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	for _, d := range f.dests {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			d.run(ctx)
+		}()
+	}
+	return nil
+}
+
+// Close stops every destination, sending TEARDOWN to the ones that are connected, and waits.
+func (f *Fanout) Close() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// Stats returns a snapshot of every destination's figures, in Targets order.
+func (f *Fanout) Stats() []Stats {
+	out := make([]Stats, len(f.dests))
+	for i, d := range f.dests {
+		out[i] = d.stats()
+	}
+	return out
+}
+
+// Discontinuity tells the Fanout that the next frame comes from a new ffmpeg run whose timestamps
+// start afresh. Channel time then resumes after the wall-clock time that passed meanwhile.
+func (f *Fanout) Discontinuity() {
+	f.restart = true
+}
+
+// WriteFrame packetizes a frame and offers it to every destination. It never blocks on a
+// destination: one that cannot keep up drops frames until the next IDR.
+func (f *Fanout) WriteFrame(fr *demux.Frame) error {
+	now := time.Now()
+	if !f.started {
+		f.started = true
+		f.offset = -fr.DTS
+		f.ntpBase = now
+	} else if f.restart {
+		gap := max(int64(now.Sub(f.lastWall)*90000/time.Second), 1)
+		f.offset = f.last + gap - fr.DTS
+	}
+	f.restart = false
+
+	if !f.params.Equal(fr.Params) {
+		f.params = fr.Params
+	}
+
+	pts := fr.PTS + f.offset
+	u := &unit{
+		kind:   fr.Kind,
+		params: f.params,
+		ntp:    f.ntpBase.Add(time.Duration(pts) * time.Second / 90000),
+	}
+
+	var err error
+	switch fr.Kind {
+	case demux.Video:
+		u.key = fr.Key
+		au := fr.Data
+		if fr.Key {
+			au = withParameterSets(au, f.params)
+		}
+		u.pkts, err = f.h264enc.Encode(au)
+		ts := uint32(int64(f.videoBase) + pts)
+		for _, p := range u.pkts {
+			p.Timestamp = ts
+		}
+	case demux.Audio:
+		// Without video every audio frame is a place to start.
+		u.key = f.params.SPS == nil
+		u.pkts, err = f.aacenc.Encode(fr.Data)
+		rate := int64(f.params.Audio.SampleRate)
+		ts := uint32(int64(f.audioBase) + pts*rate/90000)
+		for _, p := range u.pkts {
+			p.Timestamp += ts
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("channel %q: packetizing %s: %w", f.Channel, fr.Kind, err)
+	}
+
+	f.last = max(f.last, fr.DTS+f.offset)
+	f.lastWall = now
+	for _, d := range f.dests {
+		d.offer(u)
+	}
+	return nil
+}
+
+// withParameterSets puts SPS and PPS in front of an IDR that lacks them, so that a destination
+// starting there (after a connect or a drop) has them in band.
+func withParameterSets(au [][]byte, p *demux.Params) [][]byte {
+	var hasSPS, hasPPS bool
+	for _, n := range au {
+		switch naluType(n) {
+		case h264.NALUTypeSPS:
+			hasSPS = true
+		case h264.NALUTypePPS:
+			hasPPS = true
+		}
+	}
+	if hasSPS && hasPPS {
+		return au
+	}
+	out := make([][]byte, 0, len(au)+2)
+	out = append(out, p.SPS, p.PPS)
+	for _, n := range au {
+		if t := naluType(n); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func naluType(n []byte) h264.NALUType {
+	if len(n) == 0 {
+		return 0
+	}
+	return h264.NALUType(n[0] & 0x1f)
+}

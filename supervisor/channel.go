@@ -1,0 +1,172 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"sync/atomic"
+	"time"
+
+	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/backoff"
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// Sink receives a channel's frames: the injector.
+type Sink interface {
+	// WriteFrame must not block on the network.
+	WriteFrame(*demux.Frame) error
+	// Discontinuity announces that the next frame comes from a new ffmpeg run.
+	Discontinuity()
+}
+
+// Defaults for Channel's timings.
+const (
+	DefaultGrace        = 3 * time.Second
+	DefaultStallTimeout = 10 * time.Second
+	// healthyRun is how long ffmpeg must deliver frames before a failure retries at the
+	// shortest delay again.
+	healthyRun = 30 * time.Second
+)
+
+// errStalled is the cause of a restart when ffmpeg stops delivering video.
+var errStalled = errors.New("stalled")
+
+// Channel runs one channel's ffmpeg child over and over and feeds its frames to a Sink.
+type Channel struct {
+	Profile profiles.Channel
+	// FFmpeg is the binary to run.
+	FFmpeg string
+	Sink   Sink
+	Logger *slog.Logger
+	// Grace is how long ffmpeg gets to exit after SIGINT before SIGKILL. Default DefaultGrace.
+	Grace time.Duration
+	// StallTimeout: no frame for this long and ffmpeg is killed and restarted.
+	// Default DefaultStallTimeout.
+	StallTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the delay between restarts. Defaults 1 s and 60 s.
+	MinBackoff, MaxBackoff time.Duration
+
+	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
+	OnStart func(pid int)
+}
+
+// Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
+// gives up on its own: a broken device or encoder is retried at the longest delay, and the cause
+// is logged.
+func (c *Channel) Run(ctx context.Context) error {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Minute
+	}
+	args, err := Args(c.Profile)
+	if err != nil {
+		return err
+	}
+
+	b := backoff.Backoff{Min: c.MinBackoff, Max: c.MaxBackoff}
+	for runs := 0; ; runs++ {
+		if runs > 0 {
+			c.Sink.Discontinuity()
+		}
+		start := time.Now()
+		err := c.runOnce(ctx, args)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > healthyRun {
+			b.Reset()
+		}
+		delay := b.Next()
+		c.Logger.Warn("ffmpeg ended, restarting", "cause", err, "restart_in", delay.Round(time.Millisecond))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it.
+func (c *Channel) runOnce(ctx context.Context, args []string) error {
+	bin, err := exec.LookPath(c.FFmpeg)
+	if err != nil {
+		return &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
+	}
+	p, err := startProcess(bin, args, c.Logger)
+	if err != nil {
+		return fmt.Errorf("starting ffmpeg: %w", err)
+	}
+	defer p.stop(c.Grace)
+	c.Logger.Info("ffmpeg started", "pid", p.pid())
+	if c.OnStart != nil {
+		c.OnStart(p.pid())
+	}
+	stop := context.AfterFunc(ctx, func() { p.stop(c.Grace) })
+	defer stop()
+
+	var stalled atomic.Bool
+	watchdog := time.AfterFunc(c.StallTimeout, func() {
+		stalled.Store(true)
+		p.kill()
+	})
+	defer watchdog.Stop()
+
+	r := &demux.Reader{
+		R: p.stdout,
+		OnDecodeError: func(err error) {
+			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
+		},
+	}
+	err = r.Initialize()
+	if err == nil {
+		err = r.Run(func(f *demux.Frame) error {
+			if f.Kind == demux.Video || !r.HasVideo() {
+				watchdog.Reset(c.StallTimeout)
+			}
+			return c.Sink.WriteFrame(f)
+		})
+	}
+
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case stalled.Load():
+		return fmt.Errorf("%w: no frame for %v", errStalled, c.StallTimeout)
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return p.exitError()
+	default:
+		// A demux failure leaves ffmpeg running: stop it, then say both.
+		p.stop(c.Grace)
+		return fmt.Errorf("%w (%v)", err, p.exitError())
+	}
+}
+
+// FFmpegNotFoundError is returned when the configured ffmpeg binary cannot be found.
+type FFmpegNotFoundError struct {
+	Path string
+	Err  error
+}
+
+func (e *FFmpegNotFoundError) Error() string {
+	return fmt.Sprintf("ffmpeg not found (%q): install it with `apt-get install ffmpeg` (or `make deps`), "+
+		"or set ffmpeg = \"/path/to/ffmpeg\" in the main config", e.Path)
+}
+
+func (e *FFmpegNotFoundError) Unwrap() error { return e.Err }

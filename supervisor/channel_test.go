@@ -1,0 +1,272 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// The test binary doubles as a fake ffmpeg (os/exec's TestHelperProcess pattern): with
+// FAKE_FFMPEG set it behaves as that mode says instead of running tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("FAKE_FFMPEG"); mode != "" {
+		os.Exit(fakeFFmpeg(mode))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func fakeFFmpeg(mode string) int {
+	switch mode {
+	case "ts": // a short stream, then a clean exit
+		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		io.Copy(os.Stdout, f) //nolint:errcheck
+		return 0
+	case "fail": // a device that cannot be opened
+		fmt.Fprint(os.Stderr, "[video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy\r\n")
+		return 3
+	case "hang": // writes nothing, but stops on SIGINT like ffmpeg
+		signal.Ignore(syscall.SIGPIPE)
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt)
+		<-c
+		return 255
+	case "stubborn": // writes nothing and ignores SIGINT
+		signal.Ignore(os.Interrupt)
+		select {}
+	}
+	return 2
+}
+
+// recorder is a Sink that keeps what it is given.
+type recorder struct {
+	mu             sync.Mutex
+	frames         int
+	keys           int
+	discontinuites int
+}
+
+func (r *recorder) WriteFrame(f *demux.Frame) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames++
+	if f.Key {
+		r.keys++
+	}
+	return nil
+}
+
+func (r *recorder) Discontinuity() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.discontinuites++
+}
+
+func (r *recorder) counts() (frames, keys, discontinuities int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.frames, r.keys, r.discontinuites
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{written: make(chan struct{}, 1)} }
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case s.written <- struct{}{}:
+	default:
+	}
+	return s.b.Write(p)
+}
+
+// waitFor waits until the output contains sub.
+func (s *syncBuffer) waitFor(t *testing.T, sub string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(s.String(), sub) {
+		select {
+		case <-s.written:
+		case <-deadline:
+			t.Fatalf("output lacks %q:\n%s", sub, s)
+		}
+	}
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testProfile() profiles.Channel {
+	return profiles.Channel{
+		Name:   "test",
+		Source: profiles.Source{Kind: "testsrc"},
+		Video: profiles.Video{Encoder: "libx264", Bitrate: 2_500_000, GOP: profiles.Duration(2 * time.Second),
+			Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25},
+		Audio: profiles.Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
+	}
+}
+
+// pidTracker records the fake ffmpeg children a Channel starts.
+type pidTracker struct {
+	mu   sync.Mutex
+	pids []int
+	c    chan int
+}
+
+func newPIDTracker() *pidTracker { return &pidTracker{c: make(chan int, 100)} }
+
+func (p *pidTracker) add(pid int) {
+	p.mu.Lock()
+	p.pids = append(p.pids, pid)
+	p.mu.Unlock()
+	p.c <- pid
+}
+
+// waitStarts waits until n children have been started.
+func (p *pidTracker) waitStarts(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		p.mu.Lock()
+		got := len(p.pids)
+		p.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-p.c:
+		case <-deadline:
+			t.Fatalf("%d ffmpeg starts, want %d", got, n)
+		}
+	}
+}
+
+// assertReaped fails when any child started is still there, as a process or a zombie.
+func (p *pidTracker) assertReaped(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pid := range p.pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("ffmpeg child %d still exists after Run returned", pid)
+		}
+	}
+}
+
+func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel, *recorder, *pidTracker, *syncBuffer, func()) {
+	t.Setenv("FAKE_FFMPEG", mode)
+	logs := newSyncBuffer()
+	sink := &recorder{}
+	pids := newPIDTracker()
+	c := &Channel{
+		Profile:    testProfile(),
+		FFmpeg:     os.Args[0],
+		Sink:       sink,
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		Grace:      time.Second,
+		MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 50 * time.Millisecond,
+		OnStart:    pids.add,
+	}
+	if configure != nil {
+		configure(c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stop := func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Run did not return after cancel")
+		}
+		pids.assertReaped(t)
+	}
+	return c, sink, pids, logs, stop
+}
+
+func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	_, sink, pids, logs, stop := startChannel(t, "ts", nil)
+	pids.waitStarts(t, 3)
+	stop()
+
+	frames, keys, disc := sink.counts()
+	if frames < 2*25 || keys < 2 {
+		t.Errorf("frames %d, IDRs %d: want every run's stream delivered", frames, keys)
+	}
+	if disc < 2 {
+		t.Errorf("discontinuities %d, want one per restart", disc)
+	}
+	if !strings.Contains(logs.String(), "ffmpeg exited with status 0") {
+		t.Errorf("exit not logged:\n%s", logs)
+	}
+}
+
+func TestChannelReportsExitCauseWithStderr(t *testing.T) {
+	_, _, pids, logs, stop := startChannel(t, "fail", nil)
+	pids.waitStarts(t, 2)
+	stop()
+	want := "ffmpeg exited with status 3: [video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy"
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+}
+
+func TestChannelKillsStalledFFmpeg(t *testing.T) {
+	_, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
+	pids.waitStarts(t, 2)
+	stop()
+	if !strings.Contains(logs.String(), "stalled: no frame for 200ms") {
+		t.Errorf("stall not logged:\n%s", logs)
+	}
+}
+
+func TestChannelStopEscalatesToSIGKILL(t *testing.T) {
+	_, _, pids, _, stop := startChannel(t, "stubborn", func(c *Channel) { c.Grace = 100 * time.Millisecond })
+	pids.waitStarts(t, 1)
+	start := time.Now()
+	stop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stop took %v although ffmpeg ignores SIGINT and the grace is 100ms", d)
+	}
+}
+
+func TestChannelFFmpegNotFound(t *testing.T) {
+	_, _, _, logs, stop := startChannel(t, "ts", func(c *Channel) { c.FFmpeg = "/nonexistent/ffmpeg" })
+	logs.waitFor(t, `ffmpeg not found (\"/nonexistent/ffmpeg\"): install it with`)
+	stop()
+}

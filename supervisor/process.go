@@ -1,0 +1,160 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// stderrLines is how many of ffmpeg's last stderr lines are kept to explain an exit.
+const stderrLines = 20
+
+// process is one ffmpeg child in its own process group.
+type process struct {
+	cmd    *exec.Cmd
+	stdout *os.File
+	done   chan struct{} // closed once the child is reaped and its stderr read to the end
+	err    error         // Wait's result, valid after done
+
+	mu   sync.Mutex
+	tail []string
+
+	stopOnce sync.Once
+}
+
+// startProcess starts bin with args. Its stdout is returned as a pipe the caller reads; stderr
+// lines are logged at debug level and the last ones kept. The child gets its own process group,
+// so that a signal reaches anything it spawned, and on Linux a SIGKILL (Pdeathsig) when
+// liveinject dies without stopping it.
+func startProcess(bin string, args []string, log *slog.Logger) (*process, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = outW
+	cmd.Stderr = errW
+	cmd.SysProcAttr = sysProcAttr()
+	err = cmd.Start()
+	// The child has its own copies now; ours must go so that EOF comes when the child exits.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+
+	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
+	go func() {
+		p.readStderr(errR, log)
+		errR.Close()
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// readStderr splits on \r as well as \n: ffmpeg rewrites its status line with \r.
+func (p *process) readStderr(r io.Reader, log *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64*1024)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		log.Debug("ffmpeg", "line", line)
+		p.mu.Lock()
+		if len(p.tail) == stderrLines {
+			p.tail = append(p.tail[:0], p.tail[1:]...)
+		}
+		p.tail = append(p.tail, line)
+		p.mu.Unlock()
+	}
+	// A line longer than the buffer ends the scan: drain so that ffmpeg never blocks on stderr.
+	io.Copy(io.Discard, r) //nolint:errcheck
+}
+
+// lastLines returns the last stderr lines, oldest first.
+func (p *process) lastLines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.tail...)
+}
+
+// stop asks ffmpeg to finish with SIGINT, kills the whole group after grace, and always waits
+// for the child to be reaped. Safe to call more than once and from several goroutines.
+func (p *process) stop(grace time.Duration) {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		pgid := -p.pid()
+		syscall.Kill(pgid, syscall.SIGINT) //nolint:errcheck
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-p.done:
+		case <-t.C:
+			syscall.Kill(pgid, syscall.SIGKILL) //nolint:errcheck
+		}
+	})
+	<-p.done
+	p.stdout.Close()
+}
+
+// kill ends the group at once, for a child that is stalled.
+func (p *process) kill() {
+	syscall.Kill(-p.pid(), syscall.SIGKILL) //nolint:errcheck
+}
+
+// exitError explains how the child ended, with its last stderr line when it failed.
+func (p *process) exitError() error {
+	<-p.done
+	if p.err == nil {
+		return errors.New("ffmpeg exited with status 0")
+	}
+	msg := p.err.Error()
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			msg = "ffmpeg killed by " + ws.Signal().String()
+		} else {
+			msg = fmt.Sprintf("ffmpeg exited with status %d", ee.ExitCode())
+		}
+	}
+	if lines := p.lastLines(); len(lines) > 0 {
+		msg += ": " + lines[len(lines)-1]
+	}
+	return errors.New(msg)
+}
