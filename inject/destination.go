@@ -26,6 +26,10 @@ const (
 	StateStopped    = "stopped"
 )
 
+// writeQueueSize is the client's own packet queue: room for the burst a destination sends when it
+// starts from a queued IDR, about 3 s of 8 Mbit/s video.
+const writeQueueSize = 2048
+
 // healthyAfter is how long a session must last before a failure retries at the shortest delay again.
 const healthyAfter = 10 * time.Second
 
@@ -225,9 +229,10 @@ func (d *destination) session(ctx context.Context, first *unit) (*unit, error) {
 		return nil, fmt.Errorf("invalid URL")
 	}
 	c := &gortsplib.Client{
-		Scheme:    u.Scheme,
-		Host:      u.Host,
-		Transport: d.transport,
+		Scheme:         u.Scheme,
+		Host:           u.Host,
+		Transport:      d.transport,
+		WriteQueueSize: writeQueueSize,
 	}
 	if err := c.Start2(); err != nil {
 		return nil, err

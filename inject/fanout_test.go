@@ -1,0 +1,391 @@
+package inject
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/pion/rtp"
+	"go.uber.org/goleak"
+
+	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/fftest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// frames demuxes a test TS made by ffmpeg; extra replaces its encoding arguments.
+func frames(t *testing.T, seconds string, extra ...string) []*demux.Frame {
+	t.Helper()
+	data, err := os.ReadFile(fftest.TS(t, seconds, extra...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &demux.Reader{R: bytes.NewReader(data)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var out []*demux.Frame
+	err = r.Run(func(f *demux.Frame) error {
+		out = append(out, f)
+		return nil
+	})
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for peers such as ffmpeg
+// that cannot be told to listen on port 0 and report it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ffmpegReceiver starts ffmpeg as an RTSP server that accepts one publisher and writes what it
+// receives to a TS file; wait returns that file once the publisher has gone.
+func ffmpegReceiver(t *testing.T) (url string, wait func() string) {
+	t.Helper()
+	fftest.Require(t)
+	port := freePort(t)
+	url = fmt.Sprintf("rtsp://127.0.0.1:%d/live/x.sdp", port)
+	out := filepath.Join(t.TempDir(), "rx.ts")
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-rtsp_flags", "listen", "-timeout", "20", "-i", url, "-c", "copy", "-f", "mpegts", out)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck
+		cmd.Wait()         //nolint:errcheck
+	})
+	// ffmpeg takes a moment to listen. A test connection would be taken for the publisher, so
+	// the kernel's socket table is asked instead.
+	waitFor(t, 10*time.Second, "ffmpeg receiver listening", func() bool { return listening(port) })
+	return url, func() string {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("ffmpeg receiver: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("ffmpeg receiver did not end after TEARDOWN\n%s", stderr.String())
+		}
+		return out
+	}
+}
+
+// listening reports whether a socket listens on 127.0.0.1:port.
+func listening(port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == want && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// waitState waits until destination i of f is in state.
+func waitState(t *testing.T, f *Fanout, i int, state string) {
+	t.Helper()
+	waitFor(t, 15*time.Second, "destination "+strconv.Itoa(i)+" "+state, func() bool {
+		return f.Stats()[i].State == state
+	})
+}
+
+// push writes frames to f in real time order, waiting for destination 0 to record after the
+// first, so that the test does not depend on how fast a connection is set up.
+func push(t *testing.T, f *Fanout, fr []*demux.Frame) {
+	t.Helper()
+	for i, x := range fr {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			waitState(t, f, 0, StateRecording)
+		}
+	}
+}
+
+func TestFanoutToFFmpegReceiver(t *testing.T) {
+	fr := frames(t, "2")
+	url, wait := ffmpegReceiver(t)
+
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	push(t, f, fr)
+	waitFor(t, 10*time.Second, "all packets sent", func() bool {
+		st := f.Stats()[0]
+		return st.PacketsSent > 0 && len(f.dests[0].queue) == 0
+	})
+	f.Close() // TEARDOWN: the receiver ends
+	out := wait()
+
+	streams, err := fftest.Probe(out, "-count_packets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(streams) != 2 {
+		t.Fatalf("received %d streams, want h264 + aac: %+v", len(streams), streams)
+	}
+	v, a := streams[0], streams[1]
+	if v.CodecType != "video" {
+		v, a = a, v
+	}
+	if v.CodecName != "h264" || v.Width != 640 || v.Height != 360 || v.NbPackets != "50" {
+		t.Errorf("video %+v, want h264 640x360, 50 frames", v)
+	}
+	if a.CodecName != "aac" || a.SampleRate != "48000" || a.Channels != 2 {
+		t.Errorf("audio %+v, want aac 48000 Hz stereo", a)
+	}
+	if st := f.Stats()[0]; st.PacketsDropped != 0 || st.State != StateStopped {
+		t.Errorf("stats after close: %+v", st)
+	}
+}
+
+// videoStartsWithParameterSets reports whether the first video packet carries an SPS, alone or
+// in a STAP-A, so that a server's players can decode from it.
+func videoStartsWithParameterSets(pkts []fakePacket) bool {
+	for _, p := range pkts {
+		if p.channel != 0 || len(p.pkt.Payload) < 4 {
+			continue
+		}
+		switch p.pkt.Payload[0] & 0x1f {
+		case 7:
+			return true
+		case 24: // STAP-A: 2-byte size, then the first NALU
+			return p.pkt.Payload[3]&0x1f == 7
+		}
+		return false
+	}
+	return false
+}
+
+func TestAnnounceSDPAndSetupURLs(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/live/lobby.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	push(t, f, fr)
+	waitFor(t, 10*time.Second, "packets", func() bool { return len(s.received(0)) > 0 })
+	f.Close()
+	waitFor(t, 10*time.Second, "TEARDOWN", func() bool { return len(s.requestsOf(base.Teardown)) > 0 })
+
+	ann := s.requestsOf(base.Announce)[0]
+	sdp := string(ann.Body)
+	for _, want := range []string{
+		"s=lobby", "m=video 0 RTP/AVP 96", "a=rtpmap:96 H264/90000", "packetization-mode=1",
+		"sprop-parameter-sets=", "m=audio 0 RTP/AVP 97", "a=rtpmap:97 mpeg4-generic/48000/2",
+		"mode=AAC-hbr", "config=", "a=control:trackID=0", "a=control:trackID=1",
+	} {
+		if !strings.Contains(sdp, want) {
+			t.Errorf("SDP lacks %q:\n%s", want, sdp)
+		}
+	}
+	if cl := ann.Header["Content-Length"]; len(cl) != 1 || cl[0] != strconv.Itoa(len(ann.Body)) {
+		t.Errorf("ANNOUNCE Content-Length %v, body %d bytes", cl, len(ann.Body))
+	}
+	var setups []string
+	for _, r := range s.requestsOf(base.Setup) {
+		setups = append(setups, r.URL.String())
+	}
+	want := []string{s.url("/live/lobby.sdp/trackID=0"), s.url("/live/lobby.sdp/trackID=1")}
+	if !slices.Equal(setups, want) {
+		t.Errorf("SETUP URLs %v, want %v", setups, want)
+	}
+	if !videoStartsWithParameterSets(s.received(0)) {
+		t.Errorf("the stream does not start with SPS/PPS")
+	}
+}
+
+func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
+	// An IDR every 10 frames, so that a reconnect has one to start from soon.
+	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.dropAfter = func(n int) int {
+			if n == 0 {
+				return 30 // the server goes away mid-stream
+			}
+			return 0
+		}
+	})
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	half := len(fr) / 2
+	push(t, f, fr[:half])
+	waitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].Reconnects == 1 })
+	for _, x := range fr[half:] {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15*time.Second, "second session", func() bool { return len(s.received(1)) > 0 })
+	f.Close()
+	waitFor(t, 10*time.Second, "TEARDOWN", func() bool { return slices.Contains(s.requests(), "1:TEARDOWN") })
+
+	reqs := s.requests()
+	if !slices.Contains(reqs, "1:ANNOUNCE") || !slices.Contains(reqs, "1:RECORD") {
+		t.Fatalf("no second session: %v", reqs)
+	}
+	second := s.received(1)
+	if !videoStartsWithParameterSets(second) {
+		t.Errorf("second session does not start at an IDR with SPS/PPS")
+	}
+	first := s.received(0)
+	last := lastOnChannel(first, 0)
+	next := firstOnChannel(second, 0)
+	if next.SequenceNumber-last.SequenceNumber >= 0x8000 {
+		t.Errorf("video sequence went back: %d then %d", last.SequenceNumber, next.SequenceNumber)
+	}
+	if int32(next.Timestamp-last.Timestamp) <= 0 {
+		t.Errorf("video RTP time went back: %d then %d", last.Timestamp, next.Timestamp)
+	}
+}
+
+func lastOnChannel(pkts []fakePacket, ch int) rtp.Packet {
+	for i := len(pkts) - 1; i >= 0; i-- {
+		if pkts[i].channel == ch {
+			return pkts[i].pkt
+		}
+	}
+	return rtp.Packet{}
+}
+
+func firstOnChannel(pkts []fakePacket, ch int) rtp.Packet {
+	for _, p := range pkts {
+		if p.channel == ch {
+			return p.pkt
+		}
+	}
+	return rtp.Packet{}
+}
+
+func TestServerRefusalsAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		code base.StatusCode
+		want string
+	}{
+		{base.StatusPreconditionFailed, "still broadcasting"},
+		{base.StatusUnauthorized, "authentication failed"},
+		{base.StatusForbidden, "qtaccess"},
+	} {
+		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
+			fr := frames(t, "1")
+			s := newFakeServer(t, func(s *fakeServer) {
+				s.respond = func(n int, req *base.Request) *base.Response {
+					if n == 0 && req.Method == base.Announce {
+						return &base.Response{StatusCode: tc.code}
+					}
+					return nil
+				}
+			})
+			f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+			if err := f.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// Frames keep coming, as from a live source, until the retry records.
+			for _, x := range fr {
+				if err := f.WriteFrame(x); err != nil {
+					t.Fatal(err)
+				}
+				if f.Stats()[0].Reconnects > 0 {
+					break
+				}
+				waitFor(t, 10*time.Second, "a reply", func() bool { return len(s.requests()) > 0 })
+			}
+			waitFor(t, 10*time.Second, "refusal", func() bool { return f.Stats()[0].Reconnects == 1 })
+			if st := f.Stats()[0]; !strings.Contains(st.LastError, tc.want) {
+				t.Errorf("last error %q lacks %q", st.LastError, tc.want)
+			}
+			for _, x := range fr {
+				if err := f.WriteFrame(x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitState(t, f, 0, StateRecording)
+		})
+	}
+}
+
+func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
+	fr := frames(t, "2")
+	// A server that accepts the connection and then never answers nor reads.
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", QueueSize: 1024, Targets: []Target{
+		{URL: s.url("/test.sdp")},
+		{URL: "rtsp://" + hole.Addr().String() + "/test.sdp"},
+	}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	push(t, f, fr)
+	waitFor(t, 10*time.Second, "every video frame at the good server", func() bool {
+		markers := 0
+		for _, p := range s.received(0) {
+			if p.channel == 0 && p.pkt.Marker {
+				markers++
+			}
+		}
+		return markers == 50
+	})
+	if st := f.Stats()[1]; st.State != StateConnecting || st.PacketsSent != 0 {
+		t.Errorf("silent server: %+v", st)
+	}
+	f.Close()
+}
