@@ -1,0 +1,225 @@
+package profiles
+
+import (
+	"cmp"
+	"encoding"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// decoder turns one file's TOML into config values, collecting every mistake with its line.
+//
+// The file is decoded into a generic tree and walked by hand rather than decoded into the
+// structs: toml's struct decoding stops at its first type error (which one depends on map
+// order), matches keys case-insensitively, and cannot tell a missing key from a zero one, while
+// an operator should see all mistakes at once and "fps = 0" must not quietly become the
+// default. For the same reason unknown keys are the keys the walk did not consume, not
+// toml.MetaData.Undecoded, which knows nothing of a tree decoded into a map.
+type decoder struct {
+	file  string
+	lines keyLines
+	errs  Errors
+}
+
+// parse decodes src into a tree. It returns nil if src is not valid TOML, having reported why.
+func (d *decoder) parse(src []byte) *table {
+	var m map[string]any
+	if _, err := toml.Decode(string(src), &m); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			d.errs = append(d.errs, &Error{File: d.file, Line: pe.Position.Line, Msg: pe.Message})
+		} else {
+			d.errs = append(d.errs, &Error{File: d.file, Msg: err.Error()})
+		}
+		return nil
+	}
+	d.lines = scanKeyLines(string(src))
+	return &table{m: m, used: map[string]bool{}}
+}
+
+// errorf reports a mistake at the line of p.
+func (d *decoder) errorf(p keyPath, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: d.lines.lineOf(p), Msg: fmt.Sprintf(format, args...)})
+}
+
+// keyErrorf reports a mistake in the value of p, prefixed with the key's name.
+func (d *decoder) keyErrorf(p keyPath, format string, args ...any) {
+	d.errorf(p, "%s: %s", p.name(), fmt.Sprintf(format, args...))
+}
+
+// table is a TOML table being walked: the keys read so far are marked used, and those left
+// over are unknown.
+type table struct {
+	path keyPath
+	m    map[string]any
+	used map[string]bool
+}
+
+// get returns the value of key k and marks it used.
+func (t *table) get(k string) (any, keyPath, bool) {
+	v, ok := t.m[k]
+	if ok {
+		t.used[k] = true
+	}
+	return v, t.path.key(k), ok
+}
+
+// table returns the sub-table k, or an empty table if k is not set.
+func (d *decoder) table(t *table, k string) *table {
+	v, p, ok := t.get(k)
+	sub := &table{path: p, used: map[string]bool{}}
+	if !ok {
+		return sub
+	}
+	m, isTable := v.(map[string]any)
+	if !isTable {
+		d.keyErrorf(p, "want a table, got %s", describe(v))
+	}
+	sub.m = m
+	return sub
+}
+
+// tables returns the tables of the array of tables k, written either as [[k]] sections or as
+// an inline array of tables.
+func (d *decoder) tables(t *table, k string) []*table {
+	v, p, ok := t.get(k)
+	if !ok {
+		return nil
+	}
+	var elems []any
+	switch v := v.(type) {
+	case []map[string]any:
+		for _, m := range v {
+			elems = append(elems, m)
+		}
+	case []any:
+		elems = v
+	default:
+		d.keyErrorf(p, "want an array of tables ([[%s]]), got %s", p.name(), describe(v))
+		return nil
+	}
+	ts := make([]*table, 0, len(elems))
+	for i, e := range elems {
+		ep := p.index(i)
+		m, isTable := e.(map[string]any)
+		if !isTable {
+			d.errorf(ep, "%s: want a table, got %s", p.name(), describe(e))
+			continue
+		}
+		ts = append(ts, &table{path: ep, m: m, used: map[string]bool{}})
+	}
+	return ts
+}
+
+// The setters below leave *dst alone when the key is not set, so it keeps its default, and
+// also when the value is wrong, so that validation does not report the same key twice. They
+// return the key's path for the checks that follow.
+
+// str sets *dst to the string k.
+func (d *decoder) str(t *table, k string, dst *string) keyPath {
+	v, p, ok := t.get(k)
+	if !ok {
+		return p
+	}
+	s, isString := v.(string)
+	if !isString {
+		d.keyErrorf(p, "want a string, got %s", describe(v))
+		return p
+	}
+	*dst = s
+	return p
+}
+
+// integer sets *dst to the integer k.
+func (d *decoder) integer(t *table, k string, dst *int) keyPath {
+	v, p, ok := t.get(k)
+	if !ok {
+		return p
+	}
+	n, isInt := v.(int64)
+	if !isInt || int64(int(n)) != n {
+		d.keyErrorf(p, "want an integer, got %s", describe(v))
+		return p
+	}
+	*dst = int(n)
+	return p
+}
+
+// text sets dst from the string k. With allowInt an integer is taken as its decimal text, so
+// that "bitrate = 128000" works as well as "bitrate = \"128k\"".
+func (d *decoder) text(t *table, k string, dst encoding.TextUnmarshaler, allowInt bool) keyPath {
+	v, p, ok := t.get(k)
+	if !ok {
+		return p
+	}
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case int64:
+		if !allowInt {
+			d.keyErrorf(p, "want a string, got %s", describe(v))
+			return p
+		}
+		s = strconv.FormatInt(v, 10)
+	default:
+		d.keyErrorf(p, "want a string, got %s", describe(v))
+		return p
+	}
+	d.check(p, dst.UnmarshalText([]byte(s)))
+	return p
+}
+
+// check reports err, if any, as a mistake in the value of p.
+func (d *decoder) check(p keyPath, err error) {
+	if err != nil {
+		d.keyErrorf(p, "%v", err)
+	}
+}
+
+// unknown reports the keys of t the walk did not use, in the order of the file. A key under an
+// unknown table is not reported on its own: the table is the mistake.
+func (d *decoder) unknown(t *table) {
+	keys := slices.Collect(maps.Keys(t.m))
+	lineOf := func(k string) int { return d.lines.lineOf(t.path.key(k)) }
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(lineOf(a), lineOf(b)), strings.Compare(a, b))
+	})
+	for _, k := range keys {
+		if !t.used[k] {
+			p := t.path.key(k)
+			d.errorf(p, "unknown key %q", p.name())
+		}
+	}
+}
+
+// describe names the TOML type of v, with the value itself when it is short.
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		if len(v) > 40 {
+			return "a string"
+		}
+		return fmt.Sprintf("string %q", v)
+	case int64:
+		return fmt.Sprintf("integer %d", v)
+	case float64:
+		return fmt.Sprintf("float %v", v)
+	case bool:
+		return fmt.Sprintf("boolean %v", v)
+	case time.Time:
+		return "a date-time"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,118 @@
+package profiles
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestDecodeConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want Config
+	}{{
+		name: "empty file: defaults",
+		src:  "",
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles"},
+	}, {
+		name: "everything",
+		src: `ffmpeg = "/opt/ffmpeg/bin/ffmpeg"
+profiles = "/etc/liveinject/profiles"
+[relay]
+listen = ":8554"
+udp_rtp_address = ":8000"
+udp_rtcp_address = ":8001"
+`,
+		want: Config{
+			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
+			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001"},
+		},
+	}, {
+		name: "relay on a free port",
+		src:  "[relay]\nlisten = \"127.0.0.1:0\"\n",
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Relay: Relay{Listen: "127.0.0.1:0"}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, errs := decodeConfig("c.toml", []byte(tt.src))
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if !reflect.DeepEqual(*cfg, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", *cfg, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{{
+		name: "syntax",
+		src:  "ffmpeg = \"ffmpeg\"\nprofiles = profiles\n",
+		want: []string{`c.toml:2: expected value but found "profiles" instead`},
+	}, {
+		name: "unknown keys",
+		src:  "ffmpg = \"x\"\n[relay]\nlisten = \":8554\"\nport = 8554\n[http]\nlisten = \":8080\"\n",
+		want: []string{`c.toml:1: unknown key "ffmpg"`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "http"`},
+	}, {
+		name: "types",
+		src:  "ffmpeg = 5\nprofiles = [\"a\"]\nrelay = \":8554\"\n",
+		want: []string{
+			`c.toml:1: ffmpeg: want a string, got integer 5`,
+			`c.toml:2: profiles: want a string, got an array`,
+			`c.toml:3: relay: want a table, got string ":8554"`,
+		},
+	}, {
+		name: "empty",
+		src:  "ffmpeg = \"\"\nprofiles = \"\"\n",
+		want: []string{`c.toml:1: ffmpeg: must not be empty`, `c.toml:2: profiles: must not be empty`},
+	}, {
+		name: "listen",
+		src:  "[relay]\nlisten = \"8554\"\n",
+		want: []string{`c.toml:2: relay.listen: "8554" is not host:port`},
+	}, {
+		name: "listen port",
+		src:  "[relay]\nlisten = \":rtsp\"\n",
+		want: []string{`c.toml:2: relay.listen: ":rtsp" has no valid port`},
+	}, {
+		name: "rtp without rtcp",
+		src:  "[relay]\nlisten = \":8554\"\nudp_rtp_address = \":8000\"\n",
+		want: []string{`c.toml:3: relay.udp_rtp_address: set without relay.udp_rtcp_address: set both or neither`},
+	}, {
+		name: "rtcp without rtp",
+		src:  "[relay]\nlisten = \":8554\"\nudp_rtcp_address = \":8001\"\n",
+		want: []string{`c.toml:3: relay.udp_rtcp_address: set without relay.udp_rtp_address: set both or neither`},
+	}, {
+		name: "rtp port odd",
+		src:  "[relay]\nudp_rtp_address = \":8001\"\nudp_rtcp_address = \":8002\"\n",
+		want: []string{`c.toml:2: relay.udp_rtp_address: port 8001 must be even`},
+	}, {
+		name: "rtcp not next",
+		src:  "[relay]\nudp_rtp_address = \":8000\"\nudp_rtcp_address = \":8002\"\n",
+		want: []string{`c.toml:3: relay.udp_rtcp_address: port 8002 must be the RTP port + 1 (8001)`},
+	}, {
+		name: "udp port 0",
+		src:  "[relay]\nudp_rtp_address = \":0\"\nudp_rtcp_address = \":1\"\n",
+		want: []string{`c.toml:2: relay.udp_rtp_address: ":0" needs a fixed port, not 0`},
+	}, {
+		name: "udp addresses bad",
+		src:  "[relay]\nudp_rtp_address = \"x\"\nudp_rtcp_address = \":99999\"\n",
+		want: []string{
+			`c.toml:2: relay.udp_rtp_address: "x" is not host:port`,
+			`c.toml:3: relay.udp_rtcp_address: ":99999" has no valid port`,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := decodeConfig("c.toml", []byte(tt.src))
+			if got := errorStrings(errs); !slices.Equal(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,88 @@
+package profiles
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FuzzDecodeProfile feeds the profile decoder arbitrary files. Profiles come from operators and
+// config management, and a reload must never bring the daemon down, so the decoder must not
+// panic, must place every error on a line of the file, and must only pass channels that hold up.
+func FuzzDecodeProfile(f *testing.F) {
+	example, err := os.ReadFile("../examples/profiles/test.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		string(example),
+		validProfile,
+		"",
+		"[source]\nkind = \"testsrc\"\n[video]\nbitrate = \"2.5M\"\nsize = \"1x1\"\ngop = 5\n",
+		"destination = [{ url = \"rtsp://{relay}/{channel}.sdp\" }, { url = \"rtsp://u:p@h/x\", transport = \"udp\" }]\n",
+		"[[destination]]\n[[destination.x]]\ny = 1\n[[destination]]\nurl = '''\n{chan'''\n",
+		"a.b.c = { d = [1, { e = \"\"\"\n]\"\"\" }] }\n\"[0]\" = 1\n",
+		"[video\nfps = 1",
+	} {
+		f.Add(seed, "127.0.0.1:0")
+	}
+	f.Fuzz(func(t *testing.T, src, relay string) {
+		// The scanner is meant for valid TOML only, but must not hang or panic on anything.
+		scanKeyLines(src)
+
+		ch, errs := decodeChannel("f.toml", "f", []byte(src), relay)
+		lines := strings.Count(src, "\n") + 1
+		for _, e := range errs {
+			if e.File != "f.toml" || e.Line < 0 || e.Line > lines || e.Msg == "" {
+				t.Errorf("bad error %#v in a file of %d lines", e, lines)
+			}
+		}
+		if len(errs) == 0 {
+			checkLoadedChannel(t, ch, relay)
+		}
+
+		var m map[string]any
+		md, err := toml.Decode(src, &m)
+		if err != nil {
+			return
+		}
+		// Every key toml found, the scanner found too (keys needing quotes aside: the scanner
+		// and toml may spell their escapes differently).
+		index := regexp.MustCompile(`\[[0-9]+\]`)
+		found := map[string]bool{}
+		for k := range scanKeyLines(src) {
+			found[index.ReplaceAllString(k, "")] = true
+		}
+		for _, k := range md.Keys() {
+			if s := k.String(); !strings.ContainsAny(s, `"'`) && !found[s] {
+				t.Errorf("scanner missed key %s", s)
+			}
+		}
+	})
+}
+
+// checkLoadedChannel fails t unless ch is a channel the rest of liveinject can run.
+func checkLoadedChannel(t *testing.T, ch Channel, relay string) {
+	t.Helper()
+	v, a := ch.Video, ch.Audio
+	for _, err := range []error{
+		checkSourceKind(ch.Source.Kind),
+		checkVideoEncoder(v.Encoder), checkBitrate(v.Bitrate), checkGOP(v.GOP), checkSize(v.Size), checkFPS(v.FPS),
+		checkAudioEncoder(a.Encoder), checkBitrate(a.Bitrate), checkSampleRate(a.SampleRate), checkAudioChannels(a.Channels),
+	} {
+		if err != nil {
+			t.Errorf("loaded channel %+v: %v", ch, err)
+		}
+	}
+	if len(ch.Destinations) == 0 {
+		t.Errorf("loaded channel without destinations")
+	}
+	for _, d := range ch.Destinations {
+		if strings.Contains(d.URL, "{channel}") || checkDestinationURL(d.URL, relay) != nil || checkTransport(d.Transport) != nil {
+			t.Errorf("loaded destination %+v", d)
+		}
+	}
+}

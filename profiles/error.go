@@ -1,0 +1,57 @@
+package profiles
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Error is one mistake in a config or profile file, located so that an operator can go
+// straight to it: "profiles/lobby.toml:7: unknown key "video.bitrat"".
+type Error struct {
+	// File is the path of the file, as Load was given it or found it in the profile directory.
+	File string
+	// Line is the 1-based line of the offending key, or 0 when the mistake has no single line
+	// (such as a missing section).
+	Line int
+	// Msg says what is wrong; it names the key where there is one.
+	Msg string
+}
+
+// Error returns "file:line: msg", or "file: msg" when Line is 0.
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return e.File + ": " + e.Msg
+	}
+	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// Errors is every mistake found while loading, so that one run of "liveinject check" shows
+// them all instead of one per edit. Load returns it as the error value itself (not a pointer),
+// so callers test for it with errors.As(err, &profiles.Errors{}).
+type Errors []*Error
+
+// Error returns one mistake per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As and errors.Is look at each mistake.
+func (es Errors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
+
+// sortByLine orders the mistakes of one file as they appear in it. The sort is stable so that
+// mistakes on one line keep the order in which they were found.
+func (es Errors) sortByLine() {
+	slices.SortStableFunc(es, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+}

@@ -1,0 +1,154 @@
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The checks below look at one value each and say what is wrong with it; the decoder reports
+// their errors at the line of the key. The lists of known values are short on purpose: each
+// entry needs its own ffmpeg arguments, and a value liveinject cannot run yet is better refused
+// by "check" than failing in a restart loop.
+
+// checkChannelName refuses names that would not survive being put into a destination URL by
+// "{channel}", or into log attributes and metric labels.
+func checkChannelName(name string) error {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("channel name %q (the file name) may hold only letters, digits, '-', '_' and '.'", name)
+		}
+	}
+	return nil
+}
+
+func checkSourceKind(kind string) error {
+	switch kind {
+	case "testsrc":
+		return nil
+	case "":
+		return errors.New("missing (known kinds: testsrc)")
+	}
+	return fmt.Errorf("unknown kind %q (known kinds: testsrc)", kind)
+}
+
+func checkVideoEncoder(encoder string) error {
+	if encoder != "libx264" {
+		return fmt.Errorf("unsupported encoder %q (supported: libx264)", encoder)
+	}
+	return nil
+}
+
+func checkAudioEncoder(encoder string) error {
+	if encoder != "aac" && encoder != "none" {
+		return fmt.Errorf("unsupported encoder %q (supported: aac, none)", encoder)
+	}
+	return nil
+}
+
+func checkFPS(fps int) error {
+	if fps < 1 || fps > 120 {
+		return fmt.Errorf("%d is out of range 1..120", fps)
+	}
+	return nil
+}
+
+// checkSize wants even sides because H.264 with 4:2:0 chroma, what players expect, has no odd
+// ones.
+func checkSize(s Size) error {
+	if s.Width <= 0 || s.Height <= 0 || s.Width%2 != 0 || s.Height%2 != 0 {
+		return fmt.Errorf("%s: width and height must be even and greater than 0", s)
+	}
+	return nil
+}
+
+func checkBitrate(b Bitrate) error {
+	if b <= 0 {
+		return fmt.Errorf("%s must be greater than 0", b)
+	}
+	return nil
+}
+
+func checkGOP(gop Duration) error {
+	if gop <= 0 {
+		return fmt.Errorf("%s must be greater than 0", gop)
+	}
+	return nil
+}
+
+// checkSampleRate accepts the rates an AAC AudioSpecificConfig can name by index, which are
+// the ones every decoder handles.
+func checkSampleRate(rate int) error {
+	switch rate {
+	case 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000:
+		return nil
+	}
+	return fmt.Errorf("%d is not an AAC sample rate "+
+		"(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200 or 96000)", rate)
+}
+
+func checkAudioChannels(n int) error {
+	if n != 1 && n != 2 {
+		return fmt.Errorf("%d is not 1 (mono) or 2 (stereo)", n)
+	}
+	return nil
+}
+
+func checkTransport(transport string) error {
+	switch transport {
+	case "tcp", "udp", "auto":
+		return nil
+	}
+	return fmt.Errorf("unknown transport %q (known: tcp, udp, auto)", transport)
+}
+
+// checkDestinationURL checks a destination URL whose "{channel}" has been replaced. "{relay}"
+// stands for the built-in relay, so it needs relay.listen, whose address is put in its place
+// for the check. Messages show the URL redacted since they end up in logs.
+func checkDestinationURL(raw, relayListen string) error {
+	if strings.Contains(raw, "{relay}") {
+		if relayListen == "" {
+			return errors.New("{relay} needs relay.listen in the main config")
+		}
+		raw = ExpandRelay(raw, relayListen)
+	}
+	if i := strings.IndexByte(raw, '{'); i >= 0 {
+		placeholder, _, _ := strings.Cut(raw[i:], "}")
+		return fmt.Errorf("unknown placeholder %q in %s (known: {channel}, {relay})", placeholder+"}", Redact(raw))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the URL and may quote part of a password, as in "invalid port".
+		if redacted := Redact(raw); redacted != raw {
+			return fmt.Errorf("%s is not a valid URL", redacted)
+		}
+		return fmt.Errorf("not a valid URL: %w", err)
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return fmt.Errorf("%s: scheme must be rtsp or rtsps", Redact(raw))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%s has no host", Redact(raw))
+	}
+	return nil
+}
+
+// checkAddress checks a listen address: host:port, with an empty host for all interfaces and
+// port 0 for any free port when allowZero is set.
+func checkAddress(addr string, allowZero bool) (port int, err error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not host:port", addr)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return 0, fmt.Errorf("%q has no valid port", addr)
+	}
+	if port == 0 && !allowZero {
+		return 0, fmt.Errorf("%q needs a fixed port, not 0", addr)
+	}
+	return port, nil
+}
