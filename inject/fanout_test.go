@@ -3,12 +3,9 @@ package inject
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,90 +46,10 @@ func frames(t *testing.T, seconds string, extra ...string) []*demux.Frame {
 	return out
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for peers such as ffmpeg
-// that cannot be told to listen on port 0 and report it.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// ffmpegReceiver starts ffmpeg as an RTSP server that accepts one publisher and writes what it
-// receives to a TS file; wait returns that file once the publisher has gone.
-func ffmpegReceiver(t *testing.T) (url string, wait func() string) {
-	t.Helper()
-	fftest.Require(t)
-	port := freePort(t)
-	url = fmt.Sprintf("rtsp://127.0.0.1:%d/live/x.sdp", port)
-	out := filepath.Join(t.TempDir(), "rx.ts")
-	var stderr bytes.Buffer
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-rtsp_flags", "listen", "-timeout", "20", "-i", url, "-c", "copy", "-f", "mpegts", out)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck
-		cmd.Wait()         //nolint:errcheck
-	})
-	// ffmpeg takes a moment to listen. A test connection would be taken for the publisher, so
-	// the kernel's socket table is asked instead.
-	waitFor(t, 10*time.Second, "ffmpeg receiver listening", func() bool { return listening(port) })
-	return url, func() string {
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("ffmpeg receiver: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("ffmpeg receiver did not end after TEARDOWN\n%s", stderr.String())
-		}
-		return out
-	}
-}
-
-// listening reports whether a socket listens on 127.0.0.1:port.
-func listening(port int) bool {
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 3 && f[1] == want && f[3] == "0A" {
-			return true
-		}
-	}
-	return false
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // waitState waits until destination i of f is in state.
 func waitState(t *testing.T, f *Fanout, i int, state string) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "destination "+strconv.Itoa(i)+" "+state, func() bool {
+	fftest.WaitFor(t, 15*time.Second, "destination "+strconv.Itoa(i)+" "+state, func() bool {
 		return f.Stats()[i].State == state
 	})
 }
@@ -153,14 +70,14 @@ func push(t *testing.T, f *Fanout, fr []*demux.Frame) {
 
 func TestFanoutToFFmpegReceiver(t *testing.T) {
 	fr := frames(t, "2")
-	url, wait := ffmpegReceiver(t)
+	url, wait := fftest.Receiver(t)
 
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	push(t, f, fr)
-	waitFor(t, 10*time.Second, "all packets sent", func() bool {
+	fftest.WaitFor(t, 10*time.Second, "all packets sent", func() bool {
 		st := f.Stats()[0]
 		return st.PacketsSent > 0 && len(f.dests[0].queue) == 0
 	})
@@ -215,9 +132,9 @@ func TestAnnounceSDPAndSetupURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	push(t, f, fr)
-	waitFor(t, 10*time.Second, "packets", func() bool { return len(s.received(0)) > 0 })
+	fftest.WaitFor(t, 10*time.Second, "packets", func() bool { return len(s.received(0)) > 0 })
 	f.Close()
-	waitFor(t, 10*time.Second, "TEARDOWN", func() bool { return len(s.requestsOf(base.Teardown)) > 0 })
+	fftest.WaitFor(t, 10*time.Second, "TEARDOWN", func() bool { return len(s.requestsOf(base.Teardown)) > 0 })
 
 	ann := s.requestsOf(base.Announce)[0]
 	sdp := string(ann.Body)
@@ -263,15 +180,15 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	}
 	half := len(fr) / 2
 	push(t, f, fr[:half])
-	waitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].Reconnects == 1 })
+	fftest.WaitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].Reconnects == 1 })
 	for _, x := range fr[half:] {
 		if err := f.WriteFrame(x); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 15*time.Second, "second session", func() bool { return len(s.received(1)) > 0 })
+	fftest.WaitFor(t, 15*time.Second, "second session", func() bool { return len(s.received(1)) > 0 })
 	f.Close()
-	waitFor(t, 10*time.Second, "TEARDOWN", func() bool { return slices.Contains(s.requests(), "1:TEARDOWN") })
+	fftest.WaitFor(t, 10*time.Second, "TEARDOWN", func() bool { return slices.Contains(s.requests(), "1:TEARDOWN") })
 
 	reqs := s.requests()
 	if !slices.Contains(reqs, "1:ANNOUNCE") || !slices.Contains(reqs, "1:RECORD") {
@@ -342,9 +259,9 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 				if f.Stats()[0].Reconnects > 0 {
 					break
 				}
-				waitFor(t, 10*time.Second, "a reply", func() bool { return len(s.requests()) > 0 })
+				fftest.WaitFor(t, 10*time.Second, "a reply", func() bool { return len(s.requests()) > 0 })
 			}
-			waitFor(t, 10*time.Second, "refusal", func() bool { return f.Stats()[0].Reconnects == 1 })
+			fftest.WaitFor(t, 10*time.Second, "refusal", func() bool { return f.Stats()[0].Reconnects == 1 })
 			if st := f.Stats()[0]; !strings.Contains(st.LastError, tc.want) {
 				t.Errorf("last error %q lacks %q", st.LastError, tc.want)
 			}
@@ -375,7 +292,7 @@ func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	push(t, f, fr)
-	waitFor(t, 10*time.Second, "every video frame at the good server", func() bool {
+	fftest.WaitFor(t, 10*time.Second, "every video frame at the good server", func() bool {
 		markers := 0
 		for _, p := range s.received(0) {
 			if p.channel == 0 && p.pkt.Marker {

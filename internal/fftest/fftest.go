@@ -1,12 +1,17 @@
-// Package fftest runs the real ffmpeg and ffprobe for tests.
+// Package fftest runs the real ffmpeg and ffprobe for tests, and waits for what they do.
 package fftest
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Require fails the test, naming the fix, when ffmpeg or ffprobe is missing. It does not skip:
@@ -82,3 +87,83 @@ type ProbeError struct {
 }
 
 func (e *ProbeError) Error() string { return e.Err.Error() + ": " + e.Stderr }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for peers such as ffmpeg
+// that cannot be told to listen on port 0 and report it.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Receiver starts ffmpeg as an RTSP server that accepts one publisher and writes what it
+// receives to a TS file; wait returns that file once the publisher has gone.
+func Receiver(t testing.TB) (url string, wait func() string) {
+	t.Helper()
+	Require(t)
+	port := FreePort(t)
+	url = fmt.Sprintf("rtsp://127.0.0.1:%d/live/x.sdp", port)
+	out := filepath.Join(t.TempDir(), "rx.ts")
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-rtsp_flags", "listen", "-timeout", "20", "-i", url, "-c", "copy", "-f", "mpegts", out)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck
+		cmd.Wait()         //nolint:errcheck
+	})
+	// ffmpeg takes a moment to listen. A test connection would be taken for the publisher, so
+	// the kernel's socket table is asked instead.
+	WaitFor(t, 10*time.Second, "ffmpeg receiver listening", func() bool { return listening(port) })
+	return url, func() string {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("ffmpeg receiver: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("ffmpeg receiver did not end after TEARDOWN\n%s", stderr.String())
+		}
+		return out
+	}
+}
+
+// listening reports whether a socket listens on 127.0.0.1:port.
+func listening(port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == want && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
