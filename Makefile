@@ -1,7 +1,7 @@
 # liveinject — see README.md. `make run` and `make test` work as the first command on a fresh
 # Debian/Ubuntu machine: both install what they need first.
 
-GO      ?= go
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN     := bin/liveinject
 CONFIG  ?= examples/liveinject.toml
 FUZZTIME ?= 60s
@@ -43,6 +43,7 @@ bench: deps
 
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime $(FUZZTIME) ./profiles
+	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime $(FUZZTIME) ./demux
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
