@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -86,44 +85,6 @@ func (r *recorder) counts() (frames, keys, discontinuities int) {
 	return r.frames, r.keys, r.discontinuites
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	written chan struct{}
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{written: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case s.written <- struct{}{}:
-	default:
-	}
-	return s.b.Write(p)
-}
-
-// waitFor waits until the output contains sub.
-func (s *syncBuffer) waitFor(t *testing.T, sub string) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for !strings.Contains(s.String(), sub) {
-		select {
-		case <-s.written:
-		case <-deadline:
-			t.Fatalf("output lacks %q:\n%s", sub, s)
-		}
-	}
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func testProfile() profiles.Channel {
 	return profiles.Channel{
 		Name:   "test",
@@ -181,9 +142,9 @@ func (p *pidTracker) assertReaped(t *testing.T) {
 	}
 }
 
-func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel, *recorder, *pidTracker, *syncBuffer, func()) {
+func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel, *recorder, *pidTracker, *fftest.Buffer, func()) {
 	t.Setenv("FAKE_FFMPEG", mode)
-	logs := newSyncBuffer()
+	logs := &fftest.Buffer{}
 	sink := &recorder{}
 	pids := newPIDTracker()
 	c := &Channel{
@@ -267,6 +228,6 @@ func TestChannelStopEscalatesToSIGKILL(t *testing.T) {
 
 func TestChannelFFmpegNotFound(t *testing.T) {
 	_, _, _, logs, stop := startChannel(t, "ts", func(c *Channel) { c.FFmpeg = "/nonexistent/ffmpeg" })
-	logs.waitFor(t, `ffmpeg not found (\"/nonexistent/ffmpeg\"): install it with`)
+	logs.WaitFor(t, `ffmpeg not found (\"/nonexistent/ffmpeg\"): install it with`)
 	stop()
 }

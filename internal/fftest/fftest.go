@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -164,6 +165,56 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		case <-tick.C:
 		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Buffer collects output written from several goroutines, such as a child's stderr or a logger.
+type Buffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{}
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case s.signalLocked() <- struct{}{}:
+	default:
+	}
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *Buffer) signal() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signalLocked()
+}
+
+// signalLocked returns the channel that a write signals; the zero Buffer makes it on first use.
+func (s *Buffer) signalLocked() chan struct{} {
+	if s.written == nil {
+		s.written = make(chan struct{}, 1)
+	}
+	return s.written
+}
+
+// WaitFor waits until the output contains sub.
+func (s *Buffer) WaitFor(t testing.TB, sub string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(s.String(), sub) {
+		select {
+		case <-s.signal():
+		case <-deadline:
+			t.Fatalf("output lacks %q:\n%s", sub, s)
 		}
 	}
 }
