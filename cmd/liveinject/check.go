@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/supervisor"
+)
+
+// check validates the configuration and shows what run would do with it. It exits 0 when run
+// would accept it, so it can gate a rollout.
+func (m *Main) check(args []string) int {
+	path, ok := m.configFlags("check", args, nil)
+	if !ok {
+		return exitConfig
+	}
+	cfg, ok := m.loadConfig(path)
+	if !ok {
+		return exitConfig
+	}
+	if _, err := exec.LookPath(cfg.FFmpeg); err != nil {
+		// Configs are often checked on another machine before a rollout: warn, do not fail.
+		fmt.Fprintf(m.Stdout, "warning: %v\n", &supervisor.FFmpegNotFoundError{Path: cfg.FFmpeg, Err: err})
+	}
+	if cfg.Relay.Listen != "" {
+		fmt.Fprintf(m.Stdout, "relay: rtsp://%s\n", cfg.Relay.Listen)
+	}
+	fmt.Fprintf(m.Stdout, "%d channel(s) in %s\n", len(cfg.Channels), cfg.ProfileDir())
+	for _, ch := range cfg.Channels {
+		args, err := supervisor.Args(ch)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "%s: %v\n", ch.File, err)
+			return exitConfig
+		}
+		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
+		for _, d := range ch.Destinations {
+			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), d.Transport)
+		}
+	}
+	return exitOK
+}
+
+// shellQuote renders an argv so it can be pasted into a POSIX shell to try by hand: words with
+// characters the shell would interpret are single-quoted.
+func shellQuote(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}#~!") {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}

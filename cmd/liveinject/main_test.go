@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/relay"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// writeConfig writes a main config with the given body and one channel "test" pushing a
+// 1280x720 25 fps test pattern with 48 kHz stereo AAC to dest, and returns the config's path.
+func writeConfig(t *testing.T, main, dest string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	profile := fmt.Sprintf(`[source]
+kind = "testsrc"
+[video]
+size = "1280x720"
+fps = 25
+gop = "1s"
+[audio]
+sample_rate = 48000
+channels = 2
+[[destination]]
+url = %q
+`, dest)
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "liveinject.toml")
+	if err := os.WriteFile(path, []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// running is an in-process `liveinject run`.
+type running struct {
+	inst   *instance
+	stderr *fftest.Buffer
+	cancel context.CancelFunc
+	code   chan int
+}
+
+func startRun(t *testing.T, config string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{stderr: &fftest.Buffer{}, cancel: cancel, code: make(chan int, 1)}
+	ready := make(chan *instance, 1)
+	m := &Main{Stdout: &fftest.Buffer{}, Stderr: r.stderr, onReady: func(i *instance) { ready <- i }}
+	go func() { r.code <- m.Run(ctx, []string{"run", "-c", config}) }()
+	select {
+	case r.inst = <-ready:
+	case code := <-r.code:
+		cancel()
+		t.Fatalf("run exited with %d:\n%s", code, r.stderr)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("run did not get ready")
+	}
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels run as SIGINT would and checks that it exits 0 promptly.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case code := <-r.code:
+		if code != 0 {
+			t.Errorf("run exited with %d:\n%s", code, r.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("run did not exit within 5 s of the stop:\n%s", r.stderr)
+	}
+}
+
+// probe waits until ffprobe finds two streams at url.
+func probe(t *testing.T, url string) []fftest.Stream {
+	t.Helper()
+	var streams []fftest.Stream
+	var err error
+	fftest.WaitFor(t, 30*time.Second, "ffprobe of "+url, func() bool {
+		streams, err = fftest.Probe(url, "-rtsp_transport", "tcp")
+		return err == nil && len(streams) == 2
+	})
+	return streams
+}
+
+// assertTestPattern checks ffprobe's view of the test channel.
+func assertTestPattern(t *testing.T, streams []fftest.Stream) {
+	t.Helper()
+	var video, audio int
+	for _, s := range streams {
+		switch s.CodecType {
+		case "video":
+			video++
+			if s.CodecName != "h264" || s.Width != 1280 || s.Height != 720 {
+				t.Errorf("video %+v, want h264 1280x720", s)
+			}
+		case "audio":
+			audio++
+			if s.CodecName != "aac" || s.SampleRate != "48000" || s.Channels != 2 {
+				t.Errorf("audio %+v, want aac 48000 Hz stereo", s)
+			}
+		}
+	}
+	if video != 1 || audio != 1 {
+		t.Errorf("%d video and %d audio streams, want one each: %+v", video, audio, streams)
+	}
+}
+
+func TestRunPushesTestPatternToBuiltinRelay(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n", "rtsp://{relay}/test.sdp")
+	r := startRun(t, config)
+	url := "rtsp://" + r.inst.relayAddr + "/test.sdp"
+	assertTestPattern(t, probe(t, url))
+
+	// A player decodes three seconds without a single error.
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
+		"-rtsp_transport", "tcp", "-i", url, "-t", "3", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("decoding %s: %v\n%s", url, err, out)
+	}
+	r.stop(t)
+}
+
+func TestRunPushesToFFmpegReceiver(t *testing.T) {
+	url, wait := fftest.Receiver(t)
+	config := writeConfig(t, "", url)
+	r := startRun(t, config)
+	fftest.WaitFor(t, 30*time.Second, "recording", func() bool {
+		d := r.inst.sup.Destinations("test")
+		return len(d) == 1 && d[0].PacketsSent > 200
+	})
+	r.stop(t) // TEARDOWN ends the receiver
+	streams, err := fftest.Probe(wait())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTestPattern(t, streams)
+}
+
+// ffmpegChildren returns the PIDs of the ffmpeg processes whose parent is pid.
+func ffmpegChildren(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 || !strings.Contains(s[:end], "(ffmpeg") {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// TestBinaryStopsCleanlyOnSIGINT runs the real binary against an in-process relay, interrupts
+// it, and checks the exit status, the TEARDOWN and that no ffmpeg is left.
+func TestBinaryStopsCleanlyOnSIGINT(t *testing.T) {
+	fftest.Require(t)
+	bin := filepath.Join(t.TempDir(), "liveinject")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	published := make(chan string, 10)
+	unpublished := make(chan bool, 10)
+	rl := &relay.Server{
+		Address:     "127.0.0.1:0",
+		OnPublish:   func(path string) { published <- path },
+		OnUnpublish: func(_ string, teardown bool) { unpublished <- teardown },
+	}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+
+	config := writeConfig(t, "", "rtsp://"+rl.Addr()+"/test.sdp")
+	var stderr fftest.Buffer
+	cmd := exec.Command(bin, "run", "-c", config)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck
+	select {
+	case <-published:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("nothing published:\n%s", stderr.String())
+	}
+	children := ffmpegChildren(cmd.Process.Pid)
+	if len(children) != 1 {
+		t.Fatalf("ffmpeg children %v, want one", children)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after SIGINT:\n%s", stderr.String())
+	}
+	select {
+	case teardown := <-unpublished:
+		if !teardown {
+			t.Errorf("the publisher went away without TEARDOWN")
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the relay saw no end of the publish")
+	}
+	for _, pid := range children {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("ffmpeg %d outlived liveinject", pid)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	good := "[relay]\nlisten = \"127.0.0.1:0\"\n"
+	for _, tc := range []struct {
+		name, main string
+		cmds       []string
+		code       int
+		want       []string
+	}{
+		{
+			name: "ffmpeg missing",
+			main: "ffmpeg = \"/nonexistent/ffmpeg\"\n" + good,
+			cmds: []string{"run"},
+			code: exitFail,
+			want: []string{`ffmpeg not found ("/nonexistent/ffmpeg")`, "apt-get install ffmpeg"},
+		},
+		{
+			name: "TOML syntax error",
+			main: good + "udp_rtp_address = \n",
+			cmds: []string{"run", "check"},
+			code: exitConfig,
+			want: []string{"liveinject.toml:3:"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := writeConfig(t, tc.main, "rtsp://{relay}/test.sdp")
+			for _, c := range tc.cmds {
+				var stdout, stderr fftest.Buffer
+				code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{c, "-c", config})
+				if code != tc.code {
+					t.Errorf("%s: exit %d, want %d\n%s", c, code, tc.code, stderr.String())
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(stderr.String(), w) {
+						t.Errorf("%s: stderr lacks %q:\n%s", c, w, stderr.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCheckShowsChannels(t *testing.T) {
+	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:8554\"\n", "rtsp://user:secret@127.0.0.1:8554/{channel}.sdp")
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"channel test (",
+		"ffmpeg -hide_banner -nostdin",
+		"testsrc2=size=1280x720:rate=25",
+		"-> rtsp://user:xxxxx@127.0.0.1:8554/test.sdp (tcp)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "secret") {
+		t.Errorf("check shows the password:\n%s", out)
+	}
+}
+
+func TestExamplesCheck(t *testing.T) {
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", "../../examples/liveinject.toml"}); code != 0 {
+		t.Fatalf("examples/liveinject.toml: check exited %d:\n%s", code, stderr.String())
+	}
+}
+
+// TestShellQuote pastes check's rendering of an argv into a real shell and compares what the
+// shell passes on with the argv.
+func TestShellQuote(t *testing.T) {
+	argv := []string{"printf", `%s\n`, "plain", "a b", "it's", `$HOME`, "x;y", "`id`", `back\slash`,
+		"lavfi=testsrc2=size=1280x720:rate=25", `"q"`, "", "*", "~"}
+	out, err := exec.Command("sh", "-c", shellQuote(argv)).Output()
+	if err != nil {
+		t.Fatalf("sh -c %s: %v", shellQuote(argv), err)
+	}
+	if got, want := string(out), strings.Join(argv[2:], "\n")+"\n"; got != want {
+		t.Errorf("the shell got\n%q\nwant\n%q", got, want)
+	}
+}
