@@ -39,9 +39,12 @@ var errParamsChanged = errors.New("codec parameters changed")
 // Stats are one destination's figures.
 type Stats struct {
 	// URL has any password replaced by "xxxxx".
-	URL            string
-	State          string
-	PacketsSent    uint64
+	URL   string
+	State string
+	// PacketsSent counts the RTP packets written to the server's connection, over all sessions.
+	PacketsSent uint64
+	// PacketsDropped counts the packets thrown away: queue full, waiting for an IDR, or left in
+	// the client's queue when a session ended.
 	PacketsDropped uint64
 	Reconnects     uint64
 	LastError      string
@@ -60,10 +63,19 @@ type destination struct {
 	// destination resumes at an IDR instead of sending undecodable frames.
 	waitKey bool
 
-	sent, dropped, reconnects atomic.Uint64
-	mu                        sync.Mutex
-	state                     string
-	lastErr                   string
+	// handed counts the packets handed to a session's client; what the client has not put on
+	// the wire when its session ends is counted as dropped.
+	handed, dropped, reconnects atomic.Uint64
+	// offered counts the packets offered to the queue: once all are sent or dropped it equals
+	// PacketsSent + PacketsDropped.
+	offered atomic.Uint64
+
+	mu      sync.Mutex
+	state   string
+	lastErr string
+	// sent counts the packets on the wire in ended sessions; client is the recording one's.
+	sent   uint64
+	client *gortsplib.Client
 }
 
 func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (*destination, error) {
@@ -97,8 +109,9 @@ func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (
 
 // offer queues a unit without ever blocking the channel. Called from the Fanout's goroutine.
 func (d *destination) offer(u *unit) {
+	d.offered.Add(uint64(len(u.pkts)))
 	if d.waitKey && !u.key {
-		d.dropped.Add(uint64(len(u.pkts)))
+		d.drop(u)
 		return
 	}
 	select {
@@ -106,7 +119,7 @@ func (d *destination) offer(u *unit) {
 		d.waitKey = false
 	default:
 		d.waitKey = true
-		d.dropped.Add(uint64(len(u.pkts)))
+		d.drop(u)
 	}
 }
 
@@ -122,10 +135,14 @@ func (d *destination) setState(state string, err error) {
 func (d *destination) stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	sent := d.sent
+	if d.client != nil {
+		sent += d.client.Stats().Session.RTPPacketsSent
+	}
 	return Stats{
 		URL:            d.redacted,
 		State:          d.state,
-		PacketsSent:    d.sent.Load(),
+		PacketsSent:    sent,
 		PacketsDropped: d.dropped.Load(),
 		Reconnects:     d.reconnects.Load(),
 		LastError:      d.lastErr,
@@ -136,20 +153,21 @@ func (d *destination) stats() Stats {
 func (d *destination) run(ctx context.Context) {
 	defer d.setState(StateStopped, nil)
 	b := backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second}
-	var first *unit
+	// what the next session starts with: an IDR and the units queued after it
+	var start []*unit
 	var lastLogged string
 	for {
-		if first == nil {
+		if start == nil {
 			d.setState(StateWaiting, nil)
 			var ok bool
-			if first, ok = d.nextKey(ctx); !ok {
+			if start, ok = d.nextKey(ctx); !ok {
 				return
 			}
 		}
 
-		start := time.Now()
-		next, err := d.session(ctx, first)
-		first = next
+		began := time.Now()
+		next, err := d.session(ctx, start)
+		start = next
 		if ctx.Err() != nil {
 			return
 		}
@@ -158,7 +176,7 @@ func (d *destination) run(ctx context.Context) {
 			d.log.Info("codec parameters changed, announcing again")
 			continue
 		}
-		if time.Since(start) > healthyAfter {
+		if time.Since(began) > healthyAfter {
 			b.Reset()
 		}
 		delay := b.Next()
@@ -174,33 +192,44 @@ func (d *destination) run(ctx context.Context) {
 	}
 }
 
-// nextKey discards queued units up to the newest place a player can start from, then waits for
-// one if none is queued. Stale frames from before a failure are never sent.
-func (d *destination) nextKey(ctx context.Context) (*unit, bool) {
-	var key *unit
+// nextKey returns the newest IDR in the queue with the units queued after it, which a session
+// sends first; units before that IDR are stale and dropped. With no IDR queued it waits for one.
+func (d *destination) nextKey(ctx context.Context) ([]*unit, bool) {
+	var start []*unit
+	take := func(u *unit) {
+		switch {
+		case u.key:
+			d.drop(start...)
+			start = []*unit{u}
+		case start != nil:
+			start = append(start, u)
+		default:
+			d.drop(u)
+		}
+	}
 	for {
 		select {
 		case u := <-d.queue:
-			if u.key {
-				key = u
-			} else {
-				d.dropped.Add(uint64(len(u.pkts)))
-			}
+			take(u)
 			continue
 		default:
 		}
-		if key != nil {
-			return key, true
+		if start != nil {
+			return start, true
 		}
 		select {
 		case <-ctx.Done():
 			return nil, false
 		case u := <-d.queue:
-			if u.key {
-				return u, true
-			}
-			d.dropped.Add(uint64(len(u.pkts)))
+			take(u)
 		}
+	}
+}
+
+// drop counts units' packets as dropped.
+func (d *destination) drop(us ...*unit) {
+	for _, u := range us {
+		d.dropped.Add(uint64(len(u.pkts)))
 	}
 }
 
@@ -215,12 +244,20 @@ func (d *destination) wait(ctx context.Context, delay time.Duration) bool {
 	}
 }
 
-// session announces first.params, records first and what follows, and returns when the server
-// fails, ctx ends, or the parameters change; then it returns the unit that carries the new ones.
+// session announces the parameters of start[0], an IDR, records start and what the queue brings
+// next, and returns when the server fails, ctx ends, or the parameters change; then it returns
+// the unit that carries the new ones and those after it that it has not sent.
 // Closing the client sends TEARDOWN, so a DSS frees the broadcast name at once.
-func (d *destination) session(ctx context.Context, first *unit) (*unit, error) {
+func (d *destination) session(ctx context.Context, start []*unit) (next []*unit, err error) {
+	pending := start
+	defer func() {
+		if next == nil {
+			d.drop(pending...) // never sent
+		}
+	}()
 	d.setState(StateConnecting, nil)
-	s, err := newSession(d.channel, first.params)
+	params := start[0].params
+	s, err := newSession(d.channel, params)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +274,8 @@ func (d *destination) session(ctx context.Context, first *unit) (*unit, error) {
 	if err := c.Start2(); err != nil {
 		return nil, err
 	}
+	handed := d.handed.Load()
+	defer d.endSession(c, handed) // after Close: the client's figures are final
 	defer c.Close()
 	// The client's requests wait up to its read timeout; a stop must not.
 	stop := context.AfterFunc(ctx, c.Close)
@@ -251,6 +290,9 @@ func (d *destination) session(ctx context.Context, first *unit) (*unit, error) {
 	if _, err := c.Record(); err != nil {
 		return nil, describe("RECORD", err)
 	}
+	d.mu.Lock()
+	d.client = c // the client's figures are readable from now on
+	d.mu.Unlock()
 	d.setState(StateRecording, nil)
 	d.log.Info("recording")
 
@@ -258,32 +300,36 @@ func (d *destination) session(ctx context.Context, first *unit) (*unit, error) {
 	go func() { done <- c.Wait() }()
 
 	skip := false
-	for u := first; ; {
-		if !u.params.Equal(first.params) {
-			return u, errParamsChanged
+	for {
+		var u *unit
+		if len(pending) > 0 {
+			u, pending = pending[0], pending[1:]
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil, nil
+			case err := <-done:
+				return nil, fmt.Errorf("connection lost: %w", err)
+			case u = <-d.queue:
+			}
+		}
+		if !u.params.Equal(params) {
+			return append([]*unit{u}, pending...), errParamsChanged
 		}
 		if skip && u.key {
 			skip = false
 		}
-		if !skip {
-			if err := d.write(c, s, u); err != nil {
-				var full liberrors.ErrClientWriteQueueFull
-				if !errors.As(err, &full) {
-					return nil, err
-				}
-				// The server does not keep up: resume at the next IDR.
-				skip = true
-			}
-		} else {
-			d.dropped.Add(uint64(len(u.pkts)))
+		if skip {
+			d.drop(u)
+			continue
 		}
-
-		select {
-		case <-ctx.Done():
-			return nil, nil
-		case err := <-done:
-			return nil, fmt.Errorf("connection lost: %w", err)
-		case u = <-d.queue:
+		if err := d.write(c, s, u); err != nil {
+			var full liberrors.ErrClientWriteQueueFull
+			if !errors.As(err, &full) {
+				return nil, err
+			}
+			// The server does not keep up: resume at the next IDR.
+			skip = true
 		}
 	}
 }
@@ -298,9 +344,25 @@ func (d *destination) write(c *gortsplib.Client, s *session, u *unit) error {
 			d.dropped.Add(uint64(len(u.pkts) - i))
 			return err
 		}
-		d.sent.Add(1)
+		d.handed.Add(1)
 	}
 	return nil
+}
+
+// endSession adds up a closed session's figures: the packets its client wrote to the server,
+// and as dropped those it was handed (since handedBefore) but never wrote.
+func (d *destination) endSession(c *gortsplib.Client, handedBefore uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.client != c {
+		return // it never recorded
+	}
+	d.client = nil
+	wrote := c.Stats().Session.RTPPacketsSent
+	d.sent += wrote
+	if handed := d.handed.Load() - handedBefore; handed > wrote {
+		d.dropped.Add(handed - wrote)
+	}
 }
 
 // describe names the request that failed and adds what a user can do about common answers.

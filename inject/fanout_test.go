@@ -54,6 +54,16 @@ func waitState(t *testing.T, f *Fanout, i int, state string) {
 	})
 }
 
+// waitSettled waits until every packet offered to destination i is on the wire or counted as
+// dropped.
+func waitSettled(t *testing.T, f *Fanout, i int) {
+	t.Helper()
+	fftest.WaitFor(t, 10*time.Second, "every packet sent or dropped", func() bool {
+		st := f.Stats()[i]
+		return st.PacketsSent+st.PacketsDropped == f.dests[i].offered.Load()
+	})
+}
+
 // push writes frames to f in real time order, waiting for destination 0 to record after the
 // first, so that the test does not depend on how fast a connection is set up.
 func push(t *testing.T, f *Fanout, fr []*demux.Frame) {
@@ -77,10 +87,7 @@ func TestFanoutToFFmpegReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	push(t, f, fr)
-	fftest.WaitFor(t, 10*time.Second, "all packets sent", func() bool {
-		st := f.Stats()[0]
-		return st.PacketsSent > 0 && len(f.dests[0].queue) == 0
-	})
+	waitSettled(t, f, 0)
 	f.Close() // TEARDOWN: the receiver ends
 	out := wait()
 
@@ -88,19 +95,7 @@ func TestFanoutToFFmpegReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(streams) != 2 {
-		t.Fatalf("received %d streams, want h264 + aac: %+v", len(streams), streams)
-	}
-	v, a := streams[0], streams[1]
-	if v.CodecType != "video" {
-		v, a = a, v
-	}
-	if v.CodecName != "h264" || v.Width != 640 || v.Height != 360 || v.NbPackets != "50" {
-		t.Errorf("video %+v, want h264 640x360, 50 frames", v)
-	}
-	if a.CodecName != "aac" || a.SampleRate != "48000" || a.Channels != 2 {
-		t.Errorf("audio %+v, want aac 48000 Hz stereo", a)
-	}
+	fftest.CheckAV(t, streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2, VideoPackets: 50})
 	if st := f.Stats()[0]; st.PacketsDropped != 0 || st.State != StateStopped {
 		t.Errorf("stats after close: %+v", st)
 	}
@@ -187,6 +182,7 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 		}
 	}
 	fftest.WaitFor(t, 15*time.Second, "second session", func() bool { return len(s.received(1)) > 0 })
+	waitSettled(t, f, 0)
 	f.Close()
 	fftest.WaitFor(t, 10*time.Second, "TEARDOWN", func() bool { return slices.Contains(s.requests(), "1:TEARDOWN") })
 
@@ -194,11 +190,37 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	if !slices.Contains(reqs, "1:ANNOUNCE") || !slices.Contains(reqs, "1:RECORD") {
 		t.Fatalf("no second session: %v", reqs)
 	}
-	second := s.received(1)
+	first, second := s.received(0), s.received(1)
 	if !videoStartsWithParameterSets(second) {
 		t.Errorf("second session does not start at an IDR with SPS/PPS")
 	}
-	first := s.received(0)
+	// From its IDR on, the second session lacks no frame: what was queued after the IDR during
+	// the reconnect is sent, not dropped.
+	var video []rtp.Packet
+	for _, p := range second {
+		if p.channel == 0 {
+			video = append(video, p.pkt)
+		}
+	}
+	for i := 1; i < len(video); i++ {
+		if video[i].SequenceNumber != video[i-1].SequenceNumber+1 {
+			t.Errorf("second session: video packet %d has seq %d after %d", i, video[i].SequenceNumber,
+				video[i-1].SequenceNumber)
+			break
+		}
+	}
+	// and it ends with the stream's last frame
+	var lastPTS int64
+	for _, x := range fr {
+		if x.Kind == demux.Video {
+			lastPTS = x.PTS
+		}
+	}
+	want := firstOnChannel(first, 0).Timestamp + uint32(lastPTS-fr[0].PTS)
+	if end := video[len(video)-1]; end.Timestamp != want || !end.Marker {
+		t.Errorf("second session ends with video ts %d marker %v, want ts %d (the last frame) with marker",
+			end.Timestamp, end.Marker, want)
+	}
 	last := lastOnChannel(first, 0)
 	next := firstOnChannel(second, 0)
 	if next.SequenceNumber-last.SequenceNumber >= 0x8000 {

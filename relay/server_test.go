@@ -23,28 +23,8 @@ import (
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
-// checkStreams asserts what ffprobe found: the test pattern's H.264 and the tone's AAC.
-func checkStreams(t *testing.T, streams []fftest.Stream) {
-	t.Helper()
-	var video, audio bool
-	for _, s := range streams {
-		switch s.CodecType {
-		case "video":
-			video = true
-			if s.CodecName != "h264" || s.Width != 640 || s.Height != 360 {
-				t.Errorf("video stream %+v, want h264 640x360", s)
-			}
-		case "audio":
-			audio = true
-			if s.CodecName != "aac" || s.SampleRate != "48000" {
-				t.Errorf("audio stream %+v, want aac at 48000 Hz", s)
-			}
-		}
-	}
-	if !video || !audio {
-		t.Errorf("streams %+v, want one video and one audio", streams)
-	}
-}
+// fftest.TS's test pattern and tone, as ffprobe must find them at the relay
+var testStreams = fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2}
 
 // ffmpeg runs ffmpeg to its end and returns what it printed.
 func ffmpeg(t *testing.T, args ...string) (string, error) {
@@ -87,7 +67,7 @@ func TestPlayers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkStreams(t, streams)
+				fftest.CheckAV(t, streams, testStreams)
 			})
 		}
 		t.Run("ffmpeg decode", func(t *testing.T) {
@@ -141,7 +121,7 @@ func TestFFmpegPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkStreams(t, streams)
+	fftest.CheckAV(t, streams, testStreams)
 
 	// On SIGINT ffmpeg ends its output, which sends TEARDOWN.
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

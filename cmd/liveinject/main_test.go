@@ -111,35 +111,15 @@ func probe(t *testing.T, url string) []fftest.Stream {
 	return streams
 }
 
-// assertTestPattern checks ffprobe's view of the test channel.
-func assertTestPattern(t *testing.T, streams []fftest.Stream) {
-	t.Helper()
-	var video, audio int
-	for _, s := range streams {
-		switch s.CodecType {
-		case "video":
-			video++
-			if s.CodecName != "h264" || s.Width != 1280 || s.Height != 720 {
-				t.Errorf("video %+v, want h264 1280x720", s)
-			}
-		case "audio":
-			audio++
-			if s.CodecName != "aac" || s.SampleRate != "48000" || s.Channels != 2 {
-				t.Errorf("audio %+v, want aac 48000 Hz stereo", s)
-			}
-		}
-	}
-	if video != 1 || audio != 1 {
-		t.Errorf("%d video and %d audio streams, want one each: %+v", video, audio, streams)
-	}
-}
+// testPattern is what ffprobe must find of the test channel.
+var testPattern = fftest.AV{Width: 1280, Height: 720, SampleRate: 48000, Channels: 2}
 
 func TestRunPushesTestPatternToBuiltinRelay(t *testing.T) {
 	fftest.Require(t)
 	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n", "rtsp://{relay}/test.sdp")
 	r := startRun(t, config)
 	url := "rtsp://" + r.inst.relayAddr + "/test.sdp"
-	assertTestPattern(t, probe(t, url))
+	fftest.CheckAV(t, probe(t, url), testPattern)
 
 	// A player decodes three seconds without a single error.
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
@@ -163,7 +143,7 @@ func TestRunPushesToFFmpegReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertTestPattern(t, streams)
+	fftest.CheckAV(t, streams, testPattern)
 }
 
 // ffmpegChildren returns the PIDs of the ffmpeg processes whose parent is pid.

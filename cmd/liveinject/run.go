@@ -47,7 +47,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			Logger:         log.With("component", "relay"),
 		}
 		if err := rl.Initialize(); err != nil {
-			fmt.Fprintf(m.Stderr, "liveinject: relay on %s: %v\n", cfg.Relay.Listen, err)
+			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
 			return exitFail
 		}
 		// Closed after the supervisor has torn its sessions down.

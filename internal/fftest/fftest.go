@@ -81,6 +81,40 @@ func Probe(input string, args ...string) ([]Stream, error) {
 	return res.Streams, nil
 }
 
+// AV is what a test wants ffprobe to find: one H.264 video stream and one AAC audio stream.
+type AV struct {
+	Width, Height int
+	SampleRate    int
+	Channels      int
+	VideoPackets  int // with ffprobe's -count_packets; 0: not checked
+}
+
+// CheckAV reports as test errors every way streams differ from want.
+func CheckAV(t testing.TB, streams []Stream, want AV) {
+	t.Helper()
+	var video, audio int
+	for _, s := range streams {
+		switch s.CodecType {
+		case "video":
+			video++
+			if s.CodecName != "h264" || s.Width != want.Width || s.Height != want.Height {
+				t.Errorf("video %+v, want h264 %dx%d", s, want.Width, want.Height)
+			}
+			if want.VideoPackets != 0 && s.NbPackets != fmt.Sprint(want.VideoPackets) {
+				t.Errorf("video has %s frames, want %d", s.NbPackets, want.VideoPackets)
+			}
+		case "audio":
+			audio++
+			if s.CodecName != "aac" || s.SampleRate != fmt.Sprint(want.SampleRate) || s.Channels != want.Channels {
+				t.Errorf("audio %+v, want aac %d Hz, %d channels", s, want.SampleRate, want.Channels)
+			}
+		}
+	}
+	if video != 1 || audio != 1 {
+		t.Errorf("%d video and %d audio streams, want one each: %+v", video, audio, streams)
+	}
+}
+
 // ProbeError is a failed ffprobe run with what it printed.
 type ProbeError struct {
 	Err    error
