@@ -5,6 +5,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	paths map[string]*path
+	// unpublished is closed, and replaced, whenever a path loses its publisher.
+	unpublished chan struct{}
 }
 
 // PathInfo is one path in Server.Paths.
@@ -62,6 +65,7 @@ func (s *Server) Initialize() error {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.paths = make(map[string]*path)
+	s.unpublished = make(chan struct{})
 	srv := &gortsplib.Server{
 		Handler:        &handler{s: s},
 		RTSPAddress:    s.Address,
@@ -112,6 +116,25 @@ func (s *Server) Close() {
 	s.log.Info("relay closed", "address", s.addr)
 }
 
+// WaitUnpublished waits until no path has a publisher, or ctx ends. A process that pushes into
+// its own relay calls it after stopping its publishers, so that their TEARDOWNs are served
+// before Close cuts the connections.
+func (s *Server) WaitUnpublished(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		n, changed := len(s.paths), s.unpublished
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
 // Paths returns the paths that have a publisher, sorted by name.
 func (s *Server) Paths() []PathInfo {
 	s.mu.Lock()
@@ -158,6 +181,8 @@ func (s *Server) unpublish(p *path) bool {
 		return false
 	}
 	delete(s.paths, p.name)
+	close(s.unpublished)
+	s.unpublished = make(chan struct{})
 	return true
 }
 

@@ -399,3 +399,28 @@ func TestReplacePublisher(t *testing.T) {
 		t.Errorf("event %q, want %q", got, want)
 	}
 }
+
+// TestWaitUnpublished checks that WaitUnpublished waits while a path is published and returns
+// once its publisher has gone.
+func TestWaitUnpublished(t *testing.T) {
+	fftest.Require(t)
+	src := loadSource(t, "1", 25, false)
+	s := startServer(t, false, nil)
+	if err := s.WaitUnpublished(t.Context()); err != nil {
+		t.Fatalf("with no publisher: %v", err)
+	}
+	pub := publish(t, "rtsp://"+s.Addr()+"/a.sdp", src, nil)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.WaitUnpublished(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("while published: %v, want the context's deadline", err)
+	}
+
+	waited := make(chan error, 1)
+	go func() { waited <- s.WaitUnpublished(t.Context()) }()
+	pub.c.Close()
+	if err := recv(t, "WaitUnpublished to return", waited); err != nil {
+		t.Errorf("after the publisher left: %v", err)
+	}
+}

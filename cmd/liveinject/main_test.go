@@ -128,6 +128,10 @@ func TestRunPushesTestPatternToBuiltinRelay(t *testing.T) {
 		t.Errorf("decoding %s: %v\n%s", url, err, out)
 	}
 	r.stop(t)
+	if log := r.stderr.String(); !strings.Contains(log, "msg=unpublish component=relay path=test.sdp") ||
+		!strings.Contains(log, "teardown=true") {
+		t.Errorf("the relay logged no unpublish by TEARDOWN:\n%s", log)
+	}
 }
 
 func TestRunPushesToFFmpegReceiver(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
@@ -50,8 +51,15 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
 			return exitFail
 		}
-		// Closed after the supervisor has torn its sessions down.
-		defer rl.Close()
+		defer func() {
+			// The channels have sent their TEARDOWNs: let the relay serve them before it
+			// closes, so that it logs clean unpublishes. Outside publishers may stay; they
+			// get a second.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			rl.WaitUnpublished(ctx) //nolint:errcheck // on timeout Close cuts them off
+			rl.Close()
+		}()
 		inst.relayAddr = rl.Addr()
 		for i := range cfg.Channels {
 			for j := range cfg.Channels[i].Destinations {
