@@ -1,0 +1,75 @@
+package profiles
+
+import (
+	"cmp"
+	"reflect"
+	"slices"
+)
+
+// Changes is what turns one channel set into another: what the supervisor does on a reload.
+// Each list is sorted by channel name and holds the new version of a channel (the old one for
+// Removed).
+type Changes struct {
+	// Added channels are started.
+	Added []Channel
+	// Removed channels are stopped.
+	Removed []Channel
+	// Restart channels changed what ffmpeg does: their ffmpeg is stopped and started again.
+	Restart []Channel
+	// Retarget channels changed only their destinations: their injector gets the new list,
+	// ffmpeg keeps running.
+	Retarget []Channel
+	// Unchanged channels are left alone.
+	Unchanged []Channel
+}
+
+// Empty reports whether applying the changes would do nothing.
+func (c Changes) Empty() bool {
+	return len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Restart) == 0 && len(c.Retarget) == 0
+}
+
+// Diff compares two channel sets by channel name. A channel whose profile moved to another file
+// with the same content is unchanged.
+func Diff(old, new []Channel) Changes {
+	var c Changes
+	before := make(map[string]Channel, len(old))
+	for _, ch := range old {
+		before[ch.Name] = ch
+	}
+	seen := make(map[string]bool, len(new))
+	for _, ch := range new {
+		seen[ch.Name] = true
+		prev, ok := before[ch.Name]
+		switch {
+		case !ok:
+			c.Added = append(c.Added, ch)
+		case !SameEncoding(prev, ch):
+			c.Restart = append(c.Restart, ch)
+		case !slices.EqualFunc(prev.Destinations, ch.Destinations, sameDestination):
+			c.Retarget = append(c.Retarget, ch)
+		default:
+			c.Unchanged = append(c.Unchanged, ch)
+		}
+	}
+	for _, ch := range old {
+		if !seen[ch.Name] {
+			c.Removed = append(c.Removed, ch)
+		}
+	}
+	for _, l := range []*[]Channel{&c.Added, &c.Removed, &c.Restart, &c.Retarget, &c.Unchanged} {
+		slices.SortFunc(*l, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	return c
+}
+
+// SameEncoding reports whether two versions of a channel run the same ffmpeg: everything but
+// the destinations and where the profile was read from is the same.
+func SameEncoding(a, b Channel) bool {
+	a.File, b.File = "", ""
+	a.Destinations, b.Destinations = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+func sameDestination(a, b Destination) bool {
+	return reflect.DeepEqual(a, b)
+}
