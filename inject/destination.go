@@ -52,6 +52,7 @@ type Stats struct {
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.
 type destination struct {
+	target    Target
 	channel   string
 	url       string
 	redacted  string
@@ -70,6 +71,10 @@ type destination struct {
 	// PacketsSent + PacketsDropped.
 	offered atomic.Uint64
 
+	// stop ends the destination's goroutine, which closes done when it has ended.
+	stop context.CancelFunc
+	done chan struct{}
+
 	mu      sync.Mutex
 	state   string
 	lastErr string
@@ -84,7 +89,14 @@ func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (
 		// url.Parse quotes the whole URL in its error: keep the password out of it.
 		return nil, fmt.Errorf("destination: invalid URL")
 	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return nil, fmt.Errorf("destination %s: scheme %q, want rtsp or rtsps", u.Redacted(), u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("destination %s: no host", u.Redacted())
+	}
 	d := &destination{
+		target:   t,
 		channel:  channel,
 		url:      t.URL,
 		redacted: u.Redacted(),

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,19 +43,25 @@ type unit struct {
 // and SSRC stay put, and RTP time keeps running across ffmpeg restarts (see Discontinuity), so
 // the servers' players see a pause rather than a new stream.
 //
-// WriteFrame and Discontinuity must be called from one goroutine, the channel's.
+// WriteFrame and Discontinuity must be called from one goroutine, the channel's. Stats and
+// SetTargets may be called from any.
 type Fanout struct {
 	// Channel names the channel in logs, errors and the SDP session name.
 	Channel string
+	// Targets are the destinations to start with; SetTargets changes them.
 	Targets []Target
 	Logger  *slog.Logger
 	// QueueSize bounds each destination's queue, in frames. Default 128 (about 2 s of
 	// 25 fps video with its audio).
 	QueueSize int
 
-	dests  []*destination
+	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// mu guards dests, which SetTargets replaces while WriteFrame offers to them.
+	mu    sync.Mutex
+	dests []*destination
 
 	h264enc   *rtph264.Encoder
 	aacenc    *rtpmpeg4audio.Encoder
@@ -116,15 +123,69 @@ func (f *Fanout) Initialize() error {
 		}
 		f.dests = append(f.dests, d)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
+	f.ctx, f.cancel = context.WithCancel(context.Background())
 	for _, d := range f.dests {
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			d.run(ctx)
-		}()
+		f.start(d)
+	}
+	return nil
+}
+
+// start runs a destination in its own goroutine until it is stopped or the Fanout closes.
+func (f *Fanout) start(d *destination) {
+	ctx, cancel := context.WithCancel(f.ctx)
+	d.stop = cancel
+	d.done = make(chan struct{})
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer close(d.done)
+		d.run(ctx)
+	}()
+}
+
+// SetTargets changes the destinations while the channel streams. A destination whose target is
+// in both lists is left alone: same connection, no frame lost. New ones start at the next IDR;
+// the ones no longer listed are torn down, and SetTargets returns once they are. An invalid
+// target changes nothing.
+func (f *Fanout) SetTargets(targets []Target) error {
+	f.mu.Lock()
+	keep := make([]*destination, len(targets))
+	left := slices.Clone(f.dests)
+	for i, t := range targets {
+		for j, d := range left {
+			if d != nil && d.target == t {
+				keep[i], left[j] = d, nil
+				break
+			}
+		}
+	}
+	var added []*destination
+	for i, t := range targets {
+		if keep[i] != nil {
+			continue
+		}
+		d, err := newDestination(f.Channel, t, f.QueueSize, f.Logger)
+		if err != nil {
+			f.mu.Unlock()
+			return fmt.Errorf("channel %q: %w", f.Channel, err)
+		}
+		keep[i] = d
+		added = append(added, d)
+	}
+	for _, d := range added {
+		f.start(d)
+		d.log.Info("destination added")
+	}
+	f.dests = keep
+	f.Targets = slices.Clone(targets)
+	f.mu.Unlock()
+
+	for _, d := range left {
+		if d != nil {
+			d.stop()
+			<-d.done
+			d.log.Info("destination removed")
+		}
 	}
 	return nil
 }
@@ -137,6 +198,8 @@ func (f *Fanout) Close() {
 
 // Stats returns a snapshot of every destination's figures, in Targets order.
 func (f *Fanout) Stats() []Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := make([]Stats, len(f.dests))
 	for i, d := range f.dests {
 		out[i] = d.stats()
@@ -204,6 +267,8 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 
 	f.last = max(f.last, fr.DTS+f.offset)
 	f.lastWall = now
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, d := range f.dests {
 		d.offer(u)
 	}

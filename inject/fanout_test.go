@@ -196,31 +196,9 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	}
 	// From its IDR on, the second session lacks no frame: what was queued after the IDR during
 	// the reconnect is sent, not dropped.
-	var video []rtp.Packet
-	for _, p := range second {
-		if p.channel == 0 {
-			video = append(video, p.pkt)
-		}
-	}
-	for i := 1; i < len(video); i++ {
-		if video[i].SequenceNumber != video[i-1].SequenceNumber+1 {
-			t.Errorf("second session: video packet %d has seq %d after %d", i, video[i].SequenceNumber,
-				video[i-1].SequenceNumber)
-			break
-		}
-	}
-	// and it ends with the stream's last frame
-	var lastPTS int64
-	for _, x := range fr {
-		if x.Kind == demux.Video {
-			lastPTS = x.PTS
-		}
-	}
-	want := firstOnChannel(first, 0).Timestamp + uint32(lastPTS-fr[0].PTS)
-	if end := video[len(video)-1]; end.Timestamp != want || !end.Marker {
-		t.Errorf("second session ends with video ts %d marker %v, want ts %d (the last frame) with marker",
-			end.Timestamp, end.Marker, want)
-	}
+	video := videoOf(second)
+	checkContiguous(t, "second session", video)
+	checkEndsWithLastFrame(t, "second session", video, firstOnChannel(first, 0).Timestamp, fr)
 	last := lastOnChannel(first, 0)
 	next := firstOnChannel(second, 0)
 	if next.SequenceNumber-last.SequenceNumber >= 0x8000 {
@@ -228,6 +206,53 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	}
 	if int32(next.Timestamp-last.Timestamp) <= 0 {
 		t.Errorf("video RTP time went back: %d then %d", last.Timestamp, next.Timestamp)
+	}
+}
+
+// videoOf returns the video packets (interleaved channel 0) of what a fake server received.
+func videoOf(pkts []fakePacket) []rtp.Packet {
+	var out []rtp.Packet
+	for _, p := range pkts {
+		if p.channel == 0 {
+			out = append(out, p.pkt)
+		}
+	}
+	return out
+}
+
+// checkContiguous asserts that no packet is missing between the first and the last.
+func checkContiguous(t *testing.T, what string, pkts []rtp.Packet) {
+	t.Helper()
+	if len(pkts) == 0 {
+		t.Errorf("%s: no packets", what)
+		return
+	}
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].SequenceNumber != pkts[i-1].SequenceNumber+1 {
+			t.Errorf("%s: packet %d has seq %d after %d", what, i, pkts[i].SequenceNumber, pkts[i-1].SequenceNumber)
+			return
+		}
+	}
+}
+
+// checkEndsWithLastFrame asserts that video ends with the last packet of the last video frame of
+// fr, given the RTP time at which fr's first frame was sent.
+func checkEndsWithLastFrame(t *testing.T, what string, video []rtp.Packet, firstTS uint32, fr []*demux.Frame) {
+	t.Helper()
+	var lastPTS int64
+	for _, x := range fr {
+		if x.Kind == demux.Video {
+			lastPTS = x.PTS
+		}
+	}
+	want := firstTS + uint32(lastPTS-fr[0].PTS)
+	if len(video) == 0 {
+		t.Errorf("%s: no video", what)
+		return
+	}
+	if end := video[len(video)-1]; end.Timestamp != want || !end.Marker {
+		t.Errorf("%s ends with video ts %d marker %v, want ts %d (the last frame) with marker",
+			what, end.Timestamp, end.Marker, want)
 	}
 }
 
@@ -327,4 +352,78 @@ func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
 		t.Errorf("silent server: %+v", st)
 	}
 	f.Close()
+}
+
+// TestSetTargets adds a destination to a streaming channel, then removes the first one: the one
+// that stays keeps its session and every packet, the new one starts at an IDR and gets every
+// packet from there, and the removed one gets its TEARDOWN.
+func TestSetTargets(t *testing.T) {
+	fr := frames(t, "3", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	a, b := newFakeServer(t, nil), newFakeServer(t, nil)
+	ta, tb := Target{URL: a.url("/test.sdp")}, Target{URL: b.url("/test.sdp")}
+	f := &Fanout{Channel: "test", Targets: []Target{ta}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	third := len(fr) / 3
+	push(t, f, fr[:third])
+	waitSettled(t, f, 0)
+
+	if err := f.SetTargets([]Target{{URL: "ftp://x/y"}}); err == nil {
+		t.Error("SetTargets took an ftp:// URL")
+	}
+	if err := f.SetTargets([]Target{tb, ta}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); len(st) != 2 || st[1].State != StateRecording || st[1].Reconnects != 0 {
+		t.Fatalf("after adding: %+v, want the first destination still recording, second in the list", st)
+	}
+	for _, x := range fr[third : 2*third] {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitState(t, f, 0, StateRecording)
+	waitSettled(t, f, 0)
+	waitSettled(t, f, 1)
+
+	if err := f.SetTargets([]Target{tb}); err != nil {
+		t.Fatal(err)
+	}
+	// SetTargets returns after the removed destination has ended, TEARDOWN sent
+	fftest.WaitFor(t, 10*time.Second, "TEARDOWN at the removed destination", func() bool {
+		return slices.Contains(a.requests(), "0:TEARDOWN")
+	})
+	for _, x := range fr[2*third:] {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSettled(t, f, 0)
+	if st := f.Stats(); len(st) != 1 || st[0].Reconnects != 0 || st[0].PacketsDropped == 0 {
+		t.Errorf("after removing: %+v, want the added destination alone, never reconnected, with the "+
+			"frames before its first IDR dropped", st)
+	}
+	f.Close()
+	fftest.WaitFor(t, 10*time.Second, "TEARDOWN at the remaining destination", func() bool {
+		return slices.Contains(b.requests(), "0:TEARDOWN")
+	})
+
+	for name, s := range map[string]*fakeServer{"kept": a, "added": b} {
+		if reqs := s.requests(); slices.Contains(reqs, "1:ANNOUNCE") {
+			t.Errorf("%s destination connected twice: %v", name, reqs)
+		}
+	}
+	va := videoOf(a.received(0))
+	checkContiguous(t, "kept destination", va)
+	checkEndsWithLastFrame(t, "kept destination", va, va[0].Timestamp, fr[:2*third])
+
+	recv := b.received(0)
+	if !videoStartsWithParameterSets(recv) {
+		t.Error("the added destination does not start at an IDR with SPS/PPS")
+	}
+	vb := videoOf(recv)
+	checkContiguous(t, "added destination", vb)
+	checkEndsWithLastFrame(t, "added destination", vb, va[0].Timestamp, fr)
 }
