@@ -10,8 +10,9 @@ import (
 )
 
 // outputArgs is liveinject's side of every command line: MPEG-TS on stdout, written packet by
-// packet with no muxing delay, and video PES with explicit lengths so that the demuxer can emit
-// an access unit without waiting for the next one.
+// packet with no muxing delay, and video PES with explicit lengths, so that a demuxer that
+// checks them can emit an access unit without waiting for the next one (see demux's latency
+// test for the one in use).
 var outputArgs = []string{
 	"-f", "mpegts",
 	"-flush_packets", "1",
