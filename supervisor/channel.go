@@ -52,6 +52,9 @@ type Channel struct {
 
 	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
 	OnStart func(pid int)
+
+	status atomic.Pointer[Status]
+	frames atomic.Uint64
 }
 
 // Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
@@ -73,8 +76,11 @@ func (c *Channel) Run(ctx context.Context) error {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Minute
 	}
+	c.publish(func(s *Status) { s.Name, s.File, s.State = c.Profile.Name, c.Profile.File, StateStarting })
+	defer c.publish(func(s *Status) { s.State, s.PID = StateStopped, 0 })
 	args, err := Args(c.Profile)
 	if err != nil {
+		c.publish(func(s *Status) { s.LastCause = err.Error() })
 		return err
 	}
 
@@ -92,6 +98,12 @@ func (c *Channel) Run(ctx context.Context) error {
 			b.Reset()
 		}
 		delay := b.Next()
+		c.publish(func(s *Status) {
+			s.State, s.PID, s.RetryAt, s.LastCause = StateBackoff, 0, time.Now().Add(delay), err.Error()
+			if errors.Is(err, errStalled) {
+				s.Stalls++
+			}
+		})
 		c.Logger.Warn("ffmpeg ended, restarting", "cause", err, "restart_in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
@@ -113,7 +125,10 @@ func (c *Channel) runOnce(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("starting ffmpeg: %w", err)
 	}
+	// after the stop below: the last lines are all read once ffmpeg is reaped
+	defer func() { c.publish(func(s *Status) { s.LastStderr = p.lastLines() }) }()
 	defer p.stop(c.Grace)
+	c.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.pid(), time.Time{}; s.Starts++ })
 	c.Logger.Info("ffmpeg started", "pid", p.pid())
 	if c.OnStart != nil {
 		c.OnStart(p.pid())
@@ -139,6 +154,10 @@ func (c *Channel) runOnce(ctx context.Context, args []string) error {
 		err = r.Run(func(f *demux.Frame) error {
 			if f.Kind == demux.Video || !r.HasVideo() {
 				watchdog.Reset(c.StallTimeout)
+			}
+			c.frames.Add(1)
+			if c.status.Load().State != StateRunning {
+				c.publish(func(s *Status) { s.State = StateRunning })
 			}
 			return c.Sink.WriteFrame(f)
 		})

@@ -181,7 +181,7 @@ func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel
 
 func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
 	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	_, sink, pids, logs, stop := startChannel(t, "ts", nil)
+	c, sink, pids, logs, stop := startChannel(t, "ts", nil)
 	pids.waitStarts(t, 3)
 	stop()
 
@@ -195,22 +195,34 @@ func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
 	if !strings.Contains(logs.String(), "ffmpeg exited with status 0") {
 		t.Errorf("exit not logged:\n%s", logs)
 	}
+	st := c.Status()
+	if st.State != StateStopped || st.Starts < 3 || st.Frames != uint64(frames) || st.Stalls != 0 ||
+		st.LastCause != "ffmpeg exited with status 0" || st.PID != 0 {
+		t.Errorf("status %+v, want stopped after >= 3 starts, %d frames, no stall", st, frames)
+	}
 }
 
 func TestChannelReportsExitCauseWithStderr(t *testing.T) {
-	_, _, pids, logs, stop := startChannel(t, "fail", nil)
+	c, _, pids, logs, stop := startChannel(t, "fail", nil)
 	pids.waitStarts(t, 2)
-	stop()
 	want := "ffmpeg exited with status 3: [video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy"
+	fftest.WaitFor(t, 10*time.Second, "the cause in the status", func() bool {
+		st := c.Status()
+		return st.State == StateBackoff && st.LastCause == want && len(st.LastStderr) == 1 && !st.RetryAt.IsZero()
+	})
+	stop()
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, logs)
 	}
 }
 
 func TestChannelKillsStalledFFmpeg(t *testing.T) {
-	_, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
+	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
 	pids.waitStarts(t, 2)
 	stop()
+	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") {
+		t.Errorf("status %+v, want a stall counted", st)
+	}
 	if !strings.Contains(logs.String(), "stalled: no frame for 200ms") {
 		t.Errorf("stall not logged:\n%s", logs)
 	}

@@ -1,8 +1,10 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/liveinject/liveinject/inject"
@@ -24,10 +26,16 @@ type Supervisor struct {
 	OnApplied func(profiles.Changes)
 
 	mu      sync.Mutex
-	fanouts map[string]*inject.Fanout // for Destinations
-	pending []profiles.Channel        // the latest Update not applied yet
+	views   map[string]view    // what Status and Destinations read
+	pending []profiles.Channel // the latest Update not applied yet
 	updated bool
 	kick    chan struct{}
+}
+
+// view is a channel as Status sees it.
+type view struct {
+	ch     *Channel
+	fanout *inject.Fanout
 }
 
 // running is a started channel, as Run's goroutine keeps it.
@@ -66,7 +74,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.mu.Lock()
-	s.fanouts = make(map[string]*inject.Fanout)
+	s.views = make(map[string]view)
 	kick := s.kickLocked()
 	s.mu.Unlock()
 
@@ -110,7 +118,7 @@ func (s *Supervisor) apply(ctx context.Context, set map[string]*running, channel
 		stopping = append(stopping, set[ch.Name])
 		delete(set, ch.Name)
 		s.mu.Lock()
-		delete(s.fanouts, ch.Name)
+		delete(s.views, ch.Name)
 		s.mu.Unlock()
 	}
 	var restarting []*running
@@ -158,9 +166,6 @@ func (s *Supervisor) add(ctx context.Context, set map[string]*running, ch profil
 	}
 	r := &running{fanout: f}
 	set[ch.Name] = r
-	s.mu.Lock()
-	s.fanouts[ch.Name] = f
-	s.mu.Unlock()
 	s.startChannel(ctx, r, ch)
 }
 
@@ -173,6 +178,9 @@ func (s *Supervisor) startChannel(ctx context.Context, r *running, ch profiles.C
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r.profile, r.cancel, r.done = ch, cancel, make(chan struct{})
+	s.mu.Lock()
+	s.views[ch.Name] = view{ch: c, fanout: r.fanout}
+	s.mu.Unlock()
 	go func() {
 		defer close(r.done)
 		if err := c.Run(ctx); err != nil {
@@ -222,10 +230,27 @@ func targets(ch profiles.Channel) []inject.Target {
 // Destinations returns the destination figures of a channel, or nil for an unknown one.
 func (s *Supervisor) Destinations(channel string) []inject.Stats {
 	s.mu.Lock()
-	f := s.fanouts[channel]
+	v, ok := s.views[channel]
 	s.mu.Unlock()
-	if f == nil {
+	if !ok {
 		return nil
 	}
-	return f.Stats()
+	return v.fanout.Stats()
+}
+
+// Status returns the status of every channel, sorted by name.
+func (s *Supervisor) Status() []Status {
+	s.mu.Lock()
+	views := make([]view, 0, len(s.views))
+	for _, v := range s.views {
+		views = append(views, v)
+	}
+	s.mu.Unlock()
+	out := make([]Status, len(views))
+	for i, v := range views {
+		out[i] = v.ch.Status()
+		out[i].Destinations = v.fanout.Stats()
+	}
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }

@@ -210,4 +210,30 @@ func TestUpdate(t *testing.T) {
 	if n := len(ev.pids("c")); n != 1 {
 		t.Errorf("c's ffmpeg started %d times, want once", n)
 	}
+
+	fftest.WaitFor(t, 30*time.Second, "every channel running and sending", func() bool {
+		st := s.Status()
+		if len(st) != 3 {
+			return false
+		}
+		for _, c := range st {
+			if c.State != StateRunning || len(c.Destinations) != 1 || c.Destinations[0].PacketsSent == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	st := s.Status()
+	for i, want := range []struct {
+		name   string
+		starts uint64
+		pid    int
+	}{{"b", 1, ev.pids("b")[1]}, {"c", 1, ev.pids("c")[0]}, {"d", 1, ev.pids("d")[0]}} {
+		// b's Channel is new since its restart: it counts its own starts
+		if st[i].Name != want.name || st[i].Starts != want.starts || st[i].PID != want.pid ||
+			st[i].Frames == 0 || len(st[i].Destinations) != 1 || st[i].Destinations[0].PacketsSent == 0 {
+			t.Errorf("status %d: %+v, want channel %s started %d times, pid %d, frames and packets sent",
+				i, st[i], want.name, want.starts, want.pid)
+		}
+	}
 }
