@@ -60,10 +60,15 @@ type table struct {
 	path keyPath
 	m    map[string]any
 	used map[string]bool
+	// known lists every key the walk asked for, set or not: the suggestions for a misspelt one.
+	known []string
 }
 
 // get returns the value of key k and marks it used.
 func (t *table) get(k string) (any, keyPath, bool) {
+	if !slices.Contains(t.known, k) {
+		t.known = append(t.known, k)
+	}
 	v, ok := t.m[k]
 	if ok {
 		t.used[k] = true
@@ -195,9 +200,54 @@ func (d *decoder) unknown(t *table) {
 	for _, k := range keys {
 		if !t.used[k] {
 			p := t.path.key(k)
-			d.errorf(p, "unknown key %q", p.name())
+			if near := nearest(k, t.known); near != "" {
+				d.errorf(p, "unknown key %q (did you mean %q?)", p.name(), near)
+			} else {
+				d.errorf(p, "unknown key %q", p.name())
+			}
 		}
 	}
+}
+
+// nearest returns the known key that k is most likely a misspelling of, or "": one that differs
+// only in case, or by at most one edit in four characters (at least one, at most two edits).
+func nearest(k string, known []string) string {
+	best, bestDist := "", min(max(len(k)/4, 1), 2)+1
+	for _, c := range known {
+		if strings.EqualFold(k, c) {
+			return c
+		}
+		if d := editDistance(k, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the number of single-byte insertions, deletions, substitutions and swaps of
+// two neighbours that turn a into b (optimal string alignment distance): "vidoe" is one from
+// "video".
+func editDistance(a, b string) int {
+	// rows i-2, i-1 and i of the table
+	pp, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], pp[j-2]+1)
+			}
+		}
+		pp, prev, cur = prev, cur, pp
+	}
+	return prev[len(b)]
 }
 
 // describe names the TOML type of v, with the value itself when it is short.

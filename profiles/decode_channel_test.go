@@ -130,11 +130,19 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "unknown key",
 		src:  "[source]\nkind = \"testsrc\"\n[video]\nbitrat = \"1M\"\n" + dest,
-		want: []string{`p.toml:4: unknown key "video.bitrat"`},
+		want: []string{`p.toml:4: unknown key "video.bitrat" (did you mean "bitrate"?)`},
 	}, {
 		name: "unknown dotted key",
 		src:  "video.bitrat = \"1M\"\n[source]\nkind = \"testsrc\"\n" + dest,
-		want: []string{`p.toml:1: unknown key "video.bitrat"`},
+		want: []string{`p.toml:1: unknown key "video.bitrat" (did you mean "bitrate"?)`},
+	}, {
+		name: "misspelt table",
+		src:  "[source]\nkind = \"testsrc\"\n[vidoe]\nfps = 30\n" + dest,
+		want: []string{`p.toml:3: unknown key "vidoe" (did you mean "video"?)`},
+	}, {
+		name: "misspelt key with two edits",
+		src:  "[source]\nkind = \"testsrc\"\n[audio]\nsamplerate = 44100\n" + dest,
+		want: []string{`p.toml:4: unknown key "audio.samplerate" (did you mean "sample_rate"?)`},
 	}, {
 		name: "unknown table reported once",
 		src:  "[source]\nkind = \"testsrc\"\n\n[encoder]\nname = \"x\"\npreset = \"fast\"\n" + dest,
@@ -142,7 +150,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "unknown key is case-sensitive",
 		src:  "[source]\nKind = \"testsrc\"\n" + dest,
-		want: []string{`p.toml:1: source.kind: missing (known kinds: testsrc)`, `p.toml:2: unknown key "source.Kind"`},
+		want: []string{`p.toml:1: source.kind: missing (known kinds: testsrc)`, `p.toml:2: unknown key "source.Kind" (did you mean "kind"?)`},
 	}, {
 		name: "unknown key in second destination",
 		src: "[source]\nkind = \"testsrc\"\n" +
@@ -348,5 +356,27 @@ func TestDecodeChannelChannelPlaceholder(t *testing.T) {
 	}
 	if got, want := ch.Destinations[0].URL, "rtsp://dss.example/live/hall/hall.sdp"; got != want {
 		t.Errorf("url = %q, want %q", got, want)
+	}
+}
+
+func TestNearest(t *testing.T) {
+	known := []string{"encoder", "bitrate", "gop", "size", "fps"}
+	for _, tc := range []struct{ key, want string }{
+		{"bitrat", "bitrate"},
+		{"birtate", "bitrate"}, // two neighbours swapped
+		{"Encoder", "encoder"},
+		{"ENCODER", "encoder"},
+		{"gpo", "gop"},
+		{"fsp", "fps"},
+		{"fp", "fps"},
+		{"gopp", "gop"},
+		{"g", ""},                // too short to guess from
+		{"bitrates2", "bitrate"}, // two edits in nine characters are allowed
+		{"bitrates22", ""},       // three are not
+		{"resolution", ""},
+	} {
+		if got := nearest(tc.key, known); got != tc.want {
+			t.Errorf("nearest(%q) = %q, want %q", tc.key, got, tc.want)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func TestDecodeConfigErrors(t *testing.T) {
 	}, {
 		name: "unknown keys",
 		src:  "ffmpg = \"x\"\n[relay]\nlisten = \":8554\"\nport = 8554\n[http]\nlisten = \":8080\"\n",
-		want: []string{`c.toml:1: unknown key "ffmpg"`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "http"`},
+		want: []string{`c.toml:1: unknown key "ffmpg" (did you mean "ffmpeg"?)`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "http"`},
 	}, {
 		name: "types",
 		src:  "ffmpeg = 5\nprofiles = [\"a\"]\nrelay = \":8554\"\n",

@@ -24,24 +24,65 @@ import (
 // returned as plain errors wrapping the cause. A profile directory without profiles is no
 // error: the config then has no channels.
 func Load(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
+	cfg, errs, err := readConfig(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, errs := decodeConfig(path, src)
 	if cfg == nil {
 		return nil, errs
 	}
-
-	dir := cfg.ProfileDir()
-	entries, err := os.ReadDir(dir)
+	files, err := readProfiles(cfg)
 	if err != nil {
 		// A mistake in the config may be why the directory is not there.
 		if len(errs) > 0 {
 			return nil, errs
 		}
-		return nil, fmt.Errorf("profile directory %s: %w", dir, err)
+		return nil, fmt.Errorf("profile directory %s: %w", cfg.ProfileDir(), err)
 	}
+	for _, f := range files {
+		if f.err != nil {
+			return nil, fmt.Errorf("profile: %w", f.err)
+		}
+		errs = append(errs, f.errs...)
+		cfg.Channels = append(cfg.Channels, f.channel)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	sortChannels(cfg.Channels)
+	return cfg, nil
+}
+
+// profileFile is one profile of the profile directory as it was read. Load needs every file
+// right; the Watcher keeps each wrong one at its last good version.
+type profileFile struct {
+	file    string
+	channel Channel // filled as far as the file allowed
+	errs    Errors  // mistakes in the file
+	err     error   // the file could not be read
+}
+
+// readConfig reads the main config file at path. It returns an error only when the file cannot
+// be read, and a nil Config when the file is not TOML at all (see decodeConfig).
+func readConfig(path string) (*Config, Errors, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, errs := decodeConfig(path, src)
+	return cfg, errs, nil
+}
+
+// readProfiles reads every profile of cfg's profile directory, in the order of the file names.
+// Profiles that vanish while they are read are left out. It returns an error only when the
+// directory cannot be read.
+func readProfiles(cfg *Config) ([]profileFile, error) {
+	dir := cfg.ProfileDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []profileFile
 	for _, e := range entries {
 		name, ok := profileName(e.Name())
 		if !ok {
@@ -50,20 +91,21 @@ func Load(path string) (*Config, error) {
 		file := filepath.Join(dir, e.Name())
 		src, ok, err := readProfile(file)
 		if err != nil {
-			return nil, fmt.Errorf("profile: %w", err)
+			files = append(files, profileFile{file: file, err: err})
+			continue
 		}
 		if !ok {
 			continue
 		}
-		ch, chErrs := decodeChannel(file, name, src, cfg.Relay.Listen)
-		errs = append(errs, chErrs...)
-		cfg.Channels = append(cfg.Channels, ch)
+		ch, errs := decodeChannel(file, name, src, cfg.Relay.Listen)
+		files = append(files, profileFile{file: file, channel: ch, errs: errs})
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	slices.SortFunc(cfg.Channels, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
-	return cfg, nil
+	return files, nil
+}
+
+// sortChannels sorts channels by name, the order of Config.Channels.
+func sortChannels(channels []Channel) {
+	slices.SortFunc(channels, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // ProfileDir returns the profile directory: Profiles, taken relative to the directory of the

@@ -179,7 +179,7 @@ func TestLoadReportsAllFiles(t *testing.T) {
 	}
 	p := filepath.Join(dir, "profiles")
 	want := []string{
-		filepath.Join(dir, "liveinject.toml") + `:2: unknown key "profile"`,
+		filepath.Join(dir, "liveinject.toml") + `:2: unknown key "profile" (did you mean "profiles"?)`,
 		filepath.Join(p, "a.toml") + `:4: video.fps: 0 is out of range 1..120`,
 		filepath.Join(p, "a.toml") + `:6: destination.url: {relay} needs relay.listen in the main config`,
 		filepath.Join(p, "b.toml") + `:6: Key 'destination.url' has already been defined.`,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os/exec"
 	"strings"
 
@@ -37,9 +38,21 @@ func (m *Main) check(args []string) int {
 		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), d.Transport)
+			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {
+				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server refuses such an ANNOUNCE (412)\n")
+			}
 		}
 	}
 	return exitOK
+}
+
+// urlPath returns the path of a destination URL, without query or fragment.
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Path
 }
 
 // shellQuote renders an argv so it can be pasted into a POSIX shell to try by hand: words with

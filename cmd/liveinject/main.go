@@ -11,7 +11,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := (&Main{Stdout: os.Stdout, Stderr: os.Stderr}).Run(ctx, os.Args[1:])
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := (&Main{Stdout: os.Stdout, Stderr: os.Stderr, Reload: hup}).Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

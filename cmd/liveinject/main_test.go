@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 )
 
@@ -61,12 +62,16 @@ type running struct {
 	code   chan int
 }
 
-func startRun(t *testing.T, config string) *running {
+// startRun runs `run -c config` in-process; configure, if not nil, sets up the Main first.
+func startRun(t *testing.T, config string, configure ...func(*Main)) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{stderr: &fftest.Buffer{}, cancel: cancel, code: make(chan int, 1)}
 	ready := make(chan *instance, 1)
 	m := &Main{Stdout: &fftest.Buffer{}, Stderr: r.stderr, onReady: func(i *instance) { ready <- i }}
+	for _, c := range configure {
+		c(m)
+	}
 	go func() { r.code <- m.Run(ctx, []string{"run", "-c", config}) }()
 	select {
 	case r.inst = <-ready:
@@ -302,8 +307,22 @@ func TestCheckShowsChannels(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "warning:") {
+		t.Errorf("check warns about a good config:\n%s", out)
+	}
 	if strings.Contains(out, "secret") {
 		t.Errorf("check shows the password:\n%s", out)
+	}
+}
+
+func TestCheckWarnsAboutPathsDSSRefuses(t *testing.T) {
+	config := writeConfig(t, "", "rtsp://127.0.0.1:8554/live/test?x=1.sdp")
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
+		t.Fatalf("check exited %d (a warning must not fail it):\n%s", code, stderr.String())
+	}
+	if want := "warning: the path does not end in .sdp"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("check output lacks %q:\n%s", want, stdout.String())
 	}
 }
 
@@ -326,4 +345,82 @@ func TestShellQuote(t *testing.T) {
 	if got, want := string(out), strings.Join(argv[2:], "\n")+"\n"; got != want {
 		t.Errorf("the shell got\n%q\nwant\n%q", got, want)
 	}
+}
+
+// TestRunReloadsProfiles edits the profile of a streaming channel: a new destination gets the
+// stream while ffmpeg and the first destination's session go on; a broken edit keeps the channel
+// streaming as it was and says file:line; SIGHUP reloads.
+func TestRunReloadsProfiles(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n", "rtsp://{relay}/test.sdp")
+	profile := filepath.Join(filepath.Dir(config), "profiles", "test.toml")
+	applied := make(chan profiles.Changes, 10)
+	hup := make(chan os.Signal, 1)
+	r := startRun(t, config, func(m *Main) {
+		m.onApplied = func(c profiles.Changes) { applied <- c }
+		m.Reload = hup
+	})
+	relayURL := func(path string) string { return "rtsp://" + r.inst.relayAddr + "/" + path }
+	fftest.CheckAV(t, probe(t, relayURL("test.sdp")), testPattern)
+	// nextChanges waits for the next reload that changes something (one that only reports a
+	// broken file changes nothing)
+	nextChanges := func(what string) profiles.Changes {
+		t.Helper()
+		for {
+			select {
+			case c := <-applied:
+				if !c.Empty() {
+					return c
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s: not applied:\n%s", what, r.stderr)
+				return profiles.Changes{}
+			}
+		}
+	}
+
+	src, err := os.ReadFile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Saved the way editors do: a new file renamed over the old one.
+	save := func(content string) {
+		t.Helper()
+		tmp := profile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, profile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(string(src) + "[[destination]]\nurl = \"rtsp://{relay}/second.sdp\"\n")
+	if c := nextChanges("adding a destination"); len(c.Retarget) != 1 || len(c.Restart)+len(c.Added)+len(c.Removed) != 0 {
+		t.Fatalf("changes %+v, want test retargeted only", c)
+	}
+	fftest.CheckAV(t, probe(t, relayURL("second.sdp")), testPattern)
+	if d := r.inst.sup.Destinations("test"); len(d) != 2 || d[0].Reconnects != 0 {
+		t.Errorf("destinations %+v, want the first one never reconnected and a second one", d)
+	}
+
+	// A broken edit: the channel keeps both destinations and streams on.
+	save(string(src) + "[[destination]]\nurl = \"rtsp://{relay}/second.sdp\"\nbogus = 1\n")
+	r.stderr.WaitFor(t, `test.toml line=14 error="unknown key \"destination.bogus\""`)
+	sent := r.inst.sup.Destinations("test")[1].PacketsSent
+	fftest.WaitFor(t, 10*time.Second, "streaming on after a broken edit", func() bool {
+		d := r.inst.sup.Destinations("test")
+		return len(d) == 2 && d[1].PacketsSent > sent+100
+	})
+
+	// The fix, which also drops the second destination, applies; a SIGHUP on top reloads too.
+	save(string(src))
+	hup <- syscall.SIGHUP
+	if c := nextChanges("removing the destination"); len(c.Retarget) != 1 {
+		t.Fatalf("changes %+v, want test retargeted", c)
+	}
+	r.stderr.WaitFor(t, "reload requested")
+	if n := strings.Count(r.stderr.String(), `msg="ffmpeg started"`); n != 1 {
+		t.Errorf("ffmpeg started %d times, want once: reloads that change destinations leave it alone", n)
+	}
+	r.stop(t)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/liveinject/liveinject/profiles"
 )
@@ -31,9 +32,13 @@ commands:
 // Main is the whole program, runnable in-process by tests.
 type Main struct {
 	Stdout, Stderr io.Writer
+	// Reload delivers SIGHUP: run reloads the configuration on each value. May be nil.
+	Reload <-chan os.Signal
 
 	// onReady is called by run once the relay listens and the channels are starting (tests).
 	onReady func(*instance)
+	// onApplied is called by run after each reload has been applied to the channels (tests).
+	onApplied func(profiles.Changes)
 }
 
 // Run runs the command in args (without the program name) and returns the exit status.

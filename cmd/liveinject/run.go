@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,33 +62,86 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			rl.Close()
 		}()
 		inst.relayAddr = rl.Addr()
-		for i := range cfg.Channels {
-			for j := range cfg.Channels[i].Destinations {
-				d := &cfg.Channels[i].Destinations[j]
-				d.URL = profiles.ExpandRelay(d.URL, inst.relayAddr)
-			}
-		}
 	}
 
-	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: cfg.Channels, Logger: log}
+	// The watcher starts from the config as loaded, so an edit made from now on is seen even if
+	// it comes before the watcher runs.
+	watcher := profiles.NewWatcher(path, cfg)
+	watcher.Logger = log.With("component", "profiles")
+	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: inst.resolve(cfg.Channels), Logger: log}
+	if m.onApplied != nil {
+		inst.sup.OnApplied = m.onApplied
+	}
 	if len(cfg.Channels) == 0 {
 		log.Warn("no channels: add a profile to the profile directory", "dir", cfg.ProfileDir())
 	}
-	for _, ch := range cfg.Channels {
-		urls := make([]string, len(ch.Destinations))
-		for i, d := range ch.Destinations {
-			urls[i] = profiles.Redact(d.URL)
-		}
-		log.Info("channel", "channel", ch.Name, "destinations", strings.Join(urls, " "))
+	for _, ch := range inst.sup.Channels {
+		logChannel(log, ch)
 	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := make(chan error, 1)
+	go func() {
+		watched <- watcher.Run(ctx, func(u profiles.Update) { inst.reload(log, cfg, u) })
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.Reload:
+				log.Info("reload requested")
+				watcher.Reload()
+			}
+		}
+	}()
 	if m.onReady != nil {
 		m.onReady(inst)
 	}
 	err := inst.sup.Run(ctx)
+	cancel()
+	if werr := <-watched; werr != nil {
+		log.Error("watching the configuration", "error", werr)
+	}
 	log.Info("stopped")
 	if err != nil {
 		fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// resolve returns the channels with "{relay}" in their destinations replaced by the relay's
+// address. The channels given are not changed: the watcher keeps them as its last good version.
+func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
+	out := slices.Clone(channels)
+	for i := range out {
+		ds := slices.Clone(out[i].Destinations)
+		for j := range ds {
+			ds[j].URL = profiles.ExpandRelay(ds[j].URL, inst.relayAddr)
+		}
+		out[i].Destinations = ds
+	}
+	return out
+}
+
+// reload hands a watcher's update to the supervisor. What cannot change while running is
+// reported; files with mistakes are logged by the watcher and keep their last good version.
+func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profiles.Update) {
+	if u.Config.Relay != started.Relay {
+		log.Warn("the relay's settings changed: restart liveinject to apply them", "file", u.Config.Path)
+	}
+	if u.Config.FFmpeg != started.FFmpeg {
+		log.Warn("the ffmpeg path changed: restart liveinject to apply it", "file", u.Config.Path)
+	}
+	inst.sup.Update(inst.resolve(u.Config.Channels))
+}
+
+func logChannel(log *slog.Logger, ch profiles.Channel) {
+	urls := make([]string, len(ch.Destinations))
+	for i, d := range ch.Destinations {
+		urls[i] = profiles.Redact(d.URL)
+	}
+	log.Info("channel", "channel", ch.Name, "destinations", strings.Join(urls, " "))
 }

@@ -1,0 +1,236 @@
+package profiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// defaultDebounce is long enough for an editor's save (write a temporary file, rename it, delete
+// the backup) or a ConfigMap swap to end in one reload, and short enough to feel immediate.
+const defaultDebounce = 200 * time.Millisecond
+
+// Update is what a Watcher delivers after a change.
+type Update struct {
+	// Config is the effective configuration: the main config and every channel at its last
+	// good version.
+	Config *Config
+	// Errors holds the mistakes of the files that were kept at their last good version (or
+	// left out, for a new file that never loaded), each as file:line: message; nil when every
+	// file is good.
+	Errors Errors
+}
+
+// Watcher watches a main config file and its profile directory with fsnotify and delivers
+// updates.
+//
+// It watches directories, never files: editors save by renaming a new file over the old one,
+// and Kubernetes updates a ConfigMap volume by swapping its "..data" symlink, so the file
+// watched would be the old one. It watches the config file's directory, the profile directory,
+// and the profile directory's parent, so that a profile directory that is removed and made
+// again is watched again.
+//
+// Every file is checked on its own: a file with mistakes is kept at its last good version and
+// its mistakes are reported, while valid changes to the other files apply.
+type Watcher struct {
+	// Path is the main config file, as given to Load.
+	Path string
+	// Debounce is the quiet time after the last event before reloading. Default 200ms.
+	Debounce time.Duration
+	// Logger receives file errors and reloads; nil discards them.
+	Logger *slog.Logger
+
+	requests chan struct{} // Reload requests, at most one pending
+
+	// last is what apply was last given; owned by Run's goroutine.
+	last Update
+}
+
+// NewWatcher returns a Watcher of the config file at path. initial, not nil, is the config that
+// the program started with, as Load returned it for the same path: it is the last good version
+// of every file. The Watcher keeps its own copy, so the caller may change initial afterwards.
+func NewWatcher(path string, initial *Config) *Watcher {
+	return &Watcher{
+		Path:     path,
+		requests: make(chan struct{}, 1),
+		last:     Update{Config: initial.clone()},
+	}
+}
+
+// Reload asks Run for a reload now, as on SIGHUP. It never blocks: requests that come while one
+// is pending merge into it.
+func (w *Watcher) Reload() {
+	select {
+	case w.requests <- struct{}{}:
+	default:
+	}
+}
+
+// Run watches until ctx ends, then returns nil. It reloads once when it starts, for the changes
+// made since initial was loaded; then after each debounced change and each Reload request.
+// After a reload it calls apply, from Run's own goroutine, only when the effective Config or the
+// Errors differ from what it delivered last. apply gets its own copy of the Config and may keep
+// or change it. Run returns an error only when it cannot watch at all. It may be called once.
+func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	debounce := w.Debounce
+	if debounce <= 0 {
+		debounce = defaultDebounce
+	}
+
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", w.Path, err)
+	}
+	defer fsw.Close()
+	// Without the config file's directory there is nothing to watch; the profile directory
+	// may come and go.
+	if err := fsw.Add(filepath.Dir(w.Path)); err != nil {
+		return fmt.Errorf("watch %s: %w", w.Path, err)
+	}
+
+	timer := time.NewTimer(debounce)
+	timer.Stop()
+	defer timer.Stop()
+
+	w.reloadAndApply(fsw, log, apply)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fsw.Events:
+			if !ok {
+				return fmt.Errorf("watch %s: fsnotify closed its events", w.Path)
+			}
+			log.Debug("file event", "file", ev.Name, "op", ev.Op.String())
+			timer.Reset(debounce)
+		case err, ok := <-fsw.Errors:
+			if !ok {
+				return fmt.Errorf("watch %s: fsnotify closed its errors", w.Path)
+			}
+			// Most likely ErrEventOverflow: events were lost, so reload to be sure.
+			log.Warn("watching config files", "error", err)
+			timer.Reset(debounce)
+		case <-w.requests:
+			timer.Stop()
+			w.reloadAndApply(fsw, log, apply)
+		case <-timer.C:
+			w.reloadAndApply(fsw, log, apply)
+		}
+	}
+}
+
+// reloadAndApply reloads every file and gives apply the result if it differs from the last.
+func (w *Watcher) reloadAndApply(fsw *fsnotify.Watcher, log *slog.Logger, apply func(Update)) {
+	// Watch before reading, so that no change falls between the read and the watch: a profile
+	// directory that came back is read only once it is watched.
+	w.watch(fsw, log, w.last.Config)
+	u := w.load()
+	if u.Config.ProfileDir() != w.last.Config.ProfileDir() {
+		w.watch(fsw, log, u.Config)
+		u = w.load()
+	}
+	changed := !reflect.DeepEqual(u, w.last)
+	log.Debug("reloaded", "channels", len(u.Config.Channels), "errors", len(u.Errors), "changed", changed)
+	if !changed {
+		return
+	}
+	if !reflect.DeepEqual(u.Errors, w.last.Errors) {
+		for _, e := range u.Errors {
+			log.Warn("config error: file kept at its last good version", "file", e.File, "line", e.Line, "error", e.Msg)
+		}
+		if u.Errors == nil {
+			log.Info("config errors fixed")
+		}
+	}
+	w.last = u
+	apply(Update{Config: u.Config.clone(), Errors: slices.Clone(u.Errors)})
+}
+
+// watch makes fsw watch the directories that cfg is read from, and no others. Adding a watch
+// again is cheap, and needed: a directory that was removed and made again is a new one.
+func (w *Watcher) watch(fsw *fsnotify.Watcher, log *slog.Logger, cfg *Config) {
+	dir := cfg.ProfileDir()
+	want := []string{filepath.Dir(w.Path), dir, filepath.Dir(dir)}
+	for i := range want {
+		want[i] = filepath.Clean(want[i])
+	}
+	for _, d := range fsw.WatchList() {
+		if !slices.Contains(want, d) {
+			if err := fsw.Remove(d); err != nil {
+				log.Debug("unwatching", "dir", d, "error", err)
+			}
+		}
+	}
+	for _, d := range want {
+		// A missing profile directory is reported by load.
+		if err := fsw.Add(d); err != nil {
+			log.Debug("watching", "dir", d, "error", err)
+		}
+	}
+}
+
+// load reads every file, keeping each one that has mistakes at its last good version.
+func (w *Watcher) load() Update {
+	cfg, errs, err := readConfig(w.Path)
+	if err != nil {
+		errs = Errors{readError(w.Path, err)}
+	}
+	if len(errs) > 0 {
+		return Update{Config: w.last.Config, Errors: errs}
+	}
+
+	files, err := readProfiles(cfg)
+	if err != nil {
+		cfg.Channels = w.last.Config.Channels
+		return Update{Config: cfg, Errors: Errors{readError(cfg.ProfileDir(), err)}}
+	}
+	good := make(map[string]Channel, len(w.last.Config.Channels))
+	for _, ch := range w.last.Config.Channels {
+		good[ch.File] = ch
+	}
+	for _, f := range files {
+		if f.err != nil {
+			f.errs = Errors{readError(f.file, f.err)}
+		}
+		if len(f.errs) == 0 {
+			cfg.Channels = append(cfg.Channels, f.channel)
+			continue
+		}
+		errs = append(errs, f.errs...)
+		if ch, ok := good[f.file]; ok {
+			cfg.Channels = append(cfg.Channels, ch)
+		}
+	}
+	sortChannels(cfg.Channels)
+	return Update{Config: cfg, Errors: errs}
+}
+
+// readError reports that file could not be read, naming it once.
+func readError(file string, err error) *Error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
+
+// clone returns a copy of c that shares nothing changeable with it.
+func (c *Config) clone() *Config {
+	cp := *c
+	cp.Channels = slices.Clone(c.Channels)
+	for i := range cp.Channels {
+		cp.Channels[i].Destinations = slices.Clone(cp.Channels[i].Destinations)
+	}
+	return &cp
+}
