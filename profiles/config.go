@@ -19,6 +19,12 @@ type Config struct {
 	// Relay configures the built-in RTSP relay.
 	Relay Relay `toml:"relay"`
 
+	// HTTP configures the status and metrics endpoint.
+	HTTP HTTP `toml:"http"`
+
+	// Log configures the log.
+	Log Log `toml:"log"`
+
 	// Channels are the enabled channels of the profile directory, sorted by name.
 	Channels []Channel `toml:"-"`
 }
@@ -32,6 +38,26 @@ type Relay struct {
 	// the ports must be an even number and the next one.
 	UDPRTPAddress  string `toml:"udp_rtp_address"`
 	UDPRTCPAddress string `toml:"udp_rtcp_address"`
+}
+
+// HTTP configures the HTTP endpoint of /status, /metrics and /healthz.
+type HTTP struct {
+	// Listen is the TCP listen address; "" turns the endpoint off. Default "127.0.0.1:9997".
+	// Listening on another host than loopback is an explicit choice and then needs User and
+	// PasswordFile (basic auth).
+	Listen string `toml:"listen"`
+	// User and PasswordFile enable basic auth; the file holds the password (trailing newline
+	// ignored).
+	User         string `toml:"user"`
+	PasswordFile string `toml:"password_file"`
+}
+
+// Log configures the log on standard error.
+type Log struct {
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `toml:"level"`
+	// Format is "text" (default) or "json".
+	Format string `toml:"format"`
 }
 
 // Channel is one profile file: one source, encoded once, pushed to every destination.

@@ -1,13 +1,25 @@
 package profiles
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+)
 
 // decodeConfig reads the main config file from src, the contents of file. It returns a nil
 // Config only when src is not TOML at all: otherwise the profile directory is known and its
 // profiles can be checked too.
 func decodeConfig(file string, src []byte) (*Config, Errors) {
 	d := &decoder{file: file}
-	cfg := &Config{Path: file, FFmpeg: defaultFFmpeg, Profiles: defaultProfiles}
+	cfg := &Config{
+		Path:     file,
+		FFmpeg:   defaultFFmpeg,
+		Profiles: defaultProfiles,
+		HTTP:     HTTP{Listen: DefaultHTTPListen},
+		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+	}
 	root := d.parse(src)
 	if root == nil {
 		return nil, d.errs
@@ -26,9 +38,64 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	d.checkUDPPair(r, rtpPath, rtcpPath)
 	d.unknown(relay)
 
+	d.decodeHTTP(d.table(root, "http"), &cfg.HTTP)
+
+	log := d.table(root, "log")
+	d.check(d.str(log, "level", &cfg.Log.Level), oneOf(cfg.Log.Level, "debug", "info", "warn", "error"))
+	d.check(d.str(log, "format", &cfg.Log.Format), oneOf(cfg.Log.Format, "text", "json"))
+	d.unknown(log)
+
 	d.unknown(root)
 	d.errs.sortByLine()
 	return cfg, d.errs
+}
+
+// decodeHTTP reads [http]. Serving status to other hosts is a choice to make explicitly, with
+// credentials: the status shows what the box streams where.
+func (d *decoder) decodeHTTP(t *table, h *HTTP) {
+	listenPath := d.str(t, "listen", &h.Listen)
+	userPath := d.str(t, "user", &h.User)
+	filePath := d.str(t, "password_file", &h.PasswordFile)
+	d.unknown(t)
+	if (h.User == "") != (h.PasswordFile == "") {
+		if h.User == "" {
+			d.keyErrorf(filePath, "set without http.user: set both or neither")
+		} else {
+			d.keyErrorf(userPath, "set without http.password_file: set both or neither")
+		}
+	}
+	if h.Listen == "" {
+		return
+	}
+	if _, err := checkAddress(h.Listen, true); err != nil {
+		d.keyErrorf(listenPath, "%v", err)
+		return
+	}
+	if !isLoopback(h.Listen) && h.User == "" {
+		d.keyErrorf(listenPath, "%q is reachable from other hosts: set http.user and http.password_file, "+
+			"or listen on 127.0.0.1", h.Listen)
+	}
+}
+
+// isLoopback reports whether a listen address takes connections from this host only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// oneOf checks that s is one of the choices.
+func oneOf(s string, choices ...string) error {
+	if slices.Contains(choices, s) {
+		return nil
+	}
+	return fmt.Errorf("%q is not one of %s", s, strings.Join(choices, ", "))
 }
 
 // checkUDPPair checks the relay's UDP addresses: RTP and RTCP go together, on an even port and

@@ -6,6 +6,11 @@ import (
 	"testing"
 )
 
+var (
+	defHTTP = HTTP{Listen: "127.0.0.1:9997"}
+	defLog  = Log{Level: "info", Format: "text"}
+)
+
 func TestDecodeConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -14,7 +19,7 @@ func TestDecodeConfig(t *testing.T) {
 	}{{
 		name: "empty file: defaults",
 		src:  "",
-		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles"},
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", HTTP: defHTTP, Log: defLog},
 	}, {
 		name: "everything",
 		src: `ffmpeg = "/opt/ffmpeg/bin/ffmpeg"
@@ -23,15 +28,31 @@ profiles = "/etc/liveinject/profiles"
 listen = ":8554"
 udp_rtp_address = ":8000"
 udp_rtcp_address = ":8001"
+[http]
+listen = "0.0.0.0:9997"
+user = "ops"
+password_file = "/etc/liveinject/http.password"
+[log]
+level = "debug"
+format = "json"
 `,
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
 			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001"},
+			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "/etc/liveinject/http.password"},
+			Log:   Log{Level: "debug", Format: "json"},
 		},
+	}, {
+		name: "http off",
+		src:  "[http]\nlisten = \"\"\n",
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Log: defLog},
 	}, {
 		name: "relay on a free port",
 		src:  "[relay]\nlisten = \"127.0.0.1:0\"\n",
-		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Relay: Relay{Listen: "127.0.0.1:0"}},
+		want: Config{
+			Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Relay: Relay{Listen: "127.0.0.1:0"},
+			HTTP: defHTTP, Log: defLog,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,8 +78,24 @@ func TestDecodeConfigErrors(t *testing.T) {
 		want: []string{`c.toml:2: expected value but found "profiles" instead`},
 	}, {
 		name: "unknown keys",
-		src:  "ffmpg = \"x\"\n[relay]\nlisten = \":8554\"\nport = 8554\n[http]\nlisten = \":8080\"\n",
-		want: []string{`c.toml:1: unknown key "ffmpg" (did you mean "ffmpeg"?)`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "http"`},
+		src:  "ffmpg = \"x\"\n[relay]\nlisten = \":8554\"\nport = 8554\n[htp]\nlisten = \":8080\"\n",
+		want: []string{`c.toml:1: unknown key "ffmpg" (did you mean "ffmpeg"?)`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "htp" (did you mean "http"?)`},
+	}, {
+		name: "http reachable from other hosts without credentials",
+		src:  "[http]\nlisten = \":9997\"\n",
+		want: []string{`c.toml:2: http.listen: ":9997" is reachable from other hosts: set http.user and http.password_file, or listen on 127.0.0.1`},
+	}, {
+		name: "http credentials half set",
+		src:  "[http]\nlisten = \"127.0.0.1:9997\"\nuser = \"ops\"\n",
+		want: []string{`c.toml:3: http.user: set without http.password_file: set both or neither`},
+	}, {
+		name: "http listen invalid",
+		src:  "[http]\nlisten = \"9997\"\n",
+		want: []string{`c.toml:2: http.listen: "9997" is not host:port`},
+	}, {
+		name: "log",
+		src:  "[log]\nlevel = \"verbose\"\nformat = \"xml\"\n",
+		want: []string{`c.toml:2: log.level: "verbose" is not one of debug, info, warn, error`, `c.toml:3: log.format: "xml" is not one of text, json`},
 	}, {
 		name: "types",
 		src:  "ffmpeg = 5\nprofiles = [\"a\"]\nrelay = \":8554\"\n",

@@ -9,6 +9,11 @@ const (
 	defaultFFmpeg    = "ffmpeg"
 	defaultProfiles  = "profiles"
 	defaultTransport = "tcp" // DSS and firewalls take interleaved RTP most readily.
+	// DefaultHTTPListen is where status and metrics are served unless the config says
+	// otherwise: loopback only, MediaMTX's API port.
+	DefaultHTTPListen = "127.0.0.1:9997"
+	defaultLogLevel   = "info"
+	defaultLogFormat  = "text"
 )
 
 // defaultChannel returns the settings a profile starts from before its file is read.
