@@ -95,10 +95,13 @@ func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (
 	if u.Host == "" {
 		return nil, fmt.Errorf("destination %s: no host", u.Redacted())
 	}
+	if t.User != "" {
+		u.User = url.UserPassword(t.User, t.Password)
+	}
 	d := &destination{
 		target:   t,
 		channel:  channel,
-		url:      t.URL,
+		url:      u.String(),
 		redacted: u.Redacted(),
 		queue:    make(chan *unit, queueSize),
 		state:    StateWaiting,
@@ -269,7 +272,11 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	}()
 	d.setState(StateConnecting, nil)
 	params := start[0].params
-	s, err := newSession(d.channel, params)
+	title := d.target.SessionName
+	if title == "" {
+		title = d.channel
+	}
+	s, err := newSession(title, params)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,10 @@ type Target struct {
 	URL string
 	// Transport is "tcp" (default), "udp" or "auto".
 	Transport string
+	// User and Password, when User is set, take the place of credentials in URL.
+	User, Password string
+	// SessionName is the announced SDP session name; default the channel's name.
+	SessionName string
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.

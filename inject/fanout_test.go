@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
@@ -426,4 +428,53 @@ func TestSetTargets(t *testing.T) {
 	vb := videoOf(recv)
 	checkContiguous(t, "added destination", vb)
 	checkEndsWithLastFrame(t, "added destination", vb, va[0].Timestamp, fr)
+}
+
+// TestDigestAuthAndSessionName pushes to a server that wants Digest authentication, as DSS
+// does for broadcaster users, with the credentials given apart from the URL; the session name
+// given is announced, and the password appears in no figure.
+func TestDigestAuthAndSessionName(t *testing.T) {
+	fr := frames(t, "1")
+	const realm, nonce = "Streaming Server", "5f1b4c2e"
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.respond = func(_ int, req *base.Request) *base.Response {
+			if auth.Verify(req, "broadcaster", "s3cret", nil, realm, nonce) != nil {
+				return &base.Response{
+					StatusCode: base.StatusUnauthorized,
+					Header: base.Header{"WWW-Authenticate": auth.GenerateWWWAuthenticate(
+						[]auth.VerifyMethod{auth.VerifyMethodDigestMD5}, realm, nonce)},
+				}
+			}
+			return nil
+		}
+	})
+	good := Target{URL: s.url("/good.sdp"), User: "broadcaster", Password: "s3cret", SessionName: "Lobby camera"}
+	bad := Target{URL: s.url("/bad.sdp"), User: "broadcaster", Password: "wrong"}
+	f := &Fanout{Channel: "test", Targets: []Target{good, bad}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	push(t, f, fr)
+	fftest.WaitFor(t, 10*time.Second, "the bad password refused", func() bool {
+		return strings.Contains(f.Stats()[1].LastError, "authentication failed")
+	})
+
+	var announced string
+	for _, req := range s.requestsOf(base.Announce) {
+		if strings.HasSuffix(req.URL.Path, "/good.sdp") && req.Header["Authorization"] != nil {
+			announced = string(req.Body)
+		}
+	}
+	if !strings.Contains(announced, "\ns=Lobby camera\r\n") {
+		t.Errorf("the authorized ANNOUNCE lacks the session name:\n%s", announced)
+	}
+	for i, st := range f.Stats() {
+		if strings.Contains(fmt.Sprintf("%+v", st), "s3cret") || strings.Contains(fmt.Sprintf("%+v", st), "wrong") {
+			t.Errorf("destination %d figures show a password: %+v", i, st)
+		}
+	}
+	if st := f.Stats()[0]; st.URL != "rtsp://broadcaster:xxxxx@"+strings.TrimPrefix(s.url("/good.sdp"), "rtsp://") {
+		t.Errorf("URL in the figures %q, want the user with the password hidden", st.URL)
+	}
 }

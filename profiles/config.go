@@ -25,8 +25,26 @@ type Config struct {
 	// Log configures the log.
 	Log Log `toml:"log"`
 
+	// Defaults are what every profile starts from.
+	Defaults Defaults `toml:"defaults"`
+
 	// Channels are the enabled channels of the profile directory, sorted by name.
 	Channels []Channel `toml:"-"`
+	// Disabled names the profiles with enabled = false, sorted.
+	Disabled []string `toml:"-"`
+	// Warnings are settings that work but should be written otherwise, such as a password in
+	// a profile, each as file:line: message.
+	Warnings Errors `toml:"-"`
+}
+
+// Defaults are the settings every profile starts from, so that a rack's profiles hold only
+// what is their own.
+type Defaults struct {
+	Video Video `toml:"video"`
+	Audio Audio `toml:"audio"`
+	// Destinations are templates for the profiles that have no [[destination]] of their own:
+	// "{channel}" in a URL becomes the channel's name.
+	Destinations []Destination `toml:"destination"`
 }
 
 // Relay configures the built-in RTSP relay. An empty Listen disables it.
@@ -62,8 +80,9 @@ type Log struct {
 
 // Channel is one profile file: one source, encoded once, pushed to every destination.
 type Channel struct {
-	// Name is the channel's name: the profile's file name without ".toml".
-	Name string `toml:"-"`
+	// Name is the channel's name: the profile's file name without ".toml", unless the profile
+	// sets name. Names are unique.
+	Name string `toml:"name"`
 
 	// File is the profile's path.
 	File string `toml:"-"`
@@ -114,6 +133,15 @@ type Destination struct {
 	URL string `toml:"url"`
 	// Transport is "tcp" (interleaved, default), "udp", or "auto" (UDP, then TCP).
 	Transport string `toml:"transport"`
+	// User and Password authenticate with the server (Basic or Digest, as it asks), in place
+	// of credentials in the URL. Password is read from PasswordFile or the environment variable
+	// PasswordEnv when the file is loaded, or given as "password" (discouraged: it warns).
+	User         string `toml:"user"`
+	Password     string `toml:"-"`
+	PasswordFile string `toml:"password_file"`
+	PasswordEnv  string `toml:"password_env"`
+	// SessionName is the SDP session name (s=) announced. Default: the channel's name.
+	SessionName string `toml:"session_name"`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "500ms".

@@ -26,6 +26,7 @@ type decoder struct {
 	file  string
 	lines keyLines
 	errs  Errors
+	warns Errors
 }
 
 // parse decodes src into a tree. It returns nil if src is not valid TOML, having reported why.
@@ -47,6 +48,11 @@ func (d *decoder) parse(src []byte) *table {
 // errorf reports a mistake at the line of p.
 func (d *decoder) errorf(p keyPath, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: d.lines.lineOf(p), Msg: fmt.Sprintf(format, args...)})
+}
+
+// warnf reports something that works but should be written otherwise, at the line of p.
+func (d *decoder) warnf(p keyPath, format string, args ...any) {
+	d.warns = append(d.warns, &Error{File: d.file, Line: d.lines.lineOf(p), Msg: p.name() + ": " + fmt.Sprintf(format, args...)})
 }
 
 // keyErrorf reports a mistake in the value of p, prefixed with the key's name.
@@ -139,6 +145,21 @@ func (d *decoder) str(t *table, k string, dst *string) keyPath {
 		return p
 	}
 	*dst = s
+	return p
+}
+
+// boolean sets *dst to the boolean k.
+func (d *decoder) boolean(t *table, k string, dst *bool) keyPath {
+	v, p, ok := t.get(k)
+	if !ok {
+		return p
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		d.keyErrorf(p, "want true or false, got %s", describe(v))
+		return p
+	}
+	*dst = b
 	return p
 }
 

@@ -1,62 +1,222 @@
 package profiles
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
 
-// decodeChannel reads the profile of channel name from src, the contents of file. relayListen
-// is the main config's relay.listen, which "{relay}" in a destination URL needs. The channel
-// is returned even with errors, filled as far as the file allowed.
-func decodeChannel(file, name string, src []byte, relayListen string) (Channel, Errors) {
+// channelFile is what decoding one profile yields.
+type channelFile struct {
+	channel  Channel // filled as far as the file allowed
+	disabled bool    // enabled = false
+	errs     Errors
+	warnings Errors
+	namePath int // line of the name key, 0 when the name is the file's
+}
+
+// decodeChannel reads the profile of channel name (its file name) from src, the contents of
+// file, on top of cfg's defaults; cfg's relay.listen is what "{relay}" in a destination URL
+// needs.
+func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d := &decoder{file: file}
-	ch := defaultChannel(name, file)
-	if err := checkChannelName(name); err != nil {
-		d.errorf(nil, "%v", err)
-	}
+	ch := Channel{Name: name, File: file, Video: cfg.Defaults.Video, Audio: cfg.Defaults.Audio}
+	res := channelFile{}
 	root := d.parse(src)
 	if root == nil {
-		return ch, d.errs
+		res.channel, res.errs = ch, d.errs
+		return res
 	}
+
+	namePath := d.str(root, "name", &ch.Name)
+	_, nameSet := root.m["name"]
+	if err := checkChannelName(ch.Name); err != nil {
+		if nameSet {
+			d.keyErrorf(namePath, "%v", err)
+		} else {
+			d.errorf(nil, "channel name (the file name) %v; rename the file or set name", err)
+		}
+	}
+	if nameSet {
+		res.namePath = d.lines.lineOf(namePath)
+	}
+	enabled := true
+	d.boolean(root, "enabled", &enabled)
+	res.disabled = !enabled
 
 	source := d.table(root, "source")
 	d.check(d.str(source, "kind", &ch.Source.Kind), checkSourceKind(ch.Source.Kind))
 	d.unknown(source)
 
-	video := d.table(root, "video")
-	v := &ch.Video
-	d.check(d.str(video, "encoder", &v.Encoder), checkVideoEncoder(v.Encoder))
-	d.check(d.text(video, "bitrate", &v.Bitrate, true), checkBitrate(v.Bitrate))
-	d.check(d.text(video, "gop", &v.GOP, false), checkGOP(v.GOP))
-	d.check(d.text(video, "size", &v.Size, false), checkSize(v.Size))
-	d.check(d.integer(video, "fps", &v.FPS), checkFPS(v.FPS))
-	d.unknown(video)
-
-	audio := d.table(root, "audio")
-	a := &ch.Audio
-	d.check(d.str(audio, "encoder", &a.Encoder), checkAudioEncoder(a.Encoder))
-	d.check(d.text(audio, "bitrate", &a.Bitrate, true), checkBitrate(a.Bitrate))
-	d.check(d.integer(audio, "sample_rate", &a.SampleRate), checkSampleRate(a.SampleRate))
-	d.check(d.integer(audio, "channels", &a.Channels), checkAudioChannels(a.Channels))
-	d.unknown(audio)
+	d.video(d.table(root, "video"), &ch.Video)
+	d.audio(d.table(root, "audio"), &ch.Audio)
 
 	before := len(d.errs)
-	dests := d.tables(root, "destination")
-	if len(dests) == 0 && len(d.errs) == before {
-		d.errorf(root.path.key("destination"), "no [[destination]]: a channel needs at least one")
-	}
-	for _, t := range dests {
-		dest := defaultDestination()
-		p := d.str(t, "url", &dest.URL)
-		if dest.URL == "" {
-			d.keyErrorf(p, "missing")
-		} else {
-			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", name)
-			d.check(p, checkDestinationURL(dest.URL, relayListen))
+	if dests := d.tables(root, "destination"); len(dests) > 0 {
+		for _, t := range dests {
+			dest, urlPath := d.destination(t, cfg.Relay.Listen)
+			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
+			d.checkDuplicate(ch.Destinations, dest, urlPath)
+			ch.Destinations = append(ch.Destinations, dest)
 		}
-		d.check(d.str(t, "transport", &dest.Transport), checkTransport(dest.Transport))
-		d.unknown(t)
-		ch.Destinations = append(ch.Destinations, dest)
+	} else if len(d.errs) == before {
+		if len(cfg.Defaults.Destinations) == 0 {
+			// ([[defaults.destination]] in the main config would do too)
+			d.errorf(root.path.key("destination"), "no [[destination]]: a channel needs at least one")
+		}
+		for _, dest := range cfg.Defaults.Destinations {
+			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
+			if err := checkDestinationURL(dest.URL, cfg.Relay.Listen); err != nil {
+				d.errorf(nil, "[[defaults.destination]] of %s for this channel: %v", cfg.Path, err)
+			}
+			ch.Destinations = append(ch.Destinations, dest)
+		}
 	}
 
 	d.unknown(root)
 	d.errs.sortByLine()
-	return ch, d.errs
+	d.warns.sortByLine()
+	res.channel, res.errs, res.warnings = ch, d.errs, d.warns
+	return res
+}
+
+// video reads a [video] table over v.
+func (d *decoder) video(t *table, v *Video) {
+	d.check(d.str(t, "encoder", &v.Encoder), checkVideoEncoder(v.Encoder))
+	d.check(d.text(t, "bitrate", &v.Bitrate, true), checkBitrate(v.Bitrate))
+	d.check(d.text(t, "gop", &v.GOP, false), checkGOP(v.GOP))
+	d.check(d.text(t, "size", &v.Size, false), checkSize(v.Size))
+	d.check(d.integer(t, "fps", &v.FPS), checkFPS(v.FPS))
+	d.unknown(t)
+}
+
+// audio reads an [audio] table over a.
+func (d *decoder) audio(t *table, a *Audio) {
+	d.check(d.str(t, "encoder", &a.Encoder), checkAudioEncoder(a.Encoder))
+	d.check(d.text(t, "bitrate", &a.Bitrate, true), checkBitrate(a.Bitrate))
+	d.check(d.integer(t, "sample_rate", &a.SampleRate), checkSampleRate(a.SampleRate))
+	d.check(d.integer(t, "channels", &a.Channels), checkAudioChannels(a.Channels))
+	d.unknown(t)
+}
+
+// destination reads one [[destination]] table, of a profile or of the main config's defaults,
+// and returns it with the path of its url key. "{channel}" stays in the URL; the check puts a
+// name in its place.
+func (d *decoder) destination(t *table, relayListen string) (Destination, keyPath) {
+	dest := defaultDestination()
+	urlPath := d.str(t, "url", &dest.URL)
+	if dest.URL == "" {
+		d.keyErrorf(urlPath, "missing")
+	} else {
+		d.check(urlPath, checkDestinationURL(strings.ReplaceAll(dest.URL, "{channel}", "channel"), relayListen))
+	}
+	d.check(d.str(t, "transport", &dest.Transport), checkTransport(dest.Transport))
+	d.str(t, "session_name", &dest.SessionName)
+	d.credentials(t, &dest, urlPath)
+	d.unknown(t)
+	return dest, urlPath
+}
+
+// credentials reads a destination's user and password. The password may come from one place
+// only: password_file, password_env, password, or the URL.
+func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
+	userPath := d.str(t, "user", &dest.User)
+	var literal string
+	literalPath := d.str(t, "password", &literal)
+	filePath := d.str(t, "password_file", &dest.PasswordFile)
+	envPath := d.str(t, "password_env", &dest.PasswordEnv)
+
+	var urlUser *url.Userinfo
+	if u, err := url.Parse(dest.URL); err == nil {
+		urlUser = u.User
+	}
+	_, urlHasPassword := urlUser.Password()
+	var given []keyPath
+	for _, g := range []struct {
+		set  bool
+		path keyPath
+	}{{urlHasPassword, urlPath}, {literal != "", literalPath}, {dest.PasswordFile != "", filePath}, {dest.PasswordEnv != "", envPath}} {
+		if g.set {
+			given = append(given, g.path)
+		}
+	}
+	if len(given) > 1 {
+		d.keyErrorf(given[1], "password given more than once: use one of password_file, password_env, password, or the URL")
+		return
+	}
+
+	switch {
+	case literal != "":
+		dest.Password = literal
+		d.warnf(literalPath, "password is readable by anyone who can read this file: use password_file or password_env")
+	case dest.PasswordFile != "":
+		file := dest.PasswordFile
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(filepath.Dir(d.file), file)
+		}
+		pw, err := readSecret(file)
+		if err != nil {
+			d.keyErrorf(filePath, "%v", err)
+			return
+		}
+		dest.Password = pw
+	case dest.PasswordEnv != "":
+		pw, ok := os.LookupEnv(dest.PasswordEnv)
+		if !ok || pw == "" {
+			d.keyErrorf(envPath, "environment variable %s is not set", dest.PasswordEnv)
+			return
+		}
+		dest.Password = pw
+	case urlHasPassword:
+		d.warnf(urlPath, "password is readable by anyone who can read this file: use user with password_file or password_env")
+	}
+	if dest.Password != "" && dest.User == "" && urlUser.Username() == "" {
+		d.keyErrorf(given[0], "a password needs a user: set user")
+	}
+	if dest.User != "" && urlUser.Username() != "" {
+		d.keyErrorf(userPath, "the URL has a user already: give it one way")
+	}
+}
+
+// readSecret reads a password file: its content without the trailing newline.
+func readSecret(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", fmt.Errorf("cannot read %s: %v", file, err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("%s is empty", file)
+	}
+	return pw, nil
+}
+
+// checkDuplicate reports a destination that repeats an earlier one of the channel: two
+// sessions pushing the same name to one server fight over it.
+func (d *decoder) checkDuplicate(earlier []Destination, dest Destination, urlPath keyPath) {
+	for _, e := range earlier {
+		if sameTarget(e.URL, dest.URL) {
+			d.keyErrorf(urlPath, "%s is already a destination of this channel", Redact(dest.URL))
+			return
+		}
+	}
+}
+
+// sameTarget reports whether two destination URLs name the same stream on the same server,
+// whatever their credentials.
+func sameTarget(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	ua.User, ub.User = nil, nil
+	return ua.String() == ub.String()
 }

@@ -26,7 +26,7 @@ func errorStrings(errs Errors) []string {
 }
 
 func TestDecodeChannelDefaults(t *testing.T) {
-	ch, errs := decodeChannel("dir/lobby.toml", "lobby", []byte(validProfile), "")
+	ch, errs := decodeTest("dir/lobby.toml", "lobby", []byte(validProfile), "")
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
@@ -73,7 +73,7 @@ transport = "auto"
 [[destination]]
 url = "rtsp://{relay}/{channel}.sdp"
 `
-	ch, errs := decodeChannel("cam.toml", "cam", []byte(src), ":8554")
+	ch, errs := decodeTest("cam.toml", "cam", []byte(src), ":8554")
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
@@ -103,7 +103,7 @@ destination = [
   { url = "rtsp://b.example/x.sdp", transport = "carrier-pigeon" },
 ]
 `
-	_, errs := decodeChannel("x.toml", "x", []byte(src), "")
+	_, errs := decodeTest("x.toml", "x", []byte(src), "")
 	want := []string{`x.toml:4: destination.transport: unknown transport "carrier-pigeon" (known: tcp, udp, auto)`}
 	if got := errorStrings(errs); !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
@@ -155,8 +155,8 @@ func TestDecodeChannelErrors(t *testing.T) {
 		name: "unknown key in second destination",
 		src: "[source]\nkind = \"testsrc\"\n" +
 			"[[destination]]\nurl = \"rtsp://a.example/x.sdp\"\n" +
-			"[[destination]]\nurl = \"rtsp://b.example/x.sdp\"\nuser = \"me\"\n",
-		want: []string{`p.toml:7: unknown key "destination.user"`},
+			"[[destination]]\nurl = \"rtsp://b.example/x.sdp\"\nusr = \"me\"\n",
+		want: []string{`p.toml:7: unknown key "destination.usr" (did you mean "user"?)`},
 	}, {
 		name: "bitrate not a number",
 		src:  "[source]\nkind = \"testsrc\"\n[video]\nbitrate = \"abc\"\n" + dest,
@@ -300,7 +300,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 		},
 	}, {
 		name: "all mistakes of a file, in line order",
-		src: `name = "lobby"
+		src: `nam = "lobby"
 [source]
 kind = "v4l2"
 [video]
@@ -315,7 +315,7 @@ url = "rtsp://a.example/x.sdp"
 transport = "quic"
 `,
 		want: []string{
-			`p.toml:1: unknown key "name"`,
+			`p.toml:1: unknown key "nam" (did you mean "name"?)`,
 			`p.toml:3: source.kind: unknown kind "v4l2" (known kinds: testsrc)`,
 			`p.toml:5: video.bitrate: invalid bitrate "fast" (want bits per second, e.g. "2500k", "2.5M" or "128000")`,
 			`p.toml:6: video.size: invalid size "big" (want WIDTHxHEIGHT, e.g. "1280x720")`,
@@ -327,7 +327,7 @@ transport = "quic"
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, errs := decodeChannel("p.toml", "p", []byte(tt.src), tt.relay)
+			_, errs := decodeTest("p.toml", "p", []byte(tt.src), tt.relay)
 			if got := errorStrings(errs); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
@@ -337,12 +337,12 @@ transport = "quic"
 
 func TestDecodeChannelName(t *testing.T) {
 	for _, name := range []string{"lobby", "cam-2", "hall_A", "v1.2"} {
-		if _, errs := decodeChannel(name+".toml", name, []byte(validProfile), ""); len(errs) > 0 {
+		if _, errs := decodeTest(name+".toml", name, []byte(validProfile), ""); len(errs) > 0 {
 			t.Errorf("%s: %v", name, errs)
 		}
 	}
-	_, errs := decodeChannel("my cam.toml", "my cam", []byte(validProfile), "")
-	want := []string{`my cam.toml: channel name "my cam" (the file name) may hold only letters, digits, '-', '_' and '.'`}
+	_, errs := decodeTest("my cam.toml", "my cam", []byte(validProfile), "")
+	want := []string{`my cam.toml: channel name (the file name) "my cam" may hold only letters, digits, '-', '_' and '.'; rename the file or set name`}
 	if got := errorStrings(errs); !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
@@ -350,7 +350,7 @@ func TestDecodeChannelName(t *testing.T) {
 
 func TestDecodeChannelChannelPlaceholder(t *testing.T) {
 	src := strings.Replace(validProfile, "{channel}.sdp", "live/{channel}/{channel}.sdp", 1)
-	ch, errs := decodeChannel("hall.toml", "hall", []byte(src), "")
+	ch, errs := decodeTest("hall.toml", "hall", []byte(src), "")
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -379,4 +379,11 @@ func TestNearest(t *testing.T) {
 			t.Errorf("nearest(%q) = %q, want %q", tc.key, got, tc.want)
 		}
 	}
+}
+
+// decodeTest decodes a profile on top of the built-in defaults, with relay.listen set to relay.
+func decodeTest(file, name string, src []byte, relay string) (Channel, Errors) {
+	cfg := &Config{Path: "main.toml", Relay: Relay{Listen: relay}, Defaults: builtinDefaults()}
+	res := decodeChannel(file, name, src, cfg)
+	return res.channel, res.errs
 }

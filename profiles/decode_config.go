@@ -19,6 +19,7 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 		Profiles: defaultProfiles,
 		HTTP:     HTTP{Listen: DefaultHTTPListen},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+		Defaults: builtinDefaults(),
 	}
 	root := d.parse(src)
 	if root == nil {
@@ -45,8 +46,20 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	d.check(d.str(log, "format", &cfg.Log.Format), oneOf(cfg.Log.Format, "text", "json"))
 	d.unknown(log)
 
+	defs := d.table(root, "defaults")
+	d.video(d.table(defs, "video"), &cfg.Defaults.Video)
+	d.audio(d.table(defs, "audio"), &cfg.Defaults.Audio)
+	for _, t := range d.tables(defs, "destination") {
+		dest, urlPath := d.destination(t, cfg.Relay.Listen)
+		d.checkDuplicate(cfg.Defaults.Destinations, dest, urlPath)
+		cfg.Defaults.Destinations = append(cfg.Defaults.Destinations, dest)
+	}
+	d.unknown(defs)
+
 	d.unknown(root)
 	d.errs.sortByLine()
+	d.warns.sortByLine()
+	cfg.Warnings = d.warns
 	return cfg, d.errs
 }
 

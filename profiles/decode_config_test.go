@@ -4,14 +4,17 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 )
 
 var (
 	defHTTP = HTTP{Listen: "127.0.0.1:9997"}
 	defLog  = Log{Level: "info", Format: "text"}
+	defDefs = builtinDefaults()
 )
 
 func TestDecodeConfig(t *testing.T) {
+	t.Setenv("LIVEINJECT_TEST_DSS1", "pw1")
 	tests := []struct {
 		name string
 		src  string
@@ -19,7 +22,7 @@ func TestDecodeConfig(t *testing.T) {
 	}{{
 		name: "empty file: defaults",
 		src:  "",
-		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", HTTP: defHTTP, Log: defLog},
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", HTTP: defHTTP, Log: defLog, Defaults: defDefs},
 	}, {
 		name: "everything",
 		src: `ffmpeg = "/opt/ffmpeg/bin/ffmpeg"
@@ -35,23 +38,49 @@ password_file = "/etc/liveinject/http.password"
 [log]
 level = "debug"
 format = "json"
+[defaults.video]
+bitrate = "4M"
+gop = "1s"
+size = "1920x1080"
+fps = 30
+[defaults.audio]
+bitrate = "96k"
+sample_rate = 44100
+channels = 1
+[[defaults.destination]]
+url = "rtsp://dss1.example/{channel}.sdp"
+user = "broadcaster"
+password_env = "LIVEINJECT_TEST_DSS1"
+[[defaults.destination]]
+url = "rtsp://dss2.example:8554/live/{channel}.sdp"
+transport = "udp"
+session_name = "Lobby"
 `,
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
 			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001"},
 			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "/etc/liveinject/http.password"},
 			Log:   Log{Level: "debug", Format: "json"},
+			Defaults: Defaults{
+				Video: Video{Encoder: "libx264", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
+				Audio: Audio{Encoder: "aac", Bitrate: 96_000, SampleRate: 44100, Channels: 1},
+				Destinations: []Destination{
+					{URL: "rtsp://dss1.example/{channel}.sdp", Transport: "tcp", User: "broadcaster", Password: "pw1",
+						PasswordEnv: "LIVEINJECT_TEST_DSS1"},
+					{URL: "rtsp://dss2.example:8554/live/{channel}.sdp", Transport: "udp", SessionName: "Lobby"},
+				},
+			},
 		},
 	}, {
 		name: "http off",
 		src:  "[http]\nlisten = \"\"\n",
-		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Log: defLog},
+		want: Config{Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Log: defLog, Defaults: defDefs},
 	}, {
 		name: "relay on a free port",
 		src:  "[relay]\nlisten = \"127.0.0.1:0\"\n",
 		want: Config{
 			Path: "c.toml", FFmpeg: "ffmpeg", Profiles: "profiles", Relay: Relay{Listen: "127.0.0.1:0"},
-			HTTP: defHTTP, Log: defLog,
+			HTTP: defHTTP, Log: defLog, Defaults: defDefs,
 		},
 	}}
 	for _, tt := range tests {

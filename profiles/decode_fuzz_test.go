@@ -33,7 +33,7 @@ func FuzzDecodeProfile(f *testing.F) {
 		// The scanner is meant for valid TOML only, but must not hang or panic on anything.
 		scanKeyLines(src)
 
-		ch, errs := decodeChannel("f.toml", "f", []byte(src), relay)
+		ch, errs := decodeTest("f.toml", "f", []byte(src), relay)
 		lines := strings.Count(src, "\n") + 1
 		for _, e := range errs {
 			if e.File != "f.toml" || e.Line < 0 || e.Line > lines || e.Msg == "" {

@@ -16,11 +16,10 @@ const (
 	defaultLogFormat  = "text"
 )
 
-// defaultChannel returns the settings a profile starts from before its file is read.
-func defaultChannel(name, file string) Channel {
-	return Channel{
-		Name: name,
-		File: file,
+// builtinDefaults returns the settings a profile starts from when the main config's [defaults]
+// say nothing.
+func builtinDefaults() Defaults {
+	return Defaults{
 		Video: Video{
 			Encoder: "libx264",
 			Bitrate: 2_500_000,

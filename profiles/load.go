@@ -44,22 +44,32 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("profile: %w", f.err)
 		}
 		errs = append(errs, f.errs...)
-		cfg.Channels = append(cfg.Channels, f.channel)
+		cfg.add(f)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	sortChannels(cfg.Channels)
+	cfg.sort()
 	return cfg, nil
+}
+
+// add puts a good profile into the config: its channel, or its name among the disabled ones,
+// and its warnings.
+func (c *Config) add(f profileFile) {
+	if f.disabled {
+		c.Disabled = append(c.Disabled, f.channel.Name)
+	} else {
+		c.Channels = append(c.Channels, f.channel)
+	}
+	c.Warnings = append(c.Warnings, f.warnings...)
 }
 
 // profileFile is one profile of the profile directory as it was read. Load needs every file
 // right; the Watcher keeps each wrong one at its last good version.
 type profileFile struct {
-	file    string
-	channel Channel // filled as far as the file allowed
-	errs    Errors  // mistakes in the file
-	err     error   // the file could not be read
+	file string
+	channelFile
+	err error // the file could not be read
 }
 
 // readConfig reads the main config file at path. It returns an error only when the file cannot
@@ -97,15 +107,37 @@ func readProfiles(cfg *Config) ([]profileFile, error) {
 		if !ok {
 			continue
 		}
-		ch, errs := decodeChannel(file, name, src, cfg.Relay.Listen)
-		files = append(files, profileFile{file: file, channel: ch, errs: errs})
+		files = append(files, profileFile{file: file, channelFile: decodeChannel(file, name, src, cfg)})
 	}
+	checkUniqueNames(files)
 	return files, nil
 }
 
-// sortChannels sorts channels by name, the order of Config.Channels.
-func sortChannels(channels []Channel) {
-	slices.SortFunc(channels, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
+// checkUniqueNames reports a channel name given by more than one profile (with name = ...) as
+// a mistake in each file after the first to use it, so that the first keeps its channel.
+func checkUniqueNames(files []profileFile) {
+	first := make(map[string]string)
+	for i := range files {
+		f := &files[i]
+		if f.err != nil {
+			continue
+		}
+		if other, taken := first[f.channel.Name]; taken {
+			f.errs = append(f.errs, &Error{File: f.file, Line: f.namePath,
+				Msg: fmt.Sprintf("channel name %q is taken by %s", f.channel.Name, other)})
+			continue
+		}
+		first[f.channel.Name] = f.file
+	}
+}
+
+// sort orders the channels and disabled names by name, and the warnings by file and line.
+func (c *Config) sort() {
+	slices.SortFunc(c.Channels, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
+	slices.Sort(c.Disabled)
+	slices.SortStableFunc(c.Warnings, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
 }
 
 // ProfileDir returns the profile directory: Profiles, taken relative to the directory of the

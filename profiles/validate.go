@@ -16,10 +16,14 @@ import (
 
 // checkChannelName refuses names that would not survive being put into a destination URL by
 // "{channel}", or into log attributes and metric labels.
+// An empty name is refused too: it could only come from name = "".
 func checkChannelName(name string) error {
+	if name == "" {
+		return errors.New("must not be empty")
+	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("channel name %q (the file name) may hold only letters, digits, '-', '_' and '.'", name)
+			return fmt.Errorf("%q may hold only letters, digits, '-', '_' and '.'", name)
 		}
 	}
 	return nil

@@ -205,7 +205,7 @@ func (w *Watcher) load() Update {
 			f.errs = Errors{readError(f.file, f.err)}
 		}
 		if len(f.errs) == 0 {
-			cfg.Channels = append(cfg.Channels, f.channel)
+			cfg.add(f)
 			continue
 		}
 		errs = append(errs, f.errs...)
@@ -213,7 +213,7 @@ func (w *Watcher) load() Update {
 			cfg.Channels = append(cfg.Channels, ch)
 		}
 	}
-	sortChannels(cfg.Channels)
+	cfg.sort()
 	return Update{Config: cfg, Errors: errs}
 }
 
@@ -232,5 +232,8 @@ func (c *Config) clone() *Config {
 	for i := range cp.Channels {
 		cp.Channels[i].Destinations = slices.Clone(cp.Channels[i].Destinations)
 	}
+	cp.Defaults.Destinations = slices.Clone(c.Defaults.Destinations)
+	cp.Disabled = slices.Clone(c.Disabled)
+	cp.Warnings = slices.Clone(c.Warnings)
 	return &cp
 }

@@ -222,7 +222,9 @@ func closeAll(rs []*running) {
 func targets(ch profiles.Channel) []inject.Target {
 	out := make([]inject.Target, len(ch.Destinations))
 	for i, d := range ch.Destinations {
-		out[i] = inject.Target{URL: d.URL, Transport: d.Transport}
+		out[i] = inject.Target{
+			URL: d.URL, Transport: d.Transport, User: d.User, Password: d.Password, SessionName: d.SessionName,
+		}
 	}
 	return out
 }
