@@ -217,3 +217,31 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", ch, wantCh)
 	}
 }
+
+// TestExamples loads every main config under examples/, so that they stay valid as the schema
+// moves.
+func TestExamples(t *testing.T) {
+	t.Setenv("LIVEINJECT_DSS_PASSWORD", "from-the-environment")
+	configs, err := filepath.Glob("../examples/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := filepath.Glob("../examples/*/liveinject.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs = append(configs, more...)
+	if len(configs) < 2 {
+		t.Fatalf("found only %v", configs)
+	}
+	for _, c := range configs {
+		cfg, err := Load(c)
+		if err != nil {
+			t.Errorf("%s: %v", c, err)
+			continue
+		}
+		if len(cfg.Channels) == 0 || len(cfg.Warnings) != 0 {
+			t.Errorf("%s: %d channels, warnings %v", c, len(cfg.Channels), cfg.Warnings)
+		}
+	}
+}
