@@ -25,7 +25,8 @@ var outputArgs = []string{
 // Args returns ffmpeg's argument list (without the binary) for a channel: capture, encode, and
 // MPEG-TS to stdout. It is an argv, never a shell line.
 func Args(ch profiles.Channel) ([]string, error) {
-	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning"}
+	// -progress: key=value figures on stderr every second, for status.
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning", "-progress", "pipe:2", "-stats_period", "1"}
 
 	switch ch.Source.Kind {
 	case "testsrc":

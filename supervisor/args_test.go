@@ -10,7 +10,7 @@ func TestArgsTestsrc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "-hide_banner -nostdin -loglevel warning " +
+	want := "-hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 " +
 		"-re -f lavfi -i testsrc2=size=1280x720:rate=25 " +
 		"-re -f lavfi -i sine=frequency=1000:sample_rate=48000 " +
 		"-map 0:v -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p " +

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +54,9 @@ type Channel struct {
 	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
 	OnStart func(pid int)
 
-	status atomic.Pointer[Status]
-	frames atomic.Uint64
+	status    atomic.Pointer[Status]
+	publishMu sync.Mutex // serializes publish
+	frames    atomic.Uint64
 }
 
 // Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
@@ -90,7 +92,7 @@ func (c *Channel) Run(ctx context.Context) error {
 			c.Sink.Discontinuity()
 		}
 		start := time.Now()
-		err := c.runOnce(ctx, args)
+		cause, err := c.runOnce(ctx, args)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -99,7 +101,7 @@ func (c *Channel) Run(ctx context.Context) error {
 		}
 		delay := b.Next()
 		c.publish(func(s *Status) {
-			s.State, s.PID, s.RetryAt, s.LastCause = StateBackoff, 0, time.Now().Add(delay), err.Error()
+			s.State, s.PID, s.RetryAt, s.LastCause, s.Cause = StateBackoff, 0, time.Now().Add(delay), err.Error(), cause
 			if errors.Is(err, errStalled) {
 				s.Stalls++
 			}
@@ -115,18 +117,29 @@ func (c *Channel) Run(ctx context.Context) error {
 	}
 }
 
-// runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it.
-func (c *Channel) runOnce(ctx context.Context, args []string) error {
+// runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it. It
+// returns why it ended, in a few words (see classify) and in full.
+func (c *Channel) runOnce(ctx context.Context, args []string) (cause string, err error) {
 	bin, err := exec.LookPath(c.FFmpeg)
 	if err != nil {
-		return &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
+		err = &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
+		return classify(err, nil, nil), err
 	}
-	p, err := startProcess(bin, args, c.Logger)
+	onProgress := func(pr Progress) { c.publish(func(s *Status) { s.Progress = pr }) }
+	p, err := startProcess(bin, args, c.Logger, onProgress)
 	if err != nil {
-		return fmt.Errorf("starting ffmpeg: %w", err)
+		return "exited", fmt.Errorf("starting ffmpeg: %w", err)
 	}
 	// after the stop below: the last lines are all read once ffmpeg is reaped
-	defer func() { c.publish(func(s *Status) { s.LastStderr = p.lastLines() }) }()
+	defer func() {
+		lines := p.lastLines()
+		if ctx.Err() != nil {
+			cause = CauseStopped
+		} else {
+			cause = classify(err, p.err, lines)
+		}
+		c.publish(func(s *Status) { s.LastStderr, s.Progress = lines, Progress{} })
+	}()
 	defer p.stop(c.Grace)
 	c.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.pid(), time.Time{}; s.Starts++ })
 	c.Logger.Info("ffmpeg started", "pid", p.pid())
@@ -165,15 +178,15 @@ func (c *Channel) runOnce(ctx context.Context, args []string) error {
 
 	switch {
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return "", ctx.Err()
 	case stalled.Load():
-		return fmt.Errorf("%w: no frame for %v", errStalled, c.StallTimeout)
+		return "", fmt.Errorf("%w: no frame for %v", errStalled, c.StallTimeout)
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return p.exitError()
+		return "", p.exitError()
 	default:
 		// A demux failure leaves ffmpeg running: stop it, then say both.
 		p.stop(c.Grace)
-		return fmt.Errorf("%w (%v)", err, p.exitError())
+		return "", fmt.Errorf("%w (%v)", err, p.exitError())
 	}
 }
 

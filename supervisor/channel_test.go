@@ -197,7 +197,7 @@ func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
 	}
 	st := c.Status()
 	if st.State != StateStopped || st.Starts < 3 || st.Frames != uint64(frames) || st.Stalls != 0 ||
-		st.LastCause != "ffmpeg exited with status 0" || st.PID != 0 {
+		st.LastCause != "ffmpeg exited with status 0" || st.Cause != "exited 0" || st.PID != 0 {
 		t.Errorf("status %+v, want stopped after >= 3 starts, %d frames, no stall", st, frames)
 	}
 }
@@ -208,7 +208,8 @@ func TestChannelReportsExitCauseWithStderr(t *testing.T) {
 	want := "ffmpeg exited with status 3: [video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy"
 	fftest.WaitFor(t, 10*time.Second, "the cause in the status", func() bool {
 		st := c.Status()
-		return st.State == StateBackoff && st.LastCause == want && len(st.LastStderr) == 1 && !st.RetryAt.IsZero()
+		return st.State == StateBackoff && st.LastCause == want && st.Cause == CauseDeviceBusy &&
+			len(st.LastStderr) == 1 && !st.RetryAt.IsZero()
 	})
 	stop()
 	if !strings.Contains(logs.String(), want) {
@@ -220,7 +221,7 @@ func TestChannelKillsStalledFFmpeg(t *testing.T) {
 	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
 	pids.waitStarts(t, 2)
 	stop()
-	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") {
+	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") || st.Cause != CauseStalled {
 		t.Errorf("status %+v, want a stall counted", st)
 	}
 	if !strings.Contains(logs.String(), "stalled: no frame for 200ms") {

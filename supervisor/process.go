@@ -35,7 +35,10 @@ type process struct {
 // lines are logged at debug level and the last ones kept. The child gets its own process group,
 // so that a signal reaches anything it spawned, and on Linux a SIGKILL (Pdeathsig) when
 // liveinject dies without stopping it.
-func startProcess(bin string, args []string, log *slog.Logger) (*process, error) {
+//
+// Lines of ffmpeg's -progress output (key=value) are not kept: they are gathered into a Progress
+// given to onProgress at the end of each block.
+func startProcess(bin string, args []string, log *slog.Logger, onProgress func(Progress)) (*process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -63,7 +66,7 @@ func startProcess(bin string, args []string, log *slog.Logger) (*process, error)
 
 	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
 	go func() {
-		p.readStderr(errR, log)
+		p.readStderr(errR, log, onProgress)
 		errR.Close()
 		p.err = cmd.Wait()
 		close(p.done)
@@ -74,7 +77,8 @@ func startProcess(bin string, args []string, log *slog.Logger) (*process, error)
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // readStderr splits on \r as well as \n: ffmpeg rewrites its status line with \r.
-func (p *process) readStderr(r io.Reader, log *slog.Logger) {
+func (p *process) readStderr(r io.Reader, log *slog.Logger, onProgress func(Progress)) {
+	var pr Progress
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64*1024)
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
@@ -89,6 +93,12 @@ func (p *process) readStderr(r io.Reader, log *slog.Logger) {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
+			continue
+		}
+		if pr.parse(line) {
+			if strings.HasPrefix(line, "progress=") && onProgress != nil {
+				onProgress(pr)
+			}
 			continue
 		}
 		log.Debug("ffmpeg", "line", line)
