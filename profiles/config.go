@@ -65,9 +65,11 @@ type HTTP struct {
 	// PasswordFile (basic auth).
 	Listen string `toml:"listen"`
 	// User and PasswordFile enable basic auth; the file holds the password (trailing newline
-	// ignored).
+	// ignored), read into Password when the config is loaded. A relative path is taken from the
+	// config file's directory.
 	User         string `toml:"user"`
 	PasswordFile string `toml:"password_file"`
+	Password     string `toml:"-"`
 }
 
 // Log configures the log on standard error.

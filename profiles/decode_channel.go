@@ -153,11 +153,7 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 		dest.Password = literal
 		d.warnf(literalPath, "password is readable by anyone who can read this file: use password_file or password_env")
 	case dest.PasswordFile != "":
-		file := dest.PasswordFile
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(filepath.Dir(d.file), file)
-		}
-		pw, err := readSecret(file)
+		pw, err := readSecret(d.relative(dest.PasswordFile))
 		if err != nil {
 			d.keyErrorf(filePath, "%v", err)
 			return
@@ -179,6 +175,15 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 	if dest.User != "" && urlUser.Username() != "" {
 		d.keyErrorf(userPath, "the URL has a user already: give it one way")
 	}
+}
+
+// relative returns a path given in the file being decoded: relative to the file's directory
+// unless it is absolute.
+func (d *decoder) relative(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(d.file), path)
 }
 
 // readSecret reads a password file: its content without the trailing newline.

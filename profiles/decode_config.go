@@ -77,6 +77,11 @@ func (d *decoder) decodeHTTP(t *table, h *HTTP) {
 			d.keyErrorf(userPath, "set without http.password_file: set both or neither")
 		}
 	}
+	if h.PasswordFile != "" {
+		pw, err := readSecret(d.relative(h.PasswordFile))
+		d.check(filePath, err)
+		h.Password = pw
+	}
 	if h.Listen == "" {
 		return
 	}

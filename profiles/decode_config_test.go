@@ -1,8 +1,11 @@
 package profiles
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,6 +18,10 @@ var (
 
 func TestDecodeConfig(t *testing.T) {
 	t.Setenv("LIVEINJECT_TEST_DSS1", "pw1")
+	pwFile := filepath.Join(t.TempDir(), "http.password")
+	if err := os.WriteFile(pwFile, []byte("pw0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		src  string
@@ -34,7 +41,7 @@ udp_rtcp_address = ":8001"
 [http]
 listen = "0.0.0.0:9997"
 user = "ops"
-password_file = "/etc/liveinject/http.password"
+password_file = "PWFILE"
 [log]
 level = "debug"
 format = "json"
@@ -59,7 +66,7 @@ session_name = "Lobby"
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
 			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001"},
-			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "/etc/liveinject/http.password"},
+			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
 			Log:   Log{Level: "debug", Format: "json"},
 			Defaults: Defaults{
 				Video: Video{Encoder: "libx264", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
@@ -85,9 +92,12 @@ session_name = "Lobby"
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, errs := decodeConfig("c.toml", []byte(tt.src))
+			cfg, errs := decodeConfig("c.toml", []byte(strings.ReplaceAll(tt.src, "PWFILE", pwFile)))
 			if len(errs) > 0 {
 				t.Fatal(errs)
+			}
+			if tt.want.HTTP.PasswordFile == "PWFILE" {
+				tt.want.HTTP.PasswordFile = pwFile
 			}
 			if !reflect.DeepEqual(*cfg, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *cfg, tt.want)

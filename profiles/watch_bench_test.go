@@ -124,4 +124,3 @@ func residentKiB(b *testing.B) int {
 	}
 	return pages * os.Getpagesize() / 1024
 }
-

@@ -13,7 +13,7 @@ import (
 // check validates the configuration and shows what run would do with it. It exits 0 when run
 // would accept it, so it can gate a rollout.
 func (m *Main) check(args []string) int {
-	path, ok := m.configFlags("check", args, nil)
+	path, _, ok := m.configFlags("check", args, nil)
 	if !ok {
 		return exitConfig
 	}

@@ -24,9 +24,16 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// The HTTP endpoint's default address is fixed: every test config sets its own, so that test
+// binaries running in parallel never collide.
+const (
+	httpAnyPort = "[http]\nlisten = \"127.0.0.1:0\"\n"
+	relayAny    = "[relay]\nlisten = \"127.0.0.1:0\"\n"
+)
+
 // writeConfig writes a main config with the given body and one channel "test" pushing a
-// 1280x720 25 fps test pattern with 48 kHz stereo AAC to dest, and returns the config's path.
-func writeConfig(t *testing.T, main, dest string) string {
+// 1280x720 25 fps test pattern with 48 kHz stereo AAC to dests, and returns the config's path.
+func writeConfig(t *testing.T, main string, dests ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
@@ -41,9 +48,10 @@ gop = "1s"
 [audio]
 sample_rate = 48000
 channels = 2
-[[destination]]
-url = %q
-`, dest)
+`)
+	for _, d := range dests {
+		profile += fmt.Sprintf("[[destination]]\nurl = %q\n", d)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +73,12 @@ type running struct {
 // startRun runs `run -c config` in-process; configure, if not nil, sets up the Main first.
 func startRun(t *testing.T, config string, configure ...func(*Main)) *running {
 	t.Helper()
+	return startRunArgs(t, []string{"run", "-c", config}, configure...)
+}
+
+// startRunArgs runs the command line args in-process, as startRun does.
+func startRunArgs(t *testing.T, args []string, configure ...func(*Main)) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{stderr: &fftest.Buffer{}, cancel: cancel, code: make(chan int, 1)}
 	ready := make(chan *instance, 1)
@@ -72,7 +86,7 @@ func startRun(t *testing.T, config string, configure ...func(*Main)) *running {
 	for _, c := range configure {
 		c(m)
 	}
-	go func() { r.code <- m.Run(ctx, []string{"run", "-c", config}) }()
+	go func() { r.code <- m.Run(ctx, args) }()
 	select {
 	case r.inst = <-ready:
 	case code := <-r.code:
@@ -121,7 +135,7 @@ var testPattern = fftest.AV{Width: 1280, Height: 720, SampleRate: 48000, Channel
 
 func TestRunPushesTestPatternToBuiltinRelay(t *testing.T) {
 	fftest.Require(t)
-	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n", "rtsp://{relay}/test.sdp")
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp")
 	r := startRun(t, config)
 	url := "rtsp://" + r.inst.relayAddr + "/test.sdp"
 	fftest.CheckAV(t, probe(t, url), testPattern)
@@ -141,7 +155,7 @@ func TestRunPushesTestPatternToBuiltinRelay(t *testing.T) {
 
 func TestRunPushesToFFmpegReceiver(t *testing.T) {
 	url, wait := fftest.Receiver(t)
-	config := writeConfig(t, "", url)
+	config := writeConfig(t, httpAnyPort, url)
 	r := startRun(t, config)
 	fftest.WaitFor(t, 30*time.Second, "recording", func() bool {
 		d := r.inst.sup.Destinations("test")
@@ -203,7 +217,7 @@ func TestBinaryStopsCleanlyOnSIGINT(t *testing.T) {
 	}
 	defer rl.Close()
 
-	config := writeConfig(t, "", "rtsp://"+rl.Addr()+"/test.sdp")
+	config := writeConfig(t, httpAnyPort, "rtsp://"+rl.Addr()+"/test.sdp")
 	var stderr fftest.Buffer
 	cmd := exec.Command(bin, "run", "-c", config)
 	cmd.Stderr = &stderr
@@ -250,7 +264,7 @@ func TestBinaryStopsCleanlyOnSIGINT(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	good := "[relay]\nlisten = \"127.0.0.1:0\"\n"
+	good := httpAnyPort + relayAny
 	for _, tc := range []struct {
 		name, main string
 		cmds       []string
@@ -269,14 +283,36 @@ func TestBadInput(t *testing.T) {
 			main: good + "udp_rtp_address = \n",
 			cmds: []string{"run", "check"},
 			code: exitConfig,
-			want: []string{"liveinject.toml:3:"},
+			want: []string{"liveinject.toml:5:"},
+		},
+		{
+			name: "password file missing",
+			main: relayAny + "[http]\nlisten = \"127.0.0.1:0\"\nuser = \"ops\"\npassword_file = \"nonexistent\"\n",
+			cmds: []string{"run"},
+			code: exitConfig,
+			want: []string{"http.password_file:", "nonexistent: no such file"},
+		},
+		{
+			name: "unknown log format flag",
+			main: good,
+			cmds: []string{"run -log-format yaml"},
+			code: exitConfig,
+			want: []string{`log format "yaml" is not text or json`},
+		},
+		{
+			name: "unknown log level flag",
+			main: good,
+			cmds: []string{"run -log-level loud"},
+			code: exitConfig,
+			want: []string{`log level "loud"`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			config := writeConfig(t, tc.main, "rtsp://{relay}/test.sdp")
 			for _, c := range tc.cmds {
 				var stdout, stderr fftest.Buffer
-				code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{c, "-c", config})
+				args := append(strings.Fields(c), "-c", config)
+				code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), args)
 				if code != tc.code {
 					t.Errorf("%s: exit %d, want %d\n%s", c, code, tc.code, stderr.String())
 				}
@@ -291,7 +327,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestCheckShowsChannels(t *testing.T) {
-	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:8554\"\n", "rtsp://user:secret@127.0.0.1:8554/{channel}.sdp")
+	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:8554\"\n"+httpAnyPort, "rtsp://user:secret@127.0.0.1:8554/{channel}.sdp")
 	var stdout, stderr fftest.Buffer
 	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
 		t.Fatalf("check exited %d:\n%s", code, stderr.String())
@@ -316,7 +352,7 @@ func TestCheckShowsChannels(t *testing.T) {
 }
 
 func TestCheckWarnsAboutPathsDSSRefuses(t *testing.T) {
-	config := writeConfig(t, "", "rtsp://127.0.0.1:8554/live/test?x=1.sdp")
+	config := writeConfig(t, httpAnyPort, "rtsp://127.0.0.1:8554/live/test?x=1.sdp")
 	var stdout, stderr fftest.Buffer
 	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
 		t.Fatalf("check exited %d (a warning must not fail it):\n%s", code, stderr.String())
@@ -330,6 +366,18 @@ func TestExamplesCheck(t *testing.T) {
 	var stdout, stderr fftest.Buffer
 	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", "../../examples/liveinject.toml"}); code != 0 {
 		t.Fatalf("examples/liveinject.toml: check exited %d:\n%s", code, stderr.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	fftest.Require(t)
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"version"}); code != exitOK {
+		t.Fatalf("version exited %d:\n%s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "liveinject (devel) go1.") || !strings.HasPrefix(lines[1], "ffmpeg version ") {
+		t.Errorf("version printed\n%s\nwant liveinject's version and ffmpeg's", stdout.String())
 	}
 }
 
@@ -352,7 +400,7 @@ func TestShellQuote(t *testing.T) {
 // streaming as it was and says file:line; SIGHUP reloads.
 func TestRunReloadsProfiles(t *testing.T) {
 	fftest.Require(t)
-	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n", "rtsp://{relay}/test.sdp")
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp")
 	profile := filepath.Join(filepath.Dir(config), "profiles", "test.toml")
 	applied := make(chan profiles.Changes, 10)
 	hup := make(chan os.Signal, 1)

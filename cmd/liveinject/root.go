@@ -24,9 +24,13 @@ const defaultConfig = "/etc/liveinject/liveinject.toml"
 const usage = `usage: liveinject <command> [flags]
 
 commands:
-  run     -c <config>   capture, encode and push every channel until SIGINT/SIGTERM
+  run     -c <config>   capture, encode and push every channel until SIGINT/SIGTERM;
+                        -log-level debug|info|warn|error and -log-format text|json
+                        override the config's [log]
   check   -c <config>   validate the config and profiles, print each channel's ffmpeg command
-  version               print the version
+  status  [-addr host:port] [-json]
+                        show the channels of a running liveinject (default 127.0.0.1:9997)
+  version               print liveinject's and ffmpeg's versions
 `
 
 // Main is the whole program, runnable in-process by tests.
@@ -52,6 +56,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.run(ctx, args[1:])
 	case "check":
 		return m.check(args[1:])
+	case "status":
+		return m.status(ctx, args[1:])
 	case "version", "-version", "--version":
 		return m.version()
 	case "help", "-h", "-help", "--help":
@@ -63,22 +69,31 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 }
 
-// configFlags parses the flags every config-reading command shares.
-func (m *Main) configFlags(name string, args []string, extra func(*flag.FlagSet)) (string, bool) {
+// configFlags parses the flags every config-reading command shares, and those extra adds. It
+// returns the parsed set too, whose Visit tells which flags were given.
+func (m *Main) configFlags(name string, args []string, extra func(*flag.FlagSet)) (string, *flag.FlagSet, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	path := fs.String("c", defaultConfig, "main config file")
 	if extra != nil {
 		extra(fs)
 	}
+	if !m.parseFlags(fs, args) {
+		return "", nil, false
+	}
+	return *path, fs, true
+}
+
+// parseFlags parses args, which must hold flags only.
+func (m *Main) parseFlags(fs *flag.FlagSet, args []string) bool {
 	if err := fs.Parse(args); err != nil {
-		return "", false
+		return false
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(m.Stderr, "liveinject %s: unexpected argument %q\n", name, fs.Arg(0))
-		return "", false
+		fmt.Fprintf(m.Stderr, "liveinject %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false
 	}
-	return *path, true
+	return true
 }
 
 // loadConfig loads the config and prints every mistake in it, one per line.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/liveinject/liveinject/profiles"
@@ -15,16 +17,23 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
-// instance is a running `liveinject run`, as tests see it.
+// instance is a running `liveinject run`, as tests and the HTTP endpoint see it.
 type instance struct {
+	started   time.Time
 	relayAddr string
+	relay     *relay.Server // nil without the built-in relay
+	httpAddr  string        // the HTTP endpoint's bound address, "" when it is off
 	sup       *supervisor.Supervisor
+	// profileErrors holds the mistakes of the files the watcher keeps at their last good
+	// version, as file:line: message; written by the watcher's callback, read by HTTP handlers.
+	profileErrors atomic.Pointer[[]string]
 }
 
 func (m *Main) run(ctx context.Context, args []string) int {
-	var level slog.Level
-	path, ok := m.configFlags("run", args, func(fs *flag.FlagSet) {
-		fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	var level, format string
+	path, fs, ok := m.configFlags("run", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&level, "log-level", "", "log level: debug, info, warn, error (default: the config's [log] level)")
+		fs.StringVar(&format, "log-format", "", "log format: text, json (default: the config's [log] format)")
 	})
 	if !ok {
 		return exitConfig
@@ -33,14 +42,29 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	if !ok {
 		return exitConfig
 	}
-	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	// The command line overrides the config's [log] for the flags it gives. cfg stays as the
+	// file says: reloads compare with it.
+	logCfg := cfg.Log
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "log-level":
+			logCfg.Level = level
+		case "log-format":
+			logCfg.Format = format
+		}
+	})
+	log, err := newLogger(m.Stderr, logCfg)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "liveinject run: %v\n", err)
+		return exitConfig
+	}
 
 	if _, err := exec.LookPath(cfg.FFmpeg); err != nil {
 		fmt.Fprintf(m.Stderr, "liveinject: %v\n", &supervisor.FFmpegNotFoundError{Path: cfg.FFmpeg, Err: err})
 		return exitFail
 	}
 
-	inst := &instance{}
+	inst := &instance{started: time.Now()}
 	if cfg.Relay.Listen != "" {
 		rl := &relay.Server{
 			Address:        cfg.Relay.Listen,
@@ -61,7 +85,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			rl.WaitUnpublished(ctx) //nolint:errcheck // on timeout Close cuts them off
 			rl.Close()
 		}()
-		inst.relayAddr = rl.Addr()
+		inst.relayAddr, inst.relay = rl.Addr(), rl
 	}
 
 	// The watcher starts from the config as loaded, so an edit made from now on is seen even if
@@ -77,6 +101,23 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	}
 	for _, ch := range inst.sup.Channels {
 		logChannel(log, ch)
+	}
+	if cfg.HTTP.Listen != "" {
+		hs := &httpServer{
+			Address:  cfg.HTTP.Listen,
+			User:     cfg.HTTP.User,
+			Password: cfg.HTTP.Password,
+			Instance: inst,
+			Logger:   log.With("component", "http"),
+		}
+		if err := hs.Initialize(); err != nil {
+			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
+			return exitFail
+		}
+		// Deferred after the relay's Close, so it runs before it: the status stays readable
+		// while the channels stop.
+		defer hs.Close()
+		inst.httpAddr = hs.Addr()
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -99,7 +140,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	if m.onReady != nil {
 		m.onReady(inst)
 	}
-	err := inst.sup.Run(ctx)
+	err = inst.sup.Run(ctx)
 	cancel()
 	if werr := <-watched; werr != nil {
 		log.Error("watching the configuration", "error", werr)
@@ -129,11 +170,19 @@ func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
 // reload hands a watcher's update to the supervisor. What cannot change while running is
 // reported; files with mistakes are logged by the watcher and keep their last good version.
 func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profiles.Update) {
+	errs := make([]string, len(u.Errors))
+	for i, e := range u.Errors {
+		errs[i] = e.Error()
+	}
+	inst.profileErrors.Store(&errs)
 	if u.Config.Relay != started.Relay {
 		log.Warn("the relay's settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
 	if u.Config.FFmpeg != started.FFmpeg {
 		log.Warn("the ffmpeg path changed: restart liveinject to apply it", "file", u.Config.Path)
+	}
+	if u.Config.HTTP != started.HTTP || u.Config.Log != started.Log {
+		log.Warn("the [http] or [log] settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
 	inst.sup.Update(inst.resolve(u.Config.Channels))
 }
@@ -144,4 +193,20 @@ func logChannel(log *slog.Logger, ch profiles.Channel) {
 		urls[i] = profiles.Redact(d.URL)
 	}
 	log.Info("channel", "channel", ch.Name, "destinations", strings.Join(urls, " "))
+}
+
+// newLogger returns run's log on w, with the level and format of c.
+func newLogger(w io.Writer, c profiles.Log) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q is not text or json", c.Format)
 }

@@ -9,18 +9,11 @@ import (
 )
 
 func (m *Main) version() int {
-	version, commit := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				commit = " commit " + s.Value
-			}
-		}
+	version, revision := buildVersion()
+	if revision != "" {
+		version += " commit " + revision
 	}
-	fmt.Fprintf(m.Stdout, "liveinject %s%s %s\n", version, commit, runtime.Version())
+	fmt.Fprintf(m.Stdout, "liveinject %s %s\n", version, runtime.Version())
 	if out, err := exec.Command("ffmpeg", "-hide_banner", "-version").Output(); err == nil {
 		first, _, _ := strings.Cut(string(out), "\n")
 		fmt.Fprintln(m.Stdout, first)
@@ -28,4 +21,23 @@ func (m *Main) version() int {
 		fmt.Fprintln(m.Stdout, "ffmpeg: not found in PATH")
 	}
 	return exitOK
+}
+
+// buildVersion returns the module version the binary was built as ("(devel)" for a build from a
+// work tree) and the VCS revision it was built from ("" when the build did not record it).
+func buildVersion() (version, revision string) {
+	version = "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, ""
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return version, revision
 }

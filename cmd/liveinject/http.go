@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/supervisor"
+)
+
+// httpServer serves a running instance's /status (JSON), /metrics (Prometheus) and /healthz.
+// Every response is computed from the supervisor's and the relay's snapshots at request time:
+// the endpoint keeps no state of its own. Destination URLs come redacted from inject.
+type httpServer struct {
+	Address string // TCP listen address; port 0 picks a free port
+	// User and Password, when User is set, are the basic auth credentials every request needs.
+	User, Password string
+	Instance       *instance
+	Logger         *slog.Logger
+
+	version, revision string
+	srv               *http.Server
+	addr              string
+	done              chan struct{} // closed when Serve has returned
+}
+
+// Initialize binds the listener and starts serving.
+func (s *httpServer) Initialize() error {
+	l, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return fmt.Errorf("http: listening on %s: %w", s.Address, err)
+	}
+	s.addr = l.Addr().String()
+	s.version, s.revision = buildVersion()
+
+	// A private registry: nothing but what this instance registers is scraped.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newCollector(s.Instance, s.version),
+	)
+	errLog := slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", s.serveStatus)
+	// ContinueOnError: one bad metric (two destinations whose redacted URLs are the same) must
+	// not cost the whole scrape.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      errLog,
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+
+	s.srv = &http.Server{Handler: s.authorize(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(l) //nolint:errcheck // always http.ErrServerClosed, after Close
+	}()
+	s.Logger.Info("http listening", "address", s.addr, "basic_auth", s.User != "")
+	return nil
+}
+
+// Addr returns the bound address, such as "127.0.0.1:9997". It is valid after Initialize.
+func (s *httpServer) Addr() string {
+	return s.addr
+}
+
+// Close lets the requests in progress finish for a moment, then cuts them off; every goroutine of
+// the server has ended when it returns.
+func (s *httpServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close() //nolint:errcheck // closing is all that is left to do
+	}
+	<-s.done
+	s.Logger.Info("http closed", "address", s.addr)
+}
+
+// authorize asks for the basic auth credentials when the endpoint has them.
+func (s *httpServer) authorize(next http.Handler) http.Handler {
+	if s.User == "" {
+		return next
+	}
+	// Comparing hashes takes as long whatever the length of what is guessed.
+	wantUser, wantPassword := sha256.Sum256([]byte(s.User)), sha256.Sum256([]byte(s.Password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, password, ok := r.BasicAuth()
+		gotUser, gotPassword := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
+		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
+		passwordOK := subtle.ConstantTimeCompare(gotPassword[:], wantPassword[:])
+		if !ok || userOK&passwordOK != 1 {
+			s.Logger.Debug("unauthorized request", "remote", r.RemoteAddr, "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Basic realm="liveinject", charset="UTF-8"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusReport is the JSON of GET /status, which the status command reads back. Its field names
+// are a documented interface (README, Operations): add fields, do not rename them.
+type statusReport struct {
+	Version       string          `json:"version"`
+	Revision      string          `json:"revision"` // "" when the build did not record it
+	Started       time.Time       `json:"started"`
+	UptimeSeconds float64         `json:"uptime_seconds"`
+	Channels      []channelReport `json:"channels"`
+	Relay         *relayReport    `json:"relay"` // null without the built-in relay
+	// ProfileErrors are the mistakes of the files kept at their last good version.
+	ProfileErrors []string `json:"profile_errors"`
+}
+
+type channelReport struct {
+	Name         string              `json:"name"`
+	File         string              `json:"file"`
+	State        string              `json:"state"`
+	Since        *time.Time          `json:"since"` // null until the channel reports a state
+	StateSeconds float64             `json:"state_seconds"`
+	FFmpegPID    int                 `json:"ffmpeg_pid"`
+	FFmpegStarts uint64              `json:"ffmpeg_starts"`
+	Stalls       uint64              `json:"stalls"`
+	Frames       uint64              `json:"frames"`
+	Progress     progressReport      `json:"progress"`
+	Cause        string              `json:"cause"` // why ffmpeg last ended, in a few words
+	LastCause    string              `json:"last_cause"`
+	LastStderr   []string            `json:"last_stderr"`
+	RetryAt      *time.Time          `json:"retry_at"` // set in state backoff
+	Destinations []destinationReport `json:"destinations"`
+}
+
+// progressReport is what the running ffmpeg last reported of its encoding; zero when none runs.
+type progressReport struct {
+	Frame       uint64  `json:"frame"`
+	FPS         float64 `json:"fps"`
+	BitrateKbps float64 `json:"bitrate_kbps"`
+	Speed       float64 `json:"speed"`
+	DropFrames  uint64  `json:"drop_frames"`
+	DupFrames   uint64  `json:"dup_frames"`
+}
+
+type destinationReport struct {
+	URL            string `json:"url"` // password replaced by "xxxxx"
+	State          string `json:"state"`
+	Reconnects     uint64 `json:"reconnects"`
+	LastError      string `json:"last_error"`
+	PacketsSent    uint64 `json:"packets_sent"`
+	PacketsDropped uint64 `json:"packets_dropped"`
+}
+
+type relayReport struct {
+	Address string       `json:"address"`
+	Paths   []pathReport `json:"paths"`
+}
+
+type pathReport struct {
+	Path            string `json:"path"`
+	Publishing      bool   `json:"publishing"`
+	Readers         int    `json:"readers"`
+	PacketsReceived uint64 `json:"packets_received"`
+}
+
+// report takes the snapshot that GET /status shows. Lists are empty rather than null, so that
+// readers can rely on every field.
+func (s *httpServer) report() statusReport {
+	inst := s.Instance
+	now := time.Now()
+	r := statusReport{
+		Version:       s.version,
+		Revision:      s.revision,
+		Started:       inst.started,
+		UptimeSeconds: now.Sub(inst.started).Seconds(),
+		Channels:      []channelReport{},
+		ProfileErrors: []string{},
+	}
+	if errs := inst.profileErrors.Load(); errs != nil {
+		r.ProfileErrors = append(r.ProfileErrors, *errs...)
+	}
+	for _, c := range inst.sup.Status() {
+		cr := channelReport{
+			Name:         c.Name,
+			File:         c.File,
+			State:        c.State,
+			FFmpegPID:    c.PID,
+			FFmpegStarts: c.Starts,
+			Stalls:       c.Stalls,
+			Frames:       c.Frames,
+			Progress: progressReport{
+				Frame:       c.Progress.Frame,
+				FPS:         c.Progress.FPS,
+				BitrateKbps: c.Progress.BitrateKbps,
+				Speed:       c.Progress.Speed,
+				DropFrames:  c.Progress.DropFrames,
+				DupFrames:   c.Progress.DupFrames,
+			},
+			Cause:        c.Cause,
+			LastCause:    c.LastCause,
+			LastStderr:   append([]string{}, c.LastStderr...),
+			Destinations: make([]destinationReport, len(c.Destinations)),
+		}
+		if !c.Since.IsZero() {
+			cr.Since, cr.StateSeconds = &c.Since, now.Sub(c.Since).Seconds()
+		}
+		if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
+			cr.RetryAt = &c.RetryAt
+		}
+		for i, d := range c.Destinations {
+			cr.Destinations[i] = destinationReport{
+				URL:            d.URL,
+				State:          d.State,
+				Reconnects:     d.Reconnects,
+				LastError:      d.LastError,
+				PacketsSent:    d.PacketsSent,
+				PacketsDropped: d.PacketsDropped,
+			}
+		}
+		r.Channels = append(r.Channels, cr)
+	}
+	if inst.relay != nil {
+		r.Relay = &relayReport{Address: inst.relayAddr, Paths: []pathReport{}}
+		for _, p := range inst.relay.Paths() {
+			r.Relay.Paths = append(r.Relay.Paths, pathReport{
+				Path:            p.Path,
+				Publishing:      p.Publishing,
+				Readers:         p.Readers,
+				PacketsReceived: p.Packets,
+			})
+		}
+	}
+	return r
+}
+
+func (s *httpServer) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	b, err := json.MarshalIndent(s.report(), "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+}
+
+// serveHealth answers 200 "ok" while every channel runs and every destination records, and 503
+// with one line for each that does not.
+func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	problems := unhealthy(s.Instance.sup.Status())
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintln(w, strings.Join(problems, "\n"))
+}
+
+// unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause" and
+// "channel NAME destination URL: STATE: error".
+func unhealthy(channels []supervisor.Status) []string {
+	var out []string
+	problem := func(what, state, cause string) {
+		if cause != "" {
+			state += ": " + cause
+		}
+		out = append(out, what+": "+state)
+	}
+	for _, c := range channels {
+		if c.State != supervisor.StateRunning {
+			problem("channel "+c.Name, c.State, c.LastCause)
+		}
+		for _, d := range c.Destinations {
+			if d.State != inject.StateRecording {
+				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
+			}
+		}
+	}
+	return out
+}
+
+// collector turns the supervisor's and the relay's snapshots into metrics at scrape time.
+type collector struct {
+	inst    *instance
+	version string
+
+	buildInfo, profileErrors                               *prometheus.Desc
+	channelUp, ffmpegStarts, stalls, frames, fps, speed    *prometheus.Desc
+	destinationUp, packetsSent, packetsDropped, reconnects *prometheus.Desc
+	relayReaders, relayPackets                             *prometheus.Desc
+}
+
+func newCollector(inst *instance, version string) *collector {
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("liveinject_"+name, help, labels, nil)
+	}
+	ch, dest := []string{"channel"}, []string{"channel", "destination"}
+	return &collector{
+		inst:    inst,
+		version: version,
+
+		buildInfo:     desc("build_info", "Always 1; the version label says which liveinject runs.", "version"),
+		profileErrors: desc("profile_errors", "Mistakes in config and profile files kept at their last good version."),
+
+		channelUp:    desc("channel_up", "1 while the channel's ffmpeg delivers frames.", ch...),
+		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel.", ch...),
+		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
+		frames:       desc("channel_frames_total", "Frames handed to the channel's destinations.", ch...),
+		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
+		speed:        desc("channel_speed", "ffmpeg's encoding speed relative to real time; below 1 the box cannot keep up.", ch...),
+
+		destinationUp:  desc("destination_up", "1 while the destination is recording.", dest...),
+		packetsSent:    desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
+		packetsDropped: desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
+		reconnects:     desc("destination_reconnects_total", "Sessions of the destination that ended and were started again.", dest...),
+
+		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
+		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
+	}
+}
+
+func (c *collector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		c.buildInfo, c.profileErrors,
+		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.fps, c.speed,
+		c.destinationUp, c.packetsSent, c.packetsDropped, c.reconnects,
+		c.relayReaders, c.relayPackets,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs() {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(c.buildInfo, 1, c.version)
+	var profileErrors int
+	if errs := c.inst.profileErrors.Load(); errs != nil {
+		profileErrors = len(*errs)
+	}
+	gauge(c.profileErrors, float64(profileErrors))
+	for _, s := range c.inst.sup.Status() {
+		gauge(c.channelUp, one(s.State == supervisor.StateRunning), s.Name)
+		counter(c.ffmpegStarts, s.Starts, s.Name)
+		counter(c.stalls, s.Stalls, s.Name)
+		counter(c.frames, s.Frames, s.Name)
+		gauge(c.fps, s.Progress.FPS, s.Name)
+		gauge(c.speed, s.Progress.Speed, s.Name)
+		for _, d := range s.Destinations {
+			gauge(c.destinationUp, one(d.State == inject.StateRecording), s.Name, d.URL)
+			counter(c.packetsSent, d.PacketsSent, s.Name, d.URL)
+			counter(c.packetsDropped, d.PacketsDropped, s.Name, d.URL)
+			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
+		}
+	}
+	if c.inst.relay != nil {
+		for _, p := range c.inst.relay.Paths() {
+			gauge(c.relayReaders, float64(p.Readers), p.Path)
+			counter(c.relayPackets, p.Packets, p.Path)
+		}
+	}
+}
+
+// one is 1 for true and 0 for false.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/relay"
+)
+
+// get GETs url on a connection of its own and returns the status code and the body; userPassword,
+// when given, is the basic auth user and password.
+func get(t *testing.T, url string, userPassword ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(userPassword) == 2 {
+		req.SetBasicAuth(userPassword[0], userPassword[1])
+	}
+	// No keep-alive: no idle connection outlives the test for goleak to find.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// getStatusReport reads the instance's /status.
+func getStatusReport(t *testing.T, r *running) statusReport {
+	t.Helper()
+	code, body := get(t, "http://"+r.inst.httpAddr+"/status")
+	if code != http.StatusOK {
+		t.Fatalf("/status: %d %s", code, body)
+	}
+	var s statusReport
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	return s
+}
+
+// waitSent waits until every destination of every channel has sent more than n packets, as
+// /status says, and returns that status.
+func waitSent(t *testing.T, r *running, n uint64) statusReport {
+	t.Helper()
+	var s statusReport
+	fftest.WaitFor(t, 30*time.Second, fmt.Sprintf("more than %d packets sent", n), func() bool {
+		s = getStatusReport(t, r)
+		if len(s.Channels) == 0 {
+			return false
+		}
+		for _, c := range s.Channels {
+			for _, d := range c.Destinations {
+				if d.PacketsSent <= n {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return s
+}
+
+// hasKeys reports as errors the keys of want that m lacks.
+func hasKeys(t *testing.T, what string, m map[string]any, want ...string) {
+	t.Helper()
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s lacks %q: %v", what, k, m)
+		}
+	}
+}
+
+// TestHTTPStatusAndMetrics streams the test channel into the built-in relay and reads /status
+// and /metrics while it runs; a broken profile shows up in both.
+func TestHTTPStatusAndMetrics(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp")
+	r := startRun(t, config)
+	r.stderr.WaitFor(t, "msg=\"http listening\" component=http address="+r.inst.httpAddr)
+	first := waitSent(t, r, 0)
+	dest := "rtsp://" + r.inst.relayAddr + "/test.sdp"
+
+	t.Run("status", func(t *testing.T) {
+		_, body := get(t, "http://"+r.inst.httpAddr+"/status")
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(body), &raw); err != nil {
+			t.Fatalf("%v\n%s", err, body)
+		}
+		hasKeys(t, "status", raw, "version", "revision", "started", "uptime_seconds", "channels", "relay", "profile_errors")
+		ch := raw["channels"].([]any)[0].(map[string]any)
+		hasKeys(t, "channel", ch, "name", "file", "state", "since", "state_seconds", "ffmpeg_pid", "ffmpeg_starts",
+			"stalls", "frames", "progress", "cause", "last_cause", "last_stderr", "retry_at", "destinations")
+		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
+		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
+			"url", "state", "reconnects", "last_error", "packets_sent", "packets_dropped")
+		rl := raw["relay"].(map[string]any)
+		hasKeys(t, "relay", rl, "address", "paths")
+		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "packets_received")
+
+		c := first.Channels[0]
+		if c.Name != "test" || c.State != "running" || c.FFmpegPID == 0 || c.FFmpegStarts != 1 || c.Frames == 0 ||
+			!strings.HasSuffix(c.File, "test.toml") || c.Since == nil {
+			t.Errorf("channel %+v, want test running with one ffmpeg start", c)
+		}
+		if d := c.Destinations; len(d) != 1 || d[0].URL != dest || d[0].State != "recording" {
+			t.Errorf("destinations %+v, want %s recording", d, dest)
+		}
+		if first.Relay == nil || first.Relay.Address != r.inst.relayAddr ||
+			!slices.ContainsFunc(first.Relay.Paths, func(p pathReport) bool { return p.Path == "test.sdp" && p.Publishing }) {
+			t.Errorf("relay %+v, want test.sdp published", first.Relay)
+		}
+		if first.Version == "" || first.UptimeSeconds <= 0 || len(first.ProfileErrors) != 0 {
+			t.Errorf("status %+v, want a version, an uptime and no profile errors", first)
+		}
+		waitSent(t, r, first.Channels[0].Destinations[0].PacketsSent)
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		families := scrape(t, r)
+		chLabels := map[string]string{"channel": "test"}
+		destLabels := map[string]string{"channel": "test", "destination": dest}
+		for _, m := range []struct {
+			name   string
+			typ    dto.MetricType
+			labels map[string]string
+			check  func(float64) bool
+		}{
+			{"liveinject_build_info", dto.MetricType_GAUGE, map[string]string{"version": first.Version}, is(1)},
+			{"liveinject_channel_up", dto.MetricType_GAUGE, chLabels, is(1)},
+			{"liveinject_channel_ffmpeg_starts_total", dto.MetricType_COUNTER, chLabels, is(1)},
+			{"liveinject_channel_stalls_total", dto.MetricType_COUNTER, chLabels, is(0)},
+			{"liveinject_channel_frames_total", dto.MetricType_COUNTER, chLabels, positive},
+			{"liveinject_channel_fps", dto.MetricType_GAUGE, chLabels, nil},
+			{"liveinject_channel_speed", dto.MetricType_GAUGE, chLabels, nil},
+			{"liveinject_destination_up", dto.MetricType_GAUGE, destLabels, is(1)},
+			{"liveinject_destination_packets_sent_total", dto.MetricType_COUNTER, destLabels, positive},
+			{"liveinject_destination_packets_dropped_total", dto.MetricType_COUNTER, destLabels, nil},
+			{"liveinject_destination_reconnects_total", dto.MetricType_COUNTER, destLabels, is(0)},
+			{"liveinject_relay_readers", dto.MetricType_GAUGE, map[string]string{"path": "test.sdp"}, is(0)},
+			{"liveinject_relay_packets_received_total", dto.MetricType_COUNTER, map[string]string{"path": "test.sdp"}, positive},
+			{"liveinject_profile_errors", dto.MetricType_GAUGE, map[string]string{}, is(0)},
+			{"go_goroutines", dto.MetricType_GAUGE, map[string]string{}, positive},
+			{"process_cpu_seconds_total", dto.MetricType_COUNTER, map[string]string{}, nil},
+		} {
+			v, ok := value(families, m.name, m.typ, m.labels)
+			if !ok {
+				t.Errorf("no %s %v of type %v", m.name, m.labels, m.typ)
+			} else if m.check != nil && !m.check(v) {
+				t.Errorf("%s %v = %v", m.name, m.labels, v)
+			}
+		}
+	})
+
+	t.Run("profile errors", func(t *testing.T) {
+		bad := filepath.Join(filepath.Dir(config), "profiles", "bad.toml")
+		if err := os.WriteFile(bad, []byte("[source]\nkind = \"testsrc\"\nbogus = 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fftest.WaitFor(t, 10*time.Second, "the broken profile in /status", func() bool {
+			return slices.ContainsFunc(getStatusReport(t, r).ProfileErrors, func(e string) bool {
+				return strings.HasSuffix(e, "bad.toml:3: unknown key \"source.bogus\"")
+			})
+		})
+		if v, _ := value(scrape(t, r), "liveinject_profile_errors", dto.MetricType_GAUGE, nil); v == 0 {
+			t.Errorf("liveinject_profile_errors is 0 with a broken profile")
+		}
+	})
+}
+
+func is(want float64) func(float64) bool { return func(v float64) bool { return v == want } }
+
+func positive(v float64) bool { return v > 0 }
+
+// scrape reads /metrics with Prometheus' own text parser.
+func scrape(t *testing.T, r *running) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := get(t, "http://"+r.inst.httpAddr+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return families
+}
+
+// value returns the value of the metric of family name whose labels are labels (all of them).
+func value(families map[string]*dto.MetricFamily, name string, typ dto.MetricType, labels map[string]string) (float64, bool) {
+	f := families[name]
+	if f == nil || f.GetType() != typ {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		if len(labels) != len(got) {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			match = match && got[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch typ {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		default:
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// startRelay starts a relay of the test's own on a free port; close closes it once.
+func startRelay(t *testing.T) (rl *relay.Server, close func()) {
+	t.Helper()
+	rl = &relay.Server{Address: "127.0.0.1:0"}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	close = sync.OnceFunc(rl.Close)
+	t.Cleanup(close)
+	return rl, close
+}
+
+// TestHealthz pushes to the built-in relay and to a second one: healthy while both record, and
+// 503 naming the destination once the second relay is gone.
+func TestHealthz(t *testing.T) {
+	fftest.Require(t)
+	second, closeSecond := startRelay(t)
+	secondURL := "rtsp://" + second.Addr() + "/second.sdp"
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp", secondURL))
+	health := "http://" + r.inst.httpAddr + "/healthz"
+
+	var code int
+	var body string
+	fftest.WaitFor(t, 30*time.Second, "healthy", func() bool {
+		code, body = get(t, health)
+		return code == http.StatusOK
+	})
+	if body != "ok\n" {
+		t.Errorf("healthy body %q, want ok", body)
+	}
+
+	closeSecond()
+	fftest.WaitFor(t, 20*time.Second, "unhealthy", func() bool {
+		code, body = get(t, health)
+		return code == http.StatusServiceUnavailable
+	})
+	if want := "channel test destination " + secondURL + ": "; !strings.HasPrefix(body, want) ||
+		strings.Count(body, "\n") != 1 {
+		t.Errorf("unhealthy body %q, want one line starting %q", body, want)
+	}
+}
+
+// TestHTTPBasicAuth serves with a user and a password file: requests without the right
+// credentials get 401.
+func TestHTTPBasicAuth(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+"[http]\nlisten = \"127.0.0.1:0\"\nuser = \"ops\"\npassword_file = \"http.pass\"\n",
+		"rtsp://{relay}/test.sdp")
+	// A relative password file is taken from the config's directory; its newline is not part
+	// of the password.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "http.pass"), []byte("pa55word\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, config)
+	for _, path := range []string{"/status", "/metrics", "/healthz"} {
+		url := "http://" + r.inst.httpAddr + path
+		for _, tc := range []struct {
+			name string
+			auth []string
+			code int
+		}{
+			{"no credentials", nil, http.StatusUnauthorized},
+			{"wrong password", []string{"ops", "pa55word\n"}, http.StatusUnauthorized},
+			{"wrong user", []string{"admin", "pa55word"}, http.StatusUnauthorized},
+			{"empty", []string{"", ""}, http.StatusUnauthorized},
+			{"right", []string{"ops", "pa55word"}, http.StatusOK},
+		} {
+			code, body := get(t, url, tc.auth...)
+			// /healthz may be 503 while the channel starts: authorized all the same.
+			if path == "/healthz" && code == http.StatusServiceUnavailable {
+				code = http.StatusOK
+			}
+			if code != tc.code {
+				t.Errorf("%s %s: %d, want %d\n%s", path, tc.name, code, tc.code, body)
+			}
+		}
+	}
+
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"status", "-addr", r.inst.httpAddr}); code != exitFail ||
+		!strings.Contains(stderr.String(), "401 Unauthorized: the endpoint needs the [http] user and password") {
+		t.Errorf("status without credentials: exit %d, want %d and a 401:\n%s", code, exitFail, stderr.String())
+	}
+}
+
+// TestNoCredentialsInOutput pushes to destinations with a password, one of them failing, and looks
+// for the password everywhere liveinject shows something.
+func TestNoCredentialsInOutput(t *testing.T) {
+	fftest.Require(t)
+	const password = "s3cret"
+	down := fmt.Sprintf("rtsp://user:%s@127.0.0.1:%d/down.sdp", password, fftest.FreePort(t))
+	config := writeConfig(t, relayAny+httpAnyPort+"[log]\nlevel = \"debug\"\nformat = \"json\"\n",
+		"rtsp://user:"+password+"@{relay}/test.sdp", down)
+	r := startRun(t, config)
+	var s statusReport
+	fftest.WaitFor(t, 30*time.Second, "one destination recording, the other failed", func() bool {
+		s = getStatusReport(t, r)
+		if len(s.Channels) != 1 || len(s.Channels[0].Destinations) != 2 {
+			return false
+		}
+		d := s.Channels[0].Destinations
+		return d[0].PacketsSent > 0 && d[1].LastError != ""
+	})
+	if d := s.Channels[0].Destinations; !strings.Contains(d[0].URL, "user:xxxxx@") || !strings.Contains(d[1].URL, "user:xxxxx@") {
+		t.Errorf("destinations %+v, want their URLs redacted", d)
+	}
+
+	outputs := map[string]string{}
+	for _, path := range []string{"/status", "/metrics", "/healthz"} {
+		_, outputs[path] = get(t, "http://"+r.inst.httpAddr+path)
+	}
+	for _, args := range [][]string{{"status", "-addr", r.inst.httpAddr}, {"status", "-addr", r.inst.httpAddr, "-json"}} {
+		var stdout, stderr fftest.Buffer
+		(&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), args)
+		outputs[strings.Join(args, " ")] = stdout.String() + stderr.String()
+	}
+	if !strings.Contains(outputs["/healthz"], "destination rtsp://user:xxxxx@127.0.0.1:") {
+		t.Errorf("/healthz does not name the failed destination:\n%s", outputs["/healthz"])
+	}
+	r.stop(t)
+	outputs["log"] = r.stderr.String()
+	for what, out := range outputs {
+		if strings.Contains(out, password) {
+			t.Errorf("%s shows the password:\n%s", what, out)
+		}
+	}
+	// [log] format = "json": every line is a JSON object.
+	for line := range strings.Lines(outputs["log"]) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not JSON: %s", line)
+		}
+	}
+}
+
+// TestLogSettings checks that the command line's -log-level and -log-format override the
+// config's [log], and only when given.
+func TestLogSettings(t *testing.T) {
+	fftest.Require(t)
+	for _, tc := range []struct {
+		name, log string
+		flags     []string
+		want      string
+	}{
+		{"config", "[log]\nformat = \"json\"\n", nil, `"msg":"relay listening"`},
+		{"flags", "[log]\nformat = \"json\"\nlevel = \"error\"\n", []string{"-log-format", "text", "-log-level", "info"},
+			`msg="relay listening"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := writeConfig(t, relayAny+httpAnyPort+tc.log, "rtsp://{relay}/test.sdp")
+			r := startRunArgs(t, append([]string{"run", "-c", config}, tc.flags...))
+			r.stderr.WaitFor(t, tc.want)
+			r.stop(t)
+		})
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/supervisor"
+)
+
+// statusTimeout bounds the whole request: a status command must not hang on a wedged daemon.
+const statusTimeout = 5 * time.Second
+
+// status shows the channels of a running liveinject, read from its HTTP endpoint's /status.
+func (m *Main) status(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	addr := fs.String("addr", profiles.DefaultHTTPListen, "host:port of liveinject's HTTP endpoint (its [http] listen)")
+	raw := fs.Bool("json", false, "print the JSON of /status as it comes")
+	if !m.parseFlags(fs, args) {
+		return exitConfig
+	}
+	body, err := getStatus(ctx, *addr)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "liveinject status: %v\n", err)
+		return exitFail
+	}
+	if *raw {
+		m.Stdout.Write(body) //nolint:errcheck // nothing to do about a closed stdout
+		return exitOK
+	}
+	var r statusReport
+	if err := json.Unmarshal(body, &r); err != nil {
+		fmt.Fprintf(m.Stderr, "liveinject status: %s answered something that is not liveinject's status: %v\n", *addr, err)
+		return exitFail
+	}
+	printStatus(m.Stdout, &r)
+	return exitOK
+}
+
+// getStatus returns the body of GET /status at addr, a host:port or an http(s) URL.
+func getStatus(ctx context.Context, addr string) ([]byte, error) {
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	url := strings.TrimSuffix(base, "/") + "/status"
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	// One request: no idle connection is left behind.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		if opErr := (*net.OpError)(nil); errors.As(err, &opErr) && opErr.Op == "dial" {
+			return nil, fmt.Errorf("nothing listens at %s (%v): is liveinject running? "+
+				"Give -addr its [http] listen address (default %s)", addr, opErr.Err, profiles.DefaultHTTPListen)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("GET %s: %s: the endpoint needs the [http] user and password", url, resp.Status)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return body, nil
+}
+
+// printStatus writes r as a table, one line per channel, then the relay's paths and the profile
+// errors if there are any.
+func printStatus(w io.Writer, r *statusReport) {
+	fmt.Fprintf(w, "liveinject %s, up %s\n\n", r.Version, seconds(r.UptimeSeconds))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANNEL\tSTATE\tUPTIME\tFPS\tFRAMES\tDESTINATIONS\tLAST ERROR")
+	for _, c := range r.Channels {
+		recording := 0
+		for _, d := range c.Destinations {
+			if d.State == inject.StateRecording {
+				recording++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%d\t%d/%d ok\t%s\n", c.Name, c.State, seconds(c.StateSeconds),
+			c.Progress.FPS, c.Frames, recording, len(c.Destinations), lastError(c))
+	}
+	tw.Flush() //nolint:errcheck // w's errors are the caller's
+	if len(r.Channels) == 0 {
+		fmt.Fprintln(w, "(no channels)")
+	}
+	if r.Relay != nil && len(r.Relay.Paths) > 0 {
+		fmt.Fprintf(w, "\nrelay rtsp://%s\n", r.Relay.Address)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tPUBLISHING\tREADERS")
+		for _, p := range r.Relay.Paths {
+			fmt.Fprintf(tw, "%s\t%t\t%d\n", p.Path, p.Publishing, p.Readers)
+		}
+		tw.Flush() //nolint:errcheck // w's errors are the caller's
+	}
+	if len(r.ProfileErrors) > 0 {
+		fmt.Fprintln(w, "\nprofile errors (these files run at their last good version):")
+		for _, e := range r.ProfileErrors {
+			fmt.Fprintln(w, "  "+e)
+		}
+	}
+}
+
+// lastError picks what a channel's line shows: a problem of now before one of the past, the
+// channel's (in a few words when known) before its destinations'.
+func lastError(c channelReport) string {
+	type candidate struct {
+		now bool
+		msg string
+	}
+	cause := c.Cause
+	if cause == "" {
+		cause = c.LastCause
+	}
+	candidates := []candidate{{c.State != supervisor.StateRunning, cause}}
+	for _, d := range c.Destinations {
+		msg := d.LastError
+		if msg != "" {
+			msg = d.URL + ": " + msg
+		}
+		candidates = append(candidates, candidate{d.State != inject.StateRecording, msg})
+	}
+	for _, now := range []bool{true, false} {
+		for _, cd := range candidates {
+			if cd.msg != "" && (cd.now || !now) {
+				return cd.msg
+			}
+		}
+	}
+	return "-"
+}
+
+// seconds renders a number of seconds as a duration rounded to the second, such as "1h2m3s".
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}

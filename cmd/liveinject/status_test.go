@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+)
+
+// TestStatusCommand runs `liveinject status` against a streaming instance and against a port
+// where nothing listens.
+func TestStatusCommand(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
+	waitSent(t, r, 0)
+	status := func(args ...string) (int, string, string) {
+		var stdout, stderr fftest.Buffer
+		code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), append([]string{"status"}, args...))
+		return code, stdout.String(), stderr.String()
+	}
+
+	t.Run("table", func(t *testing.T) {
+		code, out, errs := status("--addr", r.inst.httpAddr)
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, errs)
+		}
+		var line string
+		for l := range strings.Lines(out) {
+			if strings.HasPrefix(l, "test ") {
+				line = l
+			}
+		}
+		if f := strings.Fields(line); len(f) != 8 || f[1] != "running" || f[5] != "1/1" || f[7] != "-" {
+			t.Errorf("channel line %q, want test running with 1/1 destinations ok and no error:\n%s", line, out)
+		}
+		for _, want := range []string{"CHANNEL  STATE", "LAST ERROR", "relay rtsp://" + r.inst.relayAddr, "test.sdp  true"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		code, out, errs := status("--addr", r.inst.httpAddr, "--json")
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, errs)
+		}
+		var s statusReport
+		if err := json.Unmarshal([]byte(out), &s); err != nil || len(s.Channels) != 1 || s.Channels[0].Name != "test" {
+			t.Errorf("%v: %+v\n%s", err, s, out)
+		}
+	})
+
+	t.Run("nothing listens", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", fftest.FreePort(t))
+		code, out, errs := status("--addr", addr)
+		want := "liveinject status: nothing listens at " + addr + " ("
+		if code != exitFail || out != "" || !strings.HasPrefix(errs, want) || !strings.Contains(errs, "is liveinject running?") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q... is liveinject running?", code, out, errs, exitFail, want)
+		}
+	})
+}
