@@ -28,7 +28,13 @@ func (m *Main) check(args []string) int {
 	if cfg.Relay.Listen != "" {
 		fmt.Fprintf(m.Stdout, "relay: rtsp://%s\n", cfg.Relay.Listen)
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(m.Stdout, "warning: %v\n", w)
+	}
 	fmt.Fprintf(m.Stdout, "%d channel(s) in %s\n", len(cfg.Channels), cfg.ProfileDir())
+	if len(cfg.Disabled) > 0 {
+		fmt.Fprintf(m.Stdout, "disabled (enabled = false): %s\n", strings.Join(cfg.Disabled, ", "))
+	}
 	for _, ch := range cfg.Channels {
 		args, err := supervisor.Args(ch)
 		if err != nil {
@@ -37,13 +43,34 @@ func (m *Main) check(args []string) int {
 		}
 		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
 		for _, d := range ch.Destinations {
-			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), d.Transport)
+			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {
 				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server refuses such an ANNOUNCE (412)\n")
 			}
 		}
 	}
 	return exitOK
+}
+
+// destinationDetails says how a destination is reached: transport, user and where the password
+// comes from, never the password.
+func destinationDetails(d profiles.Destination) string {
+	out := []string{d.Transport}
+	if d.User != "" {
+		out = append(out, "user "+d.User)
+	}
+	switch {
+	case d.PasswordFile != "":
+		out = append(out, "password from "+d.PasswordFile)
+	case d.PasswordEnv != "":
+		out = append(out, "password from $"+d.PasswordEnv)
+	case d.User != "" && d.Password != "":
+		out = append(out, "password in the profile")
+	}
+	if d.SessionName != "" {
+		out = append(out, fmt.Sprintf("session name %q", d.SessionName))
+	}
+	return strings.Join(out, ", ")
 }
 
 // urlPath returns the path of a destination URL, without query or fragment.

@@ -27,6 +27,8 @@ type instance struct {
 	// profileErrors holds the mistakes of the files the watcher keeps at their last good
 	// version, as file:line: message; written by the watcher's callback, read by HTTP handlers.
 	profileErrors atomic.Pointer[[]string]
+	// warnings are the config warnings logged last; the watcher's callback owns them.
+	warnings profiles.Errors
 }
 
 func (m *Main) run(ctx context.Context, args []string) int {
@@ -102,6 +104,8 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	for _, ch := range inst.sup.Channels {
 		logChannel(log, ch)
 	}
+	logWarnings(log, cfg.Warnings)
+	inst.warnings = cfg.Warnings
 	if cfg.HTTP.Listen != "" {
 		hs := &httpServer{
 			Address:  cfg.HTTP.Listen,
@@ -184,7 +188,18 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 	if u.Config.HTTP != started.HTTP || u.Config.Log != started.Log {
 		log.Warn("the [http] or [log] settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
+	if !slices.EqualFunc(u.Config.Warnings, inst.warnings, func(a, b *profiles.Error) bool { return *a == *b }) {
+		logWarnings(log, u.Config.Warnings)
+		inst.warnings = u.Config.Warnings
+	}
 	inst.sup.Update(inst.resolve(u.Config.Channels))
+}
+
+// logWarnings logs what in the files works but should be written otherwise.
+func logWarnings(log *slog.Logger, warnings profiles.Errors) {
+	for _, w := range warnings {
+		log.Warn("config warning", "file", w.File, "line", w.Line, "warning", w.Msg)
+	}
 }
 
 func logChannel(log *slog.Logger, ch profiles.Channel) {
