@@ -6,13 +6,51 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 )
 
+// DefaultProbeTimeout is Reader's default ProbeTimeout: ample for a stream whose tracks all
+// start within a few seconds, as an encoder's do.
+const DefaultProbeTimeout = 10 * time.Second
+
+// ErrProbeLimit is returned by Initialize when the tracks are not all known within its bounds.
+var ErrProbeLimit = errors.New("tracks not found")
+
+// mediacommonProbeLimit is the text of mediacommon's error when its Initialize has read 1 MiB
+// without finding every track's first data; it has no error value to test for.
+const mediacommonProbeLimit = "max recorded size exceeded"
+
 // ErrNoTracks is returned by Initialize when the stream has neither H.264 video nor AAC audio.
 var ErrNoTracks = errors.New("no H.264 video and no AAC audio track")
+
+// ErrUnsupportedCodec is returned by Initialize when the stream's video is not H.264 or its audio
+// not AAC: what RTSP servers such as DSS take and liveinject announces.
+var ErrUnsupportedCodec = errors.New("unsupported codec")
+
+// otherCodec names a codec liveinject does not push, and whether it is video; ok is false for
+// tracks that are neither (subtitles, metadata), which are ignored.
+func otherCodec(c mpegts.Codec) (name string, video, ok bool) {
+	switch c.(type) {
+	case *mpegts.CodecH265:
+		return "H.265/HEVC", true, true
+	case *mpegts.CodecMPEG1Video:
+		return "MPEG-1/2 video", true, true
+	case *mpegts.CodecMPEG4Video:
+		return "MPEG-4 part 2 video", true, true
+	case *mpegts.CodecMPEG1Audio:
+		return "MPEG-1 audio (MP2/MP3)", false, true
+	case *mpegts.CodecAC3:
+		return "AC-3", false, true
+	case *mpegts.CodecOpus:
+		return "Opus", false, true
+	case *mpegts.CodecMPEG4AudioLATM:
+		return "AAC in LATM", false, true
+	}
+	return "", false, false
+}
 
 // Reader reads MPEG-TS from R and hands complete frames to a callback.
 //
@@ -23,6 +61,11 @@ type Reader struct {
 	R io.Reader
 	// OnDecodeError is called for damage the reader recovers from (optional).
 	OnDecodeError func(error)
+	// ProbeTimeout bounds how long Initialize reads to find the tracks and their parameters: a
+	// program that lists a track whose data never comes must not stall the channel forever.
+	// (mediacommon also stops after 1 MiB, which is what it keeps in memory meanwhile.)
+	// Default DefaultProbeTimeout.
+	ProbeTimeout time.Duration
 
 	ts     *mpegts.Reader
 	video  *mpegts.Track
@@ -37,12 +80,23 @@ type Reader struct {
 // Initialize reads ahead until the program map and the first data of every track are known and
 // picks the first H.264 and the first AAC track.
 func (r *Reader) Initialize() error {
-	r.ts = &mpegts.Reader{R: r.R}
-	if err := r.ts.Initialize(); err != nil {
+	probe := &probeReader{r: r.R, timeout: r.ProbeTimeout, start: time.Now()}
+	if probe.timeout <= 0 {
+		probe.timeout = DefaultProbeTimeout
+	}
+	r.ts = &mpegts.Reader{R: probe}
+	err := r.ts.Initialize()
+	probe.done = true
+	if err != nil && (errors.Is(err, ErrProbeLimit) || strings.Contains(err.Error(), mediacommonProbeLimit)) {
+		return fmt.Errorf("%w within %d bytes and %v: the program lists a track whose data does not come "+
+			"(is every input there? a source without sound needs audio.encoder = \"none\")",
+			ErrProbeLimit, probe.n, time.Since(probe.start).Round(time.Millisecond))
+	}
+	if err != nil {
 		return fmt.Errorf("reading MPEG-TS program: %w", err)
 	}
 
-	var others []string
+	var otherVideo, otherAudio string
 	for _, t := range r.ts.Tracks() {
 		switch c := t.Codec.(type) {
 		case *mpegts.CodecH264:
@@ -56,14 +110,25 @@ func (r *Reader) Initialize() error {
 				r.params = &Params{Audio: &cfg}
 			}
 		default:
-			others = append(others, fmt.Sprintf("%T", c))
+			name, video, ok := otherCodec(c)
+			switch {
+			case ok && video && otherVideo == "":
+				otherVideo = name
+			case ok && !video && otherAudio == "":
+				otherAudio = name
+			}
 		}
 	}
-	if r.video == nil && r.audio == nil {
-		if len(others) > 0 {
-			return fmt.Errorf("%w (found %s): encode video with libx264 and audio with aac",
-				ErrNoTracks, strings.Join(others, ", "))
-		}
+	// A track that cannot be pushed is a mistake in the profile, not something to drop quietly:
+	// a channel without its picture or its sound is no better than one that says why.
+	switch {
+	case r.video == nil && otherVideo != "":
+		return fmt.Errorf("%w: the video is %s: liveinject pushes H.264: set video.encoder to libx264 "+
+			"(or another H.264 encoder) instead of copy", ErrUnsupportedCodec, otherVideo)
+	case r.audio == nil && otherAudio != "":
+		return fmt.Errorf("%w: the audio is %s: liveinject pushes AAC: set audio.encoder to aac, "+
+			"or to none to leave the sound out", ErrUnsupportedCodec, otherAudio)
+	case r.video == nil && r.audio == nil:
 		return ErrNoTracks
 	}
 	if r.params == nil {
@@ -169,4 +234,26 @@ func (r *Reader) onAudio(pts int64, aus [][]byte) error {
 		Data:   aus,
 		Params: r.params,
 	})
+}
+
+// probeReader bounds how long mediacommon's Initialize reads, and counts what it reads. Once
+// done is set it passes everything through.
+type probeReader struct {
+	r       io.Reader
+	n       int64
+	start   time.Time
+	timeout time.Duration
+	done    bool
+}
+
+func (p *probeReader) Read(b []byte) (int, error) {
+	if p.done {
+		return p.r.Read(b)
+	}
+	if time.Since(p.start) > p.timeout {
+		return 0, ErrProbeLimit
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	return n, err
 }

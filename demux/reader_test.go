@@ -156,18 +156,6 @@ func TestReaderVideoOnly(t *testing.T) {
 	}
 }
 
-func TestReaderRejectsOtherCodecs(t *testing.T) {
-	file := fftest.TS(t, "1", "-c:v", "mpeg2video", "-c:a", "mp2")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = readAll(t, data)
-	if !errors.Is(err, ErrNoTracks) || !strings.Contains(err.Error(), "libx264") {
-		t.Fatalf("error %v: want ErrNoTracks telling what to set", err)
-	}
-}
-
 func TestReaderGarbage(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"empty":   nil,
