@@ -35,15 +35,20 @@ run: deps build
 	@echo
 	./$(BIN) run -c $(CONFIG)
 
+# The whole suite, then the fuzz targets for a short while: damaged input must never crash the
+# demuxer or the profile decoder. (Minimizing a new input can take the fuzzer's default of 60 s;
+# 1 s keeps the run short.)
 test: deps
 	$(GO) test -race ./...
+	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime 20s -fuzzminimizetime 1s ./demux
+	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime 10s -fuzzminimizetime 1s ./profiles
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime $(FUZZTIME) ./profiles
-	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime $(FUZZTIME) ./demux
+	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./profiles
+	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./demux
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
