@@ -6,7 +6,10 @@ BIN     := bin/liveinject
 CONFIG  ?= examples/liveinject.toml
 FUZZTIME ?= 60s
 
-.PHONY: all deps build run test bench fuzz lint clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps build run test bench fuzz lint install clean
 
 all: build
 
@@ -53,6 +56,20 @@ fuzz: deps
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The binary, the systemd unit, the README, and /etc/liveinject with the example config and
+# profile unless /etc/liveinject already holds a config (an upgrade never overwrites one).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/liveinject
+	install -D -m 0644 contrib/systemd/liveinject.service $(DESTDIR)/etc/systemd/system/liveinject.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/liveinject/README.md
+	@if [ -e $(DESTDIR)/etc/liveinject/liveinject.toml ]; then \
+		echo "kept $(DESTDIR)/etc/liveinject/liveinject.toml"; \
+	else \
+		install -D -m 0644 examples/liveinject.toml $(DESTDIR)/etc/liveinject/liveinject.toml; \
+		install -D -m 0644 examples/profiles/test.toml $(DESTDIR)/etc/liveinject/profiles/test.toml; \
+	fi
+	@echo "installed; then: systemctl daemon-reload && systemctl enable --now liveinject"
 
 clean:
 	rm -rf bin

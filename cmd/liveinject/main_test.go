@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -196,71 +197,109 @@ func ffmpegChildren(pid int) []int {
 	return out
 }
 
-// TestBinaryStopsCleanlyOnSIGINT runs the real binary against an in-process relay, interrupts
-// it, and checks the exit status, the TEARDOWN and that no ffmpeg is left.
-func TestBinaryStopsCleanlyOnSIGINT(t *testing.T) {
+// TestBinaryStops runs the real binary against an in-process relay and stops it with signals:
+// one SIGINT or SIGTERM stops it cleanly (exit 0, TEARDOWN, ffmpeg reaped); a second signal
+// during the stop exits at once, and the kernel still ends ffmpeg (Pdeathsig).
+func TestBinaryStops(t *testing.T) {
 	fftest.Require(t)
 	bin := filepath.Join(t.TempDir(), "liveinject")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, tc := range []struct {
+		name    string
+		signals []os.Signal
+		clean   bool
+	}{
+		{"SIGINT", []os.Signal{syscall.SIGINT}, true},
+		{"SIGTERM", []os.Signal{syscall.SIGTERM}, true},
+		{"SIGTERM twice", []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			published := make(chan string, 10)
+			unpublished := make(chan bool, 10)
+			rl := &relay.Server{
+				Address:     "127.0.0.1:0",
+				OnPublish:   func(path string) { published <- path },
+				OnUnpublish: func(_ string, teardown bool) { unpublished <- teardown },
+			}
+			if err := rl.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+			defer rl.Close()
 
-	published := make(chan string, 10)
-	unpublished := make(chan bool, 10)
-	rl := &relay.Server{
-		Address:     "127.0.0.1:0",
-		OnPublish:   func(path string) { published <- path },
-		OnUnpublish: func(_ string, teardown bool) { unpublished <- teardown },
-	}
-	if err := rl.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer rl.Close()
+			config := writeConfig(t, httpAnyPort, "rtsp://"+rl.Addr()+"/test.sdp")
+			var stderr fftest.Buffer
+			cmd := exec.Command(bin, "run", "-c", config)
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill() //nolint:errcheck
+			select {
+			case <-published:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("nothing published:\n%s", stderr.String())
+			}
+			children := ffmpegChildren(cmd.Process.Pid)
+			if len(children) != 1 {
+				t.Fatalf("ffmpeg children %v, want one", children)
+			}
 
-	config := writeConfig(t, httpAnyPort, "rtsp://"+rl.Addr()+"/test.sdp")
-	var stderr fftest.Buffer
-	cmd := exec.Command(bin, "run", "-c", config)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+			for i, sig := range tc.signals {
+				if i > 0 {
+					// Signals sent together would merge into one: the second comes once the
+					// stop has begun.
+					stderr.WaitFor(t, "msg=\"stopping:")
+				}
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("still running 5 s after %v:\n%s", tc.signals, stderr.String())
+			}
+			if tc.clean {
+				if err != nil {
+					t.Fatalf("exit after %v: %v\n%s", tc.signals, err, stderr.String())
+				}
+				select {
+				case teardown := <-unpublished:
+					if !teardown {
+						t.Errorf("the publisher went away without TEARDOWN")
+					}
+				case <-time.After(5 * time.Second):
+					t.Errorf("the relay saw no end of the publish")
+				}
+			} else {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitFail ||
+					!strings.Contains(stderr.String(), "second signal: exiting at once") {
+					t.Errorf("exit %v, want status %d saying why:\n%s", err, exitFail, stderr.String())
+				}
+			}
+			for _, pid := range children {
+				fftest.WaitFor(t, 5*time.Second, fmt.Sprintf("ffmpeg %d gone", pid), func() bool { return gone(pid) })
+			}
+		})
 	}
-	defer cmd.Process.Kill() //nolint:errcheck
-	select {
-	case <-published:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("nothing published:\n%s", stderr.String())
-	}
-	children := ffmpegChildren(cmd.Process.Pid)
-	if len(children) != 1 {
-		t.Fatalf("ffmpeg children %v, want one", children)
-	}
+}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+// gone reports whether a process has ended: no longer in /proc, or a zombie waiting for a
+// reaper (a container's init may not reap).
+func gone(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("still running 5 s after SIGINT:\n%s", stderr.String())
-	}
-	select {
-	case teardown := <-unpublished:
-		if !teardown {
-			t.Errorf("the publisher went away without TEARDOWN")
-		}
-	case <-time.After(5 * time.Second):
-		t.Errorf("the relay saw no end of the publish")
-	}
-	for _, pid := range children {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			t.Errorf("ffmpeg %d outlived liveinject", pid)
-		}
-	}
+	s := string(stat)
+	end := strings.LastIndexByte(s, ')')
+	return end >= 0 && strings.HasPrefix(s[end+1:], " Z")
 }
 
 func TestBadInput(t *testing.T) {

@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
@@ -126,11 +129,14 @@ func (m *Main) run(ctx context.Context, args []string) int {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	watched := make(chan error, 1)
-	go func() {
-		watched <- watcher.Run(ctx, func(u profiles.Update) { inst.reload(log, cfg, u) })
-	}()
-	go func() {
+	// The goroutines beside the supervisor's end with ctx; run waits for them.
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		if err := watcher.Run(ctx, func(u profiles.Update) { inst.reload(log, cfg, u) }); err != nil {
+			log.Error("watching the configuration", "error", err)
+		}
+	})
+	bg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -140,15 +146,21 @@ func (m *Main) run(ctx context.Context, args []string) int {
 				watcher.Reload()
 			}
 		}
-	}()
+	})
 	if m.onReady != nil {
 		m.onReady(inst)
 	}
+	svc := service{log: log}
+	svc.notify(daemon.SdNotifyReady)
+	bg.Go(func() { svc.watchdog(ctx, func() { inst.sup.Status() }) })
+	bg.Go(func() {
+		<-ctx.Done()
+		log.Info("stopping: tearing down every destination and stopping every ffmpeg")
+		svc.notify(daemon.SdNotifyStopping)
+	})
 	err = inst.sup.Run(ctx)
 	cancel()
-	if werr := <-watched; werr != nil {
-		log.Error("watching the configuration", "error", werr)
-	}
+	bg.Wait()
 	log.Info("stopped")
 	if err != nil {
 		fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
