@@ -80,10 +80,12 @@ func (s *Server) Initialize() error {
 			return l, err
 		},
 	}
+	// The handler uses s.srv as soon as a publisher comes, which can be before Start returns.
+	s.srv = srv
 	if err := srv.Start(); err != nil {
+		s.srv = nil
 		return fmt.Errorf("relay: listening on %s: %w", s.Address, err)
 	}
-	s.srv = srv
 	attrs := []any{"address", s.addr}
 	if s.UDPRTPAddress != "" {
 		attrs = append(attrs, "udp_rtp", s.UDPRTPAddress, "udp_rtcp", s.UDPRTCPAddress)
