@@ -2,9 +2,12 @@ package inject
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -12,7 +15,9 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/internal/backoff"
 )
@@ -23,6 +28,8 @@ const (
 	StateConnecting = "connecting" // ANNOUNCE, SETUP, RECORD in progress
 	StateRecording  = "recording"
 	StateBackoff    = "backoff" // failed, retrying later
+	// StateAuthFailed: the server refused the credentials (401); retrying, slowly.
+	StateAuthFailed = "auth_failed"
 	StateStopped    = "stopped"
 )
 
@@ -33,8 +40,15 @@ const writeQueueSize = 2048
 // healthyAfter is how long a session must last before a failure retries at the shortest delay again.
 const healthyAfter = 10 * time.Second
 
+// teardownGrace is how long the end of a session waits for TEARDOWN (and the packets queued
+// before it) to be written before it cuts the connection.
+const teardownGrace = 2 * time.Second
+
 // errParamsChanged ends a session whose SDP no longer matches the stream.
 var errParamsChanged = errors.New("codec parameters changed")
+
+// errAuth is in the error of a session that the server refused for its credentials.
+var errAuth = errors.New("authentication failed")
 
 // Stats are one destination's figures.
 type Stats struct {
@@ -46,19 +60,35 @@ type Stats struct {
 	// PacketsDropped counts the packets thrown away: queue full, waiting for an IDR, or left in
 	// the client's queue when a session ended.
 	PacketsDropped uint64
-	Reconnects     uint64
-	LastError      string
+	// BytesSent counts the RTP and RTCP bytes written to the server, over all sessions.
+	BytesSent  uint64
+	Reconnects uint64
+	LastError  string
+	// Transport is "tcp" or "udp", as the server took it, while recording; else "".
+	Transport string
+	// ConnectedSince is when the recording session began; zero when not recording.
+	ConnectedSince time.Time
+	// RetryAt is when the next try begins, in StateBackoff and StateAuthFailed; else zero.
+	RetryAt time.Time
+	// QueueDepth is the number of frames waiting in the destination's queue.
+	QueueDepth int
 }
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.
 type destination struct {
 	target    Target
 	channel   string
+	cfg       settings
 	url       string
 	redacted  string
 	transport *gortsplib.Transport
+	secure    bool           // rtsps
+	roots     *x509.CertPool // nil: the system's
 	log       *slog.Logger
 	queue     chan *unit
+	// pkt is the header copy that the destination's goroutine hands its client, reused: the
+	// client marshals a packet before WritePacketRTPWithNTP returns.
+	pkt rtp.Packet
 
 	// waitKey is owned by the Fanout's goroutine: set when a frame was dropped, so that the
 	// destination resumes at an IDR instead of sending undecodable frames.
@@ -75,15 +105,18 @@ type destination struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu      sync.Mutex
-	state   string
-	lastErr string
-	// sent counts the packets on the wire in ended sessions; client is the recording one's.
-	sent   uint64
-	client *gortsplib.Client
+	mu       sync.Mutex
+	state    string
+	lastErr  string
+	since    time.Time // of the recording session
+	retryAt  time.Time
+	protocol string // of the recording session
+	// sent and bytes count what went on the wire in ended sessions; client is the recording one's.
+	sent, bytes uint64
+	client      *gortsplib.Client
 }
 
-func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (*destination, error) {
+func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*destination, error) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
 		// url.Parse quotes the whole URL in its error: keep the password out of it.
@@ -101,9 +134,11 @@ func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (
 	d := &destination{
 		target:   t,
 		channel:  channel,
+		cfg:      cfg,
+		secure:   u.Scheme == "rtsps",
 		url:      u.String(),
 		redacted: u.Redacted(),
-		queue:    make(chan *unit, queueSize),
+		queue:    make(chan *unit, cfg.queueSize),
 		state:    StateWaiting,
 	}
 	switch t.Transport {
@@ -111,12 +146,26 @@ func newDestination(channel string, t Target, queueSize int, log *slog.Logger) (
 		tr := gortsplib.TransportTCP
 		d.transport = &tr
 	case "udp":
+		if u.Scheme == "rtsps" {
+			// gortsplib would need SRTP, which RTSP servers that take pushes do not offer.
+			return nil, fmt.Errorf("destination %s: transport udp does not work with rtsps: use tcp", d.redacted)
+		}
 		tr := gortsplib.TransportUDP
 		d.transport = &tr
 	case "auto":
-		// nil: gortsplib tries UDP, then TCP.
+		// nil: gortsplib tries UDP, and TCP when the server answers 461 Unsupported Transport
+		// (with rtsps it takes TCP at once).
 	default:
 		return nil, fmt.Errorf("destination %s: unknown transport %q (tcp, udp or auto)", d.redacted, t.Transport)
+	}
+	if (t.TLSCA != "" || t.TLSInsecure) && u.Scheme != "rtsps" {
+		return nil, fmt.Errorf("destination %s: TLS settings need an rtsps:// URL", d.redacted)
+	}
+	if t.TLSCA != "" {
+		d.roots = x509.NewCertPool()
+		if !d.roots.AppendCertsFromPEM([]byte(t.TLSCA)) {
+			return nil, fmt.Errorf("destination %s: no PEM certificate in the CA given", d.redacted)
+		}
 	}
 	d.log = log.With("destination", d.redacted)
 	return d, nil
@@ -145,29 +194,57 @@ func (d *destination) setState(state string, err error) {
 	if err != nil {
 		d.lastErr = err.Error()
 	}
+	d.retryAt = time.Time{}
+	if state != StateRecording {
+		d.since, d.protocol = time.Time{}, ""
+	}
+}
+
+// recording shows the session that has started to record over protocol ("tcp" or "udp").
+func (d *destination) recording(c *gortsplib.Client, protocol string) {
+	d.mu.Lock()
+	d.client = c // the client's figures are readable from now on
+	d.since, d.protocol = time.Now(), protocol
+	d.mu.Unlock()
+	d.setState(StateRecording, nil)
+}
+
+// retryLater shows a failure, in state, until the next try at the time given.
+func (d *destination) retryLater(state string, err error, at time.Time) {
+	d.setState(state, err)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.retryAt = at
 }
 
 func (d *destination) stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sent := d.sent
+	sent, bytes := d.sent, d.bytes
 	if d.client != nil {
-		sent += d.client.Stats().Session.RTPPacketsSent
+		s := d.client.Stats().Session
+		sent += s.RTPPacketsSent
+		bytes += s.BytesSent
 	}
 	return Stats{
 		URL:            d.redacted,
 		State:          d.state,
 		PacketsSent:    sent,
 		PacketsDropped: d.dropped.Load(),
+		BytesSent:      bytes,
 		Reconnects:     d.reconnects.Load(),
 		LastError:      d.lastErr,
+		Transport:      d.protocol,
+		ConnectedSince: d.since,
+		RetryAt:        d.retryAt,
+		QueueDepth:     len(d.queue),
 	}
 }
 
 // run connects, records, and reconnects with backoff until ctx ends.
 func (d *destination) run(ctx context.Context) {
 	defer d.setState(StateStopped, nil)
-	b := backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second}
+	b := backoff.Backoff{Min: d.cfg.retryMin, Max: d.cfg.retryMax}
 	// what the next session starts with: an IDR and the units queued after it
 	var start []*unit
 	var lastLogged string
@@ -194,8 +271,12 @@ func (d *destination) run(ctx context.Context) {
 		if time.Since(began) > healthyAfter {
 			b.Reset()
 		}
-		delay := b.Next()
-		d.setState(StateBackoff, err)
+		delay, state := b.Next(), StateBackoff
+		if errors.Is(err, errAuth) {
+			// The operator may be fixing the password or the server: retry, but slowly.
+			delay, state = max(delay, d.cfg.authRetry), StateAuthFailed
+		}
+		d.retryLater(state, err, time.Now().Add(delay))
 		// The same failure over and over is logged once, until something else happens.
 		if msg := err.Error(); msg != lastLogged {
 			d.log.Warn("destination failed, retrying", "error", err, "retry_in", delay.Round(time.Millisecond))
@@ -284,20 +365,53 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	if err != nil {
 		return nil, fmt.Errorf("invalid URL")
 	}
+	// conn is the client's connection, taken from its dialer so that a stop can cut it.
+	var conn atomic.Pointer[net.Conn]
+	var protocol string // the transport the server took, from its SETUP answers
 	c := &gortsplib.Client{
 		Scheme:         u.Scheme,
 		Host:           u.Host,
 		Transport:      d.transport,
+		TLSConfig:      d.tlsConfig(),
 		WriteQueueSize: writeQueueSize,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
+			if err == nil {
+				conn.Store(&nc)
+			}
+			return nc, err
+		},
+		OnTransportSwitch: func(err error) {
+			d.log.Info("the server wants TCP: switching", "reason", err)
+		},
+		// Called from the client's goroutine before it reads the answer itself; protocol is
+		// read once Record has returned.
+		OnResponse: func(res *base.Response) {
+			if p := setupProtocol(res); p != "" {
+				protocol = p
+			}
+			keepAliveWithin(res, d.cfg.keepAlive)
+		},
 	}
 	if err := c.Start2(); err != nil {
 		return nil, err
 	}
+	// closeClient sends TEARDOWN, after the packets queued. A server that stopped reading
+	// would hold them for the client's write timeout, twice: the connection is cut instead.
+	closeClient := func() {
+		cut := time.AfterFunc(teardownGrace, func() {
+			if nc := conn.Load(); nc != nil {
+				(*nc).Close()
+			}
+		})
+		defer cut.Stop()
+		c.Close()
+	}
 	handed := d.handed.Load()
 	defer d.endSession(c, handed) // after Close: the client's figures are final
-	defer c.Close()
+	defer closeClient()
 	// The client's requests wait up to its read timeout; a stop must not.
-	stop := context.AfterFunc(ctx, c.Close)
+	stop := context.AfterFunc(ctx, closeClient)
 	defer stop()
 
 	if _, err := c.Announce(u, s.desc); err != nil {
@@ -309,11 +423,8 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	if _, err := c.Record(); err != nil {
 		return nil, describe("RECORD", err)
 	}
-	d.mu.Lock()
-	d.client = c // the client's figures are readable from now on
-	d.mu.Unlock()
-	d.setState(StateRecording, nil)
-	d.log.Info("recording")
+	d.recording(c, protocol)
+	d.log.Info("recording", "transport", protocol)
 
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
@@ -345,7 +456,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		if err := d.write(c, s, u); err != nil {
 			var full liberrors.ErrClientWriteQueueFull
 			if !errors.As(err, &full) {
-				return nil, err
+				return nil, fmt.Errorf("connection lost: %w", err)
 			}
 			// The server does not keep up: resume at the next IDR.
 			skip = true
@@ -358,8 +469,8 @@ func (d *destination) write(c *gortsplib.Client, s *session, u *unit) error {
 	for i, p := range u.pkts {
 		// The client stamps its SSRC into the packet: each destination writes its own header
 		// copy, the payload stays shared.
-		pkt := *p
-		if err := c.WritePacketRTPWithNTP(medi, &pkt, u.ntp); err != nil {
+		d.pkt = *p
+		if err := c.WritePacketRTPWithNTP(medi, &d.pkt, u.ntp); err != nil {
 			d.dropped.Add(uint64(len(u.pkts) - i))
 			return err
 		}
@@ -377,10 +488,25 @@ func (d *destination) endSession(c *gortsplib.Client, handedBefore uint64) {
 		return // it never recorded
 	}
 	d.client = nil
-	wrote := c.Stats().Session.RTPPacketsSent
+	st := c.Stats().Session
+	wrote := st.RTPPacketsSent
 	d.sent += wrote
+	d.bytes += st.BytesSent
 	if handed := d.handed.Load() - handedBefore; handed > wrote {
 		d.dropped.Add(handed - wrote)
+	}
+}
+
+// tlsConfig returns a new TLS configuration for an rtsps session (the client writes the server
+// name into it), nil for rtsp.
+func (d *destination) tlsConfig() *tls.Config {
+	if !d.secure {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		RootCAs:            d.roots,
+		InsecureSkipVerify: d.target.TLSInsecure, //nolint:gosec // asked for explicitly
 	}
 }
 
@@ -390,14 +516,70 @@ func describe(req string, err error) error {
 	if errors.As(err, &bad) {
 		switch bad.Code {
 		case base.StatusUnauthorized:
-			return fmt.Errorf("%s: authentication failed (%d): check user and password", req, bad.Code)
-		case base.StatusForbidden:
-			return fmt.Errorf("%s: forbidden (%d): the server does not let this user broadcast; "+
-				"on Darwin Streaming Server give the movies folder a qtaccess file or use a broadcaster user", req, bad.Code)
+			return fmt.Errorf("%s: %w (%d): check user and password", req, errAuth, bad.Code)
+		case base.StatusForbidden, base.StatusNotFound:
+			what := "forbidden"
+			if bad.Code == base.StatusNotFound {
+				what = "not found"
+			}
+			return fmt.Errorf("%s: %s (%d): the server does not let this user broadcast to this path; "+
+				"on Darwin Streaming Server give the movies folder a qtaccess file or use a broadcaster user",
+				req, what, bad.Code)
 		case base.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %d %s: the name is still broadcasting (a dropped session lingers ~20 s on DSS), "+
 				"or the path does not end in .sdp", req, bad.Code, bad.Message)
 		}
 	}
+	var unknownCA x509.UnknownAuthorityError
+	var otherHost x509.HostnameError
+	switch {
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("%s: the server's certificate is not signed by a trusted authority: give its CA "+
+			"in tls_ca_file, or set tls_insecure to skip the check: %w", req, err)
+	case errors.As(err, &otherHost):
+		return fmt.Errorf("%s: the server's certificate is not for this host name: %w", req, err)
+	}
 	return fmt.Errorf("%s: %w", req, err)
+}
+
+// setupProtocol returns the lower transport of a SETUP answer: "tcp" or "udp"; "" for other
+// answers.
+func setupProtocol(res *base.Response) string {
+	if res.StatusCode != base.StatusOK || res.Header["Transport"] == nil {
+		return ""
+	}
+	var th headers.Transport
+	if th.Unmarshal(res.Header["Transport"]) != nil {
+		return ""
+	}
+	if th.Protocol == headers.TransportProtocolTCP {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// keepAliveWithin keeps a session's keepalive requests at most every apart (in whole seconds),
+// by lowering the timeout in an answer's Session header before the client reads it.
+//
+// Over UDP nothing else goes over the RTSP connection, and gortsplib v4.16.2 sends its keepalive
+// every 30 s, or at 80 % of the timeout the server announces. A server that announces none, or a
+// long one, yet drops a silent session sooner (Darwin Streaming Server drops a broadcaster after
+// about 20 s) would drop ours; and the client has no public way to send a request while
+// recording (Options refuses), so its own keepalive is the one to hasten.
+func keepAliveWithin(res *base.Response, every time.Duration) {
+	v, ok := res.Header["Session"]
+	if !ok {
+		return
+	}
+	var sx headers.Session
+	if sx.Unmarshal(v) != nil {
+		return // the client reports it
+	}
+	// The client waits 80 % of the timeout between keepalives.
+	want := max(uint(every*5/4/time.Second), 1)
+	if sx.Timeout != nil && *sx.Timeout <= want {
+		return
+	}
+	sx.Timeout = &want
+	res.Header["Session"] = sx.Marshal()
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/conn"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/pion/rtp"
 )
 
@@ -21,10 +24,17 @@ type fakeServer struct {
 	// RTP packets (0: never).
 	respond   func(n int, req *base.Request) *base.Response
 	dropAfter func(n int) int
+	// stallAfter asks the n-th connection to stop reading after that many RTP packets (0:
+	// never), as a server that hangs does.
+	stallAfter func(n int) int
+	// udp takes RTP over UDP; without it a UDP SETUP gets 461, as from a TCP-only server.
+	udp bool
 
 	wg      sync.WaitGroup
+	done    chan struct{} // closed by close
 	mu      sync.Mutex
 	conns   []net.Conn
+	udps    []net.PacketConn
 	reqs    []fakeRequest
 	packets map[int][]fakePacket
 }
@@ -32,6 +42,7 @@ type fakeServer struct {
 type fakeRequest struct {
 	conn int
 	req  *base.Request
+	at   time.Time
 }
 
 type fakePacket struct {
@@ -45,7 +56,7 @@ func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{l: l, packets: map[int][]fakePacket{}}
+	s := &fakeServer{l: l, packets: map[int][]fakePacket{}, done: make(chan struct{})}
 	if configure != nil {
 		configure(s)
 	}
@@ -59,8 +70,12 @@ func (s *fakeServer) url(path string) string { return "rtsp://" + s.l.Addr().Str
 
 func (s *fakeServer) close() {
 	s.l.Close()
+	close(s.done)
 	s.mu.Lock()
 	for _, c := range s.conns {
+		c.Close()
+	}
+	for _, c := range s.udps {
 		c.Close()
 	}
 	s.mu.Unlock()
@@ -89,9 +104,15 @@ func (s *fakeServer) accept() {
 
 func (s *fakeServer) serve(n int, nc net.Conn) {
 	c := conn.NewConn(nc)
-	drop := 0
+	drop, stall := 0, 0
 	if s.dropAfter != nil {
 		drop = s.dropAfter(n)
+	}
+	if s.stallAfter != nil {
+		if stall = s.stallAfter(n); stall > 0 {
+			// so that the client's writes block soon after the server stops reading
+			nc.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck
+		}
 	}
 	for {
 		what, err := c.Read()
@@ -104,23 +125,24 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 			if x.Channel%2 != 0 || p.Unmarshal(bytes.Clone(x.Payload)) != nil {
 				continue // RTCP
 			}
-			s.mu.Lock()
-			s.packets[n] = append(s.packets[n], fakePacket{channel: x.Channel, pkt: p})
-			count := len(s.packets[n])
-			s.mu.Unlock()
+			count := s.record(n, x.Channel, p)
 			if drop > 0 && count >= drop {
+				return
+			}
+			if stall > 0 && count >= stall {
+				<-s.done
 				return
 			}
 		case *base.Request:
 			s.mu.Lock()
-			s.reqs = append(s.reqs, fakeRequest{conn: n, req: x})
+			s.reqs = append(s.reqs, fakeRequest{conn: n, req: x, at: time.Now()})
 			s.mu.Unlock()
 			var res *base.Response
 			if s.respond != nil {
 				res = s.respond(n, x)
 			}
 			if res == nil {
-				res = accept(x)
+				res = s.answer(n, x)
 			}
 			if res.Header == nil {
 				res.Header = base.Header{}
@@ -133,8 +155,17 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 	}
 }
 
-// accept answers as a server that takes the push.
-func accept(req *base.Request) *base.Response {
+// record keeps an RTP packet received on the n-th connection and returns how many it has.
+func (s *fakeServer) record(n, channel int, p rtp.Packet) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packets[n] = append(s.packets[n], fakePacket{channel: channel, pkt: p})
+	return len(s.packets[n])
+}
+
+// answer answers the n-th connection's request as a server that takes the push. Its Session
+// header has no timeout, which leaves the client's keepalive period to the client.
+func (s *fakeServer) answer(n int, req *base.Request) *base.Response {
 	res := &base.Response{StatusCode: base.StatusOK, Header: base.Header{}}
 	switch req.Method {
 	case base.Options:
@@ -142,8 +173,49 @@ func accept(req *base.Request) *base.Response {
 	case base.Setup:
 		res.Header["Transport"] = req.Header["Transport"]
 		res.Header["Session"] = base.HeaderValue{"12345678"}
+		var th headers.Transport
+		if th.Unmarshal(req.Header["Transport"]) != nil {
+			return &base.Response{StatusCode: base.StatusBadRequest}
+		}
+		if th.Protocol == headers.TransportProtocolUDP {
+			if !s.udp {
+				return &base.Response{StatusCode: base.StatusUnsupportedTransport}
+			}
+			// RTP of track N is kept as interleaved channel 2N would be.
+			track, _ := strconv.Atoi(req.URL.Path[strings.LastIndexByte(req.URL.Path, '=')+1:])
+			th.ServerPorts = &[2]int{s.listenUDP(n, 2*track), s.listenUDP(n, -1)}
+			res.Header["Transport"] = th.Marshal()
+		}
 	}
 	return res
+}
+
+// listenUDP opens a UDP port that keeps the RTP packets it gets as the n-th connection's, on
+// channel; with channel -1 (RTCP) it throws what it gets away.
+func (s *fakeServer) listenUDP(n, channel int) int {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	s.mu.Lock()
+	s.udps = append(s.udps, pc)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			k, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p rtp.Packet
+			if channel >= 0 && p.Unmarshal(bytes.Clone(buf[:k])) == nil {
+				s.record(n, channel, p)
+			}
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
 // requests returns the methods received, as "conn:METHOD".
@@ -159,12 +231,22 @@ func (s *fakeServer) requests() []string {
 
 // requestsOf returns the requests received with this method, in order.
 func (s *fakeServer) requestsOf(method base.Method) []*base.Request {
+	var out []*base.Request
+	for _, r := range s.requestsWith(method) {
+		out = append(out, r.req)
+	}
+	return out
+}
+
+// requestsWith returns the requests received with this method, with their connection and
+// time, in order.
+func (s *fakeServer) requestsWith(method base.Method) []fakeRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*base.Request
+	var out []fakeRequest
 	for _, r := range s.reqs {
 		if r.req.Method == method {
-			out = append(out, r.req)
+			out = append(out, r)
 		}
 	}
 	return out

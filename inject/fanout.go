@@ -3,6 +3,7 @@
 package inject
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -30,6 +31,19 @@ type Target struct {
 	User, Password string
 	// SessionName is the announced SDP session name; default the channel's name.
 	SessionName string
+	// TLSCA, for rtsps, is PEM certificates of the authorities that sign the server's
+	// certificate, in place of the system's.
+	TLSCA string
+	// TLSInsecure, for rtsps, skips the check of the server's certificate.
+	TLSInsecure bool
+}
+
+// settings are what every destination of a Fanout follows.
+type settings struct {
+	queueSize          int
+	retryMin, retryMax time.Duration
+	authRetry          time.Duration
+	keepAlive          time.Duration
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
@@ -58,6 +72,19 @@ type Fanout struct {
 	// QueueSize bounds each destination's queue, in frames. Default 128 (about 2 s of
 	// 25 fps video with its audio).
 	QueueSize int
+	// RetryMin and RetryMax bound the delay before a failed destination tries again: it
+	// doubles from RetryMin up to RetryMax, with jitter, and starts from RetryMin again after
+	// a session that lasted. Defaults 250 ms and 30 s.
+	RetryMin, RetryMax time.Duration
+	// AuthRetry is the least delay after a server refused the credentials: the operator may be
+	// fixing them, and a server must not see a client that keeps guessing. Default 30 s.
+	AuthRetry time.Duration
+	// KeepAlive is the longest time between two RTSP requests of a session over UDP, where
+	// nothing else goes over the RTSP connection. Whole seconds; default 10 s, well inside the
+	// 20 s after which Darwin Streaming Server drops a silent broadcaster.
+	KeepAlive time.Duration
+
+	cfg settings
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -87,8 +114,12 @@ func (f *Fanout) Initialize() error {
 	if f.Logger == nil {
 		f.Logger = slog.New(slog.DiscardHandler)
 	}
-	if f.QueueSize <= 0 {
-		f.QueueSize = 128
+	f.cfg = settings{
+		queueSize: cmp.Or(max(f.QueueSize, 0), 128),
+		retryMin:  cmp.Or(max(f.RetryMin, 0), 250*time.Millisecond),
+		retryMax:  cmp.Or(max(f.RetryMax, 0), 30*time.Second),
+		authRetry: cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
+		keepAlive: cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
 	}
 
 	var r [16]byte
@@ -121,7 +152,7 @@ func (f *Fanout) Initialize() error {
 	}
 
 	for _, t := range f.Targets {
-		d, err := newDestination(f.Channel, t, f.QueueSize, f.Logger)
+		d, err := newDestination(f.Channel, t, f.cfg, f.Logger)
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", f.Channel, err)
 		}
@@ -168,7 +199,7 @@ func (f *Fanout) SetTargets(targets []Target) error {
 		if keep[i] != nil {
 			continue
 		}
-		d, err := newDestination(f.Channel, t, f.QueueSize, f.Logger)
+		d, err := newDestination(f.Channel, t, f.cfg, f.Logger)
 		if err != nil {
 			f.mu.Unlock()
 			return fmt.Errorf("channel %q: %w", f.Channel, err)

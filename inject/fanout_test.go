@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // frames demuxes a test TS made by ffmpeg; extra replaces its encoding arguments.
-func frames(t *testing.T, seconds string, extra ...string) []*demux.Frame {
+func frames(t testing.TB, seconds string, extra ...string) []*demux.Frame {
 	t.Helper()
 	data, err := os.ReadFile(fftest.TS(t, seconds, extra...))
 	if err != nil {
@@ -121,9 +122,20 @@ func videoStartsWithParameterSets(pkts []fakePacket) bool {
 	return false
 }
 
+// TestAnnounceSDPAndSetupURLs pushes to a server that checks SETUP URLs as Darwin Streaming
+// Server does: one not ending in the track number gets 400.
 func TestAnnounceSDPAndSetupURLs(t *testing.T) {
 	fr := frames(t, "1")
-	s := newFakeServer(t, nil)
+	var refused atomic.Int32
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.respond = func(_ int, req *base.Request) *base.Response {
+			if p := req.URL.Path; req.Method == base.Setup && (p == "" || p[len(p)-1] < '0' || p[len(p)-1] > '9') {
+				refused.Add(1)
+				return &base.Response{StatusCode: base.StatusBadRequest}
+			}
+			return nil
+		}
+	})
 	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/live/lobby.sdp")}}, QueueSize: 1024}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -158,6 +170,9 @@ func TestAnnounceSDPAndSetupURLs(t *testing.T) {
 	if !videoStartsWithParameterSets(s.received(0)) {
 		t.Errorf("the stream does not start with SPS/PPS")
 	}
+	if st := f.Stats()[0]; refused.Load() != 0 || st.Reconnects != 0 {
+		t.Errorf("%d SETUPs refused, stats %+v", refused.Load(), st)
+	}
 }
 
 func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
@@ -178,6 +193,9 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	half := len(fr) / 2
 	push(t, f, fr[:half])
 	fftest.WaitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].Reconnects == 1 })
+	if st := f.Stats()[0]; !strings.Contains(st.LastError, "connection lost") {
+		t.Errorf("last error %q, want the connection lost", st.LastError)
+	}
 	for _, x := range fr[half:] {
 		if err := f.WriteFrame(x); err != nil {
 			t.Fatal(err)
@@ -276,17 +294,22 @@ func firstOnChannel(pkts []fakePacket, ch int) rtp.Packet {
 	return rtp.Packet{}
 }
 
+// TestServerRefusalsAreRetried has a server refuse the first ANNOUNCE: each refusal shows its
+// cause and state, and is retried, refused credentials slowly, the others with the backoff.
 func TestServerRefusalsAreRetried(t *testing.T) {
+	const retry, authRetry = 300 * time.Millisecond, time.Second
+	fr := frames(t, "1")
 	for _, tc := range []struct {
-		code base.StatusCode
-		want string
+		code  base.StatusCode
+		want  string
+		state string
 	}{
-		{base.StatusPreconditionFailed, "still broadcasting"},
-		{base.StatusUnauthorized, "authentication failed"},
-		{base.StatusForbidden, "qtaccess"},
+		{base.StatusPreconditionFailed, "still broadcasting", StateBackoff},
+		{base.StatusUnauthorized, "authentication failed", StateAuthFailed},
+		{base.StatusForbidden, "qtaccess", StateBackoff},
+		{base.StatusNotFound, "qtaccess", StateBackoff},
 	} {
 		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
-			fr := frames(t, "1")
 			s := newFakeServer(t, func(s *fakeServer) {
 				s.respond = func(n int, req *base.Request) *base.Response {
 					if n == 0 && req.Method == base.Announce {
@@ -295,7 +318,10 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 					return nil
 				}
 			})
-			f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+			f := &Fanout{
+				Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
+				RetryMin: retry, RetryMax: retry, AuthRetry: authRetry,
+			}
 			if err := f.Initialize(); err != nil {
 				t.Fatal(err)
 			}
@@ -310,9 +336,17 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 				}
 				fftest.WaitFor(t, 10*time.Second, "a reply", func() bool { return len(s.requests()) > 0 })
 			}
-			fftest.WaitFor(t, 10*time.Second, "refusal", func() bool { return f.Stats()[0].Reconnects == 1 })
-			if st := f.Stats()[0]; !strings.Contains(st.LastError, tc.want) {
+			waitState(t, f, 0, tc.state)
+			st := f.Stats()[0]
+			if !strings.Contains(st.LastError, tc.want) {
 				t.Errorf("last error %q lacks %q", st.LastError, tc.want)
+			}
+			// The retry is the backoff's (±20 % jitter) or, for refused credentials, later.
+			wait := time.Until(st.RetryAt)
+			if least := retry * 6 / 5; tc.state == StateAuthFailed && (wait <= least || wait > authRetry) {
+				t.Errorf("retry in %v, want over %v (the backoff) and at most %v", wait, least, authRetry)
+			} else if tc.state == StateBackoff && (wait <= 0 || wait > least) {
+				t.Errorf("retry in %v, want at most %v", wait, least)
 			}
 			for _, x := range fr {
 				if err := f.WriteFrame(x); err != nil {
@@ -320,10 +354,15 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 				}
 			}
 			waitState(t, f, 0, StateRecording)
+			if st := f.Stats()[0]; !st.RetryAt.IsZero() || st.ConnectedSince.IsZero() {
+				t.Errorf("recording: retry at %v, connected since %v", st.RetryAt, st.ConnectedSince)
+			}
 		})
 	}
 }
 
+// TestSlowDestinationDoesNotHoldOthers streams to two good servers, one that stops reading in
+// the middle of the stream and one that never answers: the good ones get every packet.
 func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
 	fr := frames(t, "2")
 	// A server that accepts the connection and then never answers nor reads.
@@ -332,28 +371,94 @@ func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hole.Close()
-	s := newFakeServer(t, nil)
+	a, b := newFakeServer(t, nil), newFakeServer(t, nil)
+	stalled := newFakeServer(t, func(s *fakeServer) {
+		s.stallAfter = func(int) int { return 20 }
+	})
 	f := &Fanout{Channel: "test", QueueSize: 1024, Targets: []Target{
-		{URL: s.url("/test.sdp")},
+		{URL: a.url("/test.sdp")},
+		{URL: b.url("/test.sdp")},
+		{URL: stalled.url("/test.sdp")},
 		{URL: "rtsp://" + hole.Addr().String() + "/test.sdp"},
 	}}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
+	pushLive(t, f, fr)
+	for i, s := range []*fakeServer{a, b} {
+		waitSettled(t, f, i)
+		st := f.Stats()[i]
+		if st.PacketsDropped != 0 || st.PacketsSent != f.dests[i].offered.Load() || st.Reconnects != 0 {
+			t.Errorf("good server %d: %+v, want every one of %d packets sent", i, st, f.dests[i].offered.Load())
+		}
+		fftest.WaitFor(t, 10*time.Second, "every packet at the good server", func() bool {
+			return uint64(len(s.received(0))) == st.PacketsSent
+		})
+		checkContiguous(t, "good server", videoOf(s.received(0)))
+	}
+	fftest.WaitFor(t, 10*time.Second, "the stalled server's 20 packets", func() bool { return len(stalled.received(0)) == 20 })
+	if st := f.Stats()[3]; st.State != StateConnecting || st.PacketsSent != 0 || st.QueueDepth == 0 {
+		t.Errorf("silent server: %+v, want connecting with frames queued", st)
+	}
+}
+
+// pushLive writes frames at the pace of their timestamps, as from a live source, waiting for
+// destination 0 to record after the first.
+func pushLive(t *testing.T, f *Fanout, fr []*demux.Frame) {
+	t.Helper()
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i, x := range fr {
+		<-timer.C
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			waitState(t, f, 0, StateRecording)
+			start = time.Now()
+		}
+		if i+1 < len(fr) {
+			timer.Reset(time.Until(start.Add(time.Duration(fr[i+1].DTS-fr[0].DTS) * time.Second / 90000)))
+		}
+	}
+}
+
+// TestCloseCutsStalledSession stops a destination whose server stopped reading and whose
+// socket is full: Close does not wait for the client's write timeout.
+func TestCloseCutsStalledSession(t *testing.T) {
+	// 8 Mbit/s, constant, three times over: more than the kernel's socket buffers (some 4 MB
+	// on loopback) and the client's write queue hold.
+	fr := frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-b:v", "8M", "-minrate", "8M",
+		"-maxrate", "8M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
+	stalled := newFakeServer(t, func(s *fakeServer) {
+		s.stallAfter = func(int) int { return 20 }
+	})
+	f := &Fanout{Channel: "test", QueueSize: 1024, Targets: []Target{{URL: stalled.url("/test.sdp")}}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 	push(t, f, fr)
-	fftest.WaitFor(t, 10*time.Second, "every video frame at the good server", func() bool {
-		markers := 0
-		for _, p := range s.received(0) {
-			if p.channel == 0 && p.pkt.Marker {
-				markers++
+	for range 2 {
+		f.Discontinuity()
+		for _, x := range fr {
+			if err := f.WriteFrame(x); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return markers == 50
-	})
-	if st := f.Stats()[1]; st.State != StateConnecting || st.PacketsSent != 0 {
-		t.Errorf("silent server: %+v", st)
 	}
+	fftest.WaitFor(t, 10*time.Second, "the client's write queue full", func() bool {
+		return f.Stats()[0].PacketsDropped > 0
+	})
+	start := time.Now()
 	f.Close()
+	if took := time.Since(start); took > teardownGrace+time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	if st := f.Stats()[0]; st.State != StateStopped || st.Reconnects != 0 {
+		t.Errorf("after Close: %+v", st)
+	}
 }
 
 // TestSetTargets adds a destination to a streaming channel, then removes the first one: the one

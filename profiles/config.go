@@ -92,19 +92,69 @@ type Channel struct {
 	Source       Source        `toml:"source"`
 	Video        Video         `toml:"video"`
 	Audio        Audio         `toml:"audio"`
+	FFmpeg       FFmpeg        `toml:"ffmpeg"`
 	Destinations []Destination `toml:"destination"`
 }
 
-// Source says what ffmpeg captures.
+// Source kinds.
+const (
+	SourceTestsrc = "testsrc" // a test pattern with a 1 kHz tone
+	SourceV4L2    = "v4l2"    // a camera or capture card, with ALSA or PulseAudio sound
+	SourceRTSP    = "rtsp"    // an IP camera or any RTSP server, pulled over TCP
+	SourceFile    = "file"    // a media file, looped forever at its own pace
+	SourceFFmpeg  = "ffmpeg"  // ffmpeg input arguments written by hand ([ffmpeg] input_args)
+)
+
+// Source says what ffmpeg captures. Which keys apply depends on Kind; the others stay zero.
 type Source struct {
-	// Kind of source. "testsrc": a test pattern with a tone.
+	// Kind of source: one of the Source* constants.
 	Kind string `toml:"kind"`
+
+	// Device is the v4l2 device. Default "/dev/video0".
+	Device string `toml:"device"`
+	// InputFormat is the v4l2 capture format, as `ffmpeg -f v4l2 -list_formats all -i DEVICE`
+	// names it ("mjpeg", "yuyv422", "h264"); "" takes the device's default.
+	InputFormat string `toml:"input_format"`
+	// Size and FPS are what the v4l2 device is asked to capture; zero takes the device's
+	// default. When they differ from [video]'s, ffmpeg scales and drops or repeats frames.
+	Size Size `toml:"size"`
+	FPS  int  `toml:"fps"`
+	// Audio is the v4l2 source's sound: "alsa:DEVICE" ("alsa:hw:1,0") or "pulse:DEVICE"
+	// ("pulse:default"); "" for none.
+	Audio string `toml:"audio"`
+
+	// URL is the rtsp source's address, rtsp://[user:password@]host[:port]/path.
+	URL string `toml:"url"`
+	// Timeout is how long a read from the rtsp source may block before ffmpeg gives up.
+	// Default 5s.
+	Timeout Duration `toml:"timeout"`
+
+	// Path is the file source's path, relative to the profile's directory unless absolute
+	// (made absolute when the profile is loaded).
+	Path string `toml:"path"`
 }
+
+// Video encoders.
+const (
+	EncoderX264  = "libx264"
+	EncoderNVENC = "h264_nvenc"
+	EncoderVAAPI = "h264_vaapi"
+	EncoderQSV   = "h264_qsv"
+	// EncoderCopy passes the source's H.264 (or AAC, for audio) through unchanged.
+	EncoderCopy = "copy"
+)
 
 // Video is the video encoder's settings.
 type Video struct {
-	// Encoder is the ffmpeg H.264 encoder. Default "libx264".
+	// Encoder is the ffmpeg H.264 encoder, or "copy". Default "libx264".
 	Encoder string `toml:"encoder"`
+	// Preset trades speed for quality, in the encoder's own words: libx264's "ultrafast" ..
+	// "placebo", h264_qsv's "veryfast" .. "veryslow", h264_nvenc's "p1" .. "p7"; h264_vaapi has
+	// none. Default: "veryfast" for libx264 and h264_qsv, "p3" for h264_nvenc (set when the
+	// profile is loaded).
+	Preset string `toml:"preset"`
+	// Profile is the H.264 profile: "baseline", "main" or "high". Default "high".
+	Profile string `toml:"profile"`
 	// Bitrate in bits per second, written "2500k" or "4M". Default 2500k.
 	Bitrate Bitrate `toml:"bitrate"`
 	// GOP is the time between keyframes, written "2s". Default 2s.
@@ -113,11 +163,14 @@ type Video struct {
 	Size Size `toml:"size"`
 	// FPS is the frame rate. Default 25.
 	FPS int `toml:"fps"`
+	// VAAPIDevice is h264_vaapi's DRM render node. Default "/dev/dri/renderD128" (set when
+	// the profile is loaded, with h264_vaapi only).
+	VAAPIDevice string `toml:"vaapi_device"`
 }
 
 // Audio is the audio encoder's settings.
 type Audio struct {
-	// Encoder is "aac" or "none". Default "aac".
+	// Encoder is "aac", "copy" (the source's AAC unchanged) or "none". Default "aac".
 	Encoder string `toml:"encoder"`
 	// Bitrate in bits per second, written "128k". Default 128k.
 	Bitrate Bitrate `toml:"bitrate"`
@@ -125,6 +178,18 @@ type Audio struct {
 	SampleRate int `toml:"sample_rate"`
 	// Channels is 1 (mono) or 2 (stereo). Default 2.
 	Channels int `toml:"channels"`
+}
+
+// FFmpeg holds ffmpeg arguments written by hand, for experts: liveinject passes them on
+// unchecked, and its own output arguments always come last.
+type FFmpeg struct {
+	// InputArgs are the whole input part of the command line for source kind "ffmpeg", e.g.
+	// ["-f", "lavfi", "-i", "testsrc2"]. The first video and first audio stream of the first
+	// input are used.
+	InputArgs []string `toml:"input_args"`
+	// ExtraOutputArgs come after the encoder settings, e.g. ["-vf", "yadif"]. A -vf here
+	// replaces liveinject's own video filter (scaling, frame rate, hwupload).
+	ExtraOutputArgs []string `toml:"extra_output_args"`
 }
 
 // Destination is one RTSP server the channel is pushed to.
@@ -144,6 +209,13 @@ type Destination struct {
 	PasswordEnv  string `toml:"password_env"`
 	// SessionName is the SDP session name (s=) announced. Default: the channel's name.
 	SessionName string `toml:"session_name"`
+	// TLSCAFile, for an rtsps URL, is a PEM file of the authorities that sign the server's
+	// certificate, checked in place of the system's; relative to the file's directory unless
+	// absolute. TLSCA is its content, read when the file is loaded.
+	TLSCAFile string `toml:"tls_ca_file"`
+	TLSCA     string `toml:"-"`
+	// TLSInsecure, for an rtsps URL, skips the check of the server's certificate.
+	TLSInsecure bool `toml:"tls_insecure"`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "500ms".

@@ -82,6 +82,12 @@ func (t *table) get(k string) (any, keyPath, bool) {
 	return v, t.path.key(k), ok
 }
 
+// has reports whether key k is set in t, without marking it used.
+func (t *table) has(k string) bool {
+	_, ok := t.m[k]
+	return ok
+}
+
 // table returns the sub-table k, or an empty table if k is not set.
 func (d *decoder) table(t *table, k string) *table {
 	v, p, ok := t.get(k)
@@ -175,6 +181,33 @@ func (d *decoder) integer(t *table, k string, dst *int) keyPath {
 		return p
 	}
 	*dst = int(n)
+	return p
+}
+
+// strs sets *dst to the array of strings k. An empty array leaves *dst nil, as a missing key
+// does: the two mean the same.
+func (d *decoder) strs(t *table, k string, dst *[]string) keyPath {
+	v, p, ok := t.get(k)
+	if !ok {
+		return p
+	}
+	elems, isArray := v.([]any)
+	if !isArray {
+		d.keyErrorf(p, "want an array of strings, got %s", describe(v))
+		return p
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		s, isString := e.(string)
+		if !isString {
+			d.errorf(p.index(i), "%s: want a string, got %s", p.name(), describe(e))
+			return p
+		}
+		out[i] = s
+	}
+	if len(out) > 0 {
+		*dst = out
+	}
 	return p
 }
 

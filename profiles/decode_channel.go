@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -48,11 +49,13 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	res.disabled = !enabled
 
 	source := d.table(root, "source")
-	d.check(d.str(source, "kind", &ch.Source.Kind), checkSourceKind(ch.Source.Kind))
-	d.unknown(source)
-
-	d.video(d.table(root, "video"), &ch.Video)
-	d.audio(d.table(root, "audio"), &ch.Audio)
+	d.source(source, &ch.Source)
+	video, audio, ff := d.table(root, "video"), d.table(root, "audio"), d.table(root, "ffmpeg")
+	d.video(video, &ch.Video)
+	d.audio(audio, &ch.Audio)
+	d.ffmpeg(ff, &ch.FFmpeg)
+	d.checkSourceFits(&ch, source, video, audio, ff)
+	fillDefaults(&ch)
 
 	before := len(d.errs)
 	if dests := d.tables(root, "destination"); len(dests) > 0 {
@@ -86,11 +89,17 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 // video reads a [video] table over v.
 func (d *decoder) video(t *table, v *Video) {
 	d.check(d.str(t, "encoder", &v.Encoder), checkVideoEncoder(v.Encoder))
+	d.str(t, "preset", &v.Preset) // checked with the encoder, below
+	d.check(d.str(t, "profile", &v.Profile), checkH264Profile(v.Profile))
 	d.check(d.text(t, "bitrate", &v.Bitrate, true), checkBitrate(v.Bitrate))
-	d.check(d.text(t, "gop", &v.GOP, false), checkGOP(v.GOP))
+	d.check(d.text(t, "gop", &v.GOP, false), checkPositive(v.GOP))
 	d.check(d.text(t, "size", &v.Size, false), checkSize(v.Size))
 	d.check(d.integer(t, "fps", &v.FPS), checkFPS(v.FPS))
+	if p := d.str(t, "vaapi_device", &v.VAAPIDevice); v.VAAPIDevice != "" {
+		d.check(p, checkDevicePath(v.VAAPIDevice))
+	}
 	d.unknown(t)
+	d.checkVideoEncoderKeys(t, *v)
 }
 
 // audio reads an [audio] table over a.
@@ -100,6 +109,9 @@ func (d *decoder) audio(t *table, a *Audio) {
 	d.check(d.integer(t, "sample_rate", &a.SampleRate), checkSampleRate(a.SampleRate))
 	d.check(d.integer(t, "channels", &a.Channels), checkAudioChannels(a.Channels))
 	d.unknown(t)
+	if a.Encoder == EncoderCopy {
+		d.refuseWithCopy(t, "bitrate", "sample_rate", "channels")
+	}
 }
 
 // destination reads one [[destination]] table, of a profile or of the main config's defaults,
@@ -113,9 +125,37 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	} else {
 		d.check(urlPath, checkDestinationURL(strings.ReplaceAll(dest.URL, "{channel}", "channel"), relayListen))
 	}
-	d.check(d.str(t, "transport", &dest.Transport), checkTransport(dest.Transport))
+	transportPath := d.str(t, "transport", &dest.Transport)
+	d.check(transportPath, checkTransport(dest.Transport))
 	d.str(t, "session_name", &dest.SessionName)
 	d.credentials(t, &dest, urlPath)
+
+	caPath := d.str(t, "tls_ca_file", &dest.TLSCAFile)
+	insecurePath := d.boolean(t, "tls_insecure", &dest.TLSInsecure)
+	rtsps := strings.HasPrefix(dest.URL, "rtsps://")
+	switch {
+	case dest.TLSCAFile != "" && !rtsps:
+		d.keyErrorf(caPath, "applies to rtsps:// URLs only")
+	case dest.TLSInsecure && !rtsps:
+		d.keyErrorf(insecurePath, "applies to rtsps:// URLs only")
+	case dest.TLSCAFile != "" && dest.TLSInsecure:
+		d.keyErrorf(insecurePath, "turns off the check tls_ca_file is for: give one of them")
+	case dest.TLSCAFile != "":
+		file := d.relative(dest.TLSCAFile)
+		ca, err := readSecret(file)
+		if err == nil && !x509.NewCertPool().AppendCertsFromPEM([]byte(ca)) {
+			err = fmt.Errorf("%s holds no PEM certificate", file)
+		}
+		if err != nil {
+			d.keyErrorf(caPath, "%v", err)
+		}
+		dest.TLSCA = ca
+	case dest.TLSInsecure:
+		d.warnf(insecurePath, "the server's certificate is not checked: whoever is on the way can pose as the server")
+	}
+	if rtsps && dest.Transport == "udp" {
+		d.keyErrorf(transportPath, "udp does not work with rtsps: use tcp")
+	}
 	d.unknown(t)
 	return dest, urlPath
 }

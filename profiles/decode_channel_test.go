@@ -36,6 +36,8 @@ func TestDecodeChannelDefaults(t *testing.T) {
 		Source: Source{Kind: "testsrc"},
 		Video: Video{
 			Encoder: "libx264",
+			Preset:  "veryfast",
+			Profile: "high",
 			Bitrate: 2_500_000,
 			GOP:     Duration(2 * time.Second),
 			Size:    Size{Width: 1280, Height: 720},
@@ -77,7 +79,7 @@ url = "rtsp://{relay}/{channel}.sdp"
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
-	wantVideo := Video{Encoder: "libx264", Bitrate: 4_000_000, GOP: Duration(500 * time.Millisecond), Size: Size{640, 360}, FPS: 30}
+	wantVideo := Video{Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 4_000_000, GOP: Duration(500 * time.Millisecond), Size: Size{640, 360}, FPS: 30}
 	if ch.Video != wantVideo {
 		t.Errorf("video = %+v, want %+v", ch.Video, wantVideo)
 	}
@@ -150,7 +152,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "unknown key is case-sensitive",
 		src:  "[source]\nKind = \"testsrc\"\n" + dest,
-		want: []string{`p.toml:1: source.kind: missing (known kinds: testsrc)`, `p.toml:2: unknown key "source.Kind" (did you mean "kind"?)`},
+		want: []string{`p.toml:1: source.kind: missing (known kinds: testsrc, v4l2, rtsp, file, ffmpeg)`, `p.toml:2: unknown key "source.Kind" (did you mean "kind"?)`},
 	}, {
 		name: "unknown key in second destination",
 		src: "[source]\nkind = \"testsrc\"\n" +
@@ -207,12 +209,12 @@ func TestDecodeChannelErrors(t *testing.T) {
 		want: []string{`p.toml:4: video.fps: 121 is out of range 1..120`},
 	}, {
 		name: "video encoder",
-		src:  "[source]\nkind = \"testsrc\"\n[video]\nencoder = \"h264_nvenc\"\n" + dest,
-		want: []string{`p.toml:4: video.encoder: unsupported encoder "h264_nvenc" (supported: libx264)`},
+		src:  "[source]\nkind = \"testsrc\"\n[video]\nencoder = \"libx265\"\n" + dest,
+		want: []string{`p.toml:4: video.encoder: unsupported encoder "libx265" (supported: libx264, h264_nvenc, h264_vaapi, h264_qsv, copy)`},
 	}, {
 		name: "audio encoder",
 		src:  "[source]\nkind = \"testsrc\"\n[audio]\nencoder = \"mp3\"\n" + dest,
-		want: []string{`p.toml:4: audio.encoder: unsupported encoder "mp3" (supported: aac, none)`},
+		want: []string{`p.toml:4: audio.encoder: unsupported encoder "mp3" (supported: aac, copy, none)`},
 	}, {
 		name: "sample rate",
 		src:  "[source]\nkind = \"testsrc\"\n[audio]\nsample_rate = 44000\n" + dest,
@@ -223,16 +225,16 @@ func TestDecodeChannelErrors(t *testing.T) {
 		want: []string{`p.toml:4: audio.channels: 6 is not 1 (mono) or 2 (stereo)`},
 	}, {
 		name: "source kind unknown",
-		src:  "[source]\nkind = \"v4l2\"\n" + dest,
-		want: []string{`p.toml:2: source.kind: unknown kind "v4l2" (known kinds: testsrc)`},
+		src:  "[source]\nkind = \"hdmi\"\n" + dest,
+		want: []string{`p.toml:2: source.kind: unknown kind "hdmi" (known kinds: testsrc, v4l2, rtsp, file, ffmpeg)`},
 	}, {
 		name: "source kind missing, at its table",
 		src:  "# lobby\n[source]\n" + dest,
-		want: []string{`p.toml:2: source.kind: missing (known kinds: testsrc)`},
+		want: []string{`p.toml:2: source.kind: missing (known kinds: testsrc, v4l2, rtsp, file, ffmpeg)`},
 	}, {
 		name: "source missing",
 		src:  dest,
-		want: []string{`p.toml: source.kind: missing (known kinds: testsrc)`},
+		want: []string{`p.toml: source.kind: missing (known kinds: testsrc, v4l2, rtsp, file, ffmpeg)`},
 	}, {
 		name: "section not a table",
 		src:  "video = \"hd\"\n[source]\nkind = \"testsrc\"\n" + dest,
@@ -302,7 +304,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 		name: "all mistakes of a file, in line order",
 		src: `nam = "lobby"
 [source]
-kind = "v4l2"
+kind = "hdmi"
 [video]
 bitrate = "fast"
 size = "big"
@@ -316,7 +318,7 @@ transport = "quic"
 `,
 		want: []string{
 			`p.toml:1: unknown key "nam" (did you mean "name"?)`,
-			`p.toml:3: source.kind: unknown kind "v4l2" (known kinds: testsrc)`,
+			`p.toml:3: source.kind: unknown kind "hdmi" (known kinds: testsrc, v4l2, rtsp, file, ffmpeg)`,
 			`p.toml:5: video.bitrate: invalid bitrate "fast" (want bits per second, e.g. "2500k", "2.5M" or "128000")`,
 			`p.toml:6: video.size: invalid size "big" (want WIDTHxHEIGHT, e.g. "1280x720")`,
 			`p.toml:7: video.fps: 0 is out of range 1..120`,

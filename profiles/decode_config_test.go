@@ -69,7 +69,7 @@ session_name = "Lobby"
 			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
 			Log:   Log{Level: "debug", Format: "json"},
 			Defaults: Defaults{
-				Video: Video{Encoder: "libx264", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
+				Video: Video{Encoder: "libx264", Profile: "high", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
 				Audio: Audio{Encoder: "aac", Bitrate: 96_000, SampleRate: 44100, Channels: 1},
 				Destinations: []Destination{
 					{URL: "rtsp://dss1.example/{channel}.sdp", Transport: "tcp", User: "broadcaster", Password: "pw1",

@@ -3,6 +3,7 @@ package profiles
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,6 +27,9 @@ func FuzzDecodeProfile(f *testing.F) {
 		"[[destination]]\n[[destination.x]]\ny = 1\n[[destination]]\nurl = '''\n{chan'''\n",
 		"a.b.c = { d = [1, { e = \"\"\"\n]\"\"\" }] }\n\"[0]\" = 1\n",
 		"[video\nfps = 1",
+		"[source]\nkind = \"v4l2\"\ninput_format = \"h264\"\nsize = \"640x480\"\naudio = \"alsa:hw:1,0\"\n[video]\nencoder = \"copy\"\n",
+		"[source]\nkind = \"rtsp\"\nurl = \"rtsp://u:p@cam/x\"\n[video]\nencoder = \"h264_nvenc\"\npreset = \"p1\"\n[audio]\nencoder = \"copy\"\n",
+		"[source]\nkind = \"ffmpeg\"\n[ffmpeg]\ninput_args = [\"-i\", \"x\"]\nextra_output_args = [\"-vf\", \"yadif\"]\n",
 	} {
 		f.Add(seed, "127.0.0.1:0")
 	}
@@ -70,12 +74,23 @@ func checkLoadedChannel(t *testing.T, ch Channel, relay string) {
 	v, a := ch.Video, ch.Audio
 	for _, err := range []error{
 		checkSourceKind(ch.Source.Kind),
-		checkVideoEncoder(v.Encoder), checkBitrate(v.Bitrate), checkGOP(v.GOP), checkSize(v.Size), checkFPS(v.FPS),
+		checkVideoEncoder(v.Encoder), checkBitrate(v.Bitrate), checkPositive(v.GOP), checkSize(v.Size), checkFPS(v.FPS),
 		checkAudioEncoder(a.Encoder), checkBitrate(a.Bitrate), checkSampleRate(a.SampleRate), checkAudioChannels(a.Channels),
 	} {
 		if err != nil {
 			t.Errorf("loaded channel %+v: %v", ch, err)
 		}
+	}
+	s := ch.Source
+	switch {
+	case s.Kind == SourceV4L2 && checkDevicePath(s.Device) != nil,
+		s.Kind == SourceRTSP && (checkRTSPURL(s.URL) != nil || s.Timeout <= 0),
+		s.Kind == SourceFile && s.Path == "",
+		s.Kind == SourceFFmpeg && !slices.Contains(ch.FFmpeg.InputArgs, "-i"),
+		defaultPreset(v.Encoder) != "" && checkPreset(v.Encoder, v.Preset) != nil,
+		v.Encoder == EncoderVAAPI && checkDevicePath(v.VAAPIDevice) != nil,
+		v.Encoder == EncoderCopy && (s.Kind == SourceTestsrc || s.Kind == SourceV4L2 && s.InputFormat != "h264"):
+		t.Errorf("loaded channel that cannot run: %+v", ch)
 	}
 	if len(ch.Destinations) == 0 {
 		t.Errorf("loaded channel without destinations")

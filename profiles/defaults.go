@@ -21,7 +21,10 @@ const (
 func builtinDefaults() Defaults {
 	return Defaults{
 		Video: Video{
-			Encoder: "libx264",
+			Encoder: EncoderX264,
+			// High: what every player of the last fifteen years decodes, and with B-frames off
+			// (zerolatency) it costs no latency over main.
+			Profile: "high",
 			Bitrate: 2_500_000,
 			GOP:     Duration(2 * time.Second),
 			Size:    Size{Width: 1280, Height: 720},
@@ -33,6 +36,48 @@ func builtinDefaults() Defaults {
 			SampleRate: 48000,
 			Channels:   2,
 		},
+	}
+}
+
+// Defaults that depend on the source kind or the encoder, filled in by fillDefaults.
+const (
+	defaultV4L2Device  = "/dev/video0"
+	defaultRTSPTimeout = Duration(5 * time.Second)
+	defaultVAAPIDevice = "/dev/dri/renderD128"
+)
+
+// defaultPreset returns the preset an encoder gets when the profile names none: the fastest
+// that still looks good at live bitrates, as a box may run many channels.
+func defaultPreset(encoder string) string {
+	switch encoder {
+	case EncoderX264, EncoderQSV:
+		return "veryfast"
+	case EncoderNVENC:
+		return "p3"
+	}
+	return "" // h264_vaapi and copy have no preset
+}
+
+// fillDefaults sets what ch's source kind and encoder need and the profile left out. It runs
+// once a profile is decoded on top of [defaults], so that a rack's default preset does not
+// stick to a channel whose encoder has none.
+func fillDefaults(ch *Channel) {
+	s, v := &ch.Source, &ch.Video
+	switch s.Kind {
+	case SourceV4L2:
+		if s.Device == "" {
+			s.Device = defaultV4L2Device
+		}
+	case SourceRTSP:
+		if s.Timeout == 0 {
+			s.Timeout = defaultRTSPTimeout
+		}
+	}
+	if v.Preset == "" {
+		v.Preset = defaultPreset(v.Encoder)
+	}
+	if v.Encoder == EncoderVAAPI && v.VAAPIDevice == "" {
+		v.VAAPIDevice = defaultVAAPIDevice
 	}
 }
 

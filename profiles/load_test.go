@@ -207,7 +207,7 @@ func TestLoadExample(t *testing.T) {
 		File:   filepath.Join("..", "examples", "profiles", "test.toml"),
 		Source: Source{Kind: "testsrc"},
 		Video: Video{
-			Encoder: "libx264", Bitrate: 2_500_000, GOP: Duration(2 * time.Second),
+			Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: Duration(2 * time.Second),
 			Size: Size{Width: 1280, Height: 720}, FPS: 25,
 		},
 		Audio:        Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},

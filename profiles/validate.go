@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,26 +30,73 @@ func checkChannelName(name string) error {
 	return nil
 }
 
+const knownKinds = "known kinds: testsrc, v4l2, rtsp, file, ffmpeg"
+
 func checkSourceKind(kind string) error {
 	switch kind {
-	case "testsrc":
+	case SourceTestsrc, SourceV4L2, SourceRTSP, SourceFile, SourceFFmpeg:
 		return nil
 	case "":
-		return errors.New("missing (known kinds: testsrc)")
+		return errors.New("missing (" + knownKinds + ")")
 	}
-	return fmt.Errorf("unknown kind %q (known kinds: testsrc)", kind)
+	return fmt.Errorf("unknown kind %q (%s)", kind, knownKinds)
 }
 
 func checkVideoEncoder(encoder string) error {
-	if encoder != "libx264" {
-		return fmt.Errorf("unsupported encoder %q (supported: libx264)", encoder)
+	switch encoder {
+	case EncoderX264, EncoderNVENC, EncoderVAAPI, EncoderQSV, EncoderCopy:
+		return nil
+	}
+	return fmt.Errorf("unsupported encoder %q (supported: libx264, h264_nvenc, h264_vaapi, h264_qsv, copy)", encoder)
+}
+
+func checkAudioEncoder(encoder string) error {
+	if encoder != "aac" && encoder != EncoderCopy && encoder != "none" {
+		return fmt.Errorf("unsupported encoder %q (supported: aac, copy, none)", encoder)
 	}
 	return nil
 }
 
-func checkAudioEncoder(encoder string) error {
-	if encoder != "aac" && encoder != "none" {
-		return fmt.Errorf("unsupported encoder %q (supported: aac, none)", encoder)
+// checkPreset checks a preset against the names the encoder knows (those of ffmpeg 5.1 and
+// later); h264_nvenc's older names ("llhq" ...) are left out, as newer drivers drop them.
+func checkPreset(encoder, preset string) error {
+	var known []string
+	switch encoder {
+	case EncoderX264:
+		known = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}
+	case EncoderQSV:
+		known = []string{"veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+	case EncoderNVENC:
+		known = []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7"}
+	default:
+		return fmt.Errorf("encoder %q has no preset", encoder)
+	}
+	if !slices.Contains(known, preset) {
+		return fmt.Errorf("%q is not a %s preset (%s)", preset, encoder, strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// checkH264Profile accepts the profiles every H.264 encoder offers, all of them 8-bit 4:2:0.
+func checkH264Profile(profile string) error {
+	return oneOf(profile, "baseline", "main", "high")
+}
+
+// checkSourceAudio checks a v4l2 source's sound: an ffmpeg input device and its device name.
+func checkSourceAudio(audio string) error {
+	system, device, _ := strings.Cut(audio, ":")
+	if (system != "alsa" && system != "pulse") || device == "" {
+		return fmt.Errorf("%q is not \"alsa:DEVICE\" (e.g. \"alsa:hw:1,0\") or \"pulse:DEVICE\" (e.g. \"pulse:default\")", audio)
+	}
+	return nil
+}
+
+// checkDevicePath wants an absolute path: a relative one would depend on liveinject's working
+// directory. Whether the device is there is for the checks before each start: a camera may be
+// plugged in later.
+func checkDevicePath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("%q is not an absolute path such as \"/dev/video0\"", path)
 	}
 	return nil
 }
@@ -76,9 +124,9 @@ func checkBitrate(b Bitrate) error {
 	return nil
 }
 
-func checkGOP(gop Duration) error {
-	if gop <= 0 {
-		return fmt.Errorf("%s must be greater than 0", gop)
+func checkPositive(d Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s must be greater than 0", d)
 	}
 	return nil
 }
@@ -123,6 +171,12 @@ func checkDestinationURL(raw, relayListen string) error {
 		placeholder, _, _ := strings.Cut(raw[i:], "}")
 		return fmt.Errorf("unknown placeholder %q in %s (known: {channel}, {relay})", placeholder+"}", Redact(raw))
 	}
+	return checkRTSPURL(raw)
+}
+
+// checkRTSPURL checks an rtsp:// or rtsps:// URL with a host. Messages show the URL redacted
+// since they end up in logs.
+func checkRTSPURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error repeats the URL and may quote part of a password, as in "invalid port".

@@ -39,7 +39,7 @@ func startServer(t *testing.T, udp bool, hooks func(*Server)) *Server {
 		hooks(s)
 	}
 	if udp {
-		s.UDPRTPAddress, s.UDPRTCPAddress = freeUDPPair(t)
+		s.UDPRTPAddress, s.UDPRTCPAddress = fftest.FreeUDPPair(t)
 	}
 	if err := s.Initialize(); err != nil {
 		t.Fatal(err)
@@ -54,33 +54,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(b[:len(b)-1]))
 	return len(b), nil
-}
-
-// freeUDPPair finds an even port and the next one, both free on 127.0.0.1 a moment ago, as
-// gortsplib's server wants for RTP and RTCP.
-func freeUDPPair(t *testing.T) (rtpAddr, rtcpAddr string) {
-	t.Helper()
-	for range 100 {
-		probe, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := probe.LocalAddr().(*net.UDPAddr).Port &^ 1
-		probe.Close()
-		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port+1))
-		a.Close()
-		if err != nil {
-			continue
-		}
-		b.Close()
-		return fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
-	}
-	t.Fatal("no free UDP port pair")
-	return "", ""
 }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.

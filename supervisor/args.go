@@ -5,6 +5,7 @@ package supervisor
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/liveinject/liveinject/profiles"
 )
@@ -22,54 +23,166 @@ var outputArgs = []string{
 	"pipe:1",
 }
 
+// liveQueue is the packet queue of a capture input: a camera and a sound card read by separate
+// threads overrun ffmpeg's default of 8 packets while the encoder starts.
+const liveQueue = "512"
+
+// input is the input part of a command line and what the output part needs to know of it.
+type input struct {
+	args []string
+	// video and audio are the -map specifiers of the streams used; audio is "" when the input
+	// has no sound, or none is wanted.
+	video, audio string
+	// size and fps are those of the input's pictures when liveinject chose them; zero when
+	// the source decides, and the output is scaled and paced to [video]'s.
+	size profiles.Size
+	fps  int
+}
+
 // Args returns ffmpeg's argument list (without the binary) for a channel: capture, encode, and
 // MPEG-TS to stdout. It is an argv, never a shell line.
 func Args(ch profiles.Channel) ([]string, error) {
 	// -progress: key=value figures on stderr every second, for status.
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning", "-progress", "pipe:2", "-stats_period", "1"}
-
-	switch ch.Source.Kind {
-	case "testsrc":
-		v, a := ch.Video, ch.Audio
-		// -re paces the generated pattern at its frame rate, as a camera would deliver it.
-		args = append(args,
-			"-re", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", v.Size.Width, v.Size.Height, v.FPS))
-		if a.Encoder != "none" {
-			args = append(args,
-				"-re", "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=1000:sample_rate=%d", a.SampleRate))
-		}
-	default:
-		return nil, fmt.Errorf("channel %q: source kind %q is not supported", ch.Name, ch.Source.Kind)
+	if ch.Video.Encoder == profiles.EncoderVAAPI {
+		// A global option: it opens the GPU for both the hwupload filter and the encoder.
+		args = append(args, "-vaapi_device", ch.Video.VAAPIDevice)
 	}
+	in, err := inputArgs(ch)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, in.args...)
 
-	args = append(args, "-map", "0:v")
-	args = append(args, videoArgs(ch.Video)...)
-	if ch.Audio.Encoder != "none" {
-		args = append(args, "-map", "1:a")
+	args = append(args, "-map", in.video)
+	args = append(args, videoArgs(ch.Video, in)...)
+	if in.audio != "" {
+		args = append(args, "-map", in.audio)
 		args = append(args, audioArgs(ch.Audio)...)
 	}
+	args = append(args, ch.FFmpeg.ExtraOutputArgs...)
 	return append(args, outputArgs...), nil
 }
 
-func videoArgs(v profiles.Video) []string {
-	gop := max(1, int(v.GOP.Std().Seconds()*float64(v.FPS)))
+// inputArgs returns the input part of the channel's command line.
+func inputArgs(ch profiles.Channel) (input, error) {
+	s, v := ch.Source, ch.Video
+	wantAudio := ch.Audio.Encoder != "none"
+	// Sources that are files or streams: their first video stream, and their first audio
+	// stream if they have one ("?": a camera without a microphone is no error).
+	in := input{video: "0:v:0"}
+	if wantAudio {
+		in.audio = "0:a:0?"
+	}
+	switch s.Kind {
+	case profiles.SourceTestsrc:
+		// -re paces the generated pattern at its frame rate, as a camera would deliver it.
+		in = input{video: "0:v", size: v.Size, fps: v.FPS}
+		in.args = []string{"-re", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", v.Size, v.FPS)}
+		if wantAudio {
+			in.args = append(in.args,
+				"-re", "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=1000:sample_rate=%d", ch.Audio.SampleRate))
+			in.audio = "1:a"
+		}
+	case profiles.SourceV4L2:
+		in = input{video: "0:v", size: s.Size, fps: s.FPS}
+		in.args = []string{"-f", "v4l2", "-thread_queue_size", liveQueue}
+		if s.InputFormat != "" {
+			in.args = append(in.args, "-input_format", s.InputFormat)
+		}
+		if s.Size != (profiles.Size{}) {
+			in.args = append(in.args, "-video_size", s.Size.String())
+		}
+		if s.FPS != 0 {
+			in.args = append(in.args, "-framerate", strconv.Itoa(s.FPS))
+		}
+		in.args = append(in.args, "-i", s.Device)
+		if system, device, ok := strings.Cut(s.Audio, ":"); ok && wantAudio {
+			in.args = append(in.args, "-f", system, "-thread_queue_size", liveQueue, "-i", device)
+			in.audio = "1:a"
+		}
+	case profiles.SourceRTSP:
+		// TCP: a camera's UDP packets get lost on the way and need ports opened. -timeout (in
+		// microseconds) ends a read that hangs, so that a camera that went away is noticed
+		// before the stall timeout.
+		in.args = []string{"-rtsp_transport", "tcp", "-timeout", strconv.FormatInt(s.Timeout.Std().Microseconds(), 10), "-i", s.URL}
+	case profiles.SourceFile:
+		// Forever, at the file's own pace, as if it were live.
+		in.args = []string{"-re", "-stream_loop", "-1", "-i", s.Path}
+	case profiles.SourceFFmpeg:
+		in.args = ch.FFmpeg.InputArgs
+	default:
+		return input{}, fmt.Errorf("channel %q: source kind %q is not supported", ch.Name, s.Kind)
+	}
+	return in, nil
+}
+
+// videoArgs returns the video encoder's part: filters, encoder and its settings. Every encoder
+// gets a regular GOP (a keyframe every gop seconds, none in between for a scene cut), no
+// B-frames, and a constant bitrate capped by a two-second buffer.
+func videoArgs(v profiles.Video, in input) []string {
+	if v.Encoder == profiles.EncoderCopy {
+		return []string{"-c:v", "copy"}
+	}
+	var filters []string
+	if in.fps != v.FPS {
+		filters = append(filters, "fps="+strconv.Itoa(v.FPS))
+	}
+	if in.size != v.Size {
+		filters = append(filters, fmt.Sprintf("scale=%d:%d", v.Size.Width, v.Size.Height))
+	}
+	if v.Encoder == profiles.EncoderVAAPI {
+		filters = append(filters, "format=nv12", "hwupload")
+	}
+	var args []string
+	if len(filters) > 0 {
+		args = append(args, "-vf", strings.Join(filters, ","))
+	}
+
+	gop := strconv.Itoa(max(1, int(v.GOP.Std().Seconds()*float64(v.FPS))))
 	rate := strconv.FormatInt(int64(v.Bitrate), 10)
-	return []string{
-		"-c:v", v.Encoder,
-		"-preset", "veryfast",
-		"-tune", "zerolatency",
-		"-pix_fmt", "yuv420p",
+	args = append(args, "-c:v", v.Encoder)
+	switch v.Encoder {
+	case profiles.EncoderX264:
+		// zerolatency: no B-frames, no lookahead, sliced threads.
+		args = append(args, "-preset", v.Preset, "-tune", "zerolatency", "-profile:v", v.Profile, "-pix_fmt", "yuv420p")
+	case profiles.EncoderNVENC:
+		args = append(args, "-preset", v.Preset, "-tune", "ll", "-zerolatency", "1", "-profile:v", v.Profile,
+			"-pix_fmt", "yuv420p", "-rc", "cbr", "-bf", "0")
+	case profiles.EncoderQSV:
+		args = append(args, "-preset", v.Preset, "-profile:v", v.Profile, "-pix_fmt", "nv12", "-bf", "0", "-async_depth", "1")
+	case profiles.EncoderVAAPI:
+		args = append(args, "-profile:v", vaapiProfile(v.Profile), "-rc_mode", "CBR", "-bf", "0")
+	}
+	args = append(args,
 		"-b:v", rate,
 		"-maxrate", rate,
 		"-bufsize", strconv.FormatInt(2*int64(v.Bitrate), 10),
-		// Regular GOPs: a keyframe every gop frames and never one in between for a scene cut.
-		"-g", strconv.Itoa(gop),
-		"-keyint_min", strconv.Itoa(gop),
-		"-sc_threshold", "0",
+		"-g", gop)
+	switch v.Encoder {
+	case profiles.EncoderX264:
+		args = append(args, "-keyint_min", gop, "-sc_threshold", "0")
+	case profiles.EncoderNVENC:
+		args = append(args, "-no-scenecut", "1")
+	case profiles.EncoderQSV:
+		args = append(args, "-adaptive_i", "0")
 	}
+	return args
+}
+
+// vaapiProfile names an H.264 profile as h264_vaapi does: it has only the constrained
+// baseline profile, which every baseline decoder plays.
+func vaapiProfile(profile string) string {
+	if profile == "baseline" {
+		return "constrained_baseline"
+	}
+	return profile
 }
 
 func audioArgs(a profiles.Audio) []string {
+	if a.Encoder == profiles.EncoderCopy {
+		return []string{"-c:a", "copy"}
+	}
 	return []string{
 		"-c:a", a.Encoder,
 		"-b:a", strconv.FormatInt(int64(a.Bitrate), 10),

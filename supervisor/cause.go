@@ -29,6 +29,7 @@ var stderrCauses = []struct {
 }{
 	{"Device or resource busy", CauseDeviceBusy},
 	{"Cannot open video device", CauseDeviceNotFound}, // with "No such file or directory" or a permission error
+	{"Device creation failed", CauseDeviceNotFound},   // -vaapi_device without its GPU
 	{"Connection refused", CauseConnectionRefused},
 	{"Connection timed out", CauseTimedOut},
 	{"Operation timed out", CauseTimedOut},

@@ -29,6 +29,8 @@ func TestClassify(t *testing.T) {
 			CauseUnsupportedEncoder},
 		{"camera unplugged", []string{"-f", "v4l2", "-i", "/dev/video99", "-f", "null", "-"},
 			CauseDeviceNotFound},
+		{"GPU missing", []string{"-vaapi_device", "/nonexistent/renderD128", "-f", "lavfi", "-i", "testsrc", "-t", "1", "-f", "null", "-"},
+			CauseDeviceNotFound},
 		{"IP camera down", []string{"-rtsp_transport", "tcp", "-i", "rtsp://127.0.0.1:" + strconv.Itoa(port) + "/cam", "-f", "null", "-"},
 			CauseConnectionRefused},
 		{"bad option", []string{"-f", "lavfi", "-i", "testsrc", "-t", "1", "-nonexistent-option", "-f", "null", "-"},

@@ -51,6 +51,9 @@ type Channel struct {
 	// MinBackoff and MaxBackoff bound the delay between restarts. Defaults 1 s and 60 s.
 	MinBackoff, MaxBackoff time.Duration
 
+	// Checker looks for problems before the first start. Default: a Checker of the channel's own.
+	Checker *Checker
+
 	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
 	OnStart func(pid int)
 
@@ -85,6 +88,15 @@ func (c *Channel) Run(ctx context.Context) error {
 		c.publish(func(s *Status) { s.LastCause = err.Error() })
 		return err
 	}
+	if c.Checker == nil {
+		c.Checker = &Checker{}
+	}
+	// What is found here is said once; ffmpeg starts anyway, since a camera may be plugged in
+	// before the next try, and its own message then tells the cause at every failure.
+	for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
+		c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
+	}
+	redact := Redactor(c.Profile)
 
 	b := backoff.Backoff{Min: c.MinBackoff, Max: c.MaxBackoff}
 	for runs := 0; ; runs++ {
@@ -92,7 +104,7 @@ func (c *Channel) Run(ctx context.Context) error {
 			c.Sink.Discontinuity()
 		}
 		start := time.Now()
-		cause, err := c.runOnce(ctx, args)
+		cause, err := c.runOnce(ctx, args, redact)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -119,14 +131,14 @@ func (c *Channel) Run(ctx context.Context) error {
 
 // runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it. It
 // returns why it ended, in a few words (see classify) and in full.
-func (c *Channel) runOnce(ctx context.Context, args []string) (cause string, err error) {
+func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string) string) (cause string, err error) {
 	bin, err := exec.LookPath(c.FFmpeg)
 	if err != nil {
 		err = &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
 		return classify(err, nil, nil), err
 	}
 	onProgress := func(pr Progress) { c.publish(func(s *Status) { s.Progress = pr }) }
-	p, err := startProcess(bin, args, c.Logger, onProgress)
+	p, err := startProcess(bin, args, redact, c.Logger, onProgress)
 	if err != nil {
 		return "exited", fmt.Errorf("starting ffmpeg: %w", err)
 	}

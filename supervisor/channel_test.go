@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,18 @@ func TestMain(m *testing.M) {
 }
 
 func fakeFFmpeg(mode string) int {
+	if slices.Contains(os.Args[1:], "-encoders") {
+		// An ffmpeg built without VAAPI, whatever the mode, counting how often it is asked.
+		if f, err := os.OpenFile(os.Getenv("FAKE_FFMPEG_PROBES"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+			f.Close()
+		}
+		fmt.Print("Encoders:\n V..... = Video\n A..... = Audio\n ------\n" +
+			" V....D libx264              libx264 H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 (codec h264)\n" +
+			" V....D h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)\n" +
+			" A..... aac                  AAC (Advanced Audio Coding)\n")
+		return 0
+	}
 	switch mode {
 	case "ts": // a short stream, then a clean exit
 		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
@@ -51,6 +64,10 @@ func fakeFFmpeg(mode string) int {
 	case "stubborn": // writes nothing and ignores SIGINT
 		signal.Ignore(os.Interrupt)
 		select {}
+	case "echo": // repeats its input's URL in its error, as ffmpeg does
+		input := os.Args[slices.Index(os.Args, "-i")+1]
+		fmt.Fprintf(os.Stderr, "%s: Connection refused\n", input)
+		return 1
 	}
 	return 2
 }
@@ -61,6 +78,13 @@ type recorder struct {
 	frames         int
 	keys           int
 	discontinuites int
+	video, audio   int
+	// lastDTS is the last video frame's; backwards counts the video frames whose DTS is not
+	// after it within one ffmpeg run; noParams those without SPS and PPS.
+	lastDTS   int64
+	haveDTS   bool // lastDTS is of this run
+	backwards int
+	noParams  int
 }
 
 func (r *recorder) WriteFrame(f *demux.Frame) error {
@@ -70,13 +94,34 @@ func (r *recorder) WriteFrame(f *demux.Frame) error {
 	if f.Key {
 		r.keys++
 	}
+	if f.Kind == demux.Audio {
+		r.audio++
+		return nil
+	}
+	if r.haveDTS && f.DTS <= r.lastDTS {
+		r.backwards++
+	}
+	if f.Params == nil || len(f.Params.SPS) == 0 || len(f.Params.PPS) == 0 {
+		r.noParams++
+	}
+	r.video++
+	r.lastDTS, r.haveDTS = f.DTS, true
 	return nil
+}
+
+// kinds returns the video and audio frames received, and the video frames that went back in
+// time or came without parameter sets.
+func (r *recorder) kinds() (video, audio, backwards, noParams int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.video, r.audio, r.backwards, r.noParams
 }
 
 func (r *recorder) Discontinuity() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.discontinuites++
+	r.haveDTS = false // a new run starts its own timestamps
 }
 
 func (r *recorder) counts() (frames, keys, discontinuities int) {
@@ -89,7 +134,7 @@ func testProfile() profiles.Channel {
 	return profiles.Channel{
 		Name:   "test",
 		Source: profiles.Source{Kind: "testsrc"},
-		Video: profiles.Video{Encoder: "libx264", Bitrate: 2_500_000, GOP: profiles.Duration(2 * time.Second),
+		Video: profiles.Video{Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: profiles.Duration(2 * time.Second),
 			Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25},
 		Audio: profiles.Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
 	}

@@ -32,13 +32,13 @@ type process struct {
 }
 
 // startProcess starts bin with args. Its stdout is returned as a pipe the caller reads; stderr
-// lines are logged at debug level and the last ones kept. The child gets its own process group,
-// so that a signal reaches anything it spawned, and on Linux a SIGKILL (Pdeathsig) when
-// liveinject dies without stopping it.
+// lines, once redact has hidden the passwords they may repeat, are logged at debug level and
+// the last ones kept. The child gets its own process group, so that a signal reaches anything
+// it spawned, and on Linux a SIGKILL (Pdeathsig) when liveinject dies without stopping it.
 //
 // Lines of ffmpeg's -progress output (key=value) are not kept: they are gathered into a Progress
 // given to onProgress at the end of each block.
-func startProcess(bin string, args []string, log *slog.Logger, onProgress func(Progress)) (*process, error) {
+func startProcess(bin string, args []string, redact func(string) string, log *slog.Logger, onProgress func(Progress)) (*process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func startProcess(bin string, args []string, log *slog.Logger, onProgress func(P
 
 	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
 	go func() {
-		p.readStderr(errR, log, onProgress)
+		p.readStderr(errR, redact, log, onProgress)
 		errR.Close()
 		p.err = cmd.Wait()
 		close(p.done)
@@ -77,7 +77,7 @@ func startProcess(bin string, args []string, log *slog.Logger, onProgress func(P
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // readStderr splits on \r as well as \n: ffmpeg rewrites its status line with \r.
-func (p *process) readStderr(r io.Reader, log *slog.Logger, onProgress func(Progress)) {
+func (p *process) readStderr(r io.Reader, redact func(string) string, log *slog.Logger, onProgress func(Progress)) {
 	var pr Progress
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64*1024)
@@ -91,7 +91,7 @@ func (p *process) readStderr(r io.Reader, log *slog.Logger, onProgress func(Prog
 		return 0, nil, nil
 	})
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+		line := redact(strings.TrimSpace(sc.Text()))
 		if line == "" {
 			continue
 		}

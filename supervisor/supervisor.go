@@ -25,6 +25,8 @@ type Supervisor struct {
 	// with what changed.
 	OnApplied func(profiles.Changes)
 
+	checker Checker // shared, so that each ffmpeg is asked for its encoders once
+
 	mu      sync.Mutex
 	views   map[string]view    // what Status and Destinations read
 	pending []profiles.Channel // the latest Update not applied yet
@@ -172,7 +174,7 @@ func (s *Supervisor) add(ctx context.Context, set map[string]*running, ch profil
 // startChannel starts the channel's goroutine with profile ch.
 func (s *Supervisor) startChannel(ctx context.Context, r *running, ch profiles.Channel) {
 	log := s.Logger.With("channel", ch.Name)
-	c := &Channel{Profile: ch, FFmpeg: s.FFmpeg, Sink: r.fanout, Logger: log}
+	c := &Channel{Profile: ch, FFmpeg: s.FFmpeg, Sink: r.fanout, Logger: log, Checker: &s.checker}
 	if s.OnStart != nil {
 		c.OnStart = func(pid int) { s.OnStart(ch.Name, pid) }
 	}
@@ -224,6 +226,7 @@ func targets(ch profiles.Channel) []inject.Target {
 	for i, d := range ch.Destinations {
 		out[i] = inject.Target{
 			URL: d.URL, Transport: d.Transport, User: d.User, Password: d.Password, SessionName: d.SessionName,
+			TLSCA: d.TLSCA, TLSInsecure: d.TLSInsecure,
 		}
 	}
 	return out

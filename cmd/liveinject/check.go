@@ -35,13 +35,23 @@ func (m *Main) check(args []string) int {
 	if len(cfg.Disabled) > 0 {
 		fmt.Fprintf(m.Stdout, "disabled (enabled = false): %s\n", strings.Join(cfg.Disabled, ", "))
 	}
+	checker := &supervisor.Checker{}
 	for _, ch := range cfg.Channels {
 		args, err := supervisor.Args(ch)
 		if err != nil {
 			fmt.Fprintf(m.Stderr, "%s: %v\n", ch.File, err)
 			return exitConfig
 		}
+		redact := supervisor.Redactor(ch)
+		for i := range args {
+			args[i] = redact(args[i])
+		}
 		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
+		// Devices and encoders of the machine check runs on, which may not be the one the
+		// config is for: warnings, not errors.
+		for _, p := range checker.Check(ch, cfg.FFmpeg) {
+			fmt.Fprintf(m.Stdout, "  warning: %v\n", p)
+		}
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {

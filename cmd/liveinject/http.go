@@ -154,12 +154,17 @@ type progressReport struct {
 }
 
 type destinationReport struct {
-	URL            string `json:"url"` // password replaced by "xxxxx"
-	State          string `json:"state"`
-	Reconnects     uint64 `json:"reconnects"`
-	LastError      string `json:"last_error"`
-	PacketsSent    uint64 `json:"packets_sent"`
-	PacketsDropped uint64 `json:"packets_dropped"`
+	URL            string     `json:"url"` // password replaced by "xxxxx"
+	State          string     `json:"state"`
+	Transport      string     `json:"transport"`       // "tcp" or "udp" while recording
+	ConnectedSince *time.Time `json:"connected_since"` // set while recording
+	RetryAt        *time.Time `json:"retry_at"`        // set in states backoff and auth_failed
+	Reconnects     uint64     `json:"reconnects"`
+	LastError      string     `json:"last_error"`
+	PacketsSent    uint64     `json:"packets_sent"`
+	PacketsDropped uint64     `json:"packets_dropped"`
+	BytesSent      uint64     `json:"bytes_sent"`
+	QueueDepth     int        `json:"queue_depth"`
 }
 
 type relayReport struct {
@@ -222,10 +227,19 @@ func (s *httpServer) report() statusReport {
 			cr.Destinations[i] = destinationReport{
 				URL:            d.URL,
 				State:          d.State,
+				Transport:      d.Transport,
 				Reconnects:     d.Reconnects,
 				LastError:      d.LastError,
 				PacketsSent:    d.PacketsSent,
 				PacketsDropped: d.PacketsDropped,
+				BytesSent:      d.BytesSent,
+				QueueDepth:     d.QueueDepth,
+			}
+			if !d.ConnectedSince.IsZero() {
+				cr.Destinations[i].ConnectedSince = &d.ConnectedSince
+			}
+			if !d.RetryAt.IsZero() {
+				cr.Destinations[i].RetryAt = &d.RetryAt
 			}
 		}
 		r.Channels = append(r.Channels, cr)

@@ -114,7 +114,8 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			"stalls", "frames", "progress", "cause", "last_cause", "last_stderr", "retry_at", "destinations")
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
-			"url", "state", "reconnects", "last_error", "packets_sent", "packets_dropped")
+			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "packets_sent",
+			"packets_dropped", "bytes_sent", "queue_depth")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")
 		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "packets_received")

@@ -404,9 +404,15 @@ func TestCheckWarnsAboutPathsDSSRefuses(t *testing.T) {
 }
 
 func TestExamplesCheck(t *testing.T) {
-	var stdout, stderr fftest.Buffer
-	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", "../../examples/liveinject.toml"}); code != 0 {
-		t.Fatalf("examples/liveinject.toml: check exited %d:\n%s", code, stderr.String())
+	configs, err := filepath.Glob("../../examples/*/liveinject.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, config := range append([]string{"../../examples/liveinject.toml"}, configs...) {
+		var stdout, stderr fftest.Buffer
+		if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
+			t.Errorf("%s: check exited %d:\n%s", config, code, stderr.String())
+		}
 	}
 }
 

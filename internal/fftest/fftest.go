@@ -135,6 +135,33 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreeUDPPair returns an even UDP port and the next one, both free on 127.0.0.1 a moment ago,
+// as addresses: gortsplib's server wants such a pair for RTP and RTCP.
+func FreeUDPPair(t testing.TB) (rtpAddr, rtcpAddr string) {
+	t.Helper()
+	for range 100 {
+		probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := probe.LocalAddr().(*net.UDPAddr).Port &^ 1
+		probe.Close()
+		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port+1))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1)
+	}
+	t.Fatal("no free UDP port pair")
+	return "", ""
+}
+
 // Receiver starts ffmpeg as an RTSP server that accepts one publisher and writes what it
 // receives to a TS file; wait returns that file once the publisher has gone.
 func Receiver(t testing.TB) (url string, wait func() string) {

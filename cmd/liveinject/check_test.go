@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+)
+
+// TestCheckSources checks a camera and an IP camera that this machine does not have: check
+// warns about the missing device, naming channel and file, hides the camera's password in the
+// command it shows, and passes, since configs are often checked on another machine.
+func TestCheckSources(t *testing.T) {
+	config := writeConfig(t, httpAnyPort+"[[defaults.destination]]\nurl = \"rtsp://127.0.0.1:8554/{channel}.sdp\"\n")
+	dir := filepath.Dir(config)
+	device := filepath.Join(dir, "video0")
+	for name, profile := range map[string]string{
+		"cam.toml": "[source]\nkind = \"v4l2\"\ndevice = \"" + device + "\"\ninput_format = \"mjpeg\"\naudio = \"alsa:hw:1,0\"\n",
+		"ipcam.toml": "[source]\nkind = \"rtsp\"\nurl = \"rtsp://admin:s3cret@192.0.2.10/stream1\"\n" +
+			"[video]\nencoder = \"copy\"\n[audio]\nencoder = \"copy\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "profiles", name), []byte(profile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr fftest.Buffer
+	code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config})
+	if code != exitOK {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"-f v4l2 -thread_queue_size 512 -input_format mjpeg -i " + device + " -f alsa -thread_queue_size 512 -i hw:1,0",
+		`  warning: channel "cam" (` + filepath.Join(dir, "profiles", "cam.toml") + `): v4l2 device ` + device +
+			` not found: is the camera plugged in?`,
+		"-rtsp_transport tcp -timeout 5000000 -i rtsp://admin:xxxxx@192.0.2.10/stream1 -map 0:v:0 -c:v copy",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "warning:"); n != 1 {
+		t.Errorf("%d warnings, want the device's only:\n%s", n, out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("check shows the camera's password:\n%s", out)
+	}
+}

@@ -1,0 +1,192 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// probeTimeout bounds `ffmpeg -encoders`, which answers in well under a second.
+const probeTimeout = 10 * time.Second
+
+// Problem is something found before ffmpeg starts that will likely make it fail: the channel
+// still starts, and retries until the problem is fixed.
+type Problem struct {
+	Channel string
+	File    string // the channel's profile
+	Msg     string
+}
+
+func (p *Problem) Error() string {
+	return fmt.Sprintf("channel %q (%s): %s", p.Channel, p.File, p.Msg)
+}
+
+// Checker looks for what would keep a channel's ffmpeg from running, before it starts: an
+// encoder this ffmpeg was built without, a device or file that is not there. It asks each
+// ffmpeg binary for its encoders once and remembers the answer. The zero Checker is ready to
+// use, from several goroutines.
+type Checker struct {
+	mu       sync.Mutex
+	encoders map[string]*encoderList // by ffmpeg as configured
+}
+
+// encoderList is what one ffmpeg binary said of its encoders.
+type encoderList struct {
+	once  sync.Once
+	names map[string]bool
+	err   error
+}
+
+// Check returns the problems of channel ch run with ffmpeg, in the order they would bite. An
+// ffmpeg that is not found is not among them: the caller says that once for all channels.
+func (c *Checker) Check(ch profiles.Channel, ffmpeg string) []*Problem {
+	var msgs []string
+	if bin, err := exec.LookPath(ffmpeg); err == nil {
+		msgs = append(msgs, c.checkEncoders(ch, bin)...)
+	}
+	s, v := ch.Source, ch.Video
+	switch s.Kind {
+	case profiles.SourceV4L2:
+		msgs = append(msgs, checkPath(s.Device, "v4l2 device", "is the camera plugged in?"))
+	case profiles.SourceFile:
+		msgs = append(msgs, checkPath(s.Path, "file", "source.path must name a media file"))
+	}
+	if v.Encoder == profiles.EncoderVAAPI {
+		msgs = append(msgs, checkPath(v.VAAPIDevice, "VAAPI device", "h264_vaapi needs an Intel or AMD GPU with its driver"))
+	}
+	var out []*Problem
+	for _, m := range msgs {
+		if m != "" {
+			out = append(out, &Problem{Channel: ch.Name, File: ch.File, Msg: m})
+		}
+	}
+	return out
+}
+
+// checkEncoders says which of the channel's encoders ffmpeg at bin lacks. A listed encoder may
+// still fail for want of its hardware: that shows as the cause "unsupported encoder" once ffmpeg
+// has run.
+func (c *Checker) checkEncoders(ch profiles.Channel, bin string) []string {
+	list := c.list(bin)
+	if list.err != nil {
+		return []string{fmt.Sprintf("cannot list the encoders of %s: %v", bin, list.err)}
+	}
+	var msgs []string
+	for _, e := range []struct{ kind, name string }{{"video", ch.Video.Encoder}, {"audio", ch.Audio.Encoder}} {
+		if e.name == profiles.EncoderCopy || e.name == "none" || list.names[e.name] {
+			continue
+		}
+		msgs = append(msgs, fmt.Sprintf("%s encoder %s is not compiled into %s: choose another %s.encoder, "+
+			"or install an ffmpeg built with it (`%s -hide_banner -encoders` lists those it has)", e.kind, e.name, bin, e.kind, bin))
+	}
+	return msgs
+}
+
+// list returns bin's encoders, asking it the first time.
+func (c *Checker) list(bin string) *encoderList {
+	c.mu.Lock()
+	if c.encoders == nil {
+		c.encoders = make(map[string]*encoderList)
+	}
+	l, ok := c.encoders[bin]
+	if !ok {
+		l = &encoderList{}
+		c.encoders[bin] = l
+	}
+	c.mu.Unlock()
+	l.once.Do(func() { l.names, l.err = probeEncoders(bin) })
+	return l
+}
+
+// probeEncoders runs `ffmpeg -encoders` and returns the names it lists.
+func probeEncoders(bin string) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "-hide_banner", "-nostdin", "-encoders")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return parseEncoders(out), nil
+}
+
+// parseEncoders reads the list `ffmpeg -encoders` prints: a legend, a line of dashes, then
+// " V....D libx264   libx264 H.264 / AVC ..." per encoder.
+func parseEncoders(out []byte) map[string]bool {
+	names := make(map[string]bool)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	listed := false
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 1 && strings.HasPrefix(f[0], "---"):
+			listed = true
+		case listed && len(f) >= 2:
+			names[f[1]] = true
+		}
+	}
+	return names
+}
+
+// checkPath says what is wrong with a path the source or encoder opens, or "".
+func checkPath(path, what, hint string) string {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s %s not found: %s", what, path, hint)
+	}
+	return fmt.Sprintf("%s %s: %v", what, path, errors.Unwrap(err))
+}
+
+// Redactor returns a function that hides the passwords of a channel's input, which ffmpeg's
+// command line holds and its messages may repeat, in a text: an argument, or a line ffmpeg
+// printed. Destinations are not ffmpeg's business and need no hiding here.
+func Redactor(ch profiles.Channel) func(string) string {
+	var pairs []string
+	for _, arg := range append([]string{ch.Source.URL}, ch.FFmpeg.InputArgs...) {
+		for _, pw := range urlPasswords(arg) {
+			pairs = append(pairs, pw, "xxxxx")
+		}
+	}
+	if len(pairs) == 0 {
+		return func(s string) string { return s }
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// urlPasswords returns the password of a URL as written and as decoded, or nothing.
+func urlPasswords(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	decoded, ok := u.User.Password()
+	if !ok || decoded == "" {
+		return nil
+	}
+	_, rest, ok := strings.Cut(raw, "://")
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	at := strings.LastIndex(rest, "@")
+	_, written, _ := strings.Cut(rest[:max(at, 0)], ":")
+	if !ok || at < 0 || written == decoded || written == "" {
+		return []string{decoded}
+	}
+	return []string{written, decoded}
+}
