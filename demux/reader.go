@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,11 +136,7 @@ func (r *Reader) Initialize() error {
 		r.params = &Params{}
 	}
 
-	onErr := r.OnDecodeError
-	if onErr == nil {
-		onErr = func(error) {}
-	}
-	r.ts.OnDecodeError(onErr)
+	r.ts.OnDecodeError(r.decodeError)
 	if r.video != nil {
 		r.ts.OnDataH264(r.video, r.onVideo)
 	}
@@ -149,6 +146,13 @@ func (r *Reader) Initialize() error {
 	// Without video there is no IDR to wait for.
 	r.started = r.video == nil
 	return nil
+}
+
+// decodeError reports damage the reader recovers from.
+func (r *Reader) decodeError(err error) {
+	if r.OnDecodeError != nil {
+		r.OnDecodeError(err)
+	}
 }
 
 // HasVideo and HasAudio tell which tracks were found.
@@ -173,12 +177,16 @@ func (r *Reader) onVideo(pts, dts int64, au [][]byte) error {
 	pts = r.times.Decode(pts)
 	dts = r.times.Decode(dts)
 
+	// Damaged input can yield empty NAL units, or an access unit of nothing else: an empty one
+	// must not reach a packetizer.
+	au = slices.DeleteFunc(au, func(n []byte) bool { return len(n) == 0 })
+	if len(au) == 0 {
+		r.decodeError(errors.New("empty H.264 access unit dropped"))
+		return nil
+	}
 	var sps, pps []byte
 	key := false
 	for _, nalu := range au {
-		if len(nalu) == 0 {
-			continue
-		}
 		switch h264.NALUType(nalu[0] & 0x1f) {
 		case h264.NALUTypeSPS:
 			sps = nalu
@@ -225,6 +233,11 @@ func (r *Reader) updateParamSets(sps, pps []byte) {
 func (r *Reader) onAudio(pts int64, aus [][]byte) error {
 	pts = r.times.Decode(pts)
 	if !r.started {
+		return nil
+	}
+	aus = slices.DeleteFunc(aus, func(a []byte) bool { return len(a) == 0 })
+	if len(aus) == 0 {
+		r.decodeError(errors.New("empty AAC frame dropped"))
 		return nil
 	}
 	return r.handle(&Frame{

@@ -190,6 +190,11 @@ type FFmpeg struct {
 	// ExtraOutputArgs come after the encoder settings, e.g. ["-vf", "yadif"]. A -vf here
 	// replaces liveinject's own video filter (scaling, frame rate, hwupload).
 	ExtraOutputArgs []string `toml:"extra_output_args"`
+	// StopGrace is how long ffmpeg gets to exit after SIGINT before SIGKILL. Default 3s.
+	StopGrace Duration `toml:"stop_grace"`
+	// StallTimeout: no video frame (no frame at all without video) for this long, and ffmpeg is
+	// killed and started again. Default 10s.
+	StallTimeout Duration `toml:"stall_timeout"`
 }
 
 // Destination is one RTSP server the channel is pushed to.

@@ -24,7 +24,10 @@ type channelFile struct {
 // needs.
 func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d := &decoder{file: file}
-	ch := Channel{Name: name, File: file, Video: cfg.Defaults.Video, Audio: cfg.Defaults.Audio}
+	ch := Channel{
+		Name: name, File: file, Video: cfg.Defaults.Video, Audio: cfg.Defaults.Audio,
+		FFmpeg: FFmpeg{StopGrace: defaultStopGrace, StallTimeout: defaultStallTimeout},
+	}
 	res := channelFile{}
 	root := d.parse(src)
 	if root == nil {

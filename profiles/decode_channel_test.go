@@ -43,7 +43,8 @@ func TestDecodeChannelDefaults(t *testing.T) {
 			Size:    Size{Width: 1280, Height: 720},
 			FPS:     25,
 		},
-		Audio: Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
+		Audio:  Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
+		FFmpeg: FFmpeg{StopGrace: Duration(3 * time.Second), StallTimeout: Duration(10 * time.Second)},
 		Destinations: []Destination{
 			{URL: "rtsp://dss.example/lobby.sdp", Transport: "tcp"},
 		},

@@ -1,8 +1,10 @@
 package profiles
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // sourceKeyKind returns the source kind that uses [source] key k (other than kind).
@@ -74,7 +76,17 @@ func (d *decoder) ffmpeg(t *table, f *FFmpeg) {
 		d.keyErrorf(p, `has no "-i": give the whole input part, e.g. ["-f", "lavfi", "-i", "testsrc2"]`)
 	}
 	d.strs(t, "extra_output_args", &f.ExtraOutputArgs)
+	d.check(d.text(t, "stop_grace", &f.StopGrace, false), checkAtLeast(f.StopGrace, 100*time.Millisecond))
+	d.check(d.text(t, "stall_timeout", &f.StallTimeout, false), checkAtLeast(f.StallTimeout, time.Second))
 	d.unknown(t)
+}
+
+// checkAtLeast refuses a duration under min: shorter would kill a healthy ffmpeg.
+func checkAtLeast(d Duration, min time.Duration) error {
+	if time.Duration(d) < min {
+		return fmt.Errorf("%s is too short: at least %v", d, min)
+	}
+	return nil
 }
 
 // checkVideoEncoderKeys reports keys of a [video] table that do not suit the encoder, whether

@@ -107,6 +107,8 @@ encoder = "h264_vaapi"
 			if ch.Audio.Encoder != tt.audio {
 				t.Errorf("audio encoder %q, want %q", ch.Audio.Encoder, tt.audio)
 			}
+			// the stop and stall timings are not the point here: their defaults
+			tt.ffmpeg.StopGrace, tt.ffmpeg.StallTimeout = defaultStopGrace, defaultStallTimeout
 			if !reflect.DeepEqual(ch.FFmpeg, tt.ffmpeg) {
 				t.Errorf("ffmpeg %#v, want %#v", ch.FFmpeg, tt.ffmpeg)
 			}
@@ -283,5 +285,24 @@ func TestDiffSources(t *testing.T) {
 		if c := Diff([]Channel{base}, []Channel{changed}); len(c.Restart) != 1 {
 			t.Errorf("%s changed: %+v, want a restart", name, c)
 		}
+	}
+}
+
+func TestDecodeStopAndStall(t *testing.T) {
+	const base = "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\n"
+	ch, errs := decodeTest("p.toml", "p", []byte(base+"[ffmpeg]\nstop_grace = \"500ms\"\nstall_timeout = \"30s\"\n"), "")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ch.FFmpeg.StopGrace != Duration(500*time.Millisecond) || ch.FFmpeg.StallTimeout != Duration(30*time.Second) {
+		t.Errorf("ffmpeg %+v, want stop_grace 500ms, stall_timeout 30s", ch.FFmpeg)
+	}
+	_, errs = decodeTest("p.toml", "p", []byte(base+"[ffmpeg]\nstop_grace = \"0s\"\nstall_timeout = \"200ms\"\n"), "")
+	want := []string{
+		`p.toml:6: ffmpeg.stop_grace: 0s is too short: at least 100ms`,
+		`p.toml:7: ffmpeg.stall_timeout: 200ms is too short: at least 1s`,
+	}
+	if got := errorStrings(errs); !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }

@@ -14,6 +14,9 @@ const (
 	DefaultHTTPListen = "127.0.0.1:9997"
 	defaultLogLevel   = "info"
 	defaultLogFormat  = "text"
+
+	defaultStopGrace    = Duration(3 * time.Second)
+	defaultStallTimeout = Duration(10 * time.Second)
 )
 
 // builtinDefaults returns the settings a profile starts from when the main config's [defaults]

@@ -211,6 +211,7 @@ func TestLoadExample(t *testing.T) {
 			Size: Size{Width: 1280, Height: 720}, FPS: 25,
 		},
 		Audio:        Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
+		FFmpeg:       FFmpeg{StopGrace: Duration(3 * time.Second), StallTimeout: Duration(10 * time.Second)},
 		Destinations: []Destination{{URL: "rtsp://127.0.0.1:8554/test.sdp", Transport: "tcp"}},
 	}
 	if !reflect.DeepEqual(ch, wantCh) {

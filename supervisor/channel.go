@@ -57,9 +57,10 @@ type Channel struct {
 	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
 	OnStart func(pid int)
 
-	status    atomic.Pointer[Status]
-	publishMu sync.Mutex // serializes publish
-	frames    atomic.Uint64
+	status      atomic.Pointer[Status]
+	publishMu   sync.Mutex // serializes publish
+	frames      atomic.Uint64
+	demuxErrors atomic.Uint64
 }
 
 // Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
@@ -161,16 +162,21 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	stop := context.AfterFunc(ctx, func() { p.stop(c.Grace) })
 	defer stop()
 
-	var stalled atomic.Bool
+	// The watchdog kills an ffmpeg that has delivered no frame for StallTimeout; whether bytes
+	// came meanwhile tells a silent ffmpeg from one whose stream holds no frames.
+	var stalled, stalledWithOutput, bytesCame atomic.Bool
 	watchdog := time.AfterFunc(c.StallTimeout, func() {
+		// noted now: the frames the demuxer flushes at the end would reset bytesCame
+		stalledWithOutput.Store(bytesCame.Load())
 		stalled.Store(true)
 		p.kill()
 	})
 	defer watchdog.Stop()
 
 	r := &demux.Reader{
-		R: p.stdout,
+		R: &activityReader{r: p.stdout, seen: &bytesCame},
 		OnDecodeError: func(err error) {
+			c.demuxErrors.Add(1)
 			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
 		},
 	}
@@ -179,6 +185,7 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 		err = r.Run(func(f *demux.Frame) error {
 			if f.Kind == demux.Video || !r.HasVideo() {
 				watchdog.Reset(c.StallTimeout)
+				bytesCame.Store(false)
 			}
 			c.frames.Add(1)
 			if c.status.Load().State != StateRunning {
@@ -191,15 +198,38 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	switch {
 	case ctx.Err() != nil:
 		return "", ctx.Err()
+	case stalled.Load() && stalledWithOutput.Load():
+		return "", fmt.Errorf("%w: MPEG-TS came but no frame for %v", errStalled, c.StallTimeout)
 	case stalled.Load():
-		return "", fmt.Errorf("%w: no frame for %v", errStalled, c.StallTimeout)
+		return "", fmt.Errorf("%w: no output for %v", errStalled, c.StallTimeout)
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// ffmpeg closed its output: it is exiting, or it is wedged with its output closed,
+		// which is no better. It gets the grace to exit on its own, then is stopped.
+		select {
+		case <-p.done:
+		case <-time.After(c.Grace):
+			p.stop(c.Grace)
+		}
 		return "", p.exitError()
 	default:
 		// A demux failure leaves ffmpeg running: stop it, then say both.
 		p.stop(c.Grace)
 		return "", fmt.Errorf("%w (%v)", err, p.exitError())
 	}
+}
+
+// activityReader notes in seen that bytes came through.
+type activityReader struct {
+	r    io.Reader
+	seen *atomic.Bool
+}
+
+func (a *activityReader) Read(b []byte) (int, error) {
+	n, err := a.r.Read(b)
+	if n > 0 {
+		a.seen.Store(true)
+	}
+	return n, err
 }
 
 // FFmpegNotFoundError is returned when the configured ffmpeg binary cannot be found.

@@ -64,6 +64,41 @@ func fakeFFmpeg(mode string) int {
 	case "stubborn": // writes nothing and ignores SIGINT
 		signal.Ignore(os.Interrupt)
 		select {}
+	case "nulls": // the stream once, then MPEG-TS without frames: null packets, forever
+		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		io.Copy(os.Stdout, f) //nolint:errcheck
+		null := make([]byte, 188*100)
+		for i := 0; i < len(null); i += 188 {
+			copy(null[i:], []byte{0x47, 0x1f, 0xff, 0x10})
+		}
+		for {
+			if _, err := os.Stdout.Write(null); err != nil {
+				return 1
+			}
+		}
+	case "closed": // closes its output and stays, until SIGINT
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt)
+		os.Stdout.Close()
+		<-c
+		return 255
+	case "flood": // the stream, with a flood of warnings on stderr
+		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		go func() {
+			for i := 0; ; i++ {
+				fmt.Fprintf(os.Stderr, "[h264 @ 0x1] warning %d: non-existing PPS 0 referenced\r", i)
+			}
+		}()
+		io.Copy(os.Stdout, f) //nolint:errcheck
+		return 0
 	case "echo": // repeats its input's URL in its error, as ffmpeg does
 		input := os.Args[slices.Index(os.Args, "-i")+1]
 		fmt.Fprintf(os.Stderr, "%s: Connection refused\n", input)
@@ -269,7 +304,7 @@ func TestChannelKillsStalledFFmpeg(t *testing.T) {
 	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") || st.Cause != CauseStalled {
 		t.Errorf("status %+v, want a stall counted", st)
 	}
-	if !strings.Contains(logs.String(), "stalled: no frame for 200ms") {
+	if !strings.Contains(logs.String(), "stalled: no output for 200ms") {
 		t.Errorf("stall not logged:\n%s", logs)
 	}
 }
@@ -288,4 +323,52 @@ func TestChannelFFmpegNotFound(t *testing.T) {
 	_, _, _, logs, stop := startChannel(t, "ts", func(c *Channel) { c.FFmpeg = "/nonexistent/ffmpeg" })
 	logs.WaitFor(t, `ffmpeg not found (\"/nonexistent/ffmpeg\"): install it with`)
 	stop()
+}
+
+// TestChannelStallWithOutput tells a stall of an ffmpeg that writes MPEG-TS without frames
+// from a silent one, and counts it as a stall.
+func TestChannelStallWithOutput(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, sink, pids, logs, stop := startChannel(t, "nulls", func(c *Channel) { c.StallTimeout = 300 * time.Millisecond })
+	pids.waitStarts(t, 2)
+	stop()
+	if !strings.Contains(logs.String(), "stalled: MPEG-TS came but no frame for 300ms") {
+		t.Errorf("stall with output not logged:\n%s", logs)
+	}
+	if frames, _, _ := sink.counts(); frames < 25 {
+		t.Errorf("%d frames, want the stream's before the stall", frames)
+	}
+	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
+		t.Errorf("status %+v, want a stall counted", st)
+	}
+}
+
+// TestChannelOutputClosedButAlive stops an ffmpeg that closed its output and stays: it gets the
+// grace, then SIGINT, and is started again without waiting for the stall timeout.
+func TestChannelOutputClosedButAlive(t *testing.T) {
+	_, _, pids, logs, stop := startChannel(t, "closed", func(c *Channel) {
+		c.Grace = 200 * time.Millisecond
+		c.StallTimeout = time.Hour
+	})
+	pids.waitStarts(t, 3)
+	stop()
+	if !strings.Contains(logs.String(), "ffmpeg exited with status 255") {
+		t.Errorf("the stop after the closed output not logged:\n%s", logs)
+	}
+}
+
+// TestChannelStderrFlood runs an ffmpeg that floods stderr while it streams: the frames all come
+// and only the last lines are kept.
+func TestChannelStderrFlood(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, sink, pids, _, stop := startChannel(t, "flood", nil)
+	pids.waitStarts(t, 2)
+	st := c.Status() // the first run's lines: the second may be stopped before it says anything
+	stop()
+	if frames, _, _ := sink.counts(); frames < 25 {
+		t.Errorf("%d frames, want every frame of the first run", frames)
+	}
+	if len(st.LastStderr) != stderrLines || !strings.Contains(st.LastStderr[0], "non-existing PPS") {
+		t.Errorf("kept %d stderr lines (%q...), want the last %d", len(st.LastStderr), st.LastStderr[:min(2, len(st.LastStderr))], stderrLines)
+	}
 }

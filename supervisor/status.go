@@ -28,8 +28,9 @@ type Status struct {
 	PID int
 	// Starts counts ffmpeg starts; Stalls the restarts because frames stopped coming.
 	Starts, Stalls uint64
-	// Frames counts the frames handed to the injector.
-	Frames uint64
+	// Frames counts the frames handed to the injector; DemuxErrors the damage in ffmpeg's
+	// MPEG-TS that the demuxer recovered from.
+	Frames, DemuxErrors uint64
 	// LastCause says why ffmpeg last ended; Cause says it in a few words (see the Cause
 	// constants, or "exited N"); LastStderr are ffmpeg's last stderr lines then.
 	LastCause  string
@@ -67,7 +68,7 @@ func (c *Channel) Status() Status {
 	if p := c.status.Load(); p != nil {
 		s = *p
 	}
-	s.Frames = c.frames.Load()
+	s.Frames, s.DemuxErrors = c.frames.Load(), c.demuxErrors.Load()
 	return s
 }
 

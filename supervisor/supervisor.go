@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/profiles"
@@ -174,7 +175,8 @@ func (s *Supervisor) add(ctx context.Context, set map[string]*running, ch profil
 // startChannel starts the channel's goroutine with profile ch.
 func (s *Supervisor) startChannel(ctx context.Context, r *running, ch profiles.Channel) {
 	log := s.Logger.With("channel", ch.Name)
-	c := &Channel{Profile: ch, FFmpeg: s.FFmpeg, Sink: r.fanout, Logger: log, Checker: &s.checker}
+	c := &Channel{Profile: ch, FFmpeg: s.FFmpeg, Sink: r.fanout, Logger: log,
+		Grace: time.Duration(ch.FFmpeg.StopGrace), StallTimeout: time.Duration(ch.FFmpeg.StallTimeout), Checker: &s.checker}
 	if s.OnStart != nil {
 		c.OnStart = func(pid int) { s.OnStart(ch.Name, pid) }
 	}

@@ -135,6 +135,7 @@ type channelReport struct {
 	FFmpegStarts uint64              `json:"ffmpeg_starts"`
 	Stalls       uint64              `json:"stalls"`
 	Frames       uint64              `json:"frames"`
+	DemuxErrors  uint64              `json:"demux_errors"`
 	Progress     progressReport      `json:"progress"`
 	Cause        string              `json:"cause"` // why ffmpeg last ended, in a few words
 	LastCause    string              `json:"last_cause"`
@@ -204,6 +205,7 @@ func (s *httpServer) report() statusReport {
 			FFmpegStarts: c.Starts,
 			Stalls:       c.Stalls,
 			Frames:       c.Frames,
+			DemuxErrors:  c.DemuxErrors,
 			Progress: progressReport{
 				Frame:       c.Progress.Frame,
 				FPS:         c.Progress.FPS,
