@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -370,5 +371,34 @@ func TestChannelStderrFlood(t *testing.T) {
 	}
 	if len(st.LastStderr) != stderrLines || !strings.Contains(st.LastStderr[0], "non-existing PPS") {
 		t.Errorf("kept %d stderr lines (%q...), want the last %d", len(st.LastStderr), st.LastStderr[:min(2, len(st.LastStderr))], stderrLines)
+	}
+}
+
+// TestChannelBackoffSequence checks the delays between restarts of an ffmpeg that fails at once,
+// as the channel logs them: doubling from the minimum to the cap, within the ±20 % jitter, then
+// staying at the cap.
+func TestChannelBackoffSequence(t *testing.T) {
+	_, _, pids, logs, stop := startChannel(t, "fail", func(c *Channel) {
+		c.MinBackoff, c.MaxBackoff = 50*time.Millisecond, 400*time.Millisecond
+	})
+	pids.waitStarts(t, 7)
+	stop()
+	var delays []time.Duration
+	for _, m := range regexp.MustCompile(`restart_in=(\S+)`).FindAllStringSubmatch(logs.String(), -1) {
+		d, err := time.ParseDuration(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		delays = append(delays, d)
+	}
+	if len(delays) < 6 {
+		t.Fatalf("delays %v, want at least 6", delays)
+	}
+	for i, want := range []time.Duration{50, 100, 200, 400, 400, 400} {
+		want *= time.Millisecond
+		lo, hi := want*8/10-time.Millisecond, want*12/10+time.Millisecond
+		if delays[i] < lo || delays[i] > hi {
+			t.Errorf("delay %d is %v, want %v ± 20 %%; all: %v", i+1, delays[i], want, delays)
+		}
 	}
 }
