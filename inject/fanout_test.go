@@ -583,3 +583,81 @@ func TestDigestAuthAndSessionName(t *testing.T) {
 		t.Errorf("URL in the figures %q, want the user with the password hidden", st.URL)
 	}
 }
+
+// TestNewParametersReannounce feeds the frames of one encode, then, as after an ffmpeg restart
+// with another size, those of a second: each destination ends its session with TEARDOWN and
+// announces the new SPS/PPS in a new one, which starts at the new IDR.
+func TestNewParametersReannounce(t *testing.T) {
+	first := frames(t, "1")
+	second := frames(t, "1", "-s", "320x180", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
+	if first[0].Params.Equal(second[0].Params) {
+		t.Fatal("the two encodes have the same parameters")
+	}
+	servers := []*fakeServer{newFakeServer(t, nil), newFakeServer(t, nil)}
+	f := &Fanout{Channel: "test", QueueSize: 1024,
+		Targets: []Target{{URL: servers[0].url("/a.sdp")}, {URL: servers[1].url("/b.sdp")}}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	push(t, f, first)
+	waitSettled(t, f, 0)
+	waitSettled(t, f, 1)
+	f.Discontinuity()
+	for _, x := range second {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range servers {
+		fftest.WaitFor(t, 10*time.Second, "the second session", func() bool {
+			return len(s.received(1)) > 0 && slices.Contains(s.requests(), "0:TEARDOWN")
+		})
+		waitSettled(t, f, i)
+		announces := s.requestsOf(base.Announce)
+		if len(announces) != 2 {
+			t.Fatalf("server %d: %d ANNOUNCEs, want 2: %v", i, len(announces), s.requests())
+		}
+		sprop := func(body []byte) string {
+			for _, l := range strings.Split(string(body), "\r\n") {
+				if _, v, ok := strings.Cut(l, "sprop-parameter-sets="); ok {
+					return v
+				}
+			}
+			return ""
+		}
+		if a, b := sprop(announces[0].Body), sprop(announces[1].Body); a == "" || a == b {
+			t.Errorf("server %d: sprop-parameter-sets %q then %q, want new ones", i, a, b)
+		}
+		if !videoStartsWithParameterSets(s.received(1)) {
+			t.Errorf("server %d: the new session does not start with SPS/PPS", i)
+		}
+		if st := f.Stats()[i]; st.PacketsDropped != 0 || st.State != StateRecording {
+			t.Errorf("server %d: %+v, want recording, nothing dropped", i, st)
+		}
+	}
+}
+
+// TestSDPTooLarge refuses to announce an SDP over Darwin Streaming Server's 4 KB limit, and says
+// so in the destination's state.
+func TestSDPTooLarge(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", QueueSize: 1024,
+		Targets: []Target{{URL: s.url("/x.sdp"), SessionName: strings.Repeat("long name ", 500)}}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, x := range fr[:1] {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fftest.WaitFor(t, 10*time.Second, "the refusal", func() bool {
+		return strings.Contains(f.Stats()[0].LastError, "over the 4096 bytes Darwin Streaming Server accepts")
+	})
+	if reqs := s.requestsOf(base.Announce); len(reqs) != 0 {
+		t.Errorf("%d ANNOUNCEs sent, want none", len(reqs))
+	}
+}

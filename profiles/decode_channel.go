@@ -10,6 +10,9 @@ import (
 	"strings"
 )
 
+// maxSessionName bounds a destination's session_name, which goes into the announced SDP.
+const maxSessionName = 256
+
 // channelFile is what decoding one profile yields.
 type channelFile struct {
 	channel  Channel // filled as far as the file allowed
@@ -130,7 +133,10 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	}
 	transportPath := d.str(t, "transport", &dest.Transport)
 	d.check(transportPath, checkTransport(dest.Transport))
-	d.str(t, "session_name", &dest.SessionName)
+	if p := d.str(t, "session_name", &dest.SessionName); len(dest.SessionName) > maxSessionName {
+		// the announced SDP must stay under Darwin Streaming Server's 4 KB
+		d.keyErrorf(p, "%d characters: at most %d", len(dest.SessionName), maxSessionName)
+	}
 	d.credentials(t, &dest, urlPath)
 
 	caPath := d.str(t, "tls_ca_file", &dest.TLSCAFile)

@@ -192,3 +192,12 @@ url = "rtsp://dss.example/{chanel}.sdp"
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestSessionNameBound(t *testing.T) {
+	src := "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nsession_name = \"" +
+		strings.Repeat("x", 300) + "\"\n"
+	_, errs := decodeTest("p.toml", "p", []byte(src), "")
+	if got, want := errorStrings(errs), []string{"p.toml:5: destination.session_name: 300 characters: at most 256"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
