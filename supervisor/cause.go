@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/liveinject/liveinject/demux"
 )
 
 // Causes of an ffmpeg run's end, as status shows them: short, stable words an operator (or an
@@ -19,7 +21,9 @@ const (
 	CauseFFmpegNotFound     = "ffmpeg not found"
 	CauseStalled            = "stalled"
 	CauseKilled             = "killed"
-	CauseStopped            = "stopped" // liveinject stopped it
+	CauseStopped            = "stopped"           // liveinject stopped it
+	CauseUnsupportedCodec   = "unsupported codec" // ffmpeg's output is not H.264/AAC
+	CauseMissingTrack       = "missing track"     // a track of ffmpeg's output never sends data
 )
 
 // stderrCauses maps what ffmpeg prints to a cause, first match wins. The texts are ffmpeg's
@@ -47,6 +51,10 @@ func classify(err error, exit error, stderr []string) string {
 		return CauseFFmpegNotFound
 	case errors.Is(err, errStalled):
 		return CauseStalled
+	case errors.Is(err, demux.ErrUnsupportedCodec):
+		return CauseUnsupportedCodec
+	case errors.Is(err, demux.ErrProbeLimit):
+		return CauseMissingTrack
 	}
 	for i := len(stderr) - 1; i >= 0; i-- {
 		for _, c := range stderrCauses {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -52,6 +54,17 @@ func TestClassify(t *testing.T) {
 	}
 	if got := classify(errStalled, nil, []string{"Connection refused"}); got != CauseStalled {
 		t.Errorf("stall: %q, want stalled whatever stderr says", got)
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: the video is H.265/HEVC", demux.ErrUnsupportedCodec), CauseUnsupportedCodec},
+		{fmt.Errorf("%w within 1048576 bytes", demux.ErrProbeLimit), CauseMissingTrack},
+	} {
+		if got := classify(tc.err, nil, []string{"Connection refused"}); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
 
