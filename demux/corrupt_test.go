@@ -5,22 +5,16 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 // TestReaderSurvivesDamage feeds damaged variants of a 3 s TS and checks that the reader never
 // panics, ends cleanly, counts the damage, and still delivers most of the stream, every frame
 // with its parameters.
 func TestReaderSurvivesDamage(t *testing.T) {
-	data, err := os.ReadFile(fftest.TS(t, "3", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := makeTS(t, "3", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
 	packets := len(data) / 188
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
@@ -102,10 +96,7 @@ func withoutPID(data []byte, pid uint16) ([]byte, int) {
 // audio track that has no data: Initialize must give up within its bounds with a clear error
 // instead of reading, and keeping, the stream forever.
 func TestReaderTrackThatNeverComes(t *testing.T) {
-	data, err := os.ReadFile(fftest.TS(t, "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := makeTS(t, "1")
 	// ffmpeg's mpegts muxer puts the second stream, the audio, on PID 0x101.
 	videoOnly, removed := withoutPID(data, 0x101)
 	if removed == 0 {

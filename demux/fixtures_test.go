@@ -88,11 +88,7 @@ func TestReaderFixtures(t *testing.T) {
 		{"audio only", []string{"-map", "1:a", "-c:a", "aac", "-ac", "2"}, false, 48000, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := fftest.TS(t, "2", tc.args...)
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			file, data := makeTS(t, "2", tc.args...)
 			r, c, err := readAll(t, data)
 			if !errors.Is(err, io.EOF) {
 				t.Fatalf("Run: %v", err)
@@ -177,11 +173,8 @@ func TestReaderRefusesWhatItCannotPush(t *testing.T) {
 			"the audio is AC-3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := os.ReadFile(fftest.TS(t, "1", tc.args...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = readAll(t, data)
+			_, data := makeTS(t, "1", tc.args...)
+			_, _, err := readAll(t, data)
 			if !errors.Is(err, ErrUnsupportedCodec) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want ErrUnsupportedCodec saying %q", err, tc.want)
 			}

@@ -3,12 +3,9 @@ package demux
 import (
 	"errors"
 	"io"
-	"os"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 // tsPacketSize is the size of an MPEG-TS packet.
@@ -42,10 +39,7 @@ func videoPESStart(pkt []byte) bool {
 // unbounded (go-astits pull request 78, open): an IDR over 64 KiB followed by a tiny P frame of a
 // still scene. One frame of delay is the better trade until that is fixed.
 func TestReaderDelaysAccessUnitsAtMostOneFrame(t *testing.T) {
-	data, err := os.ReadFile(fftest.TS(t, "2"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := makeTS(t, "2")
 	pr, pw := io.Pipe()
 
 	var mu sync.Mutex
@@ -91,7 +85,7 @@ func TestReaderDelaysAccessUnitsAtMostOneFrame(t *testing.T) {
 	if err := r.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	err = r.Run(func(f *Frame) error {
+	err := r.Run(func(f *Frame) error {
 		if f.Kind == Video {
 			mu.Lock()
 			frames++

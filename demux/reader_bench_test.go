@@ -41,12 +41,8 @@ func BenchmarkReader(b *testing.B) {
 // unit the time from the write of its last TS packet to the frame coming out of the reader.
 // It runs in real time: use -benchtime 1x.
 func BenchmarkReaderLatency(b *testing.B) {
-	file := fftest.TS(b, "4", "-s", "1280x720", "-c:v", "libx264", "-preset", "veryfast",
+	_, data := makeTS(b, "4", "-s", "1280x720", "-c:v", "libx264", "-preset", "veryfast",
 		"-tune", "zerolatency", "-b:v", "2500k", "-g", "50", "-c:a", "aac", "-ac", "2")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		b.Fatal(err)
-	}
 	// groups[i] holds video PES i (and what comes before it, for i = 0) and ends just before the
 	// first packet of video PES i+1
 	var groups [][]byte

@@ -13,6 +13,17 @@ import (
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
+// makeTS has ffmpeg encode a test TS (see fftest.TS) and returns its path and its bytes.
+func makeTS(tb testing.TB, seconds string, extra ...string) (string, []byte) {
+	tb.Helper()
+	file := fftest.TS(tb, seconds, extra...)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return file, data
+}
+
 type collected struct {
 	video, audio []*Frame
 	audioAUs     int
@@ -55,11 +66,7 @@ func ffprobeCount(t *testing.T, file, sel string) int {
 }
 
 func TestReaderH264AAC(t *testing.T) {
-	file := fftest.TS(t, "2")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, data := makeTS(t, "2")
 	r, c, err := readAll(t, data)
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("Run: %v, want io.EOF", err)
@@ -116,11 +123,7 @@ func TestReaderH264AAC(t *testing.T) {
 }
 
 func TestReaderStartsAtIDRWithParameterSets(t *testing.T) {
-	file := fftest.TS(t, "3")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := makeTS(t, "3")
 	// Cut the head of the stream: the reader must skip to the next IDR and drop audio until then.
 	// The PMT is repeated, so it is found again after the cut.
 	cut := len(data) / 3
@@ -138,11 +141,7 @@ func TestReaderStartsAtIDRWithParameterSets(t *testing.T) {
 }
 
 func TestReaderVideoOnly(t *testing.T) {
-	file := fftest.TS(t, "1", "-map", "0:v", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := makeTS(t, "1", "-map", "0:v", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25")
 	r, c, err := readAll(t, data)
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("Run: %v", err)
