@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/conn"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -37,6 +39,8 @@ type fakeServer struct {
 	udps    []net.PacketConn
 	reqs    []fakeRequest
 	packets map[int][]fakePacket
+	// reports are the RTCP sender reports received, by interleaved channel
+	reports map[int][]rtcp.SenderReport
 }
 
 type fakeRequest struct {
@@ -50,13 +54,36 @@ type fakePacket struct {
 	pkt     rtp.Packet
 }
 
+// recordRTCP keeps the sender reports of an RTCP compound packet.
+func (s *fakeServer) recordRTCP(channel int, payload []byte) {
+	pkts, err := rtcp.Unmarshal(payload)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range pkts {
+		if sr, ok := p.(*rtcp.SenderReport); ok {
+			s.reports[channel] = append(s.reports[channel], *sr)
+		}
+	}
+}
+
+// senderReports returns the sender reports received on an interleaved channel.
+func (s *fakeServer) senderReports(channel int) []rtcp.SenderReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reports[channel])
+}
+
 // newFakeServer starts a server; configure, if not nil, sets its script first.
 func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{l: l, packets: map[int][]fakePacket{}, done: make(chan struct{})}
+	s := &fakeServer{l: l, packets: map[int][]fakePacket{}, reports: map[int][]rtcp.SenderReport{},
+		done: make(chan struct{})}
 	if configure != nil {
 		configure(s)
 	}
@@ -121,9 +148,13 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 		}
 		switch x := what.(type) {
 		case *base.InterleavedFrame:
+			if x.Channel%2 != 0 {
+				s.recordRTCP(x.Channel, x.Payload)
+				continue
+			}
 			var p rtp.Packet
-			if x.Channel%2 != 0 || p.Unmarshal(bytes.Clone(x.Payload)) != nil {
-				continue // RTCP
+			if p.Unmarshal(bytes.Clone(x.Payload)) != nil {
+				continue
 			}
 			count := s.record(n, x.Channel, p)
 			if drop > 0 && count >= drop {
