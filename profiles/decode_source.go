@@ -1,7 +1,6 @@
 package profiles
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -79,14 +78,6 @@ func (d *decoder) ffmpeg(t *table, f *FFmpeg) {
 	d.check(d.text(t, "stop_grace", &f.StopGrace, false), checkAtLeast(f.StopGrace, 100*time.Millisecond))
 	d.check(d.text(t, "stall_timeout", &f.StallTimeout, false), checkAtLeast(f.StallTimeout, time.Second))
 	d.unknown(t)
-}
-
-// checkAtLeast refuses a duration under min: shorter would kill a healthy ffmpeg.
-func checkAtLeast(d Duration, min time.Duration) error {
-	if time.Duration(d) < min {
-		return fmt.Errorf("%s is too short: at least %v", d, min)
-	}
-	return nil
 }
 
 // checkVideoEncoderKeys reports keys of a [video] table that do not suit the encoder, whether

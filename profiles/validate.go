@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The checks below look at one value each and say what is wrong with it; the decoder reports
@@ -127,6 +128,14 @@ func checkBitrate(b Bitrate) error {
 func checkPositive(d Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("%s must be greater than 0", d)
+	}
+	return nil
+}
+
+// checkAtLeast refuses a duration under min: shorter would kill a healthy ffmpeg.
+func checkAtLeast(d Duration, min time.Duration) error {
+	if time.Duration(d) < min {
+		return fmt.Errorf("%s is too short: at least %v", d, min)
 	}
 	return nil
 }

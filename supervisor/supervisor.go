@@ -92,7 +92,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			for _, r := range set {
 				all = append(all, r)
 			}
-			s.stop(all, true)
+			s.stop(all)
+			closeAll(all)
 			return nil
 		case <-kick:
 			s.mu.Lock()
@@ -128,7 +129,7 @@ func (s *Supervisor) apply(ctx context.Context, set map[string]*running, channel
 	for _, ch := range c.Restart {
 		restarting = append(restarting, set[ch.Name])
 	}
-	s.stop(append(stopping, restarting...), false)
+	s.stop(append(stopping, restarting...))
 	for _, r := range stopping {
 		s.Logger.Info("channel removed", "channel", r.profile.Name)
 	}
@@ -200,17 +201,13 @@ func (s *Supervisor) retarget(r *running, ch profiles.Channel) {
 	}
 }
 
-// stop stops channels' ffmpeg in parallel and waits; with teardown, it then closes their
-// injectors too, in parallel.
-func (s *Supervisor) stop(rs []*running, teardown bool) {
+// stop stops channels' ffmpeg in parallel and waits; their injectors stay up.
+func (s *Supervisor) stop(rs []*running) {
 	for _, r := range rs {
 		r.cancel()
 	}
 	for _, r := range rs {
 		<-r.done
-	}
-	if teardown {
-		closeAll(rs)
 	}
 }
 
