@@ -57,6 +57,10 @@ type Channel struct {
 	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
 	OnStart func(pid int)
 
+	// firstFrame and lastFrame are when the current (or last) run's first and latest frames
+	// came; owned by the channel's goroutine.
+	firstFrame, lastFrame time.Time
+
 	status      atomic.Pointer[Status]
 	publishMu   sync.Mutex // serializes publish
 	frames      atomic.Uint64
@@ -104,12 +108,11 @@ func (c *Channel) Run(ctx context.Context) error {
 		if runs > 0 {
 			c.Sink.Discontinuity()
 		}
-		start := time.Now()
 		cause, err := c.runOnce(ctx, args, redact)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(start) > healthyRun {
+		if c.lastFrame.Sub(c.firstFrame) >= healthyRun {
 			b.Reset()
 		}
 		delay := b.Next()
@@ -180,6 +183,7 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
 		},
 	}
+	c.firstFrame, c.lastFrame = time.Time{}, time.Time{}
 	err = r.Initialize()
 	if err == nil {
 		err = r.Run(func(f *demux.Frame) error {
@@ -188,6 +192,10 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 				bytesCame.Store(false)
 			}
 			c.frames.Add(1)
+			c.lastFrame = time.Now()
+			if c.firstFrame.IsZero() {
+				c.firstFrame = c.lastFrame
+			}
 			if c.status.Load().State != StateRunning {
 				c.publish(func(s *Status) { s.State = StateRunning })
 			}
