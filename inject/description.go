@@ -2,6 +2,7 @@ package inject
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
@@ -27,8 +28,9 @@ type session struct {
 }
 
 // newSession describes the channel's tracks for an ANNOUNCE: H.264 with sprop-parameter-sets and
-// MPEG4-GENERIC AAC-hbr, video first.
-func newSession(title string, p *demux.Params) (*session, error) {
+// MPEG4-GENERIC AAC-hbr, video first. The body must stay under DSS's limit once announceBody
+// has added title, metadata and the server's address.
+func newSession(title string, meta Metadata, p *demux.Params) (*session, error) {
 	s := &session{desc: &description.Session{Title: title}}
 	if p.SPS != nil {
 		s.video = &description.Media{
@@ -63,7 +65,9 @@ func newSession(title string, p *demux.Params) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building SDP: %w", err)
 	}
-	if len(sdp) > maxSDPSize {
+	// as long an address as any that can go into c=
+	longest := net.ParseIP("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+	if sdp = announceBody(sdp, longest, title, meta); len(sdp) > maxSDPSize {
 		return nil, fmt.Errorf("SDP is %d bytes, over the %d bytes Darwin Streaming Server accepts", len(sdp), maxSDPSize)
 	}
 	return s, nil

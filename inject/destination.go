@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -20,6 +21,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/internal/backoff"
+	"github.com/liveinject/liveinject/internal/sdptext"
 )
 
 // Destination states, as shown in Stats.
@@ -50,6 +52,14 @@ var errParamsChanged = errors.New("codec parameters changed")
 // errAuth is in the error of a session that the server refused for its credentials.
 var errAuth = errors.New("authentication failed")
 
+// errHeld is in the error of a session that the server refused with 412 Precondition Failed:
+// on Darwin Streaming Server, the name is still held by a broadcast that ended without TEARDOWN.
+var errHeld = errors.New("the stream name is still held")
+
+// errNotTaken is in the error of a SETUP that the server answered with 404: it did not take the
+// session just announced.
+var errNotTaken = errors.New("the announced session was not taken")
+
 // Stats are one destination's figures.
 type Stats struct {
 	// URL has any password replaced by "xxxxx".
@@ -76,11 +86,15 @@ type Stats struct {
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.
 type destination struct {
-	target    Target
-	channel   string
-	cfg       settings
-	url       string
-	redacted  string
+	target   Target
+	channel  string
+	cfg      settings
+	url      string
+	redacted string
+	// title is the announced session's name.
+	title string
+	// stream is the URL without credentials, which names the stream for its stable SSRCs.
+	stream    string
 	transport *gortsplib.Transport
 	secure    bool           // rtsps
 	roots     *x509.CertPool // nil: the system's
@@ -128,6 +142,8 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 	if u.Host == "" {
 		return nil, fmt.Errorf("destination %s: no host", u.Redacted())
 	}
+	plain := *u
+	plain.User = nil
 	if t.User != "" {
 		u.User = url.UserPassword(t.User, t.Password)
 	}
@@ -138,8 +154,18 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 		secure:   u.Scheme == "rtsps",
 		url:      u.String(),
 		redacted: u.Redacted(),
+		title:    cmp.Or(t.SessionName, channel),
+		stream:   plain.String(),
 		queue:    make(chan *unit, cfg.queueSize),
 		state:    StateWaiting,
+	}
+	for _, f := range []struct{ key, value string }{
+		{"session name", d.title}, {"session info", t.Metadata.Info}, {"author", t.Metadata.Author},
+		{"copyright", t.Metadata.Copyright}, {"comment", t.Metadata.Comment},
+	} {
+		if err := sdptext.Check(f.value); err != nil {
+			return nil, fmt.Errorf("destination %s: %s: %w", d.redacted, f.key, err)
+		}
 	}
 	switch t.Transport {
 	case "", "tcp":
@@ -248,30 +274,61 @@ func (d *destination) run(ctx context.Context) {
 	// what the next session starts with: an IDR and the units queued after it
 	var start []*unit
 	var lastLogged string
+	// heldSince is when the server began to answer 412 to every try; zero when it does not.
+	var heldSince time.Time
+	// quick paces the tries while the name is held: 100 ms doubling to heldRetry.
+	quick := backoff.Backoff{Min: min(100*time.Millisecond, d.cfg.heldRetry), Max: d.cfg.heldRetry}
+	// reannounced: the session before this try was ended by us, with TEARDOWN, to announce new
+	// parameters.
+	reannounced := false
 	for {
 		if start == nil {
 			d.setState(StateWaiting, nil)
-			var ok bool
-			if start, ok = d.nextKey(ctx); !ok {
-				return
-			}
+		}
+		var ok bool
+		if start, ok = d.nextKey(ctx, start); !ok {
+			return
 		}
 
 		began := time.Now()
 		next, err := d.session(ctx, start)
 		start = next
 		if ctx.Err() != nil {
+			d.drop(start...)
 			return
 		}
 		d.reconnects.Add(1)
 		if errors.Is(err, errParamsChanged) {
 			d.log.Info("codec parameters changed, announcing again")
+			reannounced = true
 			continue
 		}
 		if time.Since(began) > healthyAfter {
 			b.Reset()
 		}
-		delay, state := b.Next(), StateBackoff
+		// Darwin Streaming Server takes about 100 ms to let go of a broadcast after its
+		// TEARDOWN: a SETUP sooner gets 412, or 404 when the new ANNOUNCE came while it deleted
+		// the old SDP file. After one that vanished it answers 412 for about 20 s.
+		held := errors.Is(err, errHeld) || (reannounced && errors.Is(err, errNotTaken))
+		reannounced = false
+		if held && heldSince.IsZero() {
+			heldSince = began
+		}
+		var delay time.Duration
+		state := StateBackoff
+		if held && time.Since(heldSince) < d.cfg.heldFor {
+			// Try again soon, so that viewers get the stream back as soon as it can be had,
+			// and from where this try would have begun: they lose nothing.
+			delay = quick.Next()
+		} else {
+			d.drop(start...)
+			start = nil
+			if !held {
+				heldSince = time.Time{}
+				quick.Reset()
+			}
+			delay = b.Next()
+		}
 		if errors.Is(err, errAuth) {
 			// The operator may be fixing the password or the server: retry, but slowly.
 			delay, state = max(delay, d.cfg.authRetry), StateAuthFailed
@@ -288,12 +345,27 @@ func (d *destination) run(ctx context.Context) {
 	}
 }
 
-// nextKey returns the newest IDR in the queue with the units queued after it, which a session
-// sends first; units before that IDR are stale and dropped. With no IDR queued it waits for one.
-func (d *destination) nextKey(ctx context.Context) ([]*unit, bool) {
-	var start []*unit
+// nextKey returns what a session sends first: start, if given, with the units queued after it
+// while they follow it without a gap and are no more than a queue's worth; else the newest IDR
+// in the queue with the units queued after it. Units before that IDR are stale and dropped. With
+// no IDR queued it waits for one.
+func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool) {
+	keep := start != nil
 	take := func(u *unit) {
+		if keep && u.n != start[len(start)-1].n+1 {
+			keep = false
+			if !u.key {
+				// a gap, and no IDR to resume at (the queue resumes at one after a drop)
+				d.drop(start...)
+				start = nil
+			}
+		}
+		if len(start) >= d.cfg.queueSize {
+			keep = false // a backlog that long would reach viewers late: resume at an IDR
+		}
 		switch {
+		case keep:
+			start = append(start, u)
 		case u.key:
 			d.drop(start...)
 			start = []*unit{u}
@@ -341,8 +413,9 @@ func (d *destination) wait(ctx context.Context, delay time.Duration) bool {
 }
 
 // session announces the parameters of start[0], an IDR, records start and what the queue brings
-// next, and returns when the server fails, ctx ends, or the parameters change; then it returns
-// the unit that carries the new ones and those after it that it has not sent.
+// next, and returns when the server fails, ctx ends, or the parameters change. When the
+// parameters changed it returns the unit that carries the new ones and those after it that it
+// has not sent; when it failed before recording, start.
 // Closing the client sends TEARDOWN, so a DSS frees the broadcast name at once.
 func (d *destination) session(ctx context.Context, start []*unit) (next []*unit, err error) {
 	pending := start
@@ -353,21 +426,19 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	}()
 	d.setState(StateConnecting, nil)
 	params := start[0].params
-	title := d.target.SessionName
-	if title == "" {
-		title = d.channel
-	}
-	s, err := newSession(title, params)
+	s, err := newSession(d.title, d.target.Metadata, params)
 	if err != nil {
-		return nil, err
+		return start, err
 	}
 	u, err := base.ParseURL(d.url)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL")
+		return start, fmt.Errorf("invalid URL")
 	}
 	// conn is the client's connection, taken from its dialer so that a stop can cut it.
 	var conn atomic.Pointer[net.Conn]
 	var protocol string // the transport the server took, from its SETUP answers
+	ssrc := newSSRCRewriter(d.channel, d.stream)
+	var server net.IP // the address announced in c=
 	c := &gortsplib.Client{
 		Scheme:         u.Scheme,
 		Host:           u.Host,
@@ -376,10 +447,27 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		WriteQueueSize: writeQueueSize,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
-			if err == nil {
-				conn.Store(&nc)
+			if err != nil {
+				return nil, err
 			}
-			return nc, err
+			conn.Store(&nc)
+			if d.secure {
+				return nc, nil // SRTP in TLS: see ssrc.go
+			}
+			return &ssrcConn{Conn: nc, r: ssrc}, nil
+		},
+		// Called from the goroutine that then writes the request: server is read once
+		// Announce has returned.
+		OnRequest: func(req *base.Request) {
+			if req.Method != base.Announce {
+				return
+			}
+			if nc := conn.Load(); nc != nil {
+				if a, ok := (*nc).RemoteAddr().(*net.TCPAddr); ok {
+					server = a.IP
+					req.Body = announceBody(req.Body, server, d.title, d.target.Metadata)
+				}
+			}
 		},
 		OnTransportSwitch: func(err error) {
 			d.log.Info("the server wants TCP: switching", "reason", err)
@@ -394,7 +482,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		},
 	}
 	if err := c.Start2(); err != nil {
-		return nil, err
+		return start, err
 	}
 	// closeClient sends TEARDOWN, after the packets queued. A server that stopped reading
 	// would hold them for the client's write timeout, twice: the connection is cut instead.
@@ -415,13 +503,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	defer stop()
 
 	if _, err := c.Announce(u, s.desc); err != nil {
-		return nil, describe("ANNOUNCE", err)
+		return start, describe("ANNOUNCE", err, server)
 	}
 	if err := c.SetupAll(u, s.desc.Medias); err != nil {
-		return nil, describe("SETUP", err)
+		return start, describe("SETUP", err, server)
 	}
 	if _, err := c.Record(); err != nil {
-		return nil, describe("RECORD", err)
+		return start, describe("RECORD", err, server)
 	}
 	d.recording(c, protocol)
 	d.log.Info("recording", "transport", protocol)
@@ -510,24 +598,32 @@ func (d *destination) tlsConfig() *tls.Config {
 	}
 }
 
-// describe names the request that failed and adds what a user can do about common answers.
-func describe(req string, err error) error {
+// describe names the request that failed and adds what a user can do about common answers, as
+// Darwin Streaming Server 6.0.3 gives them. server is the address announced in c=.
+func describe(req string, err error, server net.IP) error {
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) {
-		switch bad.Code {
-		case base.StatusUnauthorized:
-			return fmt.Errorf("%s: %w (%d): check user and password", req, errAuth, bad.Code)
-		case base.StatusForbidden, base.StatusNotFound:
-			what := "forbidden"
-			if bad.Code == base.StatusNotFound {
-				what = "not found"
-			}
-			return fmt.Errorf("%s: %s (%d): the server does not let this user broadcast to this path; "+
-				"on Darwin Streaming Server give the movies folder a qtaccess file or use a broadcaster user",
-				req, what, bad.Code)
-		case base.StatusPreconditionFailed:
-			return fmt.Errorf("%s: %d %s: the name is still broadcasting (a dropped session lingers ~20 s on DSS), "+
-				"or the path does not end in .sdp", req, bad.Code, bad.Message)
+		status := fmt.Sprintf("%d %s", bad.Code, bad.Message)
+		switch {
+		case bad.Code == base.StatusUnauthorized:
+			return fmt.Errorf("%s: %w (%s): check user and password; on Darwin Streaming Server a user of "+
+				"the broadcaster group, or a qtaccess whose <Limit WRITE> block says require any-user", req, errAuth, status)
+		case bad.Code == base.StatusPreconditionFailed:
+			return fmt.Errorf("%s: %w (%s) by the broadcast before; Darwin Streaming Server frees a name "+
+				"about 0.1 s after its TEARDOWN, and about 20 s after a broadcast that vanished without one",
+				req, errHeld, status)
+		case req == "SETUP" && bad.Code == base.StatusNotFound:
+			return fmt.Errorf("%s: %s: %w; Darwin Streaming Server "+
+				"reflects a session only when the SDP's c= address (%v, where this box connected to) is one of "+
+				"its own, which fails when a NAT is between this box and the server", req, status, errNotTaken, server)
+		case req == "SETUP" && bad.Code == base.StatusUnsupportedMediaType:
+			return fmt.Errorf("%s: %s: on Darwin Streaming Server the path must end in .sdp", req, status)
+		case req == "ANNOUNCE" && bad.Code == base.StatusForbidden:
+			return fmt.Errorf("%s: %s: the server does not let this push write there; on Darwin Streaming Server "+
+				"the directory does not exist under the movies folder, or its qtaccess lacks "+
+				"<Limit WRITE> require any-user </Limit> and the user is not a broadcaster", req, status)
+		case bad.Code == base.StatusForbidden, bad.Code == base.StatusNotFound:
+			return fmt.Errorf("%s: %s: the server does not let this user broadcast to this path", req, status)
 		}
 	}
 	var unknownCA x509.UnknownAuthorityError

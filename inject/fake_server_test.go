@@ -31,6 +31,8 @@ type fakeServer struct {
 	stallAfter func(n int) int
 	// udp takes RTP over UDP; without it a UDP SETUP gets 461, as from a TCP-only server.
 	udp bool
+	// dss, when set, makes the server answer and reflect as Darwin Streaming Server 6.0.3 does.
+	dss *fakeDSS
 
 	wg      sync.WaitGroup
 	done    chan struct{} // closed by close
@@ -87,6 +89,9 @@ func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	if configure != nil {
 		configure(s)
 	}
+	if s.dss != nil && s.dss.own == nil {
+		s.dss.own = []net.IP{l.Addr().(*net.TCPAddr).IP}
+	}
 	t.Cleanup(s.close)
 	s.wg.Add(1)
 	go s.accept()
@@ -125,6 +130,9 @@ func (s *fakeServer) accept() {
 			defer s.wg.Done()
 			defer nc.Close()
 			s.serve(n, nc)
+			if s.dss != nil {
+				s.dss.closed(n)
+			}
 		}()
 	}
 }
@@ -172,6 +180,9 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 			if s.respond != nil {
 				res = s.respond(n, x)
 			}
+			if res == nil && s.dss != nil {
+				res = s.dss.answer(n, x)
+			}
 			if res == nil {
 				res = s.answer(n, x)
 			}
@@ -188,6 +199,9 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 
 // record keeps an RTP packet received on the n-th connection and returns how many it has.
 func (s *fakeServer) record(n, channel int, p rtp.Packet) int {
+	if s.dss != nil {
+		s.dss.reflect(n, channel, p)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.packets[n] = append(s.packets[n], fakePacket{channel: channel, pkt: p})

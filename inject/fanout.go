@@ -31,6 +31,8 @@ type Target struct {
 	User, Password string
 	// SessionName is the announced SDP session name; default the channel's name.
 	SessionName string
+	// Metadata is announced with the session.
+	Metadata Metadata
 	// TLSCA, for rtsps, is PEM certificates of the authorities that sign the server's
 	// certificate, in place of the system's.
 	TLSCA string
@@ -44,10 +46,16 @@ type settings struct {
 	retryMin, retryMax time.Duration
 	authRetry          time.Duration
 	keepAlive          time.Duration
+	// heldRetry is the delay between tries while the server answers 412, for at most heldFor;
+	// then the backoff takes over.
+	heldRetry, heldFor time.Duration
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
 type unit struct {
+	// n numbers the units of a Fanout, one after the other: a destination sees a gap in what
+	// it queued as a gap in n.
+	n      uint64
 	kind   demux.Kind
 	key    bool
 	params *demux.Params
@@ -85,6 +93,9 @@ type Fanout struct {
 	KeepAlive time.Duration
 
 	cfg settings
+	// heldRetry and heldFor, when set, replace the 412 retry delay (1 s) and how long it lasts
+	// (1 min): tests shorten them.
+	heldRetry, heldFor time.Duration
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -107,6 +118,7 @@ type Fanout struct {
 	ntpBase  time.Time
 	started  bool
 	restart  bool
+	units    uint64 // the number of the last unit
 }
 
 // Initialize creates the packetizers and starts one goroutine per destination.
@@ -120,6 +132,8 @@ func (f *Fanout) Initialize() error {
 		retryMax:  cmp.Or(max(f.RetryMax, 0), 30*time.Second),
 		authRetry: cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
 		keepAlive: cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
+		heldRetry: cmp.Or(f.heldRetry, time.Second),
+		heldFor:   cmp.Or(f.heldFor, time.Minute),
 	}
 
 	var r [16]byte
@@ -267,7 +281,9 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 	}
 
 	pts := fr.PTS + f.offset
+	f.units++
 	u := &unit{
+		n:      f.units,
 		kind:   fr.Kind,
 		params: f.params,
 		ntp:    f.ntpBase.Add(time.Duration(pts) * time.Second / 90000),

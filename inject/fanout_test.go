@@ -304,10 +304,10 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 		want  string
 		state string
 	}{
-		{base.StatusPreconditionFailed, "still broadcasting", StateBackoff},
+		{base.StatusPreconditionFailed, "still held", StateBackoff},
 		{base.StatusUnauthorized, "authentication failed", StateAuthFailed},
-		{base.StatusForbidden, "qtaccess", StateBackoff},
-		{base.StatusNotFound, "qtaccess", StateBackoff},
+		{base.StatusForbidden, "does not exist under the movies folder", StateBackoff},
+		{base.StatusNotFound, "does not let this user broadcast", StateBackoff},
 	} {
 		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
 			s := newFakeServer(t, func(s *fakeServer) {
@@ -320,7 +320,7 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 			})
 			f := &Fanout{
 				Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
-				RetryMin: retry, RetryMax: retry, AuthRetry: authRetry,
+				RetryMin: retry, RetryMax: retry, AuthRetry: authRetry, heldRetry: retry,
 			}
 			if err := f.Initialize(); err != nil {
 				t.Fatal(err)
@@ -639,20 +639,22 @@ func TestNewParametersReannounce(t *testing.T) {
 }
 
 // TestSDPTooLarge refuses to announce an SDP over Darwin Streaming Server's 4 KB limit, and says
-// so in the destination's state.
+// so in the destination's state. Validated names and metadata cannot reach it; parameter sets
+// can (an H.264 PPS with scaling lists is large).
 func TestSDPTooLarge(t *testing.T) {
 	fr := frames(t, "1")
 	s := newFakeServer(t, nil)
-	f := &Fanout{Channel: "test", QueueSize: 1024,
-		Targets: []Target{{URL: s.url("/x.sdp"), SessionName: strings.Repeat("long name ", 500)}}}
+	f := &Fanout{Channel: "test", QueueSize: 1024, Targets: []Target{{URL: s.url("/x.sdp")}}}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, x := range fr[:1] {
-		if err := f.WriteFrame(x); err != nil {
-			t.Fatal(err)
-		}
+	big := *fr[0]
+	params := *big.Params
+	params.PPS = append([]byte{0x68}, bytes.Repeat([]byte{0xaa}, 3000)...)
+	big.Params = &params
+	if err := f.WriteFrame(&big); err != nil {
+		t.Fatal(err)
 	}
 	fftest.WaitFor(t, 10*time.Second, "the refusal", func() bool {
 		return strings.Contains(f.Stats()[0].LastError, "over the 4096 bytes Darwin Streaming Server accepts")

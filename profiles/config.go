@@ -212,8 +212,16 @@ type Destination struct {
 	Password     string `toml:"-"`
 	PasswordFile string `toml:"password_file"`
 	PasswordEnv  string `toml:"password_env"`
-	// SessionName is the SDP session name (s=) announced. Default: the channel's name.
+	// SessionName is the SDP session name (s=, and QuickTime's a=x-qt-text-nam) announced.
+	// Default: the channel's name.
 	SessionName string `toml:"session_name"`
+	// SessionInfo (i=, and a=x-qt-text-inf), SessionAuthor, SessionCopyright and SessionComment
+	// (a=x-qt-text-aut, -cpy, -cmt) describe the stream to players, as DarwinInjector's
+	// announcements did. Empty ones are left out.
+	SessionInfo      string `toml:"session_info"`
+	SessionAuthor    string `toml:"session_author"`
+	SessionCopyright string `toml:"session_copyright"`
+	SessionComment   string `toml:"session_comment"`
 	// TLSCAFile, for an rtsps URL, is a PEM file of the authorities that sign the server's
 	// certificate, checked in place of the system's; relative to the file's directory unless
 	// absolute. TLSCA is its content, read when the file is loaded.

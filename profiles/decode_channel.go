@@ -8,10 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// maxSessionName bounds a destination's session_name, which goes into the announced SDP.
-const maxSessionName = 256
+	"github.com/liveinject/liveinject/internal/sdptext"
+)
 
 // channelFile is what decoding one profile yields.
 type channelFile struct {
@@ -133,9 +132,16 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	}
 	transportPath := d.str(t, "transport", &dest.Transport)
 	d.check(transportPath, checkTransport(dest.Transport))
-	if p := d.str(t, "session_name", &dest.SessionName); len(dest.SessionName) > maxSessionName {
-		// the announced SDP must stay under Darwin Streaming Server's 4 KB
-		d.keyErrorf(p, "%d characters: at most %d", len(dest.SessionName), maxSessionName)
+	// Text for the announced SDP: one line each, and together well under DSS's 4 KB.
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{
+		{"session_name", &dest.SessionName}, {"session_info", &dest.SessionInfo},
+		{"session_author", &dest.SessionAuthor}, {"session_copyright", &dest.SessionCopyright},
+		{"session_comment", &dest.SessionComment},
+	} {
+		d.check(d.str(t, k.key, k.dst), sdptext.Check(*k.dst))
 	}
 	d.credentials(t, &dest, urlPath)
 

@@ -193,11 +193,29 @@ url = "rtsp://dss.example/{chanel}.sdp"
 	}
 }
 
-func TestSessionNameBound(t *testing.T) {
-	src := "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nsession_name = \"" +
-		strings.Repeat("x", 300) + "\"\n"
-	_, errs := decodeTest("p.toml", "p", []byte(src), "")
-	if got, want := errorStrings(errs), []string{"p.toml:5: destination.session_name: 300 characters: at most 256"}; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+// TestSessionText reads the SDP text keys of a destination, and refuses text that is too long or
+// would break the SDP's lines.
+func TestSessionText(t *testing.T) {
+	head := "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\n"
+	src := head + "session_name = \"Lobby\"\nsession_info = \"Main entrance\"\nsession_author = \"Facilities\"\n" +
+		"session_copyright = \"© 2026 Example\"\nsession_comment = \"north side\"\n"
+	ch, errs := decodeTest("p.toml", "p", []byte(src), "")
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	d := ch.Destinations[0]
+	if got := []string{d.SessionName, d.SessionInfo, d.SessionAuthor, d.SessionCopyright, d.SessionComment}; !slices.Equal(got,
+		[]string{"Lobby", "Main entrance", "Facilities", "© 2026 Example", "north side"}) {
+		t.Errorf("read %q", got)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"session_name = \"" + strings.Repeat("x", 300) + "\"", "p.toml:5: destination.session_name: 300 bytes: at most 256"},
+		{"session_info = \"two\\r\\nlines\"", "p.toml:5: destination.session_info: control character U+000D at byte 3"},
+		{"session_comment = \"tab\\there\"", "p.toml:5: destination.session_comment: control character U+0009 at byte 3"},
+	} {
+		_, errs := decodeTest("p.toml", "p", []byte(head+tc.line+"\n"), "")
+		if got := errorStrings(errs); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%s: got %q, want %q", tc.line, got, tc.want)
+		}
 	}
 }

@@ -225,6 +225,8 @@ func targets(ch profiles.Channel) []inject.Target {
 	for i, d := range ch.Destinations {
 		out[i] = inject.Target{
 			URL: d.URL, Transport: d.Transport, User: d.User, Password: d.Password, SessionName: d.SessionName,
+			Metadata: inject.Metadata{Info: d.SessionInfo, Author: d.SessionAuthor,
+				Copyright: d.SessionCopyright, Comment: d.SessionComment},
 			TLSCA: d.TLSCA, TLSInsecure: d.TLSInsecure,
 		}
 	}

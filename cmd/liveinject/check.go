@@ -55,7 +55,9 @@ func (m *Main) check(args []string) int {
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {
-				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server refuses such an ANNOUNCE (412)\n")
+				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server takes the ANNOUNCE, then refuses SETUP (415)\n")
+			} else if d.Transport != "tcp" {
+				fmt.Fprintf(m.Stdout, "     warning: over %s the stream's SSRC changes at every reconnect: Darwin Streaming Server's players lose the stream then; use tcp\n", d.Transport)
 			}
 		}
 	}
@@ -77,8 +79,13 @@ func destinationDetails(d profiles.Destination) string {
 	case d.User != "" && d.Password != "":
 		out = append(out, "password in the profile")
 	}
-	if d.SessionName != "" {
-		out = append(out, fmt.Sprintf("session name %q", d.SessionName))
+	for _, x := range []struct{ what, value string }{
+		{"session name", d.SessionName}, {"info", d.SessionInfo}, {"author", d.SessionAuthor},
+		{"copyright", d.SessionCopyright}, {"comment", d.SessionComment},
+	} {
+		if x.value != "" {
+			out = append(out, fmt.Sprintf("%s %q", x.what, x.value))
+		}
 	}
 	return strings.Join(out, ", ")
 }

@@ -48,3 +48,38 @@ func TestCheckSources(t *testing.T) {
 		t.Errorf("check shows the camera's password:\n%s", out)
 	}
 }
+
+// TestCheckDSSWarnings checks what check says of destinations that Darwin Streaming Server would
+// refuse or serve badly, and how it shows their metadata.
+func TestCheckDSSWarnings(t *testing.T) {
+	config := writeConfig(t, httpAnyPort)
+	dir := filepath.Dir(config)
+	profile := "[source]\nkind = \"testsrc\"\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/live/a\"\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/b.sdp\"\ntransport = \"udp\"\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/c.sdp\"\nsession_name = \"Lobby\"\nsession_info = \"North\"\n" +
+		"session_author = \"Facilities\"\nsession_copyright = \"© 2026\"\nsession_comment = \"hi\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"  -> rtsp://127.0.0.1:8554/live/a (tcp)\n     warning: the path does not end in .sdp: Darwin Streaming " +
+			"Server takes the ANNOUNCE, then refuses SETUP (415)\n",
+		"  -> rtsp://127.0.0.1:8554/b.sdp (udp)\n     warning: over udp the stream's SSRC changes at every " +
+			"reconnect: Darwin Streaming Server's players lose the stream then; use tcp\n",
+		"  -> rtsp://127.0.0.1:8554/c.sdp (tcp, session name \"Lobby\", info \"North\", author \"Facilities\", " +
+			"copyright \"© 2026\", comment \"hi\")\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "warning:"); n != 2 {
+		t.Errorf("%d warnings, want 2:\n%s", n, out)
+	}
+}
