@@ -71,9 +71,11 @@ type Stats struct {
 	// the client's queue when a session ended.
 	PacketsDropped uint64
 	// BytesSent counts the RTP and RTCP bytes written to the server, over all sessions.
-	BytesSent  uint64
-	Reconnects uint64
-	LastError  string
+	BytesSent uint64
+	// Reconnects counts the sessions that recorded after an earlier one had ended (a lost
+	// connection, new codec parameters); FailedAttempts the tries that never began to record.
+	Reconnects, FailedAttempts uint64
+	LastError                  string
 	// Transport is "tcp" or "udp", as the server took it, while recording; else "".
 	Transport string
 	// ConnectedSince is when the recording session began; zero when not recording.
@@ -110,7 +112,9 @@ type destination struct {
 
 	// handed counts the packets handed to a session's client; what the client has not put on
 	// the wire when its session ends is counted as dropped.
-	handed, dropped, reconnects atomic.Uint64
+	handed, dropped atomic.Uint64
+	// sessions counts the sessions that began to record; failed the tries that did not.
+	sessions, failed atomic.Uint64
 	// offered counts the packets offered to the queue: once all are sent or dropped it equals
 	// PacketsSent + PacketsDropped.
 	offered atomic.Uint64
@@ -230,6 +234,7 @@ func (d *destination) setState(state string, err error) {
 func (d *destination) recording(c *gortsplib.Client, protocol string) {
 	d.mu.Lock()
 	d.client = c // the client's figures are readable from now on
+	d.sessions.Add(1)
 	d.since, d.protocol = time.Now(), protocol
 	d.mu.Unlock()
 	d.setState(StateRecording, nil)
@@ -258,7 +263,8 @@ func (d *destination) stats() Stats {
 		PacketsSent:    sent,
 		PacketsDropped: d.dropped.Load(),
 		BytesSent:      bytes,
-		Reconnects:     d.reconnects.Load(),
+		Reconnects:     max(d.sessions.Load(), 1) - 1,
+		FailedAttempts: d.failed.Load(),
 		LastError:      d.lastErr,
 		Transport:      d.protocol,
 		ConnectedSince: d.since,
@@ -290,14 +296,16 @@ func (d *destination) run(ctx context.Context) {
 			return
 		}
 
-		began := time.Now()
+		began, sessions := time.Now(), d.sessions.Load()
 		next, err := d.session(ctx, start)
 		start = next
 		if ctx.Err() != nil {
 			d.drop(start...)
 			return
 		}
-		d.reconnects.Add(1)
+		if d.sessions.Load() == sessions {
+			d.failed.Add(1)
+		}
 		if errors.Is(err, errParamsChanged) {
 			d.log.Info("codec parameters changed, announcing again")
 			reannounced = true

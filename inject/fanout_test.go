@@ -192,7 +192,7 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	}
 	half := len(fr) / 2
 	push(t, f, fr[:half])
-	fftest.WaitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].Reconnects == 1 })
+	fftest.WaitFor(t, 10*time.Second, "drop noticed", func() bool { return f.Stats()[0].State != StateRecording })
 	if st := f.Stats()[0]; !strings.Contains(st.LastError, "connection lost") {
 		t.Errorf("last error %q, want the connection lost", st.LastError)
 	}
@@ -226,6 +226,9 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	}
 	if int32(next.Timestamp-last.Timestamp) <= 0 {
 		t.Errorf("video RTP time went back: %d then %d", last.Timestamp, next.Timestamp)
+	}
+	if st := f.Stats()[0]; st.Reconnects != 1 || st.FailedAttempts != 0 {
+		t.Errorf("%d reconnects, %d failed attempts; want the one reconnect only", st.Reconnects, st.FailedAttempts)
 	}
 }
 
@@ -331,7 +334,7 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 				if err := f.WriteFrame(x); err != nil {
 					t.Fatal(err)
 				}
-				if f.Stats()[0].Reconnects > 0 {
+				if f.Stats()[0].FailedAttempts > 0 {
 					break
 				}
 				fftest.WaitFor(t, 10*time.Second, "a reply", func() bool { return len(s.requests()) > 0 })
@@ -354,8 +357,9 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 				}
 			}
 			waitState(t, f, 0, StateRecording)
-			if st := f.Stats()[0]; !st.RetryAt.IsZero() || st.ConnectedSince.IsZero() {
-				t.Errorf("recording: retry at %v, connected since %v", st.RetryAt, st.ConnectedSince)
+			if st := f.Stats()[0]; !st.RetryAt.IsZero() || st.ConnectedSince.IsZero() || st.FailedAttempts != 1 || st.Reconnects != 0 {
+				t.Errorf("recording: retry at %v, connected since %v, %d failed attempts, %d reconnects; want 1 and 0",
+					st.RetryAt, st.ConnectedSince, st.FailedAttempts, st.Reconnects)
 			}
 		})
 	}

@@ -19,6 +19,9 @@ type channelFile struct {
 	errs     Errors
 	warnings Errors
 	namePath int // line of the name key, 0 when the name is the file's
+	// urlLines are the lines of the destinations' url keys, 0 for those of the main config's
+	// templates.
+	urlLines []int
 }
 
 // decodeChannel reads the profile of channel name (its file name) from src, the contents of
@@ -69,6 +72,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
 			d.checkDuplicate(ch.Destinations, dest, urlPath)
 			ch.Destinations = append(ch.Destinations, dest)
+			res.urlLines = append(res.urlLines, d.lines.lineOf(urlPath))
 		}
 	} else if len(d.errs) == before {
 		if len(cfg.Defaults.Destinations) == 0 {
@@ -272,11 +276,17 @@ func (d *decoder) checkDuplicate(earlier []Destination, dest Destination, urlPat
 // sameTarget reports whether two destination URLs name the same stream on the same server,
 // whatever their credentials.
 func sameTarget(a, b string) bool {
-	ua, errA := url.Parse(a)
-	ub, errB := url.Parse(b)
-	if errA != nil || errB != nil {
-		return a == b
+	return streamOf(a) == streamOf(b)
+}
+
+// streamOf names the stream a destination URL pushes: the URL without credentials, its scheme
+// and host in lower case.
+func streamOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
 	}
-	ua.User, ub.User = nil, nil
-	return ua.String() == ub.String()
+	u.User = nil
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u.String()
 }

@@ -45,7 +45,7 @@ func Diff(old, new []Channel) Changes {
 			c.Added = append(c.Added, ch)
 		case !SameEncoding(prev, ch):
 			c.Restart = append(c.Restart, ch)
-		case !slices.EqualFunc(prev.Destinations, ch.Destinations, sameDestination):
+		case !SameDestinations(prev, ch):
 			c.Retarget = append(c.Retarget, ch)
 		default:
 			c.Unchanged = append(c.Unchanged, ch)
@@ -70,6 +70,8 @@ func SameEncoding(a, b Channel) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func sameDestination(a, b Destination) bool {
-	return reflect.DeepEqual(a, b)
+// SameDestinations reports whether two versions of a channel push to the same destinations in
+// the same way.
+func SameDestinations(a, b Channel) bool {
+	return slices.Equal(a.Destinations, b.Destinations)
 }

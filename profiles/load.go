@@ -43,10 +43,8 @@ func Load(path string) (*Config, error) {
 		if f.err != nil {
 			return nil, fmt.Errorf("profile: %w", f.err)
 		}
-		errs = append(errs, f.errs...)
-		cfg.add(f)
 	}
-	if len(errs) > 0 {
+	if errs = append(errs, merge(cfg, files, nil)...); len(errs) > 0 {
 		return nil, errs
 	}
 	cfg.sort()
@@ -109,26 +107,7 @@ func readProfiles(cfg *Config) ([]profileFile, error) {
 		}
 		files = append(files, profileFile{file: file, channelFile: decodeChannel(file, name, src, cfg)})
 	}
-	checkUniqueNames(files)
 	return files, nil
-}
-
-// checkUniqueNames reports a channel name given by more than one profile (with name = ...) as
-// a mistake in each file after the first to use it, so that the first keeps its channel.
-func checkUniqueNames(files []profileFile) {
-	first := make(map[string]string)
-	for i := range files {
-		f := &files[i]
-		if f.err != nil {
-			continue
-		}
-		if other, taken := first[f.channel.Name]; taken {
-			f.errs = append(f.errs, &Error{File: f.file, Line: f.namePath,
-				Msg: fmt.Sprintf("channel name %q is taken by %s", f.channel.Name, other)})
-			continue
-		}
-		first[f.channel.Name] = f.file
-	}
 }
 
 // sort orders the channels and disabled names by name, and the warnings by file and line.

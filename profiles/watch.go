@@ -196,23 +196,11 @@ func (w *Watcher) load() Update {
 		cfg.Channels = w.last.Config.Channels
 		return Update{Config: cfg, Errors: Errors{readError(cfg.ProfileDir(), err)}}
 	}
-	good := make(map[string]Channel, len(w.last.Config.Channels))
+	running := make(map[string]Channel, len(w.last.Config.Channels))
 	for _, ch := range w.last.Config.Channels {
-		good[ch.File] = ch
+		running[ch.File] = ch
 	}
-	for _, f := range files {
-		if f.err != nil {
-			f.errs = Errors{readError(f.file, f.err)}
-		}
-		if len(f.errs) == 0 {
-			cfg.add(f)
-			continue
-		}
-		errs = append(errs, f.errs...)
-		if ch, ok := good[f.file]; ok {
-			cfg.Channels = append(cfg.Channels, ch)
-		}
-	}
+	errs = merge(cfg, files, running)
 	cfg.sort()
 	return Update{Config: cfg, Errors: errs}
 }

@@ -504,3 +504,55 @@ func TestWatchCannotWatch(t *testing.T) {
 		t.Errorf("Run = %v, want an error naming %s", err, path)
 	}
 }
+
+// TestWatchNamesAndStreamsStayWithTheirFiles makes the edits that once stopped the wrong
+// channel: a file that takes another's name, and a copied profile pushing the same stream. The
+// edited file is refused at its own line, naming the other, and the running channels stay.
+func TestWatchNamesAndStreamsStayWithTheirFiles(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+		"profiles/b.toml": profileV(1),
+	})
+	wt.start()
+
+	// a.toml sorts first, and takes b's name
+	wt.write(map[string]string{"profiles/a.toml": "name = \"b\"\n" + profileV(2)})
+	wt.waitErrors("a=1 b=1", `profiles/a.toml:1: channel name "b" is taken by `+wt.path("profiles/b.toml"))
+
+	// a copy of b: the same stream, under another name (and a URL written in other case)
+	wt.write(map[string]string{
+		"profiles/a.toml":  profileV(1),
+		"profiles/b2.toml": profileTo("RTSP://H.EXAMPLE/1/b.sdp"),
+	})
+	want := wt.path("profiles/b2.toml") + `:4: destination.url: RTSP://H.EXAMPLE/1/b.sdp is pushed by ` +
+		wt.path("profiles/b.toml") + ` too: two pushes of one stream replace each other at the server`
+	for {
+		// (waitErrors would clean the URL's "//" as a path)
+		if u := wt.next("b2.toml refused"); versions(u) == "a=1 b=1" && slices.Equal(errorStrings(u.Errors), []string{want}) {
+			break
+		}
+	}
+
+	// b moves to another stream: the copy may have the old one now, once it is saved again
+	wt.write(map[string]string{"profiles/b.toml": profileV(3)})
+	wt.waitErrors("a=1 b=3 b2=1")
+}
+
+// TestLoadRefusesOneStreamTwice is the copied profile at startup: check and run refuse it,
+// naming both files.
+func TestLoadRefusesOneStreamTwice(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"liveinject.toml":         "",
+		"profiles/test.toml":      profileTo("rtsp://dss.example/test.sdp"),
+		"profiles/test2.toml":     profileTo("rtsp://user:pw@dss.example/test.sdp"),
+		"profiles/unrelated.toml": profileTo("rtsp://dss.example/other.sdp"),
+	})
+	_, err := Load(filepath.Join(dir, "liveinject.toml"))
+	want := []string{filepath.Join(dir, "profiles/test2.toml") + ":4: destination.url: rtsp://user:xxxxx@dss.example/test.sdp is pushed by " +
+		filepath.Join(dir, "profiles/test.toml") + " too: two pushes of one stream replace each other at the server"}
+	if errs, ok := err.(Errors); !ok || !slices.Equal(errorStrings(errs), want) {
+		t.Errorf("Load: %v, want %q", err, want)
+	}
+}

@@ -24,6 +24,9 @@ const (
 	CauseStopped            = "stopped"           // liveinject stopped it
 	CauseUnsupportedCodec   = "unsupported codec" // ffmpeg's output is not H.264/AAC
 	CauseMissingTrack       = "missing track"     // a track of ffmpeg's output never sends data
+	// CauseProfile: the channel's profile cannot run (no ffmpeg command, or a destination the
+	// injector refuses); it waits for a new one.
+	CauseProfile = "profile"
 )
 
 // stderrCauses maps what ffmpeg prints to a cause, first match wins. The texts are ffmpeg's

@@ -36,7 +36,8 @@ const (
 // errStalled is the cause of a restart when ffmpeg stops delivering video.
 var errStalled = errors.New("stalled")
 
-// Channel runs one channel's ffmpeg child over and over and feeds its frames to a Sink.
+// Channel runs one channel's ffmpeg child over and over and feeds its frames to a Sink. Reload
+// hands it a new profile, which it starts ffmpeg with at once; its counters go on.
 type Channel struct {
 	Profile profiles.Channel
 	// FFmpeg is the binary to run.
@@ -64,7 +65,66 @@ type Channel struct {
 	status      atomic.Pointer[Status]
 	publishMu   sync.Mutex // serializes publish
 	frames      atomic.Uint64
+	audioFrames atomic.Uint64
 	demuxErrors atomic.Uint64
+
+	// reloadMu guards next, the profile Reload handed in and Run has not taken yet, and
+	// stopRun, which ends the current ffmpeg run.
+	reloadMu sync.Mutex
+	next     *profiles.Channel
+	stopRun  context.CancelFunc
+	reloaded chan struct{} // a Reload happened; cuts a backoff short
+}
+
+// Reload makes the channel run ffmpeg with profile p: the running ffmpeg is stopped and the new
+// one starts at once, as does a channel waiting in backoff. It never waits. When reloads come
+// faster than ffmpeg restarts, the latest wins.
+func (c *Channel) Reload(p profiles.Channel) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	c.next = &p
+	if c.stopRun != nil {
+		c.stopRun()
+	}
+	select {
+	case c.reloadKick() <- struct{}{}:
+	default:
+	}
+}
+
+// reloadKick returns the channel that Reload signals on; reloadMu is held.
+func (c *Channel) reloadKick() chan struct{} {
+	if c.reloaded == nil {
+		c.reloaded = make(chan struct{}, 1)
+	}
+	return c.reloaded
+}
+
+// takeReload returns the profile Reload handed in, or nil.
+func (c *Channel) takeReload() *profiles.Channel {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	next := c.next
+	c.next = nil
+	return next
+}
+
+// runContext returns the context of one ffmpeg run, which Reload cancels; a Reload that came
+// before it cancels it at once.
+func (c *Channel) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	runCtx, cancel := context.WithCancel(ctx)
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	c.stopRun = cancel
+	if c.next != nil {
+		cancel()
+	}
+	return runCtx, func() {
+		c.reloadMu.Lock()
+		c.stopRun = nil
+		c.reloadMu.Unlock()
+		cancel()
+	}
 }
 
 // Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
@@ -88,29 +148,67 @@ func (c *Channel) Run(ctx context.Context) error {
 	}
 	c.publish(func(s *Status) { s.Name, s.File, s.State = c.Profile.Name, c.Profile.File, StateStarting })
 	defer c.publish(func(s *Status) { s.State, s.PID = StateStopped, 0 })
-	args, err := Args(c.Profile)
-	if err != nil {
-		c.publish(func(s *Status) { s.LastCause = err.Error() })
-		return err
-	}
 	if c.Checker == nil {
 		c.Checker = &Checker{}
 	}
-	// What is found here is said once; ffmpeg starts anyway, since a camera may be plugged in
-	// before the next try, and its own message then tells the cause at every failure.
-	for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
-		c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
+	c.reloadMu.Lock()
+	kick := c.reloadKick()
+	c.reloadMu.Unlock()
+
+	var args []string
+	var redact func(string) string
+	// prepare takes the channel's profile: the ffmpeg command, and what is likely to fail.
+	prepare := func() error {
+		var err error
+		if args, err = Args(c.Profile); err != nil {
+			c.publish(func(s *Status) { s.State, s.LastCause, s.Cause = StateError, err.Error(), CauseProfile })
+			c.Logger.Error("channel cannot run", "file", c.Profile.File, "error", err)
+			return err
+		}
+		// What is found here is said once; ffmpeg starts anyway, since a camera may be plugged
+		// in before the next try, and its own message then tells the cause at every failure.
+		for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
+			c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
+		}
+		redact = Redactor(c.Profile)
+		return nil
 	}
-	redact := Redactor(c.Profile)
+	ok := prepare() == nil
 
 	b := backoff.Backoff{Min: c.MinBackoff, Max: c.MaxBackoff}
 	for runs := 0; ; runs++ {
+		select {
+		case <-kick: // taken below, if it brought a profile
+		default:
+		}
+		if next := c.takeReload(); next != nil {
+			c.Profile = *next
+			c.publish(func(s *Status) { s.File = c.Profile.File })
+			ok = prepare() == nil
+			b.Reset()
+		}
+		if !ok {
+			// nothing to run until a profile that can
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-kick:
+				continue
+			}
+		}
 		if runs > 0 {
 			c.Sink.Discontinuity()
 		}
-		cause, err := c.runOnce(ctx, args, redact)
+		runCtx, stopRun := c.runContext(ctx)
+		cause, err := c.runOnce(runCtx, args, redact)
+		reloaded := runCtx.Err() != nil
+		stopRun()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if reloaded {
+			c.Logger.Info("ffmpeg stopped for the new profile")
+			continue
 		}
 		if c.lastFrame.Sub(c.firstFrame) >= healthyRun {
 			b.Reset()
@@ -128,6 +226,8 @@ func (c *Channel) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-kick:
+			t.Stop() // a new profile starts at once
 		case <-t.C:
 		}
 	}
@@ -191,7 +291,11 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 				watchdog.Reset(c.StallTimeout)
 				bytesCame.Store(false)
 			}
-			c.frames.Add(1)
+			if f.Kind == demux.Video {
+				c.frames.Add(1)
+			} else {
+				c.audioFrames.Add(1)
+			}
 			c.lastFrame = time.Now()
 			if c.firstFrame.IsZero() {
 				c.firstFrame = c.lastFrame

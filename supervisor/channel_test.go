@@ -53,6 +53,18 @@ func fakeFFmpeg(mode string) int {
 		}
 		io.Copy(os.Stdout, f) //nolint:errcheck
 		return 0
+	case "hang-after-ts": // the stream once, then nothing, until SIGINT
+		signal.Ignore(syscall.SIGPIPE)
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt)
+		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		io.Copy(os.Stdout, f) //nolint:errcheck
+		<-c
+		return 255
 	case "fail": // a device that cannot be opened
 		fmt.Fprint(os.Stderr, "[video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy\r\n")
 		return 3
@@ -277,7 +289,8 @@ func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
 		t.Errorf("exit not logged:\n%s", logs)
 	}
 	st := c.Status()
-	if st.State != StateStopped || st.Starts < 3 || st.Frames != uint64(frames) || st.Stalls != 0 ||
+	// Frames counts the video, AudioFrames the audio
+	if st.State != StateStopped || st.Starts < 3 || st.Frames == 0 || st.Frames+st.AudioFrames != uint64(frames) || st.Stalls != 0 ||
 		st.LastCause != "ffmpeg exited with status 0" || st.Cause != "exited 0" || st.PID != 0 {
 		t.Errorf("status %+v, want stopped after >= 3 starts, %d frames, no stall", st, frames)
 	}

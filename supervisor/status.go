@@ -13,7 +13,8 @@ const (
 	StateStarting = "starting" // ffmpeg started, no frame yet
 	StateRunning  = "running"  // frames flowing
 	StateBackoff  = "backoff"  // ffmpeg ended or stalled; restarting at RetryAt
-	StateStopped  = "stopped"  // the channel's profile cannot run, or the channel was stopped
+	StateStopped  = "stopped"  // the channel was stopped
+	StateError    = "error"    // the channel's profile cannot run: see LastCause
 )
 
 // Status is a snapshot of one channel for status pages and metrics. The channel's goroutine
@@ -28,9 +29,10 @@ type Status struct {
 	PID int
 	// Starts counts ffmpeg starts; Stalls the restarts because frames stopped coming.
 	Starts, Stalls uint64
-	// Frames counts the frames handed to the injector; DemuxErrors the damage in ffmpeg's
+	// Frames and AudioFrames count the video and audio frames handed to the injector over the
+	// channel's life (ffmpeg restarts and reloads included); DemuxErrors the damage in ffmpeg's
 	// MPEG-TS that the demuxer recovered from.
-	Frames, DemuxErrors uint64
+	Frames, AudioFrames, DemuxErrors uint64
 	// LastCause says why ffmpeg last ended; Cause says it in a few words (see the Cause
 	// constants, or "exited N"); LastStderr are ffmpeg's last stderr lines then.
 	LastCause  string
@@ -64,11 +66,14 @@ func (c *Channel) publish(change func(*Status)) {
 
 // Status returns the channel's latest status (without Destinations, which the supervisor adds).
 func (c *Channel) Status() Status {
-	s := Status{Name: c.Profile.Name, File: c.Profile.File, State: StateStarting}
+	var s Status
 	if p := c.status.Load(); p != nil {
 		s = *p
+	} else {
+		// before Run: the profile is not being changed yet
+		s = Status{Name: c.Profile.Name, File: c.Profile.File, State: StateStarting}
 	}
-	s.Frames, s.DemuxErrors = c.frames.Load(), c.demuxErrors.Load()
+	s.Frames, s.AudioFrames, s.DemuxErrors = c.frames.Load(), c.audioFrames.Load(), c.demuxErrors.Load()
 	return s
 }
 

@@ -4,16 +4,18 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/profiles"
 )
 
-// Supervisor owns the set of channels: one goroutine each, with its ffmpeg child and its
-// injector. Run's goroutine alone starts and stops them; Update hands it a new set.
+// Supervisor keeps one owner per channel (see owner) and reconciles them with the channel set:
+// Update hands it a new set, and Run's goroutine creates the owners of added channels, reloads
+// those of changed ones and closes those of removed ones. It never starts or stops a channel's
+// goroutines itself.
 type Supervisor struct {
 	// FFmpeg is the ffmpeg binary for every channel.
 	FFmpeg string
@@ -22,31 +24,18 @@ type Supervisor struct {
 	Logger   *slog.Logger
 	// OnStart, if set, is called with the channel name and PID of every ffmpeg child started.
 	OnStart func(channel string, pid int)
-	// OnApplied, if set, is called from Run's goroutine after each Update has been applied,
-	// with what changed.
+	// OnApplied, if set, is called from Run's goroutine once an Update has been handed to the
+	// owners, with what changed: removed channels are stopped by then, and added, restarted and
+	// retargeted ones are on their way.
 	OnApplied func(profiles.Changes)
 
 	checker Checker // shared, so that each ffmpeg is asked for its encoders once
 
 	mu      sync.Mutex
-	views   map[string]view    // what Status and Destinations read
+	owners  map[string]*owner  // what Status and Destinations read; Run's goroutine writes it
 	pending []profiles.Channel // the latest Update not applied yet
 	updated bool
 	kick    chan struct{}
-}
-
-// view is a channel as Status sees it.
-type view struct {
-	ch     *Channel
-	fanout *inject.Fanout
-}
-
-// running is a started channel, as Run's goroutine keeps it.
-type running struct {
-	profile profiles.Channel
-	fanout  *inject.Fanout
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the channel's goroutine has stopped its ffmpeg
 }
 
 // Update asks Run to turn the channel set into channels: added channels start, removed ones stop,
@@ -77,23 +66,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.mu.Lock()
-	s.views = make(map[string]view)
+	s.owners = make(map[string]*owner)
 	kick := s.kickLocked()
 	s.mu.Unlock()
 
-	set := make(map[string]*running)
+	// profiles are what each owner was last handed
+	current := make(map[string]profiles.Channel)
 	for _, ch := range s.Channels {
-		s.add(ctx, set, ch)
+		s.add(ctx, current, ch)
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			var all []*running
-			for _, r := range set {
-				all = append(all, r)
-			}
-			s.stop(all)
-			closeAll(all)
+			s.mu.Lock()
+			all := slices.Collect(maps.Values(s.owners))
+			s.mu.Unlock()
+			closeOwners(all)
 			return nil
 		case <-kick:
 			s.mu.Lock()
@@ -101,57 +89,39 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.pending, s.updated = nil, false
 			s.mu.Unlock()
 			if ok {
-				s.apply(ctx, set, channels)
+				s.apply(ctx, current, channels)
 			}
 		}
 	}
 }
 
-// apply turns the running set into channels.
-func (s *Supervisor) apply(ctx context.Context, set map[string]*running, channels []profiles.Channel) {
-	current := make([]profiles.Channel, 0, len(set))
-	for _, r := range set {
-		current = append(current, r.profile)
-	}
-	c := profiles.Diff(current, channels)
+// apply reconciles the owners with channels.
+func (s *Supervisor) apply(ctx context.Context, current map[string]profiles.Channel, channels []profiles.Channel) {
+	c := profiles.Diff(slices.Collect(maps.Values(current)), channels)
 
-	// Removed and restarted channels stop together, so that a reload of many channels takes one
-	// grace period, not one each.
-	var stopping []*running
+	// Removed channels stop together, so that a reload of many takes one grace period, not one
+	// each; they are gone before a channel of the same stream could be added.
+	var removed []*owner
+	s.mu.Lock()
 	for _, ch := range c.Removed {
-		stopping = append(stopping, set[ch.Name])
-		delete(set, ch.Name)
-		s.mu.Lock()
-		delete(s.views, ch.Name)
-		s.mu.Unlock()
+		removed = append(removed, s.owners[ch.Name])
+		delete(s.owners, ch.Name)
+		delete(current, ch.Name)
 	}
-	var restarting []*running
-	for _, ch := range c.Restart {
-		restarting = append(restarting, set[ch.Name])
+	s.mu.Unlock()
+	closeOwners(removed)
+	for _, ch := range c.Removed {
+		s.Logger.Info("channel removed", "channel", ch.Name)
 	}
-	s.stop(append(stopping, restarting...))
-	for _, r := range stopping {
-		s.Logger.Info("channel removed", "channel", r.profile.Name)
-	}
-	// Removed channels' destinations are torn down together too.
-	closeAll(stopping)
 
-	for _, ch := range c.Restart {
-		// The injector stays: its sessions stay up and see a pause, as after an ffmpeg crash.
-		r := set[ch.Name]
-		s.retarget(r, ch)
-		r.fanout.Discontinuity()
-		s.startChannel(ctx, r, ch)
-		s.Logger.Info("channel restarted", "channel", ch.Name)
+	s.mu.Lock()
+	for _, ch := range slices.Concat(c.Restart, c.Retarget) {
+		s.owners[ch.Name].reload(ch)
+		current[ch.Name] = ch
 	}
-	for _, ch := range c.Retarget {
-		r := set[ch.Name]
-		s.retarget(r, ch)
-		r.profile = ch
-		s.Logger.Info("channel retargeted", "channel", ch.Name, "destinations", len(ch.Destinations))
-	}
+	s.mu.Unlock()
 	for _, ch := range c.Added {
-		s.add(ctx, set, ch)
+		s.add(ctx, current, ch)
 		s.Logger.Info("channel added", "channel", ch.Name)
 	}
 	if s.OnApplied != nil {
@@ -159,63 +129,20 @@ func (s *Supervisor) apply(ctx context.Context, set map[string]*running, channel
 	}
 }
 
-// add creates a channel's injector and starts the channel.
-func (s *Supervisor) add(ctx context.Context, set map[string]*running, ch profiles.Channel) {
-	log := s.Logger.With("channel", ch.Name)
-	f := &inject.Fanout{Channel: ch.Name, Targets: targets(ch), Logger: log}
-	if err := f.Initialize(); err != nil {
-		// A channel that cannot start must not take the others down.
-		log.Error("channel not started", "file", ch.File, "error", err)
-		return
-	}
-	r := &running{fanout: f}
-	set[ch.Name] = r
-	s.startChannel(ctx, r, ch)
-}
-
-// startChannel starts the channel's goroutine with profile ch.
-func (s *Supervisor) startChannel(ctx context.Context, r *running, ch profiles.Channel) {
-	log := s.Logger.With("channel", ch.Name)
-	c := &Channel{Profile: ch, FFmpeg: s.FFmpeg, Sink: r.fanout, Logger: log,
-		Grace: time.Duration(ch.FFmpeg.StopGrace), StallTimeout: time.Duration(ch.FFmpeg.StallTimeout), Checker: &s.checker}
-	if s.OnStart != nil {
-		c.OnStart = func(pid int) { s.OnStart(ch.Name, pid) }
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	r.profile, r.cancel, r.done = ch, cancel, make(chan struct{})
+// add starts the owner of a channel.
+func (s *Supervisor) add(ctx context.Context, current map[string]profiles.Channel, ch profiles.Channel) {
+	o := newOwner(ctx, ch, s)
 	s.mu.Lock()
-	s.views[ch.Name] = view{ch: c, fanout: r.fanout}
+	s.owners[ch.Name] = o
 	s.mu.Unlock()
-	go func() {
-		defer close(r.done)
-		if err := c.Run(ctx); err != nil {
-			log.Error("channel stopped", "file", ch.File, "error", err)
-		}
-	}()
+	current[ch.Name] = ch
 }
 
-// retarget hands the injector the new destinations; on an invalid one it keeps the old ones.
-func (s *Supervisor) retarget(r *running, ch profiles.Channel) {
-	if err := r.fanout.SetTargets(targets(ch)); err != nil {
-		s.Logger.Error("destinations not changed", "channel", ch.Name, "file", ch.File, "error", err)
-	}
-}
-
-// stop stops channels' ffmpeg in parallel and waits; their injectors stay up.
-func (s *Supervisor) stop(rs []*running) {
-	for _, r := range rs {
-		r.cancel()
-	}
-	for _, r := range rs {
-		<-r.done
-	}
-}
-
-// closeAll closes channels' injectors in parallel, sending their TEARDOWNs.
-func closeAll(rs []*running) {
+// closeOwners stops channels in parallel: their ffmpeg reaped, their destinations torn down.
+func closeOwners(owners []*owner) {
 	var wg sync.WaitGroup
-	for _, r := range rs {
-		wg.Go(r.fanout.Close)
+	for _, o := range owners {
+		wg.Go(o.close)
 	}
 	wg.Wait()
 }
@@ -233,29 +160,29 @@ func targets(ch profiles.Channel) []inject.Target {
 	return out
 }
 
-// Destinations returns the destination figures of a channel, or nil for an unknown one.
+// Destinations returns the destination figures of a channel, or nil for an unknown one or one
+// whose injector could not start.
 func (s *Supervisor) Destinations(channel string) []inject.Stats {
 	s.mu.Lock()
-	v, ok := s.views[channel]
+	o, ok := s.owners[channel]
 	s.mu.Unlock()
 	if !ok {
 		return nil
 	}
-	return v.fanout.Stats()
+	if f := o.injector(); f != nil {
+		return f.Stats()
+	}
+	return nil
 }
 
 // Status returns the status of every channel, sorted by name.
 func (s *Supervisor) Status() []Status {
 	s.mu.Lock()
-	views := make([]view, 0, len(s.views))
-	for _, v := range s.views {
-		views = append(views, v)
-	}
+	owners := slices.Collect(maps.Values(s.owners))
 	s.mu.Unlock()
-	out := make([]Status, len(views))
-	for i, v := range views {
-		out[i] = v.ch.Status()
-		out[i].Destinations = v.fanout.Stats()
+	out := make([]Status, len(owners))
+	for i, o := range owners {
+		out[i] = o.status()
 	}
 	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.Name, b.Name) })
 	return out

@@ -228,8 +228,8 @@ func TestUpdate(t *testing.T) {
 		name   string
 		starts uint64
 		pid    int
-	}{{"b", 1, ev.pids("b")[1]}, {"c", 1, ev.pids("c")[0]}, {"d", 1, ev.pids("d")[0]}} {
-		// b's Channel is new since its restart: it counts its own starts
+	}{{"b", 2, ev.pids("b")[1]}, {"c", 1, ev.pids("c")[0]}, {"d", 1, ev.pids("d")[0]}} {
+		// b's counters go on across its restart
 		if st[i].Name != want.name || st[i].Starts != want.starts || st[i].PID != want.pid ||
 			st[i].Frames == 0 || len(st[i].Destinations) != 1 || st[i].Destinations[0].PacketsSent == 0 {
 			t.Errorf("status %d: %+v, want channel %s started %d times, pid %d, frames and packets sent",

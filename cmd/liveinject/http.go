@@ -134,7 +134,8 @@ type channelReport struct {
 	FFmpegPID    int                 `json:"ffmpeg_pid"`
 	FFmpegStarts uint64              `json:"ffmpeg_starts"`
 	Stalls       uint64              `json:"stalls"`
-	Frames       uint64              `json:"frames"`
+	Frames       uint64              `json:"frames"`       // video frames, over the channel's life
+	AudioFrames  uint64              `json:"audio_frames"` // audio frames, over the channel's life
 	DemuxErrors  uint64              `json:"demux_errors"`
 	Progress     progressReport      `json:"progress"`
 	Cause        string              `json:"cause"` // why ffmpeg last ended, in a few words
@@ -160,7 +161,8 @@ type destinationReport struct {
 	Transport      string     `json:"transport"`       // "tcp" or "udp" while recording
 	ConnectedSince *time.Time `json:"connected_since"` // set while recording
 	RetryAt        *time.Time `json:"retry_at"`        // set in states backoff and auth_failed
-	Reconnects     uint64     `json:"reconnects"`
+	Reconnects     uint64     `json:"reconnects"`      // sessions re-established
+	FailedAttempts uint64     `json:"failed_attempts"` // tries that never recorded
 	LastError      string     `json:"last_error"`
 	PacketsSent    uint64     `json:"packets_sent"`
 	PacketsDropped uint64     `json:"packets_dropped"`
@@ -205,6 +207,7 @@ func (s *httpServer) report() statusReport {
 			FFmpegStarts: c.Starts,
 			Stalls:       c.Stalls,
 			Frames:       c.Frames,
+			AudioFrames:  c.AudioFrames,
 			DemuxErrors:  c.DemuxErrors,
 			Progress: progressReport{
 				Frame:       c.Progress.Frame,
@@ -231,6 +234,7 @@ func (s *httpServer) report() statusReport {
 				State:          d.State,
 				Transport:      d.Transport,
 				Reconnects:     d.Reconnects,
+				FailedAttempts: d.FailedAttempts,
 				LastError:      d.LastError,
 				PacketsSent:    d.PacketsSent,
 				PacketsDropped: d.PacketsDropped,
@@ -311,10 +315,10 @@ type collector struct {
 	inst    *instance
 	version string
 
-	buildInfo, profileErrors                               *prometheus.Desc
-	channelUp, ffmpegStarts, stalls, frames, fps, speed    *prometheus.Desc
-	destinationUp, packetsSent, packetsDropped, reconnects *prometheus.Desc
-	relayReaders, relayPackets                             *prometheus.Desc
+	buildInfo, profileErrors                                               *prometheus.Desc
+	channelUp, ffmpegStarts, stalls, frames, audioFrames, fps, speed       *prometheus.Desc
+	destinationUp, packetsSent, packetsDropped, reconnects, failedAttempts *prometheus.Desc
+	relayReaders, relayPackets                                             *prometheus.Desc
 }
 
 func newCollector(inst *instance, version string) *collector {
@@ -332,14 +336,16 @@ func newCollector(inst *instance, version string) *collector {
 		channelUp:    desc("channel_up", "1 while the channel's ffmpeg delivers frames.", ch...),
 		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel.", ch...),
 		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
-		frames:       desc("channel_frames_total", "Frames handed to the channel's destinations.", ch...),
+		frames:       desc("channel_frames_total", "Video frames handed to the channel's destinations.", ch...),
+		audioFrames:  desc("channel_audio_frames_total", "Audio frames handed to the channel's destinations.", ch...),
 		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
 		speed:        desc("channel_speed", "ffmpeg's encoding speed relative to real time; below 1 the box cannot keep up.", ch...),
 
 		destinationUp:  desc("destination_up", "1 while the destination is recording.", dest...),
 		packetsSent:    desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
 		packetsDropped: desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
-		reconnects:     desc("destination_reconnects_total", "Sessions of the destination that ended and were started again.", dest...),
+		reconnects:     desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
+		failedAttempts: desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
 
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
@@ -349,8 +355,8 @@ func newCollector(inst *instance, version string) *collector {
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.buildInfo, c.profileErrors,
-		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.fps, c.speed,
-		c.destinationUp, c.packetsSent, c.packetsDropped, c.reconnects,
+		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames, c.fps, c.speed,
+		c.destinationUp, c.packetsSent, c.packetsDropped, c.reconnects, c.failedAttempts,
 		c.relayReaders, c.relayPackets,
 	}
 }
@@ -381,6 +387,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.ffmpegStarts, s.Starts, s.Name)
 		counter(c.stalls, s.Stalls, s.Name)
 		counter(c.frames, s.Frames, s.Name)
+		counter(c.audioFrames, s.AudioFrames, s.Name)
 		gauge(c.fps, s.Progress.FPS, s.Name)
 		gauge(c.speed, s.Progress.Speed, s.Name)
 		for _, d := range s.Destinations {
@@ -388,6 +395,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.packetsSent, d.PacketsSent, s.Name, d.URL)
 			counter(c.packetsDropped, d.PacketsDropped, s.Name, d.URL)
 			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
+			counter(c.failedAttempts, d.FailedAttempts, s.Name, d.URL)
 		}
 	}
 	if c.inst.relay != nil {

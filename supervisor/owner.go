@@ -1,0 +1,164 @@
+package supervisor
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// owner is the one owner of a channel, as MediaMTX has one per path: it holds the channel's
+// profile, its injector with the destinations, and its ffmpeg loop (a Channel that lives as long
+// as the owner, so that its counters go on across restarts and reloads). reload hands it a new
+// profile without waiting, and its goroutine applies it; nothing else starts or stops the
+// goroutines of the channel. A channel whose injector cannot start still has an owner, in state
+// error, until a profile that works comes.
+type owner struct {
+	name string
+	log  *slog.Logger
+	ch   *Channel
+
+	mu sync.Mutex
+	// next is the profile reload handed in, not yet applied; kick tells the goroutine.
+	next *profiles.Channel
+	kick chan struct{}
+	// fanout is the channel's injector, nil while it cannot start. Set once, by the goroutine.
+	fanout *inject.Fanout
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// newOwner starts the owner of channel p. Its goroutines end when ctx ends or close is called.
+func newOwner(ctx context.Context, p profiles.Channel, s *Supervisor) *owner {
+	log := s.Logger.With("channel", p.Name)
+	o := &owner{name: p.Name, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	o.ch = &Channel{Profile: p, FFmpeg: s.FFmpeg, Logger: log,
+		Grace: time.Duration(p.FFmpeg.StopGrace), StallTimeout: time.Duration(p.FFmpeg.StallTimeout), Checker: &s.checker}
+	if s.OnStart != nil {
+		o.ch.OnStart = func(pid int) { s.OnStart(p.Name, pid) }
+	}
+	o.ch.publish(func(st *Status) { st.Name, st.File, st.State = p.Name, p.File, StateStarting })
+	ctx, o.cancel = context.WithCancel(ctx)
+	go o.run(ctx, p)
+	return o
+}
+
+// reload hands the owner a new version of its profile, applied from its goroutine: a new encoding
+// restarts ffmpeg, new destinations change only the injector's. It never waits.
+func (o *owner) reload(p profiles.Channel) {
+	o.mu.Lock()
+	o.next = &p
+	o.mu.Unlock()
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the channel: its ffmpeg is reaped and its destinations torn down when it returns.
+func (o *owner) close() {
+	o.cancel()
+	<-o.done
+}
+
+func (o *owner) run(ctx context.Context, p profiles.Channel) {
+	defer close(o.done)
+	f, ok := o.initialize(ctx, &p)
+	if !ok {
+		o.ch.publish(func(st *Status) { st.State = StateStopped })
+		return
+	}
+	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
+
+	o.ch.Profile, o.ch.Sink = p, f
+	ffmpegDone := make(chan struct{})
+	go func() {
+		defer close(ffmpegDone)
+		o.ch.Run(ctx) //nolint:errcheck // it returns nil, and logs what it meets
+	}()
+	defer func() { <-ffmpegDone }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.kick:
+		}
+		next := o.take()
+		if next == nil {
+			continue
+		}
+		if !profiles.SameEncoding(p, *next) {
+			o.ch.Reload(*next)
+			o.log.Info("channel restarted", "file", next.File)
+		}
+		if !profiles.SameDestinations(p, *next) {
+			if err := f.SetTargets(targets(*next)); err != nil {
+				// the injector keeps the destinations it has, and so does the profile held
+				o.log.Error("destinations not changed", "file", next.File, "error", err)
+				next.Destinations = p.Destinations
+			} else {
+				o.log.Info("channel retargeted", "destinations", len(next.Destinations))
+			}
+		}
+		p = *next
+	}
+}
+
+// initialize starts the channel's injector with profile *p, waiting for a new profile (taken into
+// *p) while it cannot. It returns false when ctx ends first.
+func (o *owner) initialize(ctx context.Context, p *profiles.Channel) (*inject.Fanout, bool) {
+	for {
+		f := &inject.Fanout{Channel: p.Name, Targets: targets(*p), Logger: o.log}
+		err := f.Initialize()
+		if err == nil {
+			o.mu.Lock()
+			o.fanout = f
+			o.mu.Unlock()
+			return f, true
+		}
+		// A channel that cannot start must not take the others down: it says why, and waits.
+		o.log.Error("channel not started", "file", p.File, "error", err)
+		o.ch.publish(func(st *Status) { st.State, st.LastCause, st.Cause = StateError, err.Error(), CauseProfile })
+		for {
+			select {
+			case <-ctx.Done():
+				return nil, false
+			case <-o.kick:
+			}
+			if next := o.take(); next != nil {
+				*p = *next
+				o.ch.publish(func(st *Status) { st.File = p.File })
+				break
+			}
+		}
+	}
+}
+
+// take returns the profile reload handed in, or nil.
+func (o *owner) take() *profiles.Channel {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	next := o.next
+	o.next = nil
+	return next
+}
+
+// status returns the channel's status with its destinations' figures.
+func (o *owner) status() Status {
+	st := o.ch.Status()
+	if f := o.injector(); f != nil {
+		st.Destinations = f.Stats()
+	}
+	return st
+}
+
+func (o *owner) injector() *inject.Fanout {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fanout
+}

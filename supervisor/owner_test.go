@@ -1,0 +1,91 @@
+package supervisor
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// TestChannelReload hands a running channel a new profile, and one while it waits in backoff:
+// ffmpeg restarts at once each time with the new one, and the counters go on.
+func TestChannelReload(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, _, pids, logs, stop := startChannel(t, "hang-after-ts", func(c *Channel) {
+		c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour
+	})
+	pids.waitStarts(t, 1)
+	fftest.WaitFor(t, 10*time.Second, "frames", func() bool { return c.Status().Frames > 0 })
+	before := c.Status()
+
+	p := testProfile()
+	p.File = "/etc/liveinject/profiles/test.toml"
+	p.Video.Bitrate = 800_000
+	c.Reload(p)
+	pids.waitStarts(t, 2)
+	fftest.WaitFor(t, 10*time.Second, "frames of the new run", func() bool { return c.Status().Frames > before.Frames })
+	st := c.Status()
+	if st.Starts != 2 || st.File != p.File || st.Stalls != 0 {
+		t.Errorf("after reload: %+v, want 2 starts, file %s", st, p.File)
+	}
+	if !strings.Contains(logs.String(), "ffmpeg stopped for the new profile") {
+		t.Errorf("reload not logged:\n%s", logs)
+	}
+	stop()
+}
+
+// TestReloadCutsBackoff has ffmpeg fail into an hour of backoff: a new profile starts it at once.
+func TestReloadCutsBackoff(t *testing.T) {
+	c, _, pids, _, stop := startChannel(t, "fail", func(c *Channel) {
+		c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour
+	})
+	defer stop()
+	pids.waitStarts(t, 1)
+	fftest.WaitFor(t, 10*time.Second, "backoff", func() bool { return c.Status().State == StateBackoff })
+	c.Reload(testProfile())
+	pids.waitStarts(t, 2)
+}
+
+// TestOwnerInjectorCannotStart gives a channel a destination the injector refuses: the channel
+// is in state error with the cause, the others run, and a fixed profile starts it.
+func TestOwnerInjectorCannotStart(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG", "hang-after-ts")
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	bad := testProfile()
+	bad.Name = "bad"
+	bad.Destinations = []profiles.Destination{{URL: "http://127.0.0.1:1/x.sdp"}}
+	good := testProfile()
+	good.Name = "good"
+	pids := newPIDTracker()
+	var logs fftest.Buffer
+	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{bad, good}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		OnStart: func(_ string, pid int) { pids.add(pid) }}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		pids.assertReaped(t)
+	}()
+	fftest.WaitFor(t, 10*time.Second, "bad in error, good running", func() bool {
+		st := s.Status()
+		return len(st) == 2 && st[0].State == StateError && st[1].State == StateRunning
+	})
+	st := s.Status()[0]
+	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp or rtsps`) ||
+		st.Destinations != nil || s.Destinations("bad") != nil {
+		t.Errorf("bad channel: %+v", st)
+	}
+	bad.Destinations = []profiles.Destination{{URL: "rtsp://127.0.0.1:1/x.sdp"}}
+	s.Update([]profiles.Channel{bad, good})
+	fftest.WaitFor(t, 10*time.Second, "bad running", func() bool {
+		st := s.Status()
+		return len(st) == 2 && st[0].State == StateRunning && len(st[0].Destinations) == 1
+	})
+}
