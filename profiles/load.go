@@ -51,6 +51,27 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// LoadRunnable reads the config as Load does, but leaves the profiles with mistakes out instead
+// of failing: their mistakes are returned beside a Config of every good channel, so that run
+// starts those and reports the others. As Load, it fails when the main config file has
+// mistakes or cannot be read, or when the profile directory cannot be read.
+func LoadRunnable(path string) (*Config, Errors, error) {
+	cfg, errs, err := readConfig(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg == nil || len(errs) > 0 {
+		return nil, nil, errs
+	}
+	files, err := readProfiles(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile directory %s: %w", cfg.ProfileDir(), err)
+	}
+	errs = merge(cfg, files, nil)
+	cfg.sort()
+	return cfg, errs, nil
+}
+
 // add puts a good profile into the config: its channel, or its name among the disabled ones,
 // and its warnings.
 func (c *Config) add(f profileFile) {

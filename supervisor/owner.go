@@ -42,8 +42,10 @@ func newOwner(ctx context.Context, p profiles.Channel, s *Supervisor) *owner {
 		o.ch.OnStart = func(pid int) { s.OnStart(p.Name, pid) }
 	}
 	o.ch.publish(func(st *Status) { st.Name, st.File, st.State = p.Name, p.File, StateStarting })
+	// The injector starts here, so that the channel shows its destinations from the start.
+	f := o.newFanout(p)
 	ctx, o.cancel = context.WithCancel(ctx)
-	go o.run(ctx, p)
+	go o.run(ctx, p, f)
 	return o
 }
 
@@ -65,12 +67,23 @@ func (o *owner) close() {
 	<-o.done
 }
 
-func (o *owner) run(ctx context.Context, p profiles.Channel) {
+// run is the owner's goroutine. f is the channel's injector, nil if it could not start with p.
+func (o *owner) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
 	defer close(o.done)
-	f, ok := o.initialize(ctx, &p)
-	if !ok {
-		o.ch.publish(func(st *Status) { st.State = StateStopped })
-		return
+	// A channel that cannot start must not take the others down: it waits for a profile that
+	// can, in state error.
+	for f == nil {
+		select {
+		case <-ctx.Done():
+			o.ch.publish(func(st *Status) { st.State = StateStopped })
+			return
+		case <-o.kick:
+		}
+		if next := o.take(); next != nil {
+			p = *next
+			o.ch.publish(func(st *Status) { st.File = p.File })
+			f = o.newFanout(p)
+		}
 	}
 	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
 
@@ -109,34 +122,18 @@ func (o *owner) run(ctx context.Context, p profiles.Channel) {
 	}
 }
 
-// initialize starts the channel's injector with profile *p, waiting for a new profile (taken into
-// *p) while it cannot. It returns false when ctx ends first.
-func (o *owner) initialize(ctx context.Context, p *profiles.Channel) (*inject.Fanout, bool) {
-	for {
-		f := &inject.Fanout{Channel: p.Name, Targets: targets(*p), Logger: o.log}
-		err := f.Initialize()
-		if err == nil {
-			o.mu.Lock()
-			o.fanout = f
-			o.mu.Unlock()
-			return f, true
-		}
-		// A channel that cannot start must not take the others down: it says why, and waits.
+// newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
+func (o *owner) newFanout(p profiles.Channel) *inject.Fanout {
+	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: o.log}
+	if err := f.Initialize(); err != nil {
 		o.log.Error("channel not started", "file", p.File, "error", err)
 		o.ch.publish(func(st *Status) { st.State, st.LastCause, st.Cause = StateError, err.Error(), CauseProfile })
-		for {
-			select {
-			case <-ctx.Done():
-				return nil, false
-			case <-o.kick:
-			}
-			if next := o.take(); next != nil {
-				*p = *next
-				o.ch.publish(func(st *Status) { st.File = p.File })
-				break
-			}
-		}
+		return nil
 	}
+	o.mu.Lock()
+	o.fanout = f
+	o.mu.Unlock()
+	return f
 }
 
 // take returns the profile reload handed in, or nil.

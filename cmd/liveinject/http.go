@@ -279,6 +279,11 @@ func (s *httpServer) serveStatus(w http.ResponseWriter, _ *http.Request) {
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	problems := unhealthy(s.Instance.sup.Status())
+	if errs := s.Instance.profileErrors.Load(); errs != nil {
+		for _, e := range *errs {
+			problems = append(problems, "profile error: "+e)
+		}
+	}
 	if len(problems) == 0 {
 		fmt.Fprintln(w, "ok")
 		return

@@ -71,6 +71,9 @@ func waitSent(t *testing.T, r *running, n uint64) statusReport {
 			return false
 		}
 		for _, c := range s.Channels {
+			if len(c.Destinations) == 0 {
+				return false
+			}
 			for _, d := range c.Destinations {
 				if d.PacketsSent <= n {
 					return false

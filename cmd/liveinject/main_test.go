@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -518,4 +520,52 @@ func TestRunReloadsProfiles(t *testing.T) {
 		t.Errorf("ffmpeg started %d times, want once: reloads that change destinations leave it alone", n)
 	}
 	r.stop(t)
+}
+
+// TestRunStartsDespiteABadProfile boots with one bad profile among three: the two good channels
+// stream, the bad one is reported with file:line in /status, /metrics and /healthz, and fixing
+// it adds its channel.
+func TestRunStartsDespiteABadProfile(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/{channel}.sdp")
+	dir := filepath.Join(filepath.Dir(config), "profiles")
+	good, err := os.ReadFile(filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	for file, content := range map[string]string{
+		"second.toml": string(good),
+		"bad.toml":    "[source]\nkind = \"testsrc\"\n[video]\nbitrat = \"1M\"\n[[destination]]\nurl = \"rtsp://{relay}/bad.sdp\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startRun(t, config)
+	s := waitSent(t, r, 0)
+	want := bad + `:4: unknown key "video.bitrat" (did you mean "bitrate"?)`
+	if len(s.Channels) != 2 || s.Channels[0].Name != "second" || s.Channels[1].Name != "test" ||
+		!slices.Equal(s.ProfileErrors, []string{want}) {
+		t.Fatalf("channels %+v, profile errors %q; want second and test, and %q", s.Channels, s.ProfileErrors, want)
+	}
+	if code, body := get(t, "http://"+r.inst.httpAddr+"/healthz"); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, "profile error: "+want) {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if _, body := get(t, "http://"+r.inst.httpAddr+"/metrics"); !strings.Contains(body, "liveinject_profile_errors 1\n") {
+		t.Errorf("/metrics lacks the profile error")
+	}
+	if !strings.Contains(r.stderr.String(), `msg="profile not loaded" file=`+bad+` line=4`) {
+		t.Errorf("the bad profile is not logged:\n%s", r.stderr)
+	}
+
+	if err := os.WriteFile(bad, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fftest.WaitFor(t, 30*time.Second, "the fixed channel streaming", func() bool {
+		s := getStatusReport(t, r)
+		return len(s.Channels) == 3 && len(s.ProfileErrors) == 0 && len(s.Channels[0].Destinations) == 1 &&
+			s.Channels[0].Destinations[0].PacketsSent > 0
+	})
 }

@@ -102,6 +102,12 @@ func (m *Main) loadConfig(path string) (*profiles.Config, bool) {
 	if err == nil {
 		return cfg, true
 	}
+	m.configErrors(err)
+	return nil, false
+}
+
+// configErrors says what is wrong with the configuration on standard error.
+func (m *Main) configErrors(err error) {
 	var errs profiles.Errors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
@@ -111,5 +117,4 @@ func (m *Main) loadConfig(path string) (*profiles.Config, bool) {
 	} else {
 		fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
 	}
-	return nil, false
 }

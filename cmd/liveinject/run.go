@@ -43,8 +43,11 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	if !ok {
 		return exitConfig
 	}
-	cfg, ok := m.loadConfig(path)
-	if !ok {
+	// A profile with a mistake must not keep the box's other channels dark: it is reported,
+	// and the watcher adds its channel once it is fixed. The main config must be right.
+	cfg, profileErrs, err := profiles.LoadRunnable(path)
+	if err != nil {
+		m.configErrors(err)
 		return exitConfig
 	}
 	// The command line overrides the config's [log] for the flags it gives. cfg stays as the
@@ -109,6 +112,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	}
 	logWarnings(log, cfg.Warnings)
 	inst.warnings = cfg.Warnings
+	inst.setProfileErrors(log, profileErrs)
 	if cfg.HTTP.Listen != "" {
 		hs := &httpServer{
 			Address:  cfg.HTTP.Listen,
@@ -186,11 +190,7 @@ func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
 // reload hands a watcher's update to the supervisor. What cannot change while running is
 // reported; files with mistakes are logged by the watcher and keep their last good version.
 func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profiles.Update) {
-	errs := make([]string, len(u.Errors))
-	for i, e := range u.Errors {
-		errs[i] = e.Error()
-	}
-	inst.profileErrors.Store(&errs)
+	inst.setProfileErrors(nil, u.Errors)
 	if u.Config.Relay != started.Relay {
 		log.Warn("the relay's settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
@@ -205,6 +205,19 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 		inst.warnings = u.Config.Warnings
 	}
 	inst.sup.Update(inst.resolve(u.Config.Channels))
+}
+
+// setProfileErrors shows the mistakes of the files left out or kept at their last good version
+// in /status, /metrics and /healthz; with log, it logs them too (the watcher logs its own).
+func (inst *instance) setProfileErrors(log *slog.Logger, errs profiles.Errors) {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Error()
+		if log != nil {
+			log.Error("profile not loaded", "file", e.File, "line", e.Line, "error", e.Msg)
+		}
+	}
+	inst.profileErrors.Store(&out)
 }
 
 // logWarnings logs what in the files works but should be written otherwise.
