@@ -247,10 +247,12 @@ func (f *Fanout) Close() {
 
 // Stats returns a snapshot of every destination's figures, in Targets order.
 func (f *Fanout) Stats() []Stats {
+	// The destinations' figures are read without the lock that WriteFrame takes.
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]Stats, len(f.dests))
-	for i, d := range f.dests {
+	dests := slices.Clone(f.dests)
+	f.mu.Unlock()
+	out := make([]Stats, len(dests))
+	for i, d := range dests {
 		out[i] = d.stats()
 	}
 	return out

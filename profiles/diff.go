@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"cmp"
+	"fmt"
 	"reflect"
 	"slices"
 )
@@ -74,4 +75,58 @@ func SameEncoding(a, b Channel) bool {
 // the same way.
 func SameDestinations(a, b Channel) bool {
 	return slices.Equal(a.Destinations, b.Destinations)
+}
+
+// Changed says what differs between two versions of a channel, for the log of a reload: one
+// "key old → new" per setting ("video.bitrate 2500k → 800k"), and the destinations added (+),
+// removed (-) and changed (~). Passwords never show; lists say only that they changed.
+func Changed(was, is Channel) []string {
+	var out []string
+	ov, nv := reflect.ValueOf(was), reflect.ValueOf(is)
+	for i := range ov.NumField() {
+		section := ov.Type().Field(i).Tag.Get("toml")
+		if ov.Field(i).Kind() != reflect.Struct || section == "-" {
+			continue
+		}
+		osec, nsec := ov.Field(i), nv.Field(i)
+		for j := range osec.NumField() {
+			key := osec.Type().Field(j).Tag.Get("toml")
+			a, b := osec.Field(j), nsec.Field(j)
+			if key == "-" || reflect.DeepEqual(a.Interface(), b.Interface()) {
+				continue
+			}
+			if a.Kind() == reflect.Slice {
+				out = append(out, section+"."+key+" changed")
+				continue
+			}
+			av, bv := fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface())
+			if key == "url" {
+				av, bv = Redact(av), Redact(bv)
+			}
+			out = append(out, fmt.Sprintf("%s.%s %q → %q", section, key, av, bv))
+		}
+	}
+	before := make(map[string]Destination, len(was.Destinations))
+	for _, d := range was.Destinations {
+		before[streamOf(d.URL)] = d
+	}
+	after := make(map[string]bool, len(is.Destinations))
+	for _, d := range is.Destinations {
+		s := streamOf(d.URL)
+		after[s] = true
+		if prev, ok := before[s]; !ok {
+			out = append(out, "destination +"+Redact(d.URL))
+		} else if prev != d {
+			out = append(out, "destination ~"+Redact(d.URL))
+		}
+	}
+	for _, d := range was.Destinations {
+		if !after[streamOf(d.URL)] {
+			out = append(out, "destination -"+Redact(d.URL))
+		}
+	}
+	if was.Name != is.Name {
+		out = append(out, fmt.Sprintf("name %q → %q", was.Name, is.Name))
+	}
+	return out
 }

@@ -74,3 +74,27 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff(nil, nil) = %+v", d)
 	}
 }
+
+func TestChanged(t *testing.T) {
+	a := Channel{Name: "lobby", Source: Source{Kind: "rtsp", URL: "rtsp://admin:s3cret@cam/1"},
+		Video: Video{Bitrate: 2_500_000, Size: Size{1280, 720}},
+		Destinations: []Destination{{URL: "rtsp://dss1/lobby.sdp", Transport: "tcp"}, {URL: "rtsp://dss2/lobby.sdp"}}}
+	b := a
+	b.Source.URL = "rtsp://admin:other@cam/2"
+	b.Video.Bitrate, b.Video.Size = 800_000, Size{640, 360}
+	b.FFmpeg.InputArgs = []string{"-i", "secret"}
+	b.Destinations = []Destination{{URL: "rtsp://dss1/lobby.sdp", Transport: "udp", Password: "pw"}, {URL: "rtsp://u:pw@dss3/lobby.sdp"}}
+	got := Changed(a, b)
+	want := []string{
+		`source.url "rtsp://admin:xxxxx@cam/1" → "rtsp://admin:xxxxx@cam/2"`,
+		`video.bitrate "2500k" → "800k"`, `video.size "1280x720" → "640x360"`,
+		"ffmpeg.input_args changed",
+		"destination ~rtsp://dss1/lobby.sdp", "destination +rtsp://u:xxxxx@dss3/lobby.sdp", "destination -rtsp://dss2/lobby.sdp",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	if c := Changed(a, a); c != nil {
+		t.Errorf("no change: %q", c)
+	}
+}

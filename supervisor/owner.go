@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,17 +106,18 @@ func (o *owner) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
 		if next == nil {
 			continue
 		}
+		changes := strings.Join(profiles.Changed(p, *next), ", ")
 		if !profiles.SameEncoding(p, *next) {
 			o.ch.Reload(*next)
-			o.log.Info("channel restarted", "file", next.File)
+			o.log.Info("channel restarted", "file", next.File, "changes", changes)
 		}
 		if !profiles.SameDestinations(p, *next) {
 			if err := f.SetTargets(targets(*next)); err != nil {
 				// the injector keeps the destinations it has, and so does the profile held
 				o.log.Error("destinations not changed", "file", next.File, "error", err)
 				next.Destinations = p.Destinations
-			} else {
-				o.log.Info("channel retargeted", "destinations", len(next.Destinations))
+			} else if profiles.SameEncoding(p, *next) {
+				o.log.Info("channel retargeted", "file", next.File, "changes", changes)
 			}
 		}
 		p = *next

@@ -165,6 +165,12 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("changes %+v, want a retargeted, b restarted, c unchanged", got)
 	}
 	ev.waitFor(t, "publish a2.sdp")
+	for _, want := range []string{
+		`msg="channel restarted" channel=b file="" changes="video.bitrate \"300k\" → \"400k\""`,
+		`msg="channel retargeted" channel=a file="" changes="destination +rtsp://` + rl.Addr() + `/a2.sdp"`,
+	} {
+		fftest.WaitFor(t, 10*time.Second, want, func() bool { return strings.Contains(logs.String(), want) })
+	}
 	fftest.WaitFor(t, 30*time.Second, "b's new ffmpeg", func() bool { return len(ev.pids("b")) == 2 })
 	if n := len(ev.pids("a")); n != 1 {
 		t.Errorf("a's ffmpeg started %d times, want once: a retarget leaves it running", n)
