@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
@@ -100,7 +101,7 @@ func (d *decoder) video(t *table, v *Video) {
 	d.check(d.str(t, "encoder", &v.Encoder), checkVideoEncoder(v.Encoder))
 	d.str(t, "preset", &v.Preset) // checked with the encoder, below
 	d.check(d.str(t, "profile", &v.Profile), checkH264Profile(v.Profile))
-	d.check(d.text(t, "bitrate", &v.Bitrate, true), checkBitrate(v.Bitrate))
+	d.check(d.text(t, "bitrate", &v.Bitrate, true), checkVideoBitrate(v.Bitrate))
 	d.check(d.text(t, "gop", &v.GOP, false), checkPositive(v.GOP))
 	d.check(d.text(t, "size", &v.Size, false), checkSize(v.Size))
 	d.check(d.integer(t, "fps", &v.FPS), checkFPS(v.FPS))
@@ -114,7 +115,7 @@ func (d *decoder) video(t *table, v *Video) {
 // audio reads an [audio] table over a.
 func (d *decoder) audio(t *table, a *Audio) {
 	d.check(d.str(t, "encoder", &a.Encoder), checkAudioEncoder(a.Encoder))
-	d.check(d.text(t, "bitrate", &a.Bitrate, true), checkBitrate(a.Bitrate))
+	d.check(d.text(t, "bitrate", &a.Bitrate, true), checkAudioBitrate(a.Bitrate))
 	d.check(d.integer(t, "sample_rate", &a.SampleRate), checkSampleRate(a.SampleRate))
 	d.check(d.integer(t, "channels", &a.Channels), checkAudioChannels(a.Channels))
 	d.unknown(t)
@@ -183,6 +184,10 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 // only: password_file, password_env, password, or the URL.
 func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 	userPath := d.str(t, "user", &dest.User)
+	if strings.ContainsFunc(dest.User, unicode.IsControl) {
+		// it goes into an Authorization header
+		d.keyErrorf(userPath, "holds a control character")
+	}
 	var literal string
 	literalPath := d.str(t, "password", &literal)
 	filePath := d.str(t, "password_file", &dest.PasswordFile)

@@ -167,7 +167,31 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "bitrate zero",
 		src:  "[source]\nkind = \"testsrc\"\n[audio]\nbitrate = 0\n" + dest,
-		want: []string{`p.toml:4: audio.bitrate: 0 must be greater than 0`},
+		want: []string{`p.toml:4: audio.bitrate: 0 is outside 8k..512k (bits per second: "2500k", "4M")`},
+	}, {
+		name: "video bitrate of 300 bits per second",
+		src:  "[source]\nkind = \"testsrc\"\n[video]\nbitrate = \"300\"\n" + dest,
+		want: []string{`p.toml:4: video.bitrate: 300 is outside 16k..800M (bits per second: "2500k", "4M")`},
+	}, {
+		name: "size beyond H.264",
+		src:  "[source]\nkind = \"testsrc\"\n[video]\nsize = \"16384x720\"\n" + dest,
+		want: []string{`p.toml:4: video.size: 16384x720: at most 8192 in either dimension (H.264's largest levels)`},
+	}, {
+		name: "stop_grace absurd",
+		src:  "[source]\nkind = \"testsrc\"\n[ffmpeg]\nstop_grace = \"1000000h\"\n" + dest,
+		want: []string{`p.toml:4: ffmpeg.stop_grace: 1000000h0m0s is too long: at most 1h0m0s`},
+	}, {
+		name: "destination port",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example:70000/x.sdp\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://dss.example:70000/x.sdp: port 70000 is outside 1..65535`},
+	}, {
+		name: "user with CRLF",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"me\\r\\nX-Evil: 1\"\n",
+		want: []string{`p.toml:5: destination.user: holds a control character`},
+	}, {
+		name: "name ..",
+		src:  "name = \"..\"\n[source]\nkind = \"testsrc\"\n" + dest,
+		want: []string{`p.toml:1: name: ".." is not a name`},
 	}, {
 		name: "bitrate float",
 		src:  "[source]\nkind = \"testsrc\"\n[video]\nbitrate = 2.5\n" + dest,

@@ -74,8 +74,8 @@ func checkLoadedChannel(t *testing.T, ch Channel, relay string) {
 	v, a := ch.Video, ch.Audio
 	for _, err := range []error{
 		checkSourceKind(ch.Source.Kind),
-		checkVideoEncoder(v.Encoder), checkBitrate(v.Bitrate), checkPositive(v.GOP), checkSize(v.Size), checkFPS(v.FPS),
-		checkAudioEncoder(a.Encoder), checkBitrate(a.Bitrate), checkSampleRate(a.SampleRate), checkAudioChannels(a.Channels),
+		checkVideoEncoder(v.Encoder), checkVideoBitrate(v.Bitrate), checkPositive(v.GOP), checkSize(v.Size), checkFPS(v.FPS),
+		checkAudioEncoder(a.Encoder), checkAudioBitrate(a.Bitrate), checkSampleRate(a.SampleRate), checkAudioChannels(a.Channels),
 	} {
 		if err != nil {
 			t.Errorf("loaded channel %+v: %v", ch, err)

@@ -77,7 +77,7 @@ func TestDiff(t *testing.T) {
 
 func TestChanged(t *testing.T) {
 	a := Channel{Name: "lobby", Source: Source{Kind: "rtsp", URL: "rtsp://admin:s3cret@cam/1"},
-		Video: Video{Bitrate: 2_500_000, Size: Size{1280, 720}},
+		Video:        Video{Bitrate: 2_500_000, Size: Size{1280, 720}},
 		Destinations: []Destination{{URL: "rtsp://dss1/lobby.sdp", Transport: "tcp"}, {URL: "rtsp://dss2/lobby.sdp"}}}
 	b := a
 	b.Source.URL = "rtsp://admin:other@cam/2"

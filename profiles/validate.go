@@ -23,6 +23,13 @@ func checkChannelName(name string) error {
 	if name == "" {
 		return errors.New("must not be empty")
 	}
+	if name == "." || name == ".." {
+		// it names a path segment: {channel} in a URL, the status API's /channels/NAME
+		return fmt.Errorf("%q is not a name", name)
+	}
+	if len(name) > maxChannelName {
+		return fmt.Errorf("%d characters: at most %d", len(name), maxChannelName)
+	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return fmt.Errorf("%q may hold only letters, digits, '-', '_' and '.'", name)
@@ -115,12 +122,29 @@ func checkSize(s Size) error {
 	if s.Width <= 0 || s.Height <= 0 || s.Width%2 != 0 || s.Height%2 != 0 {
 		return fmt.Errorf("%s: width and height must be even and greater than 0", s)
 	}
+	if s.Width > maxSide || s.Height > maxSide {
+		return fmt.Errorf("%s: at most %d in either dimension (H.264's largest levels)", s, maxSide)
+	}
 	return nil
 }
 
-func checkBitrate(b Bitrate) error {
-	if b <= 0 {
-		return fmt.Errorf("%s must be greater than 0", b)
+// Bounds of what the encoders can make, so that a slip of the keyboard is refused at load
+// rather than found by ffmpeg restarting all night.
+const (
+	maxChannelName = 64
+	maxSide        = 8192
+	// H.264 at 16 kbit/s is a slideshow; at level 6.2 High it allows 800 Mbit/s.
+	minVideoBitrate, maxVideoBitrate Bitrate = 16_000, 800_000_000
+	// AAC below 8 kbit/s or above 512 kbit/s (stereo) is not made by ffmpeg's encoder.
+	minAudioBitrate, maxAudioBitrate Bitrate = 8_000, 512_000
+)
+
+func checkVideoBitrate(b Bitrate) error { return checkBitrate(b, minVideoBitrate, maxVideoBitrate) }
+func checkAudioBitrate(b Bitrate) error { return checkBitrate(b, minAudioBitrate, maxAudioBitrate) }
+
+func checkBitrate(b, least, most Bitrate) error {
+	if b < least || b > most {
+		return fmt.Errorf("%s is outside %s..%s (bits per second: \"2500k\", \"4M\")", b, least, most)
 	}
 	return nil
 }
@@ -129,13 +153,22 @@ func checkPositive(d Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("%s must be greater than 0", d)
 	}
-	return nil
+	return checkAtMost(d, time.Hour)
 }
 
 // checkAtLeast refuses a duration under min: shorter would kill a healthy ffmpeg.
 func checkAtLeast(d Duration, min time.Duration) error {
 	if time.Duration(d) < min {
 		return fmt.Errorf("%s is too short: at least %v", d, min)
+	}
+	return checkAtMost(d, time.Hour)
+}
+
+// checkAtMost refuses durations long enough to be a slip ("1000000h"): waits that would never
+// end in practice.
+func checkAtMost(d Duration, most time.Duration) error {
+	if time.Duration(d) > most {
+		return fmt.Errorf("%s is too long: at most %v", d, most)
 	}
 	return nil
 }
@@ -170,7 +203,8 @@ func checkTransport(transport string) error {
 // stands for the built-in relay, so it needs relay.listen, whose address is put in its place
 // for the check. Messages show the URL redacted since they end up in logs.
 func checkDestinationURL(raw, relayListen string) error {
-	if strings.Contains(raw, "{relay}") {
+	relay := strings.Contains(raw, "{relay}")
+	if relay {
 		if relayListen == "" {
 			return errors.New("{relay} needs relay.listen in the main config")
 		}
@@ -180,7 +214,27 @@ func checkDestinationURL(raw, relayListen string) error {
 		placeholder, _, _ := strings.Cut(raw[i:], "}")
 		return fmt.Errorf("unknown placeholder %q in %s (known: {channel}, {relay})", placeholder+"}", Redact(raw))
 	}
-	return checkRTSPURL(raw)
+	if err := checkRTSPURL(raw); err != nil {
+		return err
+	}
+	if relay {
+		return nil // a relay on port 0 gets its port when it starts
+	}
+	return checkURLPort(raw)
+}
+
+// checkURLPort refuses a port outside 1..65535 in a URL that parses.
+func checkURLPort(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%s: port %s is outside 1..65535", Redact(raw), p)
+		}
+	}
+	return nil
 }
 
 // checkRTSPURL checks an rtsp:// or rtsps:// URL with a host. Messages show the URL redacted
