@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -17,6 +19,10 @@ import (
 // defaultDebounce is long enough for an editor's save (write a temporary file, rename it, delete
 // the backup) or a ConfigMap swap to end in one reload, and short enough to feel immediate.
 const defaultDebounce = 200 * time.Millisecond
+
+// defaultPollInterval is how often the files are read when they cannot be watched: an edit
+// applies within it, and reading a few dozen small files that often costs nothing.
+const defaultPollInterval = 2 * time.Second
 
 // Update is what a Watcher delivers after a change.
 type Update struct {
@@ -47,8 +53,15 @@ type Watcher struct {
 	Debounce time.Duration
 	// Logger receives file errors and reloads; nil discards them.
 	Logger *slog.Logger
+	// PollInterval is how often the files are read again when fsnotify cannot watch them (the
+	// inotify limits reached, most likely). Default 2s.
+	PollInterval time.Duration
 
 	requests chan struct{} // Reload requests, at most one pending
+	// newFSWatcher makes the fsnotify watcher; tests make it fail.
+	newFSWatcher func() (*fsnotify.Watcher, error)
+	// polling says why the Watcher reads the files on a timer; nil while fsnotify watches.
+	polling atomic.Pointer[string]
 
 	// last is what apply was last given; owned by Run's goroutine.
 	last Update
@@ -59,10 +72,20 @@ type Watcher struct {
 // of every file. The Watcher keeps its own copy, so the caller may change initial afterwards.
 func NewWatcher(path string, initial *Config) *Watcher {
 	return &Watcher{
-		Path:     path,
-		requests: make(chan struct{}, 1),
-		last:     Update{Config: initial.clone()},
+		Path:         path,
+		requests:     make(chan struct{}, 1),
+		newFSWatcher: fsnotify.NewWatcher,
+		last:         Update{Config: initial.clone()},
 	}
+}
+
+// Polling returns why the Watcher reads the files on a timer instead of being told of changes
+// by fsnotify, or "" while fsnotify watches them.
+func (w *Watcher) Polling() string {
+	if p := w.polling.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Reload asks Run for a reload now, as on SIGHUP. It never blocks: requests that come while one
@@ -78,7 +101,9 @@ func (w *Watcher) Reload() {
 // made since initial was loaded; then after each debounced change and each Reload request.
 // After a reload it calls apply, from Run's own goroutine, only when the effective Config or the
 // Errors differ from what it delivered last. apply gets its own copy of the Config and may keep
-// or change it. Run returns an error only when it cannot watch at all. It may be called once.
+// or change it. When fsnotify cannot watch (the inotify limits reached, most likely), Run reads
+// the files every PollInterval instead, and Polling says why. Run returns an error only when the
+// config file's directory does not exist. It may be called once.
 func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 	log := w.Logger
 	if log == nil {
@@ -89,15 +114,18 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 		debounce = defaultDebounce
 	}
 
-	fsw, err := fsnotify.NewWatcher()
-	if err != nil {
+	// Without the config file's directory there is nothing to read; the profile directory may
+	// come and go.
+	if _, err := os.Stat(filepath.Dir(w.Path)); err != nil {
 		return fmt.Errorf("watch %s: %w", w.Path, err)
 	}
-	defer fsw.Close()
-	// Without the config file's directory there is nothing to watch; the profile directory
-	// may come and go.
-	if err := fsw.Add(filepath.Dir(w.Path)); err != nil {
-		return fmt.Errorf("watch %s: %w", w.Path, err)
+	fsw, err := w.newFSWatcher()
+	if err == nil {
+		defer fsw.Close()
+		err = fsw.Add(filepath.Dir(w.Path))
+	}
+	if err != nil {
+		return w.poll(ctx, log, apply, err)
 	}
 
 	timer := time.NewTimer(debounce)
@@ -111,13 +139,13 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 			return nil
 		case ev, ok := <-fsw.Events:
 			if !ok {
-				return fmt.Errorf("watch %s: fsnotify closed its events", w.Path)
+				return w.poll(ctx, log, apply, errors.New("fsnotify closed its events"))
 			}
 			log.Debug("file event", "file", ev.Name, "op", ev.Op.String())
 			timer.Reset(debounce)
 		case err, ok := <-fsw.Errors:
 			if !ok {
-				return fmt.Errorf("watch %s: fsnotify closed its errors", w.Path)
+				return w.poll(ctx, log, apply, errors.New("fsnotify closed its errors"))
 			}
 			// Most likely ErrEventOverflow: events were lost, so reload to be sure.
 			log.Warn("watching config files", "error", err)
@@ -131,7 +159,31 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 	}
 }
 
+// poll reads the files every PollInterval, and at each Reload, until ctx ends: what Run does
+// when fsnotify cannot watch, for the reason given.
+func (w *Watcher) poll(ctx context.Context, log *slog.Logger, apply func(Update), reason error) error {
+	every := w.PollInterval
+	if every <= 0 {
+		every = defaultPollInterval
+	}
+	why := reason.Error()
+	w.polling.Store(&why)
+	log.Warn("cannot watch the config files: reading them on a timer instead", "error", reason, "every", every)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		w.reloadAndApply(nil, log, apply)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.requests:
+		case <-t.C:
+		}
+	}
+}
+
 // reloadAndApply reloads every file and gives apply the result if it differs from the last.
+// fsw, when not nil, is made to watch the directories read.
 func (w *Watcher) reloadAndApply(fsw *fsnotify.Watcher, log *slog.Logger, apply func(Update)) {
 	// Watch before reading, so that no change falls between the read and the watch: a profile
 	// directory that came back is read only once it is watched.
@@ -161,6 +213,9 @@ func (w *Watcher) reloadAndApply(fsw *fsnotify.Watcher, log *slog.Logger, apply 
 // watch makes fsw watch the directories that cfg is read from, and no others. Adding a watch
 // again is cheap, and needed: a directory that was removed and made again is a new one.
 func (w *Watcher) watch(fsw *fsnotify.Watcher, log *slog.Logger, cfg *Config) {
+	if fsw == nil {
+		return
+	}
 	dir := cfg.ProfileDir()
 	want := []string{filepath.Dir(w.Path), dir, filepath.Dir(dir)}
 	for i := range want {

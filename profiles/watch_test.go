@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	"github.com/liveinject/liveinject/internal/fftest"
 )
@@ -555,4 +558,29 @@ func TestLoadRefusesOneStreamTwice(t *testing.T) {
 	if errs, ok := err.(Errors); !ok || !slices.Equal(errorStrings(errs), want) {
 		t.Errorf("Load: %v, want %q", err, want)
 	}
+}
+
+// TestWatchPollsWhenFSNotifyFails has fsnotify fail as it does when the inotify limits are
+// reached: the Watcher says so, reads the files on a timer, and edits still apply, as does Reload.
+func TestWatchPollsWhenFSNotifyFails(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+	})
+	wt.start(func(w *Watcher) {
+		w.PollInterval = 100 * time.Millisecond
+		w.newFSWatcher = func() (*fsnotify.Watcher, error) { return nil, syscall.EMFILE }
+	})
+	if got := wt.w.Polling(); got != "too many open files" {
+		t.Errorf("Polling() = %q", got)
+	}
+	if !strings.Contains(wt.logs.String(), `msg="cannot watch the config files: reading them on a timer instead" error="too many open files" every=100ms`) {
+		t.Errorf("not logged:\n%s", wt.logs.String())
+	}
+	wt.write(map[string]string{"profiles/a.toml": profileV(2), "profiles/b.toml": profileV(1)})
+	wt.waitErrors("a=2 b=1")
+	if err := os.Remove(wt.path("profiles/b.toml")); err != nil {
+		t.Fatal(err)
+	}
+	wt.waitErrors("a=2")
 }

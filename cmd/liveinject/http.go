@@ -121,8 +121,10 @@ type statusReport struct {
 	UptimeSeconds float64         `json:"uptime_seconds"`
 	Channels      []channelReport `json:"channels"`
 	Relay         *relayReport    `json:"relay"` // null without the built-in relay
-	// ProfileErrors are the mistakes of the files kept at their last good version.
+	// ProfileErrors are the mistakes of the files left out or kept at their last good version.
 	ProfileErrors []string `json:"profile_errors"`
+	// ConfigWatch is "fsnotify" while edits are seen as they happen, else "polling: WHY".
+	ConfigWatch string `json:"config_watch"`
 }
 
 type channelReport struct {
@@ -197,6 +199,10 @@ func (s *httpServer) report() statusReport {
 	}
 	if errs := inst.profileErrors.Load(); errs != nil {
 		r.ProfileErrors = append(r.ProfileErrors, *errs...)
+	}
+	r.ConfigWatch = "fsnotify"
+	if why := inst.watcher.Polling(); why != "" {
+		r.ConfigWatch = "polling: " + why
 	}
 	for _, c := range inst.sup.Status() {
 		cr := channelReport{
@@ -283,6 +289,9 @@ func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range *errs {
 			problems = append(problems, "profile error: "+e)
 		}
+	}
+	if why := s.Instance.watcher.Polling(); why != "" {
+		problems = append(problems, "config files: fsnotify cannot watch them ("+why+"): read on a timer instead")
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(w, "ok")

@@ -27,6 +27,7 @@ type instance struct {
 	relay     *relay.Server // nil without the built-in relay
 	httpAddr  string        // the HTTP endpoint's bound address, "" when it is off
 	sup       *supervisor.Supervisor
+	watcher   *profiles.Watcher
 	// profileErrors holds the mistakes of the files the watcher keeps at their last good
 	// version, as file:line: message; written by the watcher's callback, read by HTTP handlers.
 	profileErrors atomic.Pointer[[]string]
@@ -100,6 +101,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	// it comes before the watcher runs.
 	watcher := profiles.NewWatcher(path, cfg)
 	watcher.Logger = log.With("component", "profiles")
+	inst.watcher = watcher
 	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: inst.resolve(cfg.Channels), Logger: log}
 	if m.onApplied != nil {
 		inst.sup.OnApplied = m.onApplied
