@@ -39,9 +39,6 @@ const (
 // starts from a queued IDR, about 3 s of 8 Mbit/s video.
 const writeQueueSize = 2048
 
-// healthyAfter is how long a session must last before a failure retries at the shortest delay again.
-const healthyAfter = 10 * time.Second
-
 // teardownGrace is how long the end of a session waits for TEARDOWN (and the packets queued
 // before it) to be written before it cuts the connection.
 const teardownGrace = 2 * time.Second
@@ -123,12 +120,14 @@ type destination struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu       sync.Mutex
-	state    string
-	lastErr  string
-	since    time.Time // of the recording session
-	retryAt  time.Time
-	protocol string // of the recording session
+	mu      sync.Mutex
+	state   string
+	lastErr string
+	since   time.Time // of the recording session
+	// recordedAt is when the latest session began to record; kept after it ends.
+	recordedAt time.Time
+	retryAt    time.Time
+	protocol   string // of the recording session
 	// sent and bytes count what went on the wire in ended sessions; client is the recording one's.
 	sent, bytes uint64
 	client      *gortsplib.Client
@@ -236,6 +235,7 @@ func (d *destination) recording(c *gortsplib.Client, protocol string) {
 	d.client = c // the client's figures are readable from now on
 	d.sessions.Add(1)
 	d.since, d.protocol = time.Now(), protocol
+	d.recordedAt = d.since
 	d.mu.Unlock()
 	d.setState(StateRecording, nil)
 }
@@ -246,6 +246,13 @@ func (d *destination) retryLater(state string, err error, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.retryAt = at
+}
+
+// recordingStarted returns when the latest session began to record.
+func (d *destination) recordingStarted() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recordedAt
 }
 
 func (d *destination) stats() Stats {
@@ -311,7 +318,7 @@ func (d *destination) run(ctx context.Context) {
 			reannounced = true
 			continue
 		}
-		if time.Since(began) > healthyAfter {
+		if d.sessions.Load() > sessions && time.Since(d.recordingStarted()) > d.cfg.healthyAfter {
 			b.Reset()
 		}
 		// Darwin Streaming Server takes about 100 ms to let go of a broadcast after its
@@ -453,6 +460,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		Transport:      d.transport,
 		TLSConfig:      d.tlsConfig(),
 		WriteQueueSize: writeQueueSize,
+		ReadTimeout:    d.cfg.readTimeout,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
 			if err != nil {

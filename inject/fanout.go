@@ -49,6 +49,12 @@ type settings struct {
 	// heldRetry is the delay between tries while the server answers 412, for at most heldFor;
 	// then the backoff takes over.
 	heldRetry, heldFor time.Duration
+	// readTimeout bounds each RTSP request's wait for its answer; 0 is gortsplib's 10 s.
+	readTimeout time.Duration
+	// healthyAfter is how long a session must record before a failure retries at the shortest
+	// delay again. Time spent connecting does not count: a server that takes the connection and
+	// never answers must see the delays grow.
+	healthyAfter time.Duration
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
@@ -81,8 +87,8 @@ type Fanout struct {
 	// 25 fps video with its audio).
 	QueueSize int
 	// RetryMin and RetryMax bound the delay before a failed destination tries again: it
-	// doubles from RetryMin up to RetryMax, with jitter, and starts from RetryMin again after
-	// a session that lasted. Defaults 250 ms and 30 s.
+	// doubles from RetryMin up to RetryMax, with jitter inside RetryMax, and starts from
+	// RetryMin again after a session that recorded 10 s. Defaults 250 ms and 30 s.
 	RetryMin, RetryMax time.Duration
 	// AuthRetry is the least delay after a server refused the credentials: the operator may be
 	// fixing them, and a server must not see a client that keeps guessing. Default 30 s.
@@ -94,8 +100,9 @@ type Fanout struct {
 
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1 s) and how long it lasts
-	// (1 min): tests shorten them.
-	heldRetry, heldFor time.Duration
+	// (1 min); readTimeout the client's 10 s wait for an answer; healthyAfter the 10 s of
+	// recording after which a session counts as healthy. Tests shorten them.
+	heldRetry, heldFor, readTimeout, healthyAfter time.Duration
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -127,13 +134,15 @@ func (f *Fanout) Initialize() error {
 		f.Logger = slog.New(slog.DiscardHandler)
 	}
 	f.cfg = settings{
-		queueSize: cmp.Or(max(f.QueueSize, 0), 128),
-		retryMin:  cmp.Or(max(f.RetryMin, 0), 250*time.Millisecond),
-		retryMax:  cmp.Or(max(f.RetryMax, 0), 30*time.Second),
-		authRetry: cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
-		keepAlive: cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
-		heldRetry: cmp.Or(f.heldRetry, time.Second),
-		heldFor:   cmp.Or(f.heldFor, time.Minute),
+		queueSize:    cmp.Or(max(f.QueueSize, 0), 128),
+		retryMin:     cmp.Or(max(f.RetryMin, 0), 250*time.Millisecond),
+		retryMax:     cmp.Or(max(f.RetryMax, 0), 30*time.Second),
+		authRetry:    cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
+		keepAlive:    cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
+		heldRetry:    cmp.Or(f.heldRetry, time.Second),
+		heldFor:      cmp.Or(f.heldFor, time.Minute),
+		readTimeout:  f.readTimeout,
+		healthyAfter: cmp.Or(f.healthyAfter, 10*time.Second),
 	}
 
 	var r [16]byte
@@ -273,7 +282,7 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 		f.offset = -fr.DTS
 		f.ntpBase = now
 	} else if f.restart {
-		gap := max(int64(now.Sub(f.lastWall)*90000/time.Second), 1)
+		gap := max(durationToTicks(now.Sub(f.lastWall)), 1)
 		f.offset = f.last + gap - fr.DTS
 	}
 	f.restart = false
@@ -288,7 +297,7 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 		n:      f.units,
 		kind:   fr.Kind,
 		params: f.params,
-		ntp:    f.ntpBase.Add(time.Duration(pts) * time.Second / 90000),
+		ntp:    f.ntpBase.Add(ticksToDuration(pts)),
 	}
 
 	var err error
@@ -309,7 +318,7 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 		u.key = f.params.SPS == nil
 		u.pkts, err = f.aacenc.Encode(fr.Data)
 		rate := int64(f.params.Audio.SampleRate)
-		ts := uint32(int64(f.audioBase) + pts*rate/90000)
+		ts := uint32(int64(f.audioBase) + scaleTicks(pts, rate, 90000))
 		for _, p := range u.pkts {
 			p.Timestamp += ts
 		}
@@ -358,4 +367,23 @@ func naluType(n []byte) h264.NALUType {
 		return 0
 	}
 	return h264.NALUType(n[0] & 0x1f)
+}
+
+// Channel time is in 90 kHz ticks and lasts as long as the box runs. Converting with one
+// multiplication first (ticks * 1e9) overflows int64 after 28.5 hours; these split the value
+// into whole seconds and the rest, so that they hold for any lifetime.
+
+// scaleTicks returns t * to / from without overflow for any t whose result fits.
+func scaleTicks(t, to, from int64) int64 {
+	return t/from*to + t%from*to/from
+}
+
+// ticksToDuration converts 90 kHz ticks to a duration.
+func ticksToDuration(t int64) time.Duration {
+	return time.Duration(scaleTicks(t, int64(time.Second), 90000))
+}
+
+// durationToTicks converts a duration to 90 kHz ticks.
+func durationToTicks(d time.Duration) int64 {
+	return scaleTicks(int64(d), 90000, int64(time.Second))
 }

@@ -701,3 +701,56 @@ func TestSenderReports(t *testing.T) {
 		t.Errorf("the report puts the first frame at %v, %v from the start of the test", at, d)
 	}
 }
+
+// TestSilentServerBacksOff pushes to a server that takes the connection and never answers: each
+// try ends at the client's read timeout, which is no healthy session, so the delays between tries
+// double up to the cap instead of starting over.
+func TestSilentServerBacksOff(t *testing.T) {
+	fr := frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "1", "-c:a", "aac", "-ac", "2")
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	var accepted atomic.Int32
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conns = append(conns, c)
+		}
+	}()
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: "rtsp://" + hole.Addr().String() + "/x.sdp"}}, QueueSize: 1024,
+		RetryMin: 50 * time.Millisecond, RetryMax: 400 * time.Millisecond, readTimeout: 100 * time.Millisecond,
+		healthyAfter: 50 * time.Millisecond} // shorter than a try: trying must not count
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// every frame is an IDR: a try never waits for one; frames come at a live source's pace
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var delays []time.Duration
+	for i := 0; len(delays) < 6; i++ {
+		<-tick.C
+		if err := f.WriteFrame(fr[i%len(fr)]); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.Stats()[0]; st.State == StateBackoff && (len(delays) == 0 || st.FailedAttempts > uint64(len(delays))) {
+			delays = append(delays, time.Until(st.RetryAt))
+		}
+	}
+	// 50, 100, 200, 400, 400 ms, each ±20 %
+	if last := delays[len(delays)-1]; last < 250*time.Millisecond || delays[0] > 100*time.Millisecond {
+		t.Errorf("delays %v: want them growing from about 50 ms to about 400 ms", delays)
+	}
+}
