@@ -56,6 +56,14 @@ type Relay struct {
 	// the ports must be an even number and the next one.
 	UDPRTPAddress  string `toml:"udp_rtp_address"`
 	UDPRTCPAddress string `toml:"udp_rtcp_address"`
+
+	// User and PasswordFile are what a publisher must give the relay (Basic or Digest); the
+	// file holds the password, read into Password when the config is loaded. A listen address
+	// other hosts can reach needs them. Without them run makes up credentials at start, which
+	// its own channels use: no other program can publish, nor replace a channel's publisher.
+	User         string `toml:"user"`
+	PasswordFile string `toml:"password_file"`
+	Password     string `toml:"-"`
 }
 
 // HTTP configures the HTTP endpoint of /status, /metrics and /healthz.

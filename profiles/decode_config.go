@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // decodeConfig reads the main config file from src, the contents of file. It returns a nil
@@ -30,13 +31,11 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 
 	relay := d.table(root, "relay")
 	r := &cfg.Relay
-	if p := d.str(relay, "listen", &r.Listen); r.Listen != "" {
-		_, err := checkAddress(r.Listen, true)
-		d.check(p, err)
-	}
 	rtpPath := d.str(relay, "udp_rtp_address", &r.UDPRTPAddress)
 	rtcpPath := d.str(relay, "udp_rtcp_address", &r.UDPRTCPAddress)
 	d.checkUDPPair(r, rtpPath, rtcpPath)
+	// Publishing into the relay from other hosts needs the credentials its channels use.
+	d.listenWithCredentials(relay, "relay", &r.Listen, &r.User, &r.PasswordFile, &r.Password)
 	d.unknown(relay)
 
 	d.decodeHTTP(d.table(root, "http"), &cfg.HTTP)
@@ -66,32 +65,41 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 // decodeHTTP reads [http]. Serving status to other hosts is a choice to make explicitly, with
 // credentials: the status shows what the box streams where.
 func (d *decoder) decodeHTTP(t *table, h *HTTP) {
-	listenPath := d.str(t, "listen", &h.Listen)
-	userPath := d.str(t, "user", &h.User)
-	filePath := d.str(t, "password_file", &h.PasswordFile)
+	d.listenWithCredentials(t, "http", &h.Listen, &h.User, &h.PasswordFile, &h.Password)
 	d.unknown(t)
-	if (h.User == "") != (h.PasswordFile == "") {
-		if h.User == "" {
-			d.keyErrorf(filePath, "set without http.user: set both or neither")
+}
+
+// listenWithCredentials reads the listen, user and password_file keys of table t, named
+// section: an address other hosts can reach needs the user and the password.
+func (d *decoder) listenWithCredentials(t *table, section string, listen, user, file, password *string) {
+	listenPath := d.str(t, "listen", listen)
+	userPath := d.str(t, "user", user)
+	filePath := d.str(t, "password_file", file)
+	if (*user == "") != (*file == "") {
+		if *user == "" {
+			d.keyErrorf(filePath, "set without %s.user: set both or neither", section)
 		} else {
-			d.keyErrorf(userPath, "set without http.password_file: set both or neither")
+			d.keyErrorf(userPath, "set without %s.password_file: set both or neither", section)
 		}
 	}
-	if h.PasswordFile != "" {
-		pw, err := readSecret(d.relative(h.PasswordFile))
-		d.check(filePath, err)
-		h.Password = pw
+	if strings.ContainsFunc(*user, unicode.IsControl) {
+		d.keyErrorf(userPath, "holds a control character")
 	}
-	if h.Listen == "" {
+	if *file != "" {
+		pw, err := readSecret(d.relative(*file))
+		d.check(filePath, err)
+		*password = pw
+	}
+	if *listen == "" {
 		return
 	}
-	if _, err := checkAddress(h.Listen, true); err != nil {
+	if _, err := checkAddress(*listen, true); err != nil {
 		d.keyErrorf(listenPath, "%v", err)
 		return
 	}
-	if !isLoopback(h.Listen) && h.User == "" {
-		d.keyErrorf(listenPath, "%q is reachable from other hosts: set http.user and http.password_file, "+
-			"or listen on 127.0.0.1", h.Listen)
+	if !isLoopback(*listen) && *user == "" {
+		d.keyErrorf(listenPath, "%q is reachable from other hosts: set %s.user and %s.password_file, "+
+			"or listen on 127.0.0.1", *listen, section, section)
 	}
 }
 

@@ -38,6 +38,8 @@ profiles = "/etc/liveinject/profiles"
 listen = ":8554"
 udp_rtp_address = ":8000"
 udp_rtcp_address = ":8001"
+user = "pub"
+password_file = "PWFILE"
 [http]
 listen = "0.0.0.0:9997"
 user = "ops"
@@ -65,7 +67,7 @@ session_name = "Lobby"
 `,
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
-			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001"},
+			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001", User: "pub", PasswordFile: "PWFILE", Password: "pw0"},
 			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
 			Log:   Log{Level: "debug", Format: "json"},
 			Defaults: Defaults{
@@ -99,6 +101,9 @@ session_name = "Lobby"
 			if tt.want.HTTP.PasswordFile == "PWFILE" {
 				tt.want.HTTP.PasswordFile = pwFile
 			}
+			if tt.want.Relay.PasswordFile == "PWFILE" {
+				tt.want.Relay.PasswordFile = pwFile
+			}
 			if !reflect.DeepEqual(*cfg, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *cfg, tt.want)
 			}
@@ -117,7 +122,7 @@ func TestDecodeConfigErrors(t *testing.T) {
 		want: []string{`c.toml:2: expected value but found "profiles" instead`},
 	}, {
 		name: "unknown keys",
-		src:  "ffmpg = \"x\"\n[relay]\nlisten = \":8554\"\nport = 8554\n[htp]\nlisten = \":8080\"\n",
+		src:  "ffmpg = \"x\"\n[relay]\nlisten = \"127.0.0.1:8554\"\nport = 8554\n[htp]\nlisten = \":8080\"\n",
 		want: []string{`c.toml:1: unknown key "ffmpg" (did you mean "ffmpeg"?)`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "htp" (did you mean "http"?)`},
 	}, {
 		name: "http reachable from other hosts without credentials",
@@ -152,16 +157,20 @@ func TestDecodeConfigErrors(t *testing.T) {
 		src:  "[relay]\nlisten = \"8554\"\n",
 		want: []string{`c.toml:2: relay.listen: "8554" is not host:port`},
 	}, {
+		name: "relay for other hosts without credentials",
+		src:  "[relay]\nlisten = \"0.0.0.0:8554\"\n",
+		want: []string{`c.toml:2: relay.listen: "0.0.0.0:8554" is reachable from other hosts: set relay.user and relay.password_file, or listen on 127.0.0.1`},
+	}, {
 		name: "listen port",
 		src:  "[relay]\nlisten = \":rtsp\"\n",
 		want: []string{`c.toml:2: relay.listen: ":rtsp" has no valid port`},
 	}, {
 		name: "rtp without rtcp",
-		src:  "[relay]\nlisten = \":8554\"\nudp_rtp_address = \":8000\"\n",
+		src:  "[relay]\nlisten = \"127.0.0.1:8554\"\nudp_rtp_address = \":8000\"\n",
 		want: []string{`c.toml:3: relay.udp_rtp_address: set without relay.udp_rtcp_address: set both or neither`},
 	}, {
 		name: "rtcp without rtp",
-		src:  "[relay]\nlisten = \":8554\"\nudp_rtcp_address = \":8001\"\n",
+		src:  "[relay]\nlisten = \"127.0.0.1:8554\"\nudp_rtcp_address = \":8001\"\n",
 		want: []string{`c.toml:3: relay.udp_rtcp_address: set without relay.udp_rtp_address: set both or neither`},
 	}, {
 		name: "rtp port odd",

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"slices"
+	"sync/atomic"
 
 	"github.com/pion/rtp"
 
@@ -11,11 +12,19 @@ import (
 )
 
 // Bounds of a path's GOP cache. A GOP over either bound is not cached: players that join during
-// it wait for the next IDR instead.
+// it wait for the next IDR instead. All paths' caches together stay within the server's
+// GOPMemory.
 const (
 	gopMaxPackets = 2000
 	gopMaxBytes   = 8 << 20
 )
+
+// gopBudget is the payload bytes that every path's GOP cache may hold together: a publisher that
+// announces many paths cannot make the relay hold 8 MiB for each.
+type gopBudget struct {
+	max  int64
+	used atomic.Int64
+}
 
 // cachedPacket is one RTP packet of any media of the path, as the publisher sent it.
 type cachedPacket struct {
@@ -32,6 +41,7 @@ type cachedPacket struct {
 type gopCache struct {
 	maxPackets int
 	maxBytes   int
+	budget     *gopBudget // shared with the other paths'; nil: none
 
 	pkts  []cachedPacket
 	bytes int
@@ -55,10 +65,11 @@ type gopCache struct {
 	auSkip  bool // it overflowed the cache: nothing more of it is kept
 }
 
-func newGOPCache(sps, pps []byte) *gopCache {
+func newGOPCache(sps, pps []byte, budget *gopBudget) *gopCache {
 	return &gopCache{
 		maxPackets: gopMaxPackets,
 		maxBytes:   gopMaxBytes,
+		budget:     budget,
 		sps:        sps,
 		pps:        pps,
 	}
@@ -123,12 +134,12 @@ func (c *gopCache) pushOther(media *description.Media, pkt *rtp.Packet) {
 	}
 }
 
-// add appends a packet; when that takes the cache over its bounds it empties the cache, which
-// then waits for the next IDR, and returns false.
+// add appends a packet; when that takes the cache over its bounds, or all caches over the shared
+// budget, it empties the cache, which then waits for the next IDR, and returns false.
 func (c *gopCache) add(media *description.Media, pkt *rtp.Packet) bool {
 	c.pkts = append(c.pkts, cachedPacket{media: media, pkt: pkt})
-	c.bytes += len(pkt.Payload)
-	if len(c.pkts) > c.maxPackets || c.bytes > c.maxBytes {
+	c.account(len(pkt.Payload))
+	if len(c.pkts) > c.maxPackets || c.bytes > c.maxBytes || (c.budget != nil && c.budget.used.Load() > c.budget.max) {
 		c.clear()
 		c.active = false
 		return false
@@ -142,7 +153,7 @@ func (c *gopCache) dropBefore(i int) {
 		return
 	}
 	for _, p := range c.pkts[:i] {
-		c.bytes -= len(p.pkt.Payload)
+		c.account(-len(p.pkt.Payload))
 	}
 	c.pkts = slices.Delete(c.pkts, 0, i)
 }
@@ -150,8 +161,16 @@ func (c *gopCache) dropBefore(i int) {
 func (c *gopCache) clear() {
 	clear(c.pkts)
 	c.pkts = c.pkts[:0]
-	c.bytes = 0
+	c.account(-c.bytes)
 	c.auStart = 0
+}
+
+// account adds n payload bytes to the cache's count and to the shared budget's.
+func (c *gopCache) account(n int) {
+	c.bytes += n
+	if c.budget != nil {
+		c.budget.used.Add(int64(n))
+	}
 }
 
 // replay passes the cached GOP to write, in the order the packets arrived, and returns how many

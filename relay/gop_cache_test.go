@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 )
 
@@ -171,7 +173,7 @@ func TestGOPCache(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newGOPCache(tc.sps, tc.pps)
+			c := newGOPCache(tc.sps, tc.pps, nil)
 			if tc.maxPackets != 0 {
 				c.maxPackets = tc.maxPackets
 			}
@@ -216,7 +218,7 @@ func TestGOPCache(t *testing.T) {
 }
 
 func TestGOPCacheParamsChanged(t *testing.T) {
-	c := newGOPCache(testSPS, testPPS)
+	c := newGOPCache(testSPS, testPPS, nil)
 	push := func(seq uint16, payload []byte) bool {
 		_, changed := c.pushVideo(testVideo, &rtp.Packet{
 			Header:  rtp.Header{SequenceNumber: seq, Timestamp: uint32(seq)},
@@ -233,5 +235,32 @@ func TestGOPCacheParamsChanged(t *testing.T) {
 	}
 	if !bytes.Equal(c.sps, sps2) || !bytes.Equal(c.pps, testPPS) {
 		t.Errorf("latest parameter sets % x, % x", c.sps, c.pps)
+	}
+}
+
+// TestGOPCachesShareABudget fills two paths' caches from one budget: the one that would take the
+// budget over drops its GOP (its players wait for the next IDR), the other keeps its own, and
+// what a cache drops or a closed path clears goes back to the budget.
+func TestGOPCachesShareABudget(t *testing.T) {
+	budget := &gopBudget{max: 3000}
+	idr := func(c *gopCache, ts uint32, size int) {
+		payload := append([]byte{byte(h264.NALUTypeIDR) | 0x60}, make([]byte, size-1)...)
+		c.pushVideo(testVideo, &rtp.Packet{Header: rtp.Header{Timestamp: ts, Marker: true}, Payload: payload})
+	}
+	a, b := newGOPCache(testSPS, testPPS, budget), newGOPCache(testSPS, testPPS, budget)
+	idr(a, 1, 2000)
+	idr(b, 1, 2000)
+	if a.bytes != 2000 || !a.active || b.active || b.bytes != 0 || budget.used.Load() != 2000 {
+		t.Fatalf("a %d bytes (active %v), b %d (active %v), budget used %d; want a's GOP kept, b's dropped",
+			a.bytes, a.active, b.bytes, b.active, budget.used.Load())
+	}
+	a.clear()
+	idr(b, 2, 2000)
+	if !b.active || budget.used.Load() != 2000 {
+		t.Errorf("after a's clear: b active %v, budget used %d; want b's GOP kept", b.active, budget.used.Load())
+	}
+	idr(b, 3, 1000) // a new GOP replaces the old one in the count
+	if budget.used.Load() != 1000 {
+		t.Errorf("budget used %d after b's next GOP, want 1000", budget.used.Load())
 	}
 }

@@ -69,7 +69,7 @@ type reader struct {
 
 // newPath makes the stream of a publisher's announced description.
 func newPath(srv *gortsplib.Server, name string, publisher *gortsplib.ServerSession, remote string,
-	desc *description.Session, log *slog.Logger,
+	desc *description.Session, budget *gopBudget, log *slog.Logger,
 ) (*path, error) {
 	p := &path{
 		name:      name,
@@ -94,7 +94,7 @@ func newPath(srv *gortsplib.Server, name string, publisher *gortsplib.ServerSess
 	if p.h264 != nil {
 		sps, pps = p.h264.SafeParams()
 	}
-	p.gop = newGOPCache(sps, pps)
+	p.gop = newGOPCache(sps, pps, budget)
 
 	stats := p.stream.Stats()
 	for _, m := range desc.Medias {
@@ -126,7 +126,8 @@ func (p *path) close() {
 	}
 	p.closed = true
 	p.readers = nil
-	p.gop = newGOPCache(nil, nil)
+	p.gop.clear() // its bytes go back to the shared budget
+	p.gop = newGOPCache(nil, nil, nil)
 	p.mu.Unlock()
 
 	p.stream.Close()

@@ -5,6 +5,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,15 +29,23 @@ type Server struct {
 	UDPRTPAddress  string // optional; with UDPRTCPAddress enables UDP for players (both or neither)
 	UDPRTCPAddress string
 	Logger         *slog.Logger // nil = discard
+	// GOPMemory bounds the payload bytes that the GOP caches of all paths hold together.
+	// Default 64 MiB.
+	GOPMemory int64
+	// PublishUser and PublishPassword, when PublishUser is set, are the credentials every
+	// publisher must give (Basic or Digest): without them ANNOUNCE answers 401, so nobody else
+	// can replace a publisher. Players need none.
+	PublishUser, PublishPassword string
 
 	// Optional hooks for callers and tests, called from the server's goroutines; they must not
 	// block.
 	OnPublish   func(path string)
 	OnUnpublish func(path string, teardown bool) // teardown: the publisher sent TEARDOWN (vs. dropped/timed out)
 
-	log  *slog.Logger
-	srv  *gortsplib.Server
-	addr string
+	log       *slog.Logger
+	srv       *gortsplib.Server
+	addr      string
+	gopBudget *gopBudget
 
 	mu    sync.Mutex
 	paths map[string]*path
@@ -66,6 +75,7 @@ func (s *Server) Initialize() error {
 	}
 	s.paths = make(map[string]*path)
 	s.unpublished = make(chan struct{})
+	s.gopBudget = &gopBudget{max: cmp.Or(max(s.GOPMemory, 0), 64<<20)}
 	srv := &gortsplib.Server{
 		Handler:        &handler{s: s},
 		RTSPAddress:    s.Address,

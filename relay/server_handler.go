@@ -39,7 +39,13 @@ func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	name := pathKey(ctx.Path)
 	log := h.s.log.With("path", name)
-	p, err := newPath(h.s.srv, name, ctx.Session, remote(ctx.Conn), ctx.Description, log)
+	if h.s.PublishUser != "" && !ctx.Conn.VerifyCredentials(ctx.Request, h.s.PublishUser, h.s.PublishPassword) {
+		// gortsplib answers a request without credentials with the challenge, and closes the
+		// connection of one with wrong credentials
+		log.Debug("announce without valid credentials", "remote", remote(ctx.Conn))
+		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+	}
+	p, err := newPath(h.s.srv, name, ctx.Session, remote(ctx.Conn), ctx.Description, h.s.gopBudget, log)
 	if err != nil {
 		log.Warn("announce refused", "remote", remote(ctx.Conn), "error", err)
 		return &base.Response{StatusCode: base.StatusBadRequest}, err

@@ -424,3 +424,36 @@ func TestWaitUnpublished(t *testing.T) {
 		t.Errorf("after the publisher left: %v", err)
 	}
 }
+
+// TestPublishCredentials has a relay that wants publishers' credentials: a publisher with them
+// publishes, one without them or with wrong ones cannot, nor replace the one publishing, and
+// players need none.
+func TestPublishCredentials(t *testing.T) {
+	fftest.Require(t)
+	src := loadSource(t, "1", 25, false)
+	s := startServer(t, false, func(s *Server) { s.PublishUser, s.PublishPassword = "liveinject", "s3cret" })
+	at := func(userinfo string) string { return "rtsp://" + userinfo + s.Addr() + "/test.sdp" }
+
+	good := publish(t, at("liveinject:s3cret@"), src, nil)
+	for _, userinfo := range []string{"", "liveinject:wrong@", "other:s3cret@"} {
+		tcp := gortsplib.TransportTCP
+		c := &gortsplib.Client{Transport: &tcp}
+		err := c.StartRecording(at(userinfo), src.description())
+		if err == nil {
+			c.Close()
+			t.Errorf("publishing as %q: accepted", userinfo)
+		} else if !isStatus(err, base.StatusUnauthorized) && !strings.Contains(err.Error(), "EOF") &&
+			!strings.Contains(err.Error(), "reset") {
+			t.Errorf("publishing as %q: %v, want 401 or the connection closed", userinfo, err)
+		}
+	}
+	if ps := s.Paths(); len(ps) != 1 || ps[0].Path != "test.sdp" {
+		t.Fatalf("paths %+v, want the good publisher's only", ps)
+	}
+	pl := play(t, at(""))
+	good.write(t, 0, len(src.pkts))
+	waitFor(t, "the player to receive the good publisher's packets", func() bool {
+		v, a := pl.received()
+		return len(v)+len(a) == len(src.pkts)
+	})
+}

@@ -103,7 +103,8 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 	r := startRun(t, config)
 	r.stderr.WaitFor(t, "msg=\"http listening\" component=http address="+r.inst.httpAddr)
 	first := waitSent(t, r, 0)
-	dest := "rtsp://" + r.inst.relayAddr + "/test.sdp"
+	// pushing to the built-in relay, it authenticates as liveinject
+	dest := "rtsp://liveinject:xxxxx@" + r.inst.relayAddr + "/test.sdp"
 
 	t.Run("status", func(t *testing.T) {
 		_, body := get(t, "http://"+r.inst.httpAddr+"/status")
@@ -334,8 +335,13 @@ func TestNoCredentialsInOutput(t *testing.T) {
 	fftest.Require(t)
 	const password = "s3cret"
 	down := fmt.Sprintf("rtsp://user:%s@127.0.0.1:%d/down.sdp", password, fftest.FreePort(t))
-	config := writeConfig(t, relayAny+httpAnyPort+"[log]\nlevel = \"debug\"\nformat = \"json\"\n",
+	// the relay wants these credentials of its publishers
+	config := writeConfig(t, relayAny+"user = \"user\"\npassword_file = \"relay.pass\"\n"+httpAnyPort+
+		"[log]\nlevel = \"debug\"\nformat = \"json\"\n",
 		"rtsp://user:"+password+"@{relay}/test.sdp", down)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "relay.pass"), []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := startRun(t, config)
 	var s statusReport
 	fftest.WaitFor(t, 30*time.Second, "one destination recording, the other failed", func() bool {

@@ -569,3 +569,23 @@ func TestRunStartsDespiteABadProfile(t *testing.T) {
 			s.Channels[0].Destinations[0].PacketsSent > 0
 	})
 }
+
+// TestRelayRefusesOtherPublishers pushes a channel into the built-in relay, then has another
+// program publish to the same path without the relay's credentials: it is refused, and the
+// channel keeps its path.
+func TestRelayRefusesOtherPublishers(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
+	waitSent(t, r, 0)
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", fftest.TS(t, "1"),
+		"-c:v", "copy", "-c:a", "aac", "-f", "rtsp", "-rtsp_transport", "tcp",
+		"rtsp://"+r.inst.relayAddr+"/test.sdp").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "401") {
+		t.Errorf("anonymous publisher: %v, %s; want it refused with 401", err, out)
+	}
+	before := r.inst.sup.Destinations("test")[0]
+	s := waitSent(t, r, before.PacketsSent)
+	if d := s.Channels[0].Destinations[0]; d.Reconnects != 0 || d.State != "recording" {
+		t.Errorf("the channel's destination %+v, want it recording on, never replaced", d)
+	}
+}

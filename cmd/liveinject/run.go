@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -24,10 +26,13 @@ import (
 type instance struct {
 	started   time.Time
 	relayAddr string
-	relay     *relay.Server // nil without the built-in relay
-	httpAddr  string        // the HTTP endpoint's bound address, "" when it is off
-	sup       *supervisor.Supervisor
-	watcher   *profiles.Watcher
+	// relayUser and relayPassword are what the relay's publishers must give: the config's, or
+	// made up at start. Channels pushing to the relay use them.
+	relayUser, relayPassword string
+	relay                    *relay.Server // nil without the built-in relay
+	httpAddr                 string        // the HTTP endpoint's bound address, "" when it is off
+	sup                      *supervisor.Supervisor
+	watcher                  *profiles.Watcher
 	// profileErrors holds the mistakes of the files the watcher keeps at their last good
 	// version, as file:line: message; written by the watcher's callback, read by HTTP handlers.
 	profileErrors atomic.Pointer[[]string]
@@ -75,11 +80,18 @@ func (m *Main) run(ctx context.Context, args []string) int {
 
 	inst := &instance{started: time.Now()}
 	if cfg.Relay.Listen != "" {
+		inst.relayUser, inst.relayPassword = cfg.Relay.User, cfg.Relay.Password
+		if inst.relayUser == "" {
+			// Only this process's channels can publish, so nobody can take their paths.
+			inst.relayUser, inst.relayPassword = "liveinject", rand.Text()
+		}
 		rl := &relay.Server{
-			Address:        cfg.Relay.Listen,
-			UDPRTPAddress:  cfg.Relay.UDPRTPAddress,
-			UDPRTCPAddress: cfg.Relay.UDPRTCPAddress,
-			Logger:         log.With("component", "relay"),
+			Address:         cfg.Relay.Listen,
+			UDPRTPAddress:   cfg.Relay.UDPRTPAddress,
+			UDPRTCPAddress:  cfg.Relay.UDPRTCPAddress,
+			PublishUser:     inst.relayUser,
+			PublishPassword: inst.relayPassword,
+			Logger:          log.With("component", "relay"),
 		}
 		if err := rl.Initialize(); err != nil {
 			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
@@ -176,17 +188,41 @@ func (m *Main) run(ctx context.Context, args []string) int {
 }
 
 // resolve returns the channels with "{relay}" in their destinations replaced by the relay's
-// address. The channels given are not changed: the watcher keeps them as its last good version.
+// address, and the relay's publisher credentials given to the destinations that push to it
+// without their own. The channels given are not changed: the watcher keeps them as its last
+// good version.
 func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
 	out := slices.Clone(channels)
+	relayHost := ""
+	if inst.relayAddr != "" {
+		relayHost = hostOf(profiles.ExpandRelay("rtsp://{relay}/", inst.relayAddr))
+	}
 	for i := range out {
 		ds := slices.Clone(out[i].Destinations)
 		for j := range ds {
 			ds[j].URL = profiles.ExpandRelay(ds[j].URL, inst.relayAddr)
+			if relayHost != "" && hostOf(ds[j].URL) == relayHost && ds[j].User == "" && !hasUser(ds[j].URL) {
+				ds[j].User, ds[j].Password = inst.relayUser, inst.relayPassword
+			}
 		}
 		out[i].Destinations = ds
 	}
 	return out
+}
+
+// hostOf returns the host:port of a URL, "" when it has none.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// hasUser reports whether a URL carries credentials.
+func hasUser(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.User != nil
 }
 
 // reload hands a watcher's update to the supervisor. What cannot change while running is
