@@ -68,10 +68,11 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 
 	before := len(d.errs)
 	if dests := d.tables(root, "destination"); len(dests) > 0 {
+		seen := make(map[string]bool, len(dests))
 		for _, t := range dests {
 			dest, urlPath := d.destination(t, cfg.Relay.Listen)
 			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
-			d.checkDuplicate(ch.Destinations, dest, urlPath)
+			d.checkDuplicate(seen, dest, urlPath)
 			ch.Destinations = append(ch.Destinations, dest)
 			res.urlLines = append(res.urlLines, d.lines.lineOf(urlPath))
 		}
@@ -269,19 +270,13 @@ func readSecret(file string) (string, error) {
 
 // checkDuplicate reports a destination that repeats an earlier one of the channel: two
 // sessions pushing the same name to one server fight over it.
-func (d *decoder) checkDuplicate(earlier []Destination, dest Destination, urlPath keyPath) {
-	for _, e := range earlier {
-		if sameTarget(e.URL, dest.URL) {
-			d.keyErrorf(urlPath, "%s is already a destination of this channel", Redact(dest.URL))
-			return
-		}
+// seen holds the streams (see streamOf) of the destinations before; dest's is added.
+func (d *decoder) checkDuplicate(seen map[string]bool, dest Destination, urlPath keyPath) {
+	stream := streamOf(dest.URL)
+	if seen[stream] {
+		d.keyErrorf(urlPath, "%s is already a destination of this channel", Redact(dest.URL))
 	}
-}
-
-// sameTarget reports whether two destination URLs name the same stream on the same server,
-// whatever their credentials.
-func sameTarget(a, b string) bool {
-	return streamOf(a) == streamOf(b)
+	seen[stream] = true
 }
 
 // streamOf names the stream a destination URL pushes: the URL without credentials, its scheme

@@ -48,9 +48,10 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	defs := d.table(root, "defaults")
 	d.video(d.table(defs, "video"), &cfg.Defaults.Video)
 	d.audio(d.table(defs, "audio"), &cfg.Defaults.Audio)
+	seen := map[string]bool{}
 	for _, t := range d.tables(defs, "destination") {
 		dest, urlPath := d.destination(t, cfg.Relay.Listen)
-		d.checkDuplicate(cfg.Defaults.Destinations, dest, urlPath)
+		d.checkDuplicate(seen, dest, urlPath)
 		cfg.Defaults.Destinations = append(cfg.Defaults.Destinations, dest)
 	}
 	d.unknown(defs)

@@ -589,3 +589,65 @@ func TestRelayRefusesOtherPublishers(t *testing.T) {
 		t.Errorf("the channel's destination %+v, want it recording on, never replaced", d)
 	}
 }
+
+// TestRunEditsCannotStopAnotherChannel makes, on a running box, the two edits that used to stop
+// the wrong channel: a.toml takes b's name, and a copy of b's profile pushes b's stream. Each is
+// refused at the edited file's line, naming the other file, and both channels stream on with the
+// same ffmpeg.
+func TestRunEditsCannotStopAnotherChannel(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/{channel}.sdp")
+	dir := filepath.Join(filepath.Dir(config), "profiles")
+	src, err := os.ReadFile(filepath.Join(dir, "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := strings.ReplaceAll(string(src), "{channel}", "b") // b's own stream, not {channel}'s
+	for file, content := range map[string]string{"a.toml": string(src), "b.toml": b} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "test.toml")); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, config)
+	s := waitSent(t, r, 0)
+	pids := map[string]int{}
+	for _, c := range s.Channels {
+		pids[c.Name] = c.FFmpegPID
+	}
+	if len(pids) != 2 || pids["a"] == 0 || pids["b"] == 0 {
+		t.Fatalf("channels %+v, want a and b", s.Channels)
+	}
+
+	for _, edit := range []struct{ file, content, want string }{
+		{"a.toml", "name = \"b\"\n" + string(src),
+			filepath.Join(dir, "a.toml") + `:1: channel name "b" is taken by ` + filepath.Join(dir, "b.toml")},
+		{"b2.toml", b, filepath.Join(dir, "b2.toml") + `:11: destination.url: rtsp://{relay}/b.sdp is pushed by ` +
+			filepath.Join(dir, "b.toml") + ` too: two pushes of one stream replace each other at the server`},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, edit.file), []byte(edit.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var errs []string
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("profile errors: %q", errs)
+			}
+		})
+		fftest.WaitFor(t, 20*time.Second, "the edit refused", func() bool {
+			errs = getStatusReport(t, r).ProfileErrors
+			return slices.Contains(errs, edit.want)
+		})
+		s := waitSent(t, r, 0)
+		for _, c := range s.Channels {
+			if c.FFmpegPID != pids[c.Name] || c.FFmpegStarts != 1 || c.Destinations[0].Reconnects != 0 {
+				t.Errorf("after %s: channel %+v, want it untouched", edit.file, c)
+			}
+		}
+		if len(s.Channels) != 2 {
+			t.Errorf("after %s: channels %+v, want a and b", edit.file, s.Channels)
+		}
+	}
+}
