@@ -265,19 +265,22 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	stop := context.AfterFunc(ctx, func() { p.stop(c.Grace) })
 	defer stop()
 
-	// The watchdog kills an ffmpeg that has delivered no frame for StallTimeout; whether bytes
-	// came meanwhile tells a silent ffmpeg from one whose stream holds no frames.
-	var stalled, stalledWithOutput, bytesCame atomic.Bool
+	// The watchdog kills an ffmpeg that has delivered no video frame (no frame at all, without
+	// video) for StallTimeout. What still came in the second half of that time tells why: audio
+	// frames (the video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg
+	// hangs, or is stopped). The first half is left out: the bytes of the last frame before a
+	// stop are read, while the frame itself waits for the next one to start.
+	var stall atomic.Pointer[error]
+	var lastBytes, lastAudio atomic.Int64 // UnixNano
 	watchdog := time.AfterFunc(c.StallTimeout, func() {
-		// noted now: the frames the demuxer flushes at the end would reset bytesCame
-		stalledWithOutput.Store(bytesCame.Load())
-		stalled.Store(true)
+		err := stallCause(time.Now(), time.Unix(0, lastBytes.Load()), time.Unix(0, lastAudio.Load()), c.StallTimeout)
+		stall.Store(&err)
 		p.kill()
 	})
 	defer watchdog.Stop()
 
 	r := &demux.Reader{
-		R: &activityReader{r: p.stdout, seen: &bytesCame},
+		R: &activityReader{r: p.stdout, last: &lastBytes},
 		OnDecodeError: func(err error) {
 			c.demuxErrors.Add(1)
 			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
@@ -289,7 +292,8 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 		err = r.Run(func(f *demux.Frame) error {
 			if f.Kind == demux.Video || !r.HasVideo() {
 				watchdog.Reset(c.StallTimeout)
-				bytesCame.Store(false)
+			} else {
+				lastAudio.Store(time.Now().UnixNano())
 			}
 			if f.Kind == demux.Video {
 				c.frames.Add(1)
@@ -310,10 +314,8 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	switch {
 	case ctx.Err() != nil:
 		return "", ctx.Err()
-	case stalled.Load() && stalledWithOutput.Load():
-		return "", fmt.Errorf("%w: MPEG-TS came but no frame for %v", errStalled, c.StallTimeout)
-	case stalled.Load():
-		return "", fmt.Errorf("%w: no output for %v", errStalled, c.StallTimeout)
+	case stall.Load() != nil:
+		return "", *stall.Load()
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		// ffmpeg closed its output: it is exiting, or it is wedged with its output closed,
 		// which is no better. It gets the grace to exit on its own, then is stopped.
@@ -330,16 +332,29 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	}
 }
 
-// activityReader notes in seen that bytes came through.
+// stallCause says why no video frame came for timeout until now, from when bytes and audio
+// frames last came: only what came in the second half of that time counts.
+func stallCause(now, lastBytes, lastAudio time.Time, timeout time.Duration) error {
+	recent := now.Add(-timeout / 2)
+	switch {
+	case lastAudio.After(recent):
+		return fmt.Errorf("%w: audio only, no video frame for %v", errStalled, timeout)
+	case lastBytes.After(recent):
+		return fmt.Errorf("%w: MPEG-TS came but no frame for %v", errStalled, timeout)
+	}
+	return fmt.Errorf("%w: no output for %v", errStalled, timeout)
+}
+
+// activityReader notes in last when bytes last came through, as UnixNano.
 type activityReader struct {
 	r    io.Reader
-	seen *atomic.Bool
+	last *atomic.Int64
 }
 
 func (a *activityReader) Read(b []byte) (int, error) {
 	n, err := a.r.Read(b)
 	if n > 0 {
-		a.seen.Store(true)
+		a.last.Store(time.Now().UnixNano())
 	}
 	return n, err
 }

@@ -339,6 +339,40 @@ func TestChannelFFmpegNotFound(t *testing.T) {
 	stop()
 }
 
+// TestChannelStallCauses stops an ffmpeg after its stream, as SIGSTOP does: the bytes of its
+// last frame came but not the frame (the demuxer hands a frame on when the next one starts), and
+// the stall says "no output", not that MPEG-TS came.
+func TestChannelStallCauses(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, _, pids, logs, stop := startChannel(t, "hang-after-ts", func(c *Channel) { c.StallTimeout = 800 * time.Millisecond })
+	pids.waitStarts(t, 2)
+	stop()
+	if want := "stalled: no output for 800ms"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
+		t.Errorf("status %+v, want a stall counted", st)
+	}
+}
+
+func TestStallCause(t *testing.T) {
+	now, never := time.Now(), time.Time{}
+	for _, tc := range []struct {
+		bytes, audio time.Time
+		want         string
+	}{
+		{never, never, "stalled: no output for 10s"},
+		{now.Add(-7 * time.Second), never, "stalled: no output for 10s"}, // a last frame's bytes, long ago
+		{now.Add(-time.Second), never, "stalled: MPEG-TS came but no frame for 10s"},
+		{now.Add(-time.Second), now.Add(-2 * time.Second), "stalled: audio only, no video frame for 10s"},
+		{now.Add(-time.Second), now.Add(-8 * time.Second), "stalled: MPEG-TS came but no frame for 10s"},
+	} {
+		if got := stallCause(now, tc.bytes, tc.audio, 10*time.Second).Error(); got != tc.want {
+			t.Errorf("bytes %v ago, audio %v ago: %q, want %q", now.Sub(tc.bytes), now.Sub(tc.audio), got, tc.want)
+		}
+	}
+}
+
 // TestChannelStallWithOutput tells a stall of an ffmpeg that writes MPEG-TS without frames
 // from a silent one, and counts it as a stall.
 func TestChannelStallWithOutput(t *testing.T) {
