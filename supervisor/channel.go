@@ -92,6 +92,33 @@ func (c *Channel) Reload(p profiles.Channel) {
 	}
 }
 
+// Restart stops the running ffmpeg and starts it again at once, with the same profile; a channel
+// waiting in backoff starts at once. It never waits.
+func (c *Channel) Restart() {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	if c.stopRun != nil {
+		c.stopRun()
+	}
+	select {
+	case c.reloadKick() <- struct{}{}:
+	default:
+	}
+}
+
+// RetryNow starts a channel that waits in backoff at once, as after SIGHUP: the operator may have
+// fixed what failed. A running ffmpeg is left alone. It never waits.
+func (c *Channel) RetryNow() {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	if c.stopRun == nil {
+		select {
+		case c.reloadKick() <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // reloadKick returns the channel that Reload signals on; reloadMu is held.
 func (c *Channel) reloadKick() chan struct{} {
 	if c.reloaded == nil {
@@ -207,7 +234,7 @@ func (c *Channel) Run(ctx context.Context) error {
 			return nil
 		}
 		if reloaded {
-			c.Logger.Info("ffmpeg stopped for the new profile")
+			c.Logger.Info("ffmpeg stopped to start again at once")
 			continue
 		}
 		if c.lastFrame.Sub(c.firstFrame) >= healthyRun {

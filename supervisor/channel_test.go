@@ -223,6 +223,16 @@ func (p *pidTracker) waitStarts(t *testing.T, n int) {
 	}
 }
 
+// last returns the PID of the latest child started, 0 before the first.
+func (p *pidTracker) last() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pids) == 0 {
+		return 0
+	}
+	return p.pids[len(p.pids)-1]
+}
+
 // assertReaped fails when any child started is still there, as a process or a zombie.
 func (p *pidTracker) assertReaped(t *testing.T) {
 	t.Helper()

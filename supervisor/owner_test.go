@@ -33,22 +33,42 @@ func TestChannelReload(t *testing.T) {
 	if st.Starts != 2 || st.File != p.File || st.Stalls != 0 {
 		t.Errorf("after reload: %+v, want 2 starts, file %s", st, p.File)
 	}
-	if !strings.Contains(logs.String(), "ffmpeg stopped for the new profile") {
+	if !strings.Contains(logs.String(), "ffmpeg stopped to start again at once") {
 		t.Errorf("reload not logged:\n%s", logs)
 	}
 	stop()
 }
 
-// TestReloadCutsBackoff has ffmpeg fail into an hour of backoff: a new profile starts it at once.
-func TestReloadCutsBackoff(t *testing.T) {
+// TestBackoffCutShort has ffmpeg fail into an hour of backoff, three times: a new profile,
+// RetryNow (SIGHUP) and Restart each start it at once.
+func TestBackoffCutShort(t *testing.T) {
 	c, _, pids, _, stop := startChannel(t, "fail", func(c *Channel) {
 		c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour
 	})
 	defer stop()
+	for i, cut := range []func(){func() { c.Reload(testProfile()) }, c.RetryNow, c.Restart} {
+		pids.waitStarts(t, i+1)
+		fftest.WaitFor(t, 10*time.Second, "backoff", func() bool { return c.Status().State == StateBackoff })
+		cut()
+	}
+	pids.waitStarts(t, 4)
+}
+
+// TestRestartAndRetryNow restarts a running channel: its ffmpeg is replaced at once and the
+// counters go on. RetryNow leaves a running ffmpeg alone.
+func TestRestartAndRetryNow(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, _, pids, _, stop := startChannel(t, "hang-after-ts", nil)
+	defer stop()
 	pids.waitStarts(t, 1)
-	fftest.WaitFor(t, 10*time.Second, "backoff", func() bool { return c.Status().State == StateBackoff })
-	c.Reload(testProfile())
+	fftest.WaitFor(t, 10*time.Second, "running", func() bool { return c.Status().State == StateRunning })
+	c.RetryNow()
+	c.Restart()
 	pids.waitStarts(t, 2)
+	fftest.WaitFor(t, 10*time.Second, "running again", func() bool {
+		st := c.Status()
+		return st.State == StateRunning && st.Starts == 2 && st.PID == pids.last()
+	})
 }
 
 // TestOwnerInjectorCannotStart gives a channel a destination the injector refuses: the channel

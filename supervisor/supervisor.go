@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -158,6 +159,28 @@ func targets(ch profiles.Channel) []inject.Target {
 		}
 	}
 	return out
+}
+
+// Restart restarts a channel's ffmpeg at once (see Channel.Restart). It fails for a channel it
+// does not have.
+func (s *Supervisor) Restart(channel string) error {
+	s.mu.Lock()
+	o, ok := s.owners[channel]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no channel %q", channel)
+	}
+	o.ch.Restart()
+	return nil
+}
+
+// RetryNow starts every channel that waits in backoff at once (see Channel.RetryNow).
+func (s *Supervisor) RetryNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.owners {
+		o.ch.RetryNow()
+	}
 }
 
 // Destinations returns the destination figures of a channel, or nil for an unknown one or one

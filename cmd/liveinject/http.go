@@ -62,6 +62,7 @@ func (s *httpServer) Initialize() error {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("POST /channels/{name}/restart", s.serveRestart)
 
 	s.srv = &http.Server{Handler: s.authorize(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	s.done = make(chan struct{})
@@ -299,6 +300,28 @@ func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)
 	fmt.Fprintln(w, strings.Join(problems, "\n"))
+}
+
+// controlHeader must be on every control request. A browser sends no custom header across
+// origins without asking the server first (a CORS preflight, which gets nothing here), so a page
+// of another site cannot make the operator's browser restart a channel.
+const controlHeader = "X-Liveinject-Control"
+
+// serveRestart restarts a channel's ffmpeg at once: POST /channels/NAME/restart.
+func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(controlHeader) == "" {
+		http.Error(w, "control requests need the "+controlHeader+" header", http.StatusForbidden)
+		return
+	}
+	name := r.PathValue("name")
+	if err := s.Instance.sup.Restart(name); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	s.Logger.Info("channel restart requested", "channel", name, "remote", r.RemoteAddr)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, "restarting %s\n", name)
 }
 
 // unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause" and

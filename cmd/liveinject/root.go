@@ -30,6 +30,8 @@ commands:
   check   -c <config>   validate the config and profiles, print each channel's ffmpeg command
   status  [-addr host:port] [-json]
                         show the channels of a running liveinject (default 127.0.0.1:9997)
+  restart [-addr host:port] NAME
+                        restart a channel's ffmpeg at once (POST /channels/NAME/restart)
   version               print liveinject's and ffmpeg's versions
 `
 
@@ -58,6 +60,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.check(args[1:])
 	case "status":
 		return m.status(ctx, args[1:])
+	case "restart":
+		return m.restart(ctx, args[1:])
 	case "version", "-version", "--version":
 		return m.version()
 	case "help", "-h", "-help", "--help":

@@ -160,8 +160,11 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			case <-ctx.Done():
 				return
 			case <-m.Reload:
+				// The operator may have fixed a camera or a server: what waits to retry,
+				// retries now.
 				log.Info("reload requested")
 				watcher.Reload()
+				inst.sup.RetryNow()
 			}
 		}
 	})

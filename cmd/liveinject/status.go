@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,17 +51,24 @@ func (m *Main) status(ctx context.Context, args []string) int {
 
 // getStatus returns the body of GET /status at addr, a host:port or an http(s) URL.
 func getStatus(ctx context.Context, addr string) ([]byte, error) {
+	return request(ctx, http.MethodGet, addr, "/status", http.StatusOK)
+}
+
+// request sends a request to liveinject's HTTP endpoint at addr and returns the body of an answer
+// with the status want.
+func request(ctx context.Context, method, addr, path string, want int) ([]byte, error) {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	url := strings.TrimSuffix(base, "/") + "/status"
+	url := strings.TrimSuffix(base, "/") + path
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set(controlHeader, "1")
 	// One request: no idle connection is left behind.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
@@ -73,16 +81,40 @@ func getStatus(ctx context.Context, addr string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, fmt.Errorf("GET %s: %s: the endpoint needs the [http] user and password", url, resp.Status)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("%s %s: %s: the endpoint needs the [http] user and password", method, url, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	if resp.StatusCode != want {
+		if msg := strings.TrimSpace(string(body)); msg != "" && len(msg) < 200 {
+			return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, msg)
+		}
+		return nil, fmt.Errorf("%s %s: %s", method, url, resp.Status)
 	}
 	return body, nil
+}
+
+// restart restarts a channel's ffmpeg in a running liveinject, through its HTTP endpoint.
+func (m *Main) restart(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("restart", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	addr := fs.String("addr", profiles.DefaultHTTPListen, "host:port of liveinject's HTTP endpoint (its [http] listen)")
+	if fs.Parse(args) != nil {
+		return exitConfig
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(m.Stderr, "liveinject restart: give one channel name: liveinject restart [-addr host:port] NAME\n")
+		return exitConfig
+	}
+	name := fs.Arg(0)
+	if _, err := request(ctx, http.MethodPost, *addr, "/channels/"+neturl.PathEscape(name)+"/restart", http.StatusAccepted); err != nil {
+		fmt.Fprintf(m.Stderr, "liveinject restart: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(m.Stdout, "channel %s: ffmpeg restarting\n", name)
+	return exitOK
 }
 
 // printStatus writes r as a table, one line per channel, then the relay's paths and the profile

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveinject/liveinject/internal/fftest"
 )
@@ -61,4 +63,48 @@ func TestStatusCommand(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q... is liveinject running?", code, out, errs, exitFail, want)
 		}
 	})
+}
+
+// TestRestartCommand restarts a streaming channel with `liveinject restart`, and checks the
+// endpoint's refusals: a request without the control header (as a page of another site would
+// send), a GET, and an unknown channel.
+func TestRestartCommand(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
+	s := waitSent(t, r, 0)
+	pid := s.Channels[0].FFmpegPID
+	run := func(args ...string) (int, string) {
+		var stdout, stderr fftest.Buffer
+		code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), append([]string{"restart", "-addr", r.inst.httpAddr}, args...))
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := run("test"); code != exitOK || out != "channel test: ffmpeg restarting\n" {
+		t.Errorf("restart test: %d %q", code, out)
+	}
+	fftest.WaitFor(t, 20*time.Second, "a new ffmpeg streaming", func() bool {
+		c := getStatusReport(t, r).Channels[0]
+		return c.FFmpegPID != pid && c.FFmpegPID != 0 && c.FFmpegStarts == 2 && c.State == "running"
+	})
+	if code, out := run("nope"); code != exitFail || !strings.Contains(out, `404 Not Found: no channel "nope"`) {
+		t.Errorf("restart nope: %d %q", code, out)
+	}
+	url := "http://" + r.inst.httpAddr + "/channels/test/restart"
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[string]int{http.MethodPost: http.StatusForbidden, http.MethodGet: http.StatusMethodNotAllowed}[method]; resp.StatusCode != want {
+			t.Errorf("%s without the header: %d, want %d", method, resp.StatusCode, want)
+		}
+	}
+	if c := getStatusReport(t, r).Channels[0]; c.FFmpegStarts != 2 {
+		t.Errorf("%d ffmpeg starts, want 2: only the command restarted it", c.FFmpegStarts)
+	}
 }
