@@ -3,14 +3,17 @@
 package inject
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
@@ -75,8 +78,8 @@ type unit struct {
 // and SSRC stay put, and RTP time keeps running across ffmpeg restarts (see Discontinuity), so
 // the servers' players see a pause rather than a new stream.
 //
-// WriteFrame and Discontinuity must be called from one goroutine, the channel's. Stats and
-// SetTargets may be called from any.
+// WriteFrame and Discontinuity must be called from one goroutine, the channel's. Hold, LastLive,
+// Stats and SetTargets may be called from any.
 type Fanout struct {
 	// Channel names the channel in logs, errors and the SDP session name.
 	Channel string
@@ -126,6 +129,14 @@ type Fanout struct {
 	started  bool
 	restart  bool
 	units    uint64 // the number of the last unit
+
+	// wmu serializes WriteFrame and Hold, which come from the channel's ffmpeg loop and from
+	// its owner; it guards the packetizers and the channel time above.
+	wmu sync.Mutex
+	// key is a copy of the latest keyframe, for Hold.
+	key *demux.Frame
+	// lastLive is when WriteFrame last got a frame, as UnixNano.
+	lastLive atomic.Int64
 }
 
 // Initialize creates the packetizers and starts one goroutine per destination.
@@ -270,6 +281,8 @@ func (f *Fanout) Stats() []Stats {
 // Discontinuity tells the Fanout that the next frame comes from a new ffmpeg run whose timestamps
 // start afresh. Channel time then resumes after the wall-clock time that passed meanwhile.
 func (f *Fanout) Discontinuity() {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	f.restart = true
 }
 
@@ -277,6 +290,54 @@ func (f *Fanout) Discontinuity() {
 // destination: one that cannot keep up drops frames until the next IDR.
 func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 	now := time.Now()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if fr.Kind == demux.Video && fr.Key {
+		f.keepKey(fr)
+	}
+	f.lastLive.Store(now.UnixNano())
+	return f.write(fr, now)
+}
+
+// ErrNothingToHold is Hold's answer while the channel has sent no keyframe yet.
+var ErrNothingToHold = errors.New("no keyframe yet: nothing to hold")
+
+// Hold sends the channel's last keyframe again, with SPS and PPS, at channel time now: while
+// the source is gone (ffmpeg crashed, stalled, restarting) the sessions stay and their viewers
+// see the last picture instead of losing the stream. Frames that come afterwards resume after
+// the held ones, on the same sessions. Audio pauses meanwhile.
+func (f *Fanout) Hold(now time.Time) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.key == nil {
+		return ErrNothingToHold
+	}
+	// channel time goes on with the wall clock, for this frame and for the next live one
+	f.restart = true
+	err := f.write(f.key, now)
+	f.restart = true
+	return err
+}
+
+// LastLive returns when the latest frame came through WriteFrame; zero before the first.
+func (f *Fanout) LastLive() time.Time {
+	if n := f.lastLive.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// keepKey keeps a copy of a keyframe for Hold: the demuxer's buffers are its own.
+func (f *Fanout) keepKey(fr *demux.Frame) {
+	data := make([][]byte, len(fr.Data))
+	for i, n := range fr.Data {
+		data[i] = bytes.Clone(n)
+	}
+	f.key = &demux.Frame{Kind: demux.Video, Key: true, Data: data, Params: fr.Params}
+}
+
+// write packetizes a frame at time now and offers it to every destination; wmu is held.
+func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	if !f.started {
 		f.started = true
 		f.offset = -fr.DTS

@@ -97,6 +97,12 @@ type Channel struct {
 	// File is the profile's path.
 	File string `toml:"-"`
 
+	// Hold is how long the channel's frames may stop (ffmpeg crashed, stalled, restarting)
+	// before every destination gets the last keyframe again, twice a second, until they come
+	// back: the sessions stay and viewers see the last picture. 0 ("off") sends nothing.
+	// Default 1s.
+	Hold Duration `toml:"hold"`
+
 	Source       Source        `toml:"source"`
 	Video        Video         `toml:"video"`
 	Audio        Audio         `toml:"audio"`

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/liveinject/liveinject/internal/sdptext"
@@ -55,6 +56,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	}
 	enabled := true
 	d.boolean(root, "enabled", &enabled)
+	d.hold(root, &ch.Hold)
 	res.disabled = !enabled
 
 	source := d.table(root, "source")
@@ -111,6 +113,28 @@ func (d *decoder) video(t *table, v *Video) {
 	}
 	d.unknown(t)
 	d.checkVideoEncoderKeys(t, *v)
+}
+
+// hold reads the hold key: "off", or how long frames may stop before the hold begins.
+func (d *decoder) hold(t *table, h *Duration) {
+	*h = defaultHold
+	var s string
+	p := d.str(t, "hold", &s)
+	switch s {
+	case "":
+	case "off":
+		*h = 0
+	default:
+		v, err := time.ParseDuration(s)
+		if err == nil {
+			err = checkAtLeast(Duration(v), 100*time.Millisecond)
+		}
+		if err != nil {
+			d.keyErrorf(p, `%v: want "off" or a duration such as "1s"`, err)
+			return
+		}
+		*h = Duration(v)
+	}
 }
 
 // audio reads an [audio] table over a.

@@ -33,6 +33,7 @@ func TestDecodeChannelDefaults(t *testing.T) {
 	want := Channel{
 		Name:   "lobby",
 		File:   "dir/lobby.toml",
+		Hold:   Duration(time.Second),
 		Source: Source{Kind: "testsrc"},
 		Video: Video{
 			Encoder: "libx264",
@@ -188,6 +189,14 @@ func TestDecodeChannelErrors(t *testing.T) {
 		name: "user with CRLF",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"me\\r\\nX-Evil: 1\"\n",
 		want: []string{`p.toml:5: destination.user: holds a control character`},
+	}, {
+		name: "hold not a duration",
+		src:  "hold = \"forever\"\n[source]\nkind = \"testsrc\"\n" + dest,
+		want: []string{`p.toml:1: hold: time: invalid duration "forever": want "off" or a duration such as "1s"`},
+	}, {
+		name: "hold too short",
+		src:  "hold = \"10ms\"\n[source]\nkind = \"testsrc\"\n" + dest,
+		want: []string{`p.toml:1: hold: 10ms is too short: at least 100ms: want "off" or a duration such as "1s"`},
 	}, {
 		name: "name ..",
 		src:  "name = \"..\"\n[source]\nkind = \"testsrc\"\n" + dest,

@@ -88,3 +88,7 @@ func fillDefaults(ch *Channel) {
 func defaultDestination() Destination {
 	return Destination{Transport: defaultTransport}
 }
+
+// defaultHold is how long frames may stop before the hold begins: longer than any gap between
+// frames of a healthy stream, short enough that players do not give up.
+const defaultHold = Duration(time.Second)

@@ -68,6 +68,7 @@ func Diff(old, new []Channel) Changes {
 func SameEncoding(a, b Channel) bool {
 	a.File, b.File = "", ""
 	a.Destinations, b.Destinations = nil, nil
+	a.Hold, b.Hold = 0, 0 // the channel's owner applies it without a restart
 	return reflect.DeepEqual(a, b)
 }
 
@@ -124,6 +125,9 @@ func Changed(was, is Channel) []string {
 		if !after[streamOf(d.URL)] {
 			out = append(out, "destination -"+Redact(d.URL))
 		}
+	}
+	if was.Hold != is.Hold {
+		out = append(out, fmt.Sprintf("hold %q → %q", was.Hold, is.Hold))
 	}
 	if was.Name != is.Name {
 		out = append(out, fmt.Sprintf("name %q → %q", was.Name, is.Name))

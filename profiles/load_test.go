@@ -205,6 +205,7 @@ func TestLoadExample(t *testing.T) {
 	wantCh := Channel{
 		Name:   "test",
 		File:   filepath.Join("..", "examples", "profiles", "test.toml"),
+		Hold:   Duration(time.Second),
 		Source: Source{Kind: "testsrc"},
 		Video: Video{
 			Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: Duration(2 * time.Second),

@@ -96,10 +96,16 @@ func (o *owner) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
 	}()
 	defer func() { <-ffmpegDone }()
 
+	hold := holder{o: o, f: f}
+	tick := time.NewTicker(holdTick)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-tick.C:
+			hold.check(now, time.Duration(p.Hold))
+			continue
 		case <-o.kick:
 		}
 		next := o.take()
@@ -121,6 +127,48 @@ func (o *owner) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
 			}
 		}
 		p = *next
+	}
+}
+
+// How the hold goes: its clock, and how often the held keyframe goes out.
+const (
+	holdTick  = 250 * time.Millisecond
+	holdEvery = 500 * time.Millisecond
+)
+
+// holder sends the last keyframe again while a channel's frames have stopped (see
+// inject.Fanout.Hold), from the owner's goroutine, and shows it in the channel's status.
+type holder struct {
+	o *owner
+	f *inject.Fanout
+	// since is when the hold began, zero when not holding; sent when the keyframe last went out.
+	since, sent time.Time
+}
+
+// check holds, or ends the hold, at time now; after is the profile's hold delay, 0 for none.
+func (h *holder) check(now time.Time, after time.Duration) {
+	last := h.f.LastLive()
+	if after <= 0 || last.IsZero() || now.Sub(last) < after {
+		if !h.since.IsZero() {
+			held := now.Sub(h.since)
+			h.o.ch.publish(func(st *Status) { st.HoldingSince, st.Held = time.Time{}, st.Held+held })
+			h.o.log.Info("frames are back: hold ended", "held", held.Round(time.Millisecond))
+			h.since = time.Time{}
+		}
+		return
+	}
+	if now.Sub(h.sent) < holdEvery {
+		return
+	}
+	if err := h.f.Hold(now); err != nil {
+		h.o.log.Debug("nothing to hold", "error", err)
+		return
+	}
+	h.sent = now
+	if h.since.IsZero() {
+		h.since = last
+		h.o.ch.publish(func(st *Status) { st.HoldingSince = last })
+		h.o.log.Info("no frame: holding the last picture", "since", last)
 	}
 }
 

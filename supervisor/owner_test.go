@@ -10,6 +10,7 @@ import (
 
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/relay"
 )
 
 // TestChannelReload hands a running channel a new profile, and one while it waits in backoff:
@@ -108,4 +109,53 @@ func TestOwnerInjectorCannotStart(t *testing.T) {
 		st := s.Status()
 		return len(st) == 2 && st[0].State == StateRunning && len(st[0].Destinations) == 1
 	})
+}
+
+// TestOwnerHolds has a channel's ffmpeg go silent after its stream: after the hold delay its
+// destination keeps getting packets (the last keyframe, twice a second) on the same session, the
+// status says since when, and when a new ffmpeg's frames come the hold ends.
+func TestOwnerHolds(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG", "hang-after-ts")
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	rl := &relay.Server{Address: "127.0.0.1:0"}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	p := testProfile()
+	p.Hold = profiles.Duration(300 * time.Millisecond)
+	p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/test.sdp"}}
+	pids := newPIDTracker()
+	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnStart: func(_ string, pid int) { pids.add(pid) }}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	var held Status
+	fftest.WaitFor(t, 10*time.Second, "holding", func() bool {
+		st := s.Status()
+		if len(st) != 1 {
+			return false
+		}
+		held = st[0]
+		return !held.HoldingSince.IsZero()
+	})
+	sent := held.Destinations[0].PacketsSent
+	fftest.WaitFor(t, 10*time.Second, "held keyframes sent", func() bool {
+		d := s.Status()[0].Destinations[0]
+		return d.PacketsSent > sent+2 && d.State == "recording"
+	})
+	s.Restart("test")
+	pids.waitStarts(t, 2)
+	fftest.WaitFor(t, 10*time.Second, "the hold ended", func() bool {
+		st := s.Status()[0]
+		return st.HoldingSince.IsZero() && st.Held > 0
+	})
+	if d := s.Status()[0].Destinations[0]; d.Reconnects != 0 || d.FailedAttempts != 0 {
+		t.Errorf("destination %+v, want the one session throughout", d)
+	}
 }

@@ -42,6 +42,11 @@ type Status struct {
 	Progress Progress
 	// RetryAt is when ffmpeg starts again, in StateBackoff.
 	RetryAt time.Time
+	// HoldingSince is when the last frame came, while the channel's destinations get its last
+	// keyframe again instead (see profiles.Channel.Hold); zero when frames come. Held is how
+	// long the holds that ended lasted, together.
+	HoldingSince time.Time
+	Held         time.Duration
 	// Destinations are the injector's figures, one per destination.
 	Destinations []inject.Stats
 }

@@ -129,22 +129,26 @@ type statusReport struct {
 }
 
 type channelReport struct {
-	Name         string              `json:"name"`
-	File         string              `json:"file"`
-	State        string              `json:"state"`
-	Since        *time.Time          `json:"since"` // null until the channel reports a state
-	StateSeconds float64             `json:"state_seconds"`
-	FFmpegPID    int                 `json:"ffmpeg_pid"`
-	FFmpegStarts uint64              `json:"ffmpeg_starts"`
-	Stalls       uint64              `json:"stalls"`
-	Frames       uint64              `json:"frames"`       // video frames, over the channel's life
-	AudioFrames  uint64              `json:"audio_frames"` // audio frames, over the channel's life
-	DemuxErrors  uint64              `json:"demux_errors"`
-	Progress     progressReport      `json:"progress"`
-	Cause        string              `json:"cause"` // why ffmpeg last ended, in a few words
-	LastCause    string              `json:"last_cause"`
-	LastStderr   []string            `json:"last_stderr"`
-	RetryAt      *time.Time          `json:"retry_at"` // set in state backoff
+	Name         string         `json:"name"`
+	File         string         `json:"file"`
+	State        string         `json:"state"`
+	Since        *time.Time     `json:"since"` // null until the channel reports a state
+	StateSeconds float64        `json:"state_seconds"`
+	FFmpegPID    int            `json:"ffmpeg_pid"`
+	FFmpegStarts uint64         `json:"ffmpeg_starts"`
+	Stalls       uint64         `json:"stalls"`
+	Frames       uint64         `json:"frames"`       // video frames, over the channel's life
+	AudioFrames  uint64         `json:"audio_frames"` // audio frames, over the channel's life
+	DemuxErrors  uint64         `json:"demux_errors"`
+	Progress     progressReport `json:"progress"`
+	Cause        string         `json:"cause"` // why ffmpeg last ended, in a few words
+	LastCause    string         `json:"last_cause"`
+	LastStderr   []string       `json:"last_stderr"`
+	RetryAt      *time.Time     `json:"retry_at"` // set in state backoff
+	// HoldingSince is when the last frame came while the destinations get its last keyframe
+	// again; null when frames come. HeldSeconds is all the time held, this hold included.
+	HoldingSince *time.Time          `json:"holding_since"`
+	HeldSeconds  float64             `json:"held_seconds"`
 	Destinations []destinationReport `json:"destinations"`
 }
 
@@ -234,6 +238,10 @@ func (s *httpServer) report() statusReport {
 		}
 		if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
 			cr.RetryAt = &c.RetryAt
+		}
+		cr.HeldSeconds = heldFor(c, now).Seconds()
+		if !c.HoldingSince.IsZero() {
+			cr.HoldingSince = &c.HoldingSince
 		}
 		for i, d := range c.Destinations {
 			cr.Destinations[i] = destinationReport{
@@ -338,6 +346,9 @@ func unhealthy(channels []supervisor.Status) []string {
 		if c.State != supervisor.StateRunning {
 			problem("channel "+c.Name, c.State, c.LastCause)
 		}
+		if !c.HoldingSince.IsZero() {
+			problem("channel "+c.Name, "holding", "no frame since "+c.HoldingSince.UTC().Format(time.RFC3339))
+		}
 		for _, d := range c.Destinations {
 			if d.State != inject.StateRecording {
 				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
@@ -347,13 +358,21 @@ func unhealthy(channels []supervisor.Status) []string {
 	return out
 }
 
+// heldFor returns how long a channel has held its last picture, the hold going on included.
+func heldFor(c supervisor.Status, now time.Time) time.Duration {
+	if c.HoldingSince.IsZero() {
+		return c.Held
+	}
+	return c.Held + now.Sub(c.HoldingSince)
+}
+
 // collector turns the supervisor's and the relay's snapshots into metrics at scrape time.
 type collector struct {
 	inst    *instance
 	version string
 
 	buildInfo, profileErrors                                               *prometheus.Desc
-	channelUp, ffmpegStarts, stalls, frames, audioFrames, fps, speed       *prometheus.Desc
+	channelUp, ffmpegStarts, stalls, frames, audioFrames, fps, speed, held *prometheus.Desc
 	destinationUp, packetsSent, packetsDropped, reconnects, failedAttempts *prometheus.Desc
 	relayReaders, relayPackets                                             *prometheus.Desc
 }
@@ -375,6 +394,7 @@ func newCollector(inst *instance, version string) *collector {
 		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
 		frames:       desc("channel_frames_total", "Video frames handed to the channel's destinations.", ch...),
 		audioFrames:  desc("channel_audio_frames_total", "Audio frames handed to the channel's destinations.", ch...),
+		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
 		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
 		speed:        desc("channel_speed", "ffmpeg's encoding speed relative to real time; below 1 the box cannot keep up.", ch...),
 
@@ -392,7 +412,7 @@ func newCollector(inst *instance, version string) *collector {
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.buildInfo, c.profileErrors,
-		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames, c.fps, c.speed,
+		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames, c.fps, c.speed, c.held,
 		c.destinationUp, c.packetsSent, c.packetsDropped, c.reconnects, c.failedAttempts,
 		c.relayReaders, c.relayPackets,
 	}
@@ -425,6 +445,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.stalls, s.Stalls, s.Name)
 		counter(c.frames, s.Frames, s.Name)
 		counter(c.audioFrames, s.AudioFrames, s.Name)
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, time.Now()).Seconds(), s.Name)
 		gauge(c.fps, s.Progress.FPS, s.Name)
 		gauge(c.speed, s.Progress.Speed, s.Name)
 		for _, d := range s.Destinations {

@@ -651,3 +651,49 @@ func TestRunEditsCannotStopAnotherChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHoldsThroughAStoppedFFmpeg SIGSTOPs a channel's real ffmpeg until the hold shows: the
+// relay's path keeps getting packets (the held picture) on the same publish, the status and
+// /healthz say the channel holds, and after SIGCONT the live frames come on the same session.
+func TestRunHoldsThroughAStoppedFFmpeg(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
+	s := waitSent(t, r, 0)
+	pid := s.Channels[0].FFmpegPID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(pid, syscall.SIGCONT) //nolint:errcheck // cleanup
+		}
+	}()
+	var holding statusReport
+	fftest.WaitFor(t, 10*time.Second, "holding", func() bool {
+		holding = getStatusReport(t, r)
+		return holding.Channels[0].HoldingSince != nil
+	})
+	received := func() uint64 { return r.inst.relay.Paths()[0].Packets }
+	before := received()
+	fftest.WaitFor(t, 10*time.Second, "held frames at the relay", func() bool { return received() > before+4 })
+	if code, body := get(t, "http://"+r.inst.httpAddr+"/healthz"); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, "channel test: holding: no frame since") {
+		t.Errorf("/healthz while holding: %d %q", code, body)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	fftest.WaitFor(t, 20*time.Second, "live again", func() bool {
+		c := getStatusReport(t, r).Channels[0]
+		return c.HoldingSince == nil && c.HeldSeconds > 1
+	})
+	c := getStatusReport(t, r).Channels[0]
+	if c.FFmpegPID != pid || c.FFmpegStarts != 1 || c.Destinations[0].Reconnects != 0 || c.Destinations[0].FailedAttempts != 0 {
+		t.Errorf("channel %+v, want the same ffmpeg and session throughout", c)
+	}
+	if paths := r.inst.relay.Paths(); len(paths) != 1 || !paths[0].Publishing {
+		t.Errorf("relay paths %+v", paths)
+	}
+}

@@ -1,0 +1,71 @@
+package inject
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+)
+
+// TestHold has the source stop, as when ffmpeg crashes: the last keyframe goes out again on the
+// same session, with RTP time following the wall clock, and the source's frames resume after
+// it, on the same session, with time going forward.
+func TestHold(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Hold(time.Now()); !errors.Is(err, ErrNothingToHold) {
+		t.Errorf("Hold before any frame: %v", err)
+	}
+	pushLive(t, f, fr)
+	waitSettled(t, f, 0)
+	live := len(videoOf(s.received(0)))
+
+	// 1.5 s without a frame, held every 500 ms
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for range 3 {
+		now := <-tick.C
+		if err := f.Hold(now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Discontinuity() // the new ffmpeg's frames start from their own zero
+	pushLive(t, f, fr)
+	waitSettled(t, f, 0)
+
+	if n := len(s.requestsOf(base.Announce)); n != 1 {
+		t.Errorf("%d ANNOUNCEs, want the one session", n)
+	}
+	video := videoOf(s.received(0))
+	checkContiguous(t, "the session", video)
+	held := 0
+	// time never goes back, through the held frames and into the new source's
+	for i := 1; i < len(video); i++ {
+		if d := int32(video[i].Timestamp - video[i-1].Timestamp); d < 0 {
+			t.Fatalf("RTP time went back at packet %d: %d then %d", i, video[i-1].Timestamp, video[i].Timestamp)
+		}
+	}
+	// the held frames: keyframes 500 ms apart in RTP time, after the live ones
+	var stamps []uint32
+	for _, p := range video[live:] {
+		if len(stamps) == 0 || p.Timestamp != stamps[len(stamps)-1] {
+			stamps = append(stamps, p.Timestamp)
+		}
+	}
+	for i := 1; i < 3 && i < len(stamps); i++ {
+		d := time.Duration(stamps[i]-stamps[i-1]) * time.Second / 90000
+		if d < 400*time.Millisecond || d > 600*time.Millisecond {
+			t.Errorf("held frame %d comes %v after the one before, want about 500 ms", i, d)
+		}
+		held++
+	}
+	if held != 2 || len(stamps) < 4 {
+		t.Errorf("%d RTP times after the live frames, want 3 held and the live ones after", len(stamps))
+	}
+}
