@@ -175,13 +175,7 @@ func BenchmarkSupervisorCPU32Channels(b *testing.B) {
 		chs = append(chs, p)
 	}
 	s := &Supervisor{FFmpeg: "ffmpeg", Channels: chs}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runSupervisor(b, s)
 	fftest.WaitFor(b, 60*time.Second, "32 channels streaming", func() bool { return len(rl.Paths()) == 32 })
 	for b.Loop() {
 		var before, after syscall.Rusage

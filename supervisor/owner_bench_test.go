@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -58,13 +57,7 @@ func BenchmarkRetarget32(b *testing.B) {
 		return out
 	}
 	s := &Supervisor{FFmpeg: os.Args[0], Channels: set(0, true)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runSupervisor(b, s)
 	applied := func(version, dests int) bool {
 		st := s.Status()
 		if len(st) != n {

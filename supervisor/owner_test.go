@@ -86,14 +86,8 @@ func TestOwnerInjectorCannotStart(t *testing.T) {
 	var logs fftest.Buffer
 	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{bad, good}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		OnStart: func(_ string, pid int) { pids.add(pid) }}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		pids.assertReaped(t)
-	}()
+	t.Cleanup(func() { pids.assertReaped(t) }) // after the supervisor's cleanup: they run last first
+	runSupervisor(t, s)
 	fftest.WaitFor(t, 10*time.Second, "bad in error, good running", func() bool {
 		st := s.Status()
 		return len(st) == 2 && st[0].State == StateError && st[1].State == StateRunning
@@ -127,13 +121,7 @@ func TestOwnerHolds(t *testing.T) {
 	p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/test.sdp"}}
 	pids := newPIDTracker()
 	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnStart: func(_ string, pid int) { pids.add(pid) }}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runSupervisor(t, s)
 
 	var held Status
 	fftest.WaitFor(t, 10*time.Second, "holding", func() bool {
@@ -158,4 +146,18 @@ func TestOwnerHolds(t *testing.T) {
 	if d := s.Status()[0].Destinations[0]; d.Reconnects != 0 || d.FailedAttempts != 0 {
 		t.Errorf("destination %+v, want the one session throughout", d)
 	}
+}
+
+// runSupervisor runs s until the test ends, and then waits for it: every ffmpeg reaped, every
+// destination torn down.
+func runSupervisor(t testing.TB, s *Supervisor) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }
