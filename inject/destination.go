@@ -312,6 +312,10 @@ func (d *destination) run(ctx context.Context) {
 		}
 		if d.sessions.Load() == sessions {
 			d.failed.Add(1)
+		} else {
+			// it recorded: a name held later is a new story
+			heldSince = time.Time{}
+			quick.Reset()
 		}
 		if errors.Is(err, errParamsChanged) {
 			d.log.Info("codec parameters changed, announcing again")
