@@ -19,6 +19,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
@@ -135,6 +136,10 @@ type Fanout struct {
 	wmu sync.Mutex
 	// key is a copy of the latest keyframe, for Hold.
 	key *demux.Frame
+	// audioNext is where the next audio frame starts, in samples of channel time; valid once
+	// audioSeen. Hold fills the time up to the held picture with silence from there.
+	audioNext int64
+	audioSeen bool
 	// lastLive is when WriteFrame last got a frame, as UnixNano.
 	lastLive atomic.Int64
 }
@@ -305,8 +310,10 @@ var ErrNothingToHold = errors.New("no keyframe yet: nothing to hold")
 // Hold sends the channel's last keyframe again, with SPS and PPS, at channel time now: while
 // the source is gone (ffmpeg crashed, stalled, restarting) the sessions stay and their viewers
 // see the last picture instead of losing the stream. Frames that come afterwards resume after
-// the held ones, on the same sessions. Audio pauses meanwhile.
-func (f *Fanout) Hold(now time.Time) error {
+// the held ones, on the same sessions. silence, when not nil, is one AAC frame of silence in the
+// channel's AudioSpecificConfig (see AudioConfig): the audio track gets it up to the held
+// picture's time, so that players keep both tracks going; without it the audio pauses.
+func (f *Fanout) Hold(now time.Time, silence []byte) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	if f.key == nil {
@@ -316,7 +323,57 @@ func (f *Fanout) Hold(now time.Time) error {
 	f.restart = true
 	err := f.write(f.key, now)
 	f.restart = true
-	return err
+	if err != nil || silence == nil || !f.audioSeen || f.params.Audio == nil {
+		return err
+	}
+	return f.writeSilence(silence)
+}
+
+// maxSilence bounds the silence one Hold sends, in frames: about 4 s at 48 kHz.
+const maxSilence = 200
+
+// writeSilence sends silent AAC frames from where the audio stopped up to the time of the held
+// picture just written; wmu is held.
+func (f *Fanout) writeSilence(silence []byte) error {
+	rate := int64(f.params.Audio.SampleRate)
+	target := scaleTicks(f.last, rate, 90000)
+	n := (target - f.audioNext) / 1024
+	if n <= 0 {
+		return nil
+	}
+	if n > maxSilence {
+		f.audioNext += (n - maxSilence) * 1024
+		n = maxSilence
+	}
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = silence
+	}
+	pkts, err := f.aacenc.Encode(frames)
+	if err != nil {
+		return fmt.Errorf("channel %q: packetizing silence: %w", f.Channel, err)
+	}
+	ts := uint32(int64(f.audioBase) + f.audioNext)
+	for _, p := range pkts {
+		p.Timestamp += ts
+	}
+	f.units++
+	u := &unit{n: f.units, kind: demux.Audio, params: f.params, pkts: pkts,
+		ntp: f.ntpBase.Add(time.Duration(scaleTicks(f.audioNext, int64(time.Second), rate)))}
+	f.audioNext += n * 1024
+	f.offer(u)
+	return nil
+}
+
+// AudioConfig returns the AudioSpecificConfig of the channel's audio, nil before its first
+// audio frame or without audio.
+func (f *Fanout) AudioConfig() *mpeg4audio.AudioSpecificConfig {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.params == nil {
+		return nil
+	}
+	return f.params.Audio
 }
 
 // LastLive returns when the latest frame came through WriteFrame; zero before the first.
@@ -379,10 +436,12 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 		u.key = f.params.SPS == nil
 		u.pkts, err = f.aacenc.Encode(fr.Data)
 		rate := int64(f.params.Audio.SampleRate)
-		ts := uint32(int64(f.audioBase) + scaleTicks(pts, rate, 90000))
+		samples := scaleTicks(pts, rate, 90000)
+		ts := uint32(int64(f.audioBase) + samples)
 		for _, p := range u.pkts {
 			p.Timestamp += ts
 		}
+		f.audioNext, f.audioSeen = samples+1024*int64(len(fr.Data)), true
 	}
 	if err != nil {
 		return fmt.Errorf("channel %q: packetizing %s: %w", f.Channel, fr.Kind, err)
@@ -390,12 +449,17 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 
 	f.last = max(f.last, fr.DTS+f.offset)
 	f.lastWall = now
+	f.offer(u)
+	return nil
+}
+
+// offer hands a unit to every destination.
+func (f *Fanout) offer(u *unit) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, d := range f.dests {
 		d.offer(u)
 	}
-	return nil
 }
 
 // withParameterSets puts SPS and PPS in front of an IDR that lacks them, so that a destination

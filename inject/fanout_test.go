@@ -234,13 +234,7 @@ func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 
 // videoOf returns the video packets (interleaved channel 0) of what a fake server received.
 func videoOf(pkts []fakePacket) []rtp.Packet {
-	var out []rtp.Packet
-	for _, p := range pkts {
-		if p.channel == 0 {
-			out = append(out, p.pkt)
-		}
-	}
-	return out
+	return onChannel(pkts, 0)
 }
 
 // checkContiguous asserts that no packet is missing between the first and the last.

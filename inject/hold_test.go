@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/pion/rtp"
 )
 
 // TestHold has the source stop, as when ffmpeg crashes: the last keyframe goes out again on the
@@ -19,19 +20,21 @@ func TestHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := f.Hold(time.Now()); !errors.Is(err, ErrNothingToHold) {
+	if err := f.Hold(time.Now(), nil); !errors.Is(err, ErrNothingToHold) {
 		t.Errorf("Hold before any frame: %v", err)
 	}
 	pushLive(t, f, fr)
 	waitSettled(t, f, 0)
 	live := len(videoOf(s.received(0)))
+	audioLive := len(onChannel(s.received(0), 2))
+	silence := []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} // stands for an AAC frame; the server does not decode
 
 	// 1.5 s without a frame, held every 500 ms
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for range 3 {
 		now := <-tick.C
-		if err := f.Hold(now); err != nil {
+		if err := f.Hold(now, silence); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,4 +71,39 @@ func TestHold(t *testing.T) {
 	if held != 2 || len(stamps) < 4 {
 		t.Errorf("%d RTP times after the live frames, want 3 held and the live ones after", len(stamps))
 	}
+
+	// the audio: silence up to each held picture, in 1024-sample frames that follow the live
+	// audio without a gap, then the new source's audio after it
+	audio := onChannel(s.received(0), 2)
+	checkContiguous(t, "the audio", audio)
+	var silent int
+	for _, p := range audio[audioLive:] {
+		if string(p.Payload[len(p.Payload)-len(silence):]) == string(silence) {
+			silent++
+		}
+	}
+	for i := 1; i < len(audio); i++ {
+		if d := int32(audio[i].Timestamp - audio[i-1].Timestamp); d < 0 {
+			t.Fatalf("audio RTP time went back at packet %d", i)
+		}
+	}
+	if silent == 0 {
+		t.Errorf("no silence during the hold")
+	}
+	last, first := audio[audioLive-1], audio[audioLive]
+	// the live audio's last packet may hold several frames: the silence starts right after them
+	if d := first.Timestamp - last.Timestamp; d == 0 || d%1024 != 0 || d > 8*1024 {
+		t.Errorf("the silence starts %d samples after the live audio, want a few whole frames", d)
+	}
+}
+
+// onChannel returns the packets of what a fake server received on an interleaved channel.
+func onChannel(pkts []fakePacket, ch int) []rtp.Packet {
+	var out []rtp.Packet
+	for _, p := range pkts {
+		if p.channel == ch {
+			out = append(out, p.pkt)
+		}
+	}
+	return out
 }

@@ -99,8 +99,8 @@ type Channel struct {
 
 	// Hold is how long the channel's frames may stop (ffmpeg crashed, stalled, restarting)
 	// before every destination gets the last keyframe again, twice a second, until they come
-	// back: the sessions stay and viewers see the last picture. 0 ("off") sends nothing.
-	// Default 1s.
+	// back, with AAC silence on the audio track: the sessions stay and viewers see the last
+	// picture. 0 ("off") sends nothing. Default 1s.
 	Hold Duration `toml:"hold"`
 
 	Source       Source        `toml:"source"`

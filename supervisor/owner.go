@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/profiles"
 )
@@ -96,7 +98,8 @@ func (o *owner) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
 	}()
 	defer func() { <-ffmpegDone }()
 
-	hold := holder{o: o, f: f}
+	hold := &holder{ctx: ctx, o: o, f: f, ffmpeg: o.ch.FFmpeg}
+	defer hold.wait()
 	tick := time.NewTicker(holdTick)
 	defer tick.Stop()
 	for {
@@ -139,10 +142,18 @@ const (
 // holder sends the last keyframe again while a channel's frames have stopped (see
 // inject.Fanout.Hold), from the owner's goroutine, and shows it in the channel's status.
 type holder struct {
-	o *owner
-	f *inject.Fanout
+	ctx    context.Context
+	o      *owner
+	f      *inject.Fanout
+	ffmpeg string // encodes the silence
 	// since is when the hold began, zero when not holding; sent when the keyframe last went out.
 	since, sent time.Time
+	// silence is a silent AAC frame for the channel's audio config silenceFor, nil while it is
+	// being made (made brings it) or when none can be.
+	silence    []byte
+	silenceFor *mpeg4audio.AudioSpecificConfig
+	made       chan []byte
+	wg         sync.WaitGroup
 }
 
 // check holds, or ends the hold, at time now; after is the profile's hold delay, 0 for none.
@@ -160,7 +171,7 @@ func (h *holder) check(now time.Time, after time.Duration) {
 	if now.Sub(h.sent) < holdEvery {
 		return
 	}
-	if err := h.f.Hold(now); err != nil {
+	if err := h.f.Hold(now, h.silenceOf(h.f.AudioConfig())); err != nil {
 		h.o.log.Debug("nothing to hold", "error", err)
 		return
 	}
@@ -170,6 +181,40 @@ func (h *holder) check(now time.Time, after time.Duration) {
 		h.o.ch.publish(func(st *Status) { st.HoldingSince = last })
 		h.o.log.Info("no frame: holding the last picture", "since", last)
 	}
+}
+
+// silenceOf returns a silent AAC frame in config cfg, made once per config by ffmpeg in the
+// background (the owner's goroutine does not wait for it); nil without audio, while it is being
+// made, or when none can be (the audio then pauses during the hold).
+func (h *holder) silenceOf(cfg *mpeg4audio.AudioSpecificConfig) []byte {
+	if cfg == nil {
+		return nil
+	}
+	if h.silenceFor == nil || *h.silenceFor != *cfg {
+		h.wait() // an older config's, if still being made
+		h.silenceFor, h.silence = cfg, nil
+		h.made = make(chan []byte, 1)
+		h.wg.Add(1)
+		go func(made chan<- []byte) {
+			defer h.wg.Done()
+			frame, err := silentAAC(h.ctx, h.ffmpeg, cfg)
+			if err != nil && h.ctx.Err() == nil {
+				h.o.log.Warn("the hold has no silence to send: audio pauses during it", "error", err)
+			}
+			made <- frame
+		}(h.made)
+	}
+	select {
+	case frame := <-h.made:
+		h.silence = frame
+	default:
+	}
+	return h.silence
+}
+
+// wait waits for the silence being made, if any.
+func (h *holder) wait() {
+	h.wg.Wait()
 }
 
 // newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
