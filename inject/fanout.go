@@ -136,6 +136,9 @@ type Fanout struct {
 	wmu sync.Mutex
 	// key is a copy of the latest keyframe, for Hold.
 	key *demux.Frame
+	// frameTicks is the time between the source's last two video frames of one run, in 90 kHz
+	// ticks; lastVideo the source's last video frame's channel time.
+	frameTicks, lastVideo int64
 	// audioNext is where the next audio frame starts, in samples of channel time; valid once
 	// audioSeen. Hold fills the time up to the held picture with silence from there.
 	audioNext int64
@@ -395,12 +398,15 @@ func (f *Fanout) keepKey(fr *demux.Frame) {
 
 // write packetizes a frame at time now and offers it to every destination; wmu is held.
 func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
+	restarted := f.restart
 	if !f.started {
 		f.started = true
 		f.offset = -fr.DTS
 		f.ntpBase = now
 	} else if f.restart {
-		gap := max(durationToTicks(now.Sub(f.lastWall)), 1)
+		// at least a frame's time: players and muxers count in frames, and two frames on one
+		// tick would be one frame too many
+		gap := max(durationToTicks(now.Sub(f.lastWall)), f.frameTicks, 1)
 		f.offset = f.last + gap - fr.DTS
 	}
 	f.restart = false
@@ -427,6 +433,13 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 			au = withParameterSets(au, f.params)
 		}
 		u.pkts, err = f.h264enc.Encode(au)
+		if dts := fr.DTS + f.offset; fr != f.key {
+			// the frame time of the source, between two of its frames in one run
+			if !restarted && f.lastVideo != 0 && dts > f.lastVideo {
+				f.frameTicks = dts - f.lastVideo
+			}
+			f.lastVideo = dts
+		}
 		ts := uint32(int64(f.videoBase) + pts)
 		for _, p := range u.pkts {
 			p.Timestamp = ts

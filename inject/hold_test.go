@@ -2,11 +2,17 @@ package inject
 
 import (
 	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
+
+	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 // TestHold has the source stop, as when ffmpeg crashes: the last keyframe goes out again on the
@@ -106,4 +112,83 @@ func onChannel(pkts []fakePacket, ch int) []rtp.Packet {
 		}
 	}
 	return out
+}
+
+// TestHoldAtFFmpegReceiver holds a channel for 10 s between two runs of its source, pushing to
+// ffmpeg as a receiver, whose recording is then read back: one session throughout, every
+// timestamp going forward on both tracks, the held pictures about twice a second, AAC silence
+// meanwhile, and all of it decodable.
+func TestHoldAtFFmpegReceiver(t *testing.T) {
+	silence := aacSilence(t)
+	fr := frames(t, "1")
+	url, wait := fftest.Receiver(t)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	pushLive(t, f, fr)
+	tick := time.NewTicker(500 * time.Millisecond)
+	for range 20 {
+		if err := f.Hold(<-tick.C, silence); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick.Stop()
+	f.Discontinuity()
+	pushLive(t, f, fr)
+	waitSettled(t, f, 0)
+	f.Close()
+	out := wait()
+
+	probe := exec.Command("ffprobe", "-v", "error", "-show_entries", "packet=stream_index,pts_time", "-of", "csv=p=0", out)
+	b, err := probe.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]float64{}
+	count := map[string]int{}
+	var firstVideo, lastVideo float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		idx, v, ok := strings.Cut(line, ",")
+		pts, err := strconv.ParseFloat(strings.TrimSuffix(v, ","), 64)
+		if !ok || err != nil {
+			continue
+		}
+		if prev, seen := last[idx]; seen && pts < prev {
+			t.Fatalf("stream %s: pts %.3f after %.3f", idx, pts, prev)
+		}
+		if count[idx] == 0 && idx == "0" {
+			firstVideo = pts
+		}
+		if idx == "0" {
+			lastVideo = pts
+		}
+		last[idx] = pts
+		count[idx]++
+	}
+	// 25 + 25 live frames and 20 held; audio: 2 s live, 10 s of silence
+	if count["0"] < 65 || lastVideo-firstVideo < 11 || count["1"] < 500 {
+		t.Errorf("video packets %d over %.1f s, audio packets %d: want the held pictures and the silence",
+			count["0"], lastVideo-firstVideo, count["1"])
+	}
+	dec, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", out, "-f", "null", "-").CombinedOutput()
+	if err != nil || len(dec) != 0 {
+		t.Errorf("decoding the recording: %v\n%s", err, dec)
+	}
+}
+
+// aacSilence returns one frame of silent AAC-LC, 48 kHz stereo, made by ffmpeg as the channel's
+// owner makes it.
+func aacSilence(t *testing.T) []byte {
+	t.Helper()
+	b, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi",
+		"-i", "anullsrc=r=48000:cl=stereo", "-t", "0.5", "-c:a", "aac", "-f", "adts", "pipe:1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(b); err != nil || len(pkts) < 3 {
+		t.Fatalf("%d ADTS frames: %v", len(pkts), err)
+	}
+	return pkts[len(pkts)/2].AU
 }
