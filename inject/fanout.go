@@ -412,10 +412,19 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	f.restart = false
 
 	if !f.params.Equal(fr.Params) {
+		if f.params == nil || fr.Params.Audio == nil || f.params.Audio == nil || *f.params.Audio != *fr.Params.Audio {
+			f.audioSeen = false // audioNext counts samples of the old audio
+		}
 		f.params = fr.Params
 	}
 
 	pts := fr.PTS + f.offset
+	if fr.Kind == demux.Audio && f.audioSeen && f.params.Audio != nil &&
+		scaleTicks(pts, int64(f.params.Audio.SampleRate), 90000)+512 < f.audioNext {
+		// After a restart or a hold the new source's first audio frames can come before where
+		// the audio track already is (its audio leads its video): they would take it back.
+		return nil
+	}
 	f.units++
 	u := &unit{
 		n:      f.units,
