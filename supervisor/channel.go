@@ -83,13 +83,7 @@ func (c *Channel) Reload(p profiles.Channel) {
 	c.reloadMu.Lock()
 	defer c.reloadMu.Unlock()
 	c.next = &p
-	if c.stopRun != nil {
-		c.stopRun()
-	}
-	select {
-	case c.reloadKick() <- struct{}{}:
-	default:
-	}
+	c.restartLocked()
 }
 
 // Restart stops the running ffmpeg and starts it again at once, with the same profile; a channel
@@ -97,13 +91,15 @@ func (c *Channel) Reload(p profiles.Channel) {
 func (c *Channel) Restart() {
 	c.reloadMu.Lock()
 	defer c.reloadMu.Unlock()
+	c.restartLocked()
+}
+
+// restartLocked ends the running ffmpeg, if any, and tells Run; reloadMu is held.
+func (c *Channel) restartLocked() {
 	if c.stopRun != nil {
 		c.stopRun()
 	}
-	select {
-	case c.reloadKick() <- struct{}{}:
-	default:
-	}
+	c.kickLocked()
 }
 
 // RetryNow starts a channel that waits in backoff at once, as after SIGHUP: the operator may have
@@ -112,10 +108,15 @@ func (c *Channel) RetryNow() {
 	c.reloadMu.Lock()
 	defer c.reloadMu.Unlock()
 	if c.stopRun == nil {
-		select {
-		case c.reloadKick() <- struct{}{}:
-		default:
-		}
+		c.kickLocked()
+	}
+}
+
+// kickLocked tells Run, without waiting, that a reload, restart or retry came; reloadMu is held.
+func (c *Channel) kickLocked() {
+	select {
+	case c.reloadKick() <- struct{}{}:
+	default:
 	}
 }
 
