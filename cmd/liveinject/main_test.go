@@ -652,14 +652,30 @@ func TestRunEditsCannotStopAnotherChannel(t *testing.T) {
 	}
 }
 
-// TestRunHoldsThroughAStoppedFFmpeg SIGSTOPs a channel's real ffmpeg until the hold shows: the
-// relay's path keeps getting packets (the held picture) on the same publish, the status and
-// /healthz say the channel holds, and after SIGCONT the live frames come on the same session.
+// TestRunHoldsThroughAStoppedFFmpeg SIGSTOPs a channel's real ffmpeg for 3 s of hold, with a
+// player (ffmpeg) on the relay: the relay's path keeps getting packets (the held picture) on the
+// same publish, the status and /healthz say the channel holds, after SIGCONT the live frames come
+// on the same session, and what the player recorded goes forward in time and decodes.
 func TestRunHoldsThroughAStoppedFFmpeg(t *testing.T) {
 	fftest.Require(t)
 	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
 	s := waitSent(t, r, 0)
 	pid := s.Channels[0].FFmpegPID
+	recording := filepath.Join(t.TempDir(), "player.ts")
+	player := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", "rtsp://"+r.inst.relayAddr+"/test.sdp", "-t", "8", "-c", "copy", "-f", "mpegts", recording)
+	var playerErr fftest.Buffer
+	player.Stderr = &playerErr
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	playerDone := make(chan error, 1)
+	go func() { playerDone <- player.Wait() }()
+	defer func() {
+		player.Process.Kill() //nolint:errcheck // it may have ended
+		<-playerDone
+	}()
+	fftest.WaitFor(t, 20*time.Second, "the player reading", func() bool { return r.inst.relay.Paths()[0].Readers == 1 })
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -681,6 +697,9 @@ func TestRunHoldsThroughAStoppedFFmpeg(t *testing.T) {
 		!strings.Contains(body, "channel test: holding: no frame since") {
 		t.Errorf("/healthz while holding: %d %q", code, body)
 	}
+	fftest.WaitFor(t, 20*time.Second, "3 s of hold", func() bool {
+		return time.Since(*holding.Channels[0].HoldingSince) > 4*time.Second
+	})
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -695,5 +714,40 @@ func TestRunHoldsThroughAStoppedFFmpeg(t *testing.T) {
 	}
 	if paths := r.inst.relay.Paths(); len(paths) != 1 || !paths[0].Publishing {
 		t.Errorf("relay paths %+v", paths)
+	}
+
+	select {
+	case err := <-playerDone:
+		playerDone <- err // for the deferred cleanup
+		if err != nil {
+			t.Fatalf("player: %v\n%s", err, playerErr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the player did not end")
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
+		"-of", "csv=p=0", recording).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last float64
+	for i, line := range strings.Fields(string(out)) {
+		pts, err := strconv.ParseFloat(strings.TrimSuffix(line, ","), 64)
+		if err != nil {
+			continue
+		}
+		if i > 0 && pts < last {
+			t.Fatalf("the player's video went back: %.3f after %.3f", pts, last)
+		}
+		if i == 0 {
+			first = pts
+		}
+		last = pts
+	}
+	if last-first < 5 {
+		t.Errorf("the player's recording spans %.1f s, want it through the hold", last-first)
+	}
+	if dec, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", recording, "-f", "null", "-").CombinedOutput(); err != nil || len(dec) != 0 {
+		t.Errorf("decoding the player's recording: %v\n%s", err, dec)
 	}
 }
