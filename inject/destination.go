@@ -465,6 +465,8 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		TLSConfig:      d.tlsConfig(),
 		WriteQueueSize: writeQueueSize,
 		ReadTimeout:    d.cfg.readTimeout,
+		// the session writes its own: see reporter
+		DisableRTCPSenderReports: true,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
 			if err != nil {
@@ -536,6 +538,9 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
+	var reports reporter
+	reportTicker := time.NewTicker(d.cfg.senderReports)
+	defer reportTicker.Stop()
 
 	skip := false
 	for {
@@ -549,6 +554,11 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			case err := <-done:
 				return nil, fmt.Errorf("connection lost: %w", err)
 			case u = <-d.queue:
+			case now := <-reportTicker.C:
+				if err := reports.send(c, s, now); err != nil {
+					return nil, fmt.Errorf("connection lost: %w", err)
+				}
+				continue
 			}
 		}
 		if !u.params.Equal(params) {
@@ -561,7 +571,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			d.drop(u)
 			continue
 		}
-		if err := d.write(c, s, u); err != nil {
+		if err := d.write(c, s, u, &reports); err != nil {
 			var full liberrors.ErrClientWriteQueueFull
 			if !errors.As(err, &full) {
 				return nil, fmt.Errorf("connection lost: %w", err)
@@ -572,8 +582,10 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	}
 }
 
-func (d *destination) write(c *gortsplib.Client, s *session, u *unit) error {
+func (d *destination) write(c *gortsplib.Client, s *session, u *unit, reports *reporter) error {
 	medi := s.media(u.kind)
+	rate := medi.Formats[0].ClockRate()
+	now := time.Now()
 	for i, p := range u.pkts {
 		// The client stamps its SSRC into the packet: each destination writes its own header
 		// copy, the payload stays shared.
@@ -583,6 +595,7 @@ func (d *destination) write(c *gortsplib.Client, s *session, u *unit) error {
 			return err
 		}
 		d.handed.Add(1)
+		reports.wrote(u.kind, rate, &d.pkt, u.ntp, now)
 	}
 	return nil
 }

@@ -228,15 +228,15 @@ func (s *fakeServer) answer(n int, req *base.Request) *base.Response {
 			}
 			// RTP of track N is kept as interleaved channel 2N would be.
 			track, _ := strconv.Atoi(req.URL.Path[strings.LastIndexByte(req.URL.Path, '=')+1:])
-			th.ServerPorts = &[2]int{s.listenUDP(n, 2*track), s.listenUDP(n, -1)}
+			th.ServerPorts = &[2]int{s.listenUDP(n, 2*track), s.listenUDP(n, 2*track+1)}
 			res.Header["Transport"] = th.Marshal()
 		}
 	}
 	return res
 }
 
-// listenUDP opens a UDP port that keeps the RTP packets it gets as the n-th connection's, on
-// channel; with channel -1 (RTCP) it throws what it gets away.
+// listenUDP opens a UDP port that keeps what it gets as the n-th connection's would be on an
+// interleaved channel: RTP packets on an even one, sender reports on an odd one.
 func (s *fakeServer) listenUDP(n, channel int) int {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -254,8 +254,12 @@ func (s *fakeServer) listenUDP(n, channel int) int {
 			if err != nil {
 				return
 			}
+			if channel%2 == 1 {
+				s.recordRTCP(channel, bytes.Clone(buf[:k]))
+				continue
+			}
 			var p rtp.Packet
-			if channel >= 0 && p.Unmarshal(bytes.Clone(buf[:k])) == nil {
+			if p.Unmarshal(bytes.Clone(buf[:k])) == nil {
 				s.record(n, channel, p)
 			}
 		}

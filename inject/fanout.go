@@ -59,6 +59,8 @@ type settings struct {
 	// delay again. Time spent connecting does not count: a server that takes the connection and
 	// never answers must see the delays grow.
 	healthyAfter time.Duration
+	// senderReports is the period of a session's RTCP sender reports.
+	senderReports time.Duration
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
@@ -105,8 +107,9 @@ type Fanout struct {
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1 s) and how long it lasts
 	// (1 min); readTimeout the client's 10 s wait for an answer; healthyAfter the 10 s of
-	// recording after which a session counts as healthy. Tests shorten them.
-	heldRetry, heldFor, readTimeout, healthyAfter time.Duration
+	// recording after which a session counts as healthy; senderReports the 5 s between RTCP
+	// sender reports. Tests shorten them.
+	heldRetry, heldFor, readTimeout, healthyAfter, senderReports time.Duration
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -153,15 +156,16 @@ func (f *Fanout) Initialize() error {
 		f.Logger = slog.New(slog.DiscardHandler)
 	}
 	f.cfg = settings{
-		queueSize:    cmp.Or(max(f.QueueSize, 0), 128),
-		retryMin:     cmp.Or(max(f.RetryMin, 0), 250*time.Millisecond),
-		retryMax:     cmp.Or(max(f.RetryMax, 0), 30*time.Second),
-		authRetry:    cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
-		keepAlive:    cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
-		heldRetry:    cmp.Or(f.heldRetry, time.Second),
-		heldFor:      cmp.Or(f.heldFor, time.Minute),
-		readTimeout:  f.readTimeout,
-		healthyAfter: cmp.Or(f.healthyAfter, 10*time.Second),
+		queueSize:     cmp.Or(max(f.QueueSize, 0), 128),
+		retryMin:      cmp.Or(max(f.RetryMin, 0), 250*time.Millisecond),
+		retryMax:      cmp.Or(max(f.RetryMax, 0), 30*time.Second),
+		authRetry:     cmp.Or(max(f.AuthRetry, 0), 30*time.Second),
+		keepAlive:     cmp.Or(max(f.KeepAlive, 0), 10*time.Second),
+		heldRetry:     cmp.Or(f.heldRetry, time.Second),
+		heldFor:       cmp.Or(f.heldFor, time.Minute),
+		readTimeout:   f.readTimeout,
+		healthyAfter:  cmp.Or(f.healthyAfter, 10*time.Second),
+		senderReports: cmp.Or(f.senderReports, senderReportPeriod),
 	}
 
 	var r [16]byte

@@ -662,40 +662,6 @@ func TestSDPTooLarge(t *testing.T) {
 	}
 }
 
-// TestSenderReports checks the RTCP sender reports a destination sends with its video, which
-// players use to place the stream in wall-clock time: they come (gortsplib sends one every 10 s),
-// carry the stream's SSRC, and map RTP time to the NTP time of capture.
-func TestSenderReports(t *testing.T) {
-	fr := frames(t, "1")
-	s := newFakeServer(t, nil)
-	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/sr.sdp")}}, QueueSize: 1024}
-	if err := f.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	started := time.Now()
-	push(t, f, fr)
-	waitSettled(t, f, 0)
-	// interleaved channel 1 is the video's RTCP
-	fftest.WaitFor(t, 15*time.Second, "a video sender report", func() bool { return len(s.senderReports(1)) > 0 })
-	sr := s.senderReports(1)[0]
-	video := videoOf(s.received(0))
-	if sr.SSRC != video[0].SSRC {
-		t.Errorf("report SSRC %x, want the video's %x", sr.SSRC, video[0].SSRC)
-	}
-	if sr.PacketCount == 0 || sr.OctetCount == 0 {
-		t.Errorf("report counts %d packets, %d octets", sr.PacketCount, sr.OctetCount)
-	}
-	// NTP seconds since 1900 to Unix time
-	ntp := time.Unix(int64(sr.NTPTime>>32)-2208988800, int64((sr.NTPTime&0xffffffff)*1e9>>32))
-	// The first frame was captured about when the test started; the report maps its RTP time
-	// to a wall-clock time from there, 90 kHz later.
-	at := ntp.Add(-time.Duration(int64(sr.RTPTime-video[0].Timestamp)) * time.Second / 90000)
-	if d := at.Sub(started); d < -2*time.Second || d > 2*time.Second {
-		t.Errorf("the report puts the first frame at %v, %v from the start of the test", at, d)
-	}
-}
-
 // TestSilentServerBacksOff pushes to a server that takes the connection and never answers: each
 // try ends at the client's read timeout, which is no healthy session, so the delays between tries
 // double up to the cap instead of starting over.
