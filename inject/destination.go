@@ -584,18 +584,26 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 
 func (d *destination) write(c *gortsplib.Client, s *session, u *unit, reports *reporter) error {
 	medi := s.media(u.kind)
-	rate := medi.Formats[0].ClockRate()
+	report := &reports.media[u.kind]
+	report.ClockRate = medi.Formats[0].ClockRate()
+	first := !report.Started()
 	now := time.Now()
 	for i, p := range u.pkts {
 		// The client stamps its SSRC into the packet: each destination writes its own header
 		// copy, the payload stays shared.
 		d.pkt = *p
-		if err := c.WritePacketRTPWithNTP(medi, &d.pkt, u.ntp); err != nil {
+		ntp := u.packetNTP(i, report.ClockRate)
+		if err := c.WritePacketRTPWithNTP(medi, &d.pkt, ntp); err != nil {
 			d.dropped.Add(uint64(len(u.pkts) - i))
 			return err
 		}
 		d.handed.Add(1)
-		reports.wrote(u.kind, rate, &d.pkt, u.ntp, now)
+		report.Wrote(&d.pkt, ntp, now)
+	}
+	if first {
+		// A medium's first report goes out with its first frame: a server that passes the
+		// stream's time on to its players has it from the start, not seconds later.
+		return c.WritePacketRTCP(medi, report.Report(now))
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ type unit struct {
 	key    bool
 	params *demux.Params
 	pkts   []*rtp.Packet
-	ntp    time.Time
+	ntp    time.Time // the capture time of the first packet
 }
 
 // Fanout packetizes a channel's frames once and offers the packets to every destination.
@@ -148,6 +148,12 @@ type Fanout struct {
 	audioSeen bool
 	// lastLive is when WriteFrame last got a frame, as UnixNano.
 	lastLive atomic.Int64
+	// held is set by Hold, until a live frame rejoins; newRun by Discontinuity, until the next
+	// run's first frame. While frames of a held run catch up, minLag is their least lag so
+	// far, set at minLagAt (see rejoin).
+	held, newRun, catchingUp bool
+	minLag                   time.Duration
+	minLagAt                 time.Time
 }
 
 // Initialize creates the packetizers and starts one goroutine per destination.
@@ -295,7 +301,7 @@ func (f *Fanout) Stats() []Stats {
 func (f *Fanout) Discontinuity() {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	f.restart = true
+	f.restart, f.newRun = true, true
 }
 
 // WriteFrame packetizes a frame and offers it to every destination. It never blocks on a
@@ -304,11 +310,48 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 	now := time.Now()
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if f.held && !f.rejoin(fr, now) {
+		return nil
+	}
+	f.newRun = false
 	if fr.Kind == demux.Video && fr.Key {
 		f.keepKey(fr)
 	}
 	f.lastLive.Store(now.UnixNano())
 	return f.write(fr, now)
+}
+
+// How frames of a run that was held rejoin: once their lag (arrival time less timestamp) has
+// not fallen by more than backlogStep for backlogSettle.
+const (
+	backlogStep   = 100 * time.Millisecond
+	backlogSettle = 500 * time.Millisecond
+)
+
+// rejoin tells whether a frame that comes while the channel holds ends the hold; wmu is held.
+//
+// Live video resumes at a keyframe only: the held keyframe has reset the players' decoders, and
+// a frame that refers to frames before it would not decode. And a source that was stopped
+// rather than restarted (SIGSTOP, a stalled read) may first deliver what it buffered meanwhile,
+// in a burst: those frames would play fast-forward, so the hold goes on until frames come at
+// their own pace again, which shows as their lag no longer falling. A new run (Discontinuity)
+// starts at a keyframe with nothing buffered, and rejoins at once. Frames that do not rejoin
+// are dropped, and do not count as live: the hold goes on.
+func (f *Fanout) rejoin(fr *demux.Frame, now time.Time) bool {
+	if !f.newRun {
+		lag := time.Duration(now.UnixNano()) - ticksToDuration(fr.DTS)
+		if !f.catchingUp || lag < f.minLag-backlogStep {
+			f.catchingUp, f.minLag, f.minLagAt = true, lag, now
+		}
+		if now.Sub(f.minLagAt) < backlogSettle {
+			return false
+		}
+	}
+	if fr.Kind != demux.Video || !fr.Key {
+		return false // only a channel with video holds
+	}
+	f.held, f.catchingUp = false, false
+	return true
 }
 
 // ErrNothingToHold is Hold's answer while the channel has sent no keyframe yet.
@@ -329,7 +372,7 @@ func (f *Fanout) Hold(now time.Time, silence []byte) error {
 	// channel time goes on with the wall clock, for this frame and for the next live one
 	f.restart = true
 	err := f.write(f.key, now)
-	f.restart = true
+	f.restart, f.held = true, true
 	if err != nil || silence == nil || !f.audioSeen || f.params.Audio == nil {
 		return err
 	}
@@ -477,6 +520,17 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	f.lastWall = now
 	f.offer(u)
 	return nil
+}
+
+// packetNTP returns the capture time of the unit's i-th packet, whose clock runs at rate: the
+// unit's, moved on by the packet's RTP time after the first one (the packets of an audio unit
+// that several AAC frames fill each start at their own frame).
+func (u *unit) packetNTP(i, rate int) time.Time {
+	d := int64(u.pkts[i].Timestamp - u.pkts[0].Timestamp)
+	if d == 0 {
+		return u.ntp
+	}
+	return u.ntp.Add(time.Duration(scaleTicks(d, int64(time.Second), int64(rate))))
 }
 
 // offer hands a unit to every destination.

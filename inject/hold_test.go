@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
+	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -191,4 +192,86 @@ func aacSilence(t *testing.T) []byte {
 		t.Fatalf("%d ADTS frames: %v", len(pkts), err)
 	}
 	return pkts[len(pkts)/2].AU
+}
+
+// TestHoldRejoin has the source stop and come back without a restart, as a SIGSTOPped ffmpeg
+// does: it first delivers what it buffered meanwhile in a burst, then frames at their own pace.
+// The burst is dropped and the hold goes on (it would play fast-forward); live frames rejoin at
+// the first keyframe after they come at their pace again (a frame that refers to frames from
+// before the held keyframe would not decode).
+func TestHoldRejoin(t *testing.T) {
+	fr := frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
+	var before, burst, after []*demux.Frame // up to 1 s, the next second, the rest
+	for _, x := range fr {
+		switch d := x.DTS - fr[0].DTS; {
+		case d < 90000:
+			before = append(before, x)
+		case d < 2*90000:
+			burst = append(burst, x)
+		default:
+			after = append(after, x)
+		}
+	}
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pushLive(t, f, before)
+	waitSettled(t, f, 0)
+	live := len(videoOf(s.received(0)))
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for range 2 {
+		if err := f.Hold(<-tick.C, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastLive := f.LastLive()
+	for _, x := range burst {
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.LastLive().Equal(lastLive) {
+		t.Error("the burst counts as live frames: the hold would end")
+	}
+	pushLive(t, f, after)
+	waitSettled(t, f, 0)
+
+	video := videoOf(s.received(0))
+	checkContiguous(t, "the session", video)
+	var firsts []rtp.Packet // the first packet of each frame after the live ones
+	for _, p := range video[live:] {
+		if len(firsts) == 0 || p.Timestamp != firsts[len(firsts)-1].Timestamp {
+			firsts = append(firsts, p)
+		}
+	}
+	// 2 held frames, then the frames from the keyframe at 3 s: the burst and the first half
+	// second at pace are dropped
+	if len(firsts) != 2+25 {
+		t.Fatalf("%d frames after the live ones, want 2 held and 25 live", len(firsts))
+	}
+	for i, p := range firsts[:3] {
+		if !startsWithSPS(p.Payload) {
+			t.Errorf("frame %d after the live ones is no keyframe with its SPS", i)
+		}
+	}
+	for i := 1; i < len(firsts); i++ {
+		if d := int32(firsts[i].Timestamp - firsts[i-1].Timestamp); d <= 0 {
+			t.Fatalf("RTP time does not go forward at frame %d after the live ones", i)
+		}
+	}
+}
+
+// startsWithSPS tells whether an H.264 RTP payload starts with an SPS, alone or aggregated.
+func startsWithSPS(payload []byte) bool {
+	switch payload[0] & 0x1f {
+	case 7:
+		return true
+	case 24: // STAP-A: a 2-byte size, then the first NAL unit
+		return len(payload) > 3 && payload[3]&0x1f == 7
+	}
+	return false
 }

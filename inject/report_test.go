@@ -5,37 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/internal/senderreport"
 )
-
-// ntpTime is the time of an NTP timestamp (RFC 3550: seconds since 1900, then a fraction in
-// units of 2^-32 s), rounded to the nanosecond.
-func ntpTime(v uint64) time.Time {
-	ns := (v&0xffffffff*uint64(time.Second) + 1<<31) >> 32
-	return time.Unix(int64(v>>32)-ntpEpochOffset, int64(ns))
-}
-
-// TestNTPTimestamp checks the NTP format of sender reports against values worked out by hand:
-// half a second is 2^31 in the fraction, not 500,000,000 (what gortsplib v4.16.2 writes).
-func TestNTPTimestamp(t *testing.T) {
-	for _, c := range []struct {
-		t    time.Time
-		want uint64
-	}{
-		{time.Unix(0, 0), ntpEpochOffset << 32},
-		{time.Unix(0, 5e8), ntpEpochOffset<<32 | 1<<31},
-		{time.Unix(1, 25e7), (ntpEpochOffset+1)<<32 | 1<<30},
-		{time.Unix(1_800_000_000, 999_999_999), (1_800_000_000+ntpEpochOffset)<<32 | 0xfffffffb},
-	} {
-		if got := ntpTimestamp(c.t); got != c.want {
-			t.Errorf("ntpTimestamp(%v) = %#x, want %#x", c.t, got, c.want)
-		}
-		if back := ntpTime(c.want); back.Sub(c.t).Abs() > time.Nanosecond {
-			t.Errorf("ntpTime(%#x) = %v, want %v", c.want, back, c.t)
-		}
-	}
-}
 
 // checkSenderReports checks every sender report the server got on its first connection
 // against the packets it got: each carries the SSRC of its medium's packets and counts them,
@@ -78,7 +53,7 @@ func checkSenderReports(t *testing.T, f *Fanout, s *fakeServer, fr []*demux.Fram
 				t.Errorf("%s report %d counts %d packets, %d octets (%d packets came)", m.name, i,
 					sr.PacketCount, sr.OctetCount, len(pkts))
 			}
-			ntp := ntpTime(sr.NTPTime)
+			ntp := senderreport.Time(sr.NTPTime)
 			// RTP time since the first packet, unwrapped by the wall-clock time the report gives
 			d32 := int64(sr.RTPTime - pkts[0].Timestamp)
 			est := scaleTicks(int64(ntp.Sub(captured)), m.rate, int64(time.Second))
@@ -126,5 +101,20 @@ func TestSenderReports(t *testing.T) {
 				t.Errorf("the first frame's capture is put %v after the start of the test", at)
 			}
 		})
+	}
+}
+
+// TestPacketNTP checks the capture time of each packet of a unit: an audio unit's later packets
+// start at later AAC frames, and their sender reports must say so.
+func TestPacketNTP(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	u := &unit{ntp: at, pkts: []*rtp.Packet{
+		{Header: rtp.Header{Timestamp: 0xfffffc00}}, {Header: rtp.Header{Timestamp: 0xfffffc00}},
+		{Header: rtp.Header{Timestamp: 2 * 1024}}, // 3 frames on, past the wrap
+	}}
+	for i, want := range []time.Time{at, at, at.Add(64 * time.Millisecond)} {
+		if got := u.packetNTP(i, 48000); !got.Equal(want) {
+			t.Errorf("packet %d at %v, want %v", i, got, want)
+		}
 	}
 }

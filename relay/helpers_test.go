@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -263,7 +264,9 @@ func publish(t *testing.T, url string, src *source,
 	t.Helper()
 	tcp := gortsplib.TransportTCP
 	p := &publisher{
-		c:    &gortsplib.Client{Transport: &tcp, WriteQueueSize: 4096, DialContext: dial},
+		// sender reports come from the test, as liveinject's come from itself
+		c: &gortsplib.Client{Transport: &tcp, WriteQueueSize: 4096, DialContext: dial,
+			DisableRTCPSenderReports: true},
 		desc: src.description(),
 		src:  src,
 	}
@@ -318,6 +321,8 @@ type player struct {
 	mu    sync.Mutex
 	video []*rtp.Packet
 	audio []*rtp.Packet
+	// reports are the sender reports received, by media type
+	reports map[description.MediaType][]rtcp.SenderReport
 }
 
 func play(t *testing.T, url string) *player {
@@ -327,7 +332,8 @@ func play(t *testing.T, url string) *player {
 		t.Fatal(err)
 	}
 	tcp := gortsplib.TransportTCP
-	pl := &player{c: &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: &tcp}}
+	pl := &player{c: &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: &tcp},
+		reports: map[description.MediaType][]rtcp.SenderReport{}}
 	if err := pl.c.Start2(); err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +354,13 @@ func play(t *testing.T, url string) *player {
 			pl.audio = append(pl.audio, pkt)
 		}
 	})
+	pl.c.OnPacketRTCPAny(func(m *description.Media, pkt rtcp.Packet) {
+		if sr, ok := pkt.(*rtcp.SenderReport); ok {
+			pl.mu.Lock()
+			defer pl.mu.Unlock()
+			pl.reports[m.Type] = append(pl.reports[m.Type], *sr)
+		}
+	})
 	if _, err := pl.c.Play(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -359,6 +372,13 @@ func (pl *player) received() (video, audio []*rtp.Packet) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	return append([]*rtp.Packet(nil), pl.video...), append([]*rtp.Packet(nil), pl.audio...)
+}
+
+// senderReports returns the sender reports of a media type received so far.
+func (pl *player) senderReports(typ description.MediaType) []rtcp.SenderReport {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return append([]rtcp.SenderReport(nil), pl.reports[typ]...)
 }
 
 // h264 returns the H.264 format the player was described.

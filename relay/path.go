@@ -11,12 +11,13 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/rtcpsender"
+
+	"github.com/liveinject/liveinject/internal/senderreport"
 )
 
-// senderReportPeriod is how often players get RTCP sender reports, as gortsplib's own server
-// sends them.
-const senderReportPeriod = 10 * time.Second
+// senderReportPeriod is how often players get RTCP sender reports: RFC 3550's recommended least
+// interval.
+const senderReportPeriod = 5 * time.Second
 
 // path is one published stream: its publisher, its players and its GOP cache.
 //
@@ -29,17 +30,27 @@ const senderReportPeriod = 10 * time.Second
 // on: gortsplib creates the session's write queue before calling OnPlay and starts draining it
 // once the PLAY response is on its way. The stream is still what DESCRIBE and SETUP are answered
 // with, and it disconnects the players when it closes.
+//
+// The players' RTCP sender reports are made here too, and the publisher's read here, with
+// package senderreport: gortsplib's get the NTP time wrong both ways. They carry the publisher's
+// mapping of RTP time to wall-clock time on, so that players sync audio and video as the
+// publisher's reports say.
 type path struct {
-	name      string
-	log       *slog.Logger
-	stream    *gortsplib.ServerStream
-	publisher *gortsplib.ServerSession
-	remote    string             // the publisher's address
-	video     *description.Media // the H.264 media whose IDRs drive the GOP cache; nil if none
-	h264      *format.H264
-	senders   map[senderKey]*sender
+	name        string
+	log         *slog.Logger
+	stream      *gortsplib.ServerStream
+	publisher   *gortsplib.ServerSession
+	remote      string             // the publisher's address
+	video       *description.Media // the H.264 media whose IDRs drive the GOP cache; nil if none
+	h264        *format.H264
+	created     time.Time
+	stopReports chan struct{} // closed by close: the sender reports stop
+	reportsDone chan struct{} // closed when they have
 
-	mu        sync.Mutex
+	mu      sync.Mutex
+	senders map[senderKey]*sender
+	// clocks map the publisher's RTP time of a media to NTP time, from its sender reports
+	clocks    map[*description.Media]*senderreport.Receiver
 	closed    bool
 	recording bool
 	packets   uint64
@@ -54,8 +65,9 @@ type senderKey struct {
 
 // sender makes the RTCP sender reports of one format of the stream.
 type sender struct {
-	rs   *rtcpsender.RTCPSender
-	ssrc uint32 // the stream's SSRC for the format, which players get
+	media  *description.Media
+	report senderreport.Sender
+	ssrc   uint32 // the stream's SSRC for the format, which players get
 }
 
 // reader is a player's session data.
@@ -69,16 +81,20 @@ type reader struct {
 
 // newPath makes the stream of a publisher's announced description.
 func newPath(srv *gortsplib.Server, name string, publisher *gortsplib.ServerSession, remote string,
-	desc *description.Session, budget *gopBudget, log *slog.Logger,
+	desc *description.Session, budget *gopBudget, reportPeriod time.Duration, log *slog.Logger,
 ) (*path, error) {
 	p := &path{
-		name:      name,
-		remote:    remote,
-		log:       log,
-		stream:    &gortsplib.ServerStream{Server: srv, Desc: desc},
-		publisher: publisher,
-		senders:   make(map[senderKey]*sender),
-		readers:   make(map[*gortsplib.ServerSession]*reader),
+		name:        name,
+		remote:      remote,
+		log:         log,
+		stream:      &gortsplib.ServerStream{Server: srv, Desc: desc},
+		publisher:   publisher,
+		senders:     make(map[senderKey]*sender),
+		clocks:      make(map[*description.Media]*senderreport.Receiver),
+		readers:     make(map[*gortsplib.ServerSession]*reader),
+		created:     time.Now(),
+		stopReports: make(chan struct{}),
+		reportsDone: make(chan struct{}),
 	}
 	if err := p.stream.Initialize(); err != nil {
 		return nil, err
@@ -99,25 +115,55 @@ func newPath(srv *gortsplib.Server, name string, publisher *gortsplib.ServerSess
 	stats := p.stream.Stats()
 	for _, m := range desc.Medias {
 		for _, f := range m.Formats {
-			rs := &rtcpsender.RTCPSender{
-				ClockRate: f.ClockRate(),
-				Period:    senderReportPeriod,
-				WritePacketRTCP: func(pkt rtcp.Packet) {
-					p.writeRTCP(m, pkt)
-				},
-			}
-			rs.Initialize()
 			p.senders[senderKey{m, f.PayloadType()}] = &sender{
-				rs:   rs,
-				ssrc: stats.Medias[m].Formats[f].LocalSSRC,
+				media:  m,
+				report: senderreport.Sender{ClockRate: f.ClockRate()},
+				ssrc:   stats.Medias[m].Formats[f].LocalSSRC,
 			}
 		}
+		p.clocks[m] = &senderreport.Receiver{ClockRate: m.Formats[0].ClockRate()}
 	}
+	go p.sendReports(reportPeriod)
 	return p, nil
 }
 
+// sendReports sends the players' sender reports every period until close.
+func (p *path) sendReports(period time.Duration) {
+	defer close(p.reportsDone)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopReports:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			for _, s := range p.senders {
+				// Times from arrival would jump when the publisher's first report comes: the
+				// players' reports wait for it, unless the publisher sends none.
+				if !p.clocks[s.media].Reported() && now.Sub(p.created) < 3*period {
+					continue
+				}
+				if sr := s.report.Report(now); sr != nil {
+					p.writeRTCP(s.media, sr)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// senderReport takes a sender report of the publisher.
+func (p *path) senderReport(media *description.Media, sr *rtcp.SenderReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clocks[media]; ok {
+		c.Report(sr)
+	}
+}
+
 // close ends the path: its players are disconnected and its publisher too, if still there.
-// It must not be called with p.mu held, since the RTCP senders take it.
+// It must not be called with p.mu held, since the sender reports take it.
 func (p *path) close() {
 	p.mu.Lock()
 	if p.closed {
@@ -132,9 +178,8 @@ func (p *path) close() {
 
 	p.stream.Close()
 	p.publisher.Close()
-	for _, s := range p.senders {
-		s.rs.Close()
-	}
+	close(p.stopReports)
+	<-p.reportsDone
 }
 
 func (p *path) setRecording() {
@@ -143,9 +188,9 @@ func (p *path) setRecording() {
 	p.mu.Unlock()
 }
 
-// writePacket takes a packet from the publisher, caches it and sends it to the players.
-// gortsplib calls it from the publisher's reading goroutine, one packet at a time.
-func (p *path) writePacket(media *description.Media, forma format.Format, pkt *rtp.Packet, ntp time.Time) {
+// writePacket takes a packet from the publisher, arrived at time now, caches it and sends it
+// to the players. gortsplib calls it from the publisher's reading goroutine, one packet at a time.
+func (p *path) writePacket(media *description.Media, forma format.Format, pkt *rtp.Packet, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -154,9 +199,10 @@ func (p *path) writePacket(media *description.Media, forma format.Format, pkt *r
 	p.packets++
 
 	if s, ok := p.senders[senderKey{media, pkt.PayloadType}]; ok {
+		ntp := p.clocks[media].PacketNTP(pkt.Timestamp, now)
 		// what the players get; ServerSession.WritePacketRTP would set it anyway
 		pkt.SSRC = s.ssrc
-		s.rs.ProcessPacket(pkt, ntp, forma.PTSEqualsDTS(pkt))
+		s.report.Wrote(pkt, ntp, now)
 	}
 
 	started := false
@@ -183,10 +229,8 @@ func (p *path) writePacket(media *description.Media, forma format.Format, pkt *r
 	}
 }
 
-// writeRTCP sends an RTCP sender report to the players that have started.
+// writeRTCP sends an RTCP sender report to the players that have started; p.mu is held.
 func (p *path) writeRTCP(media *description.Media, pkt rtcp.Packet) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for ss, r := range p.readers {
 		if !r.waiting && r.medias[media] {
 			ss.WritePacketRTCP(media, pkt) //nolint:errcheck // a full queue loses a report, no more

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 )
@@ -41,6 +42,9 @@ type Server struct {
 	// block.
 	OnPublish   func(path string)
 	OnUnpublish func(path string, teardown bool) // teardown: the publisher sent TEARDOWN (vs. dropped/timed out)
+
+	// senderReports is the period of the players' RTCP sender reports; tests shorten it.
+	senderReports time.Duration
 
 	log       *slog.Logger
 	srv       *gortsplib.Server
@@ -76,6 +80,7 @@ func (s *Server) Initialize() error {
 	s.paths = make(map[string]*path)
 	s.unpublished = make(chan struct{})
 	s.gopBudget = &gopBudget{max: cmp.Or(max(s.GOPMemory, 0), 64<<20)}
+	s.senderReports = cmp.Or(s.senderReports, senderReportPeriod)
 	srv := &gortsplib.Server{
 		Handler:        &handler{s: s},
 		RTSPAddress:    s.Address,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -45,7 +46,7 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 		log.Debug("announce without valid credentials", "remote", remote(ctx.Conn))
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
-	p, err := newPath(h.s.srv, name, ctx.Session, remote(ctx.Conn), ctx.Description, h.s.gopBudget, log)
+	p, err := newPath(h.s.srv, name, ctx.Session, remote(ctx.Conn), ctx.Description, h.s.gopBudget, h.s.senderReports, log)
 	if err != nil {
 		log.Warn("announce refused", "remote", remote(ctx.Conn), "error", err)
 		return &base.Response{StatusCode: base.StatusBadRequest}, err
@@ -125,11 +126,12 @@ func (h *handler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respo
 	}
 	ss := ctx.Session
 	ss.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
-		ntp, ok := ss.PacketNTP(m, pkt)
-		if !ok {
-			ntp = time.Now()
+		p.writePacket(m, f, pkt, time.Now())
+	})
+	ss.OnPacketRTCPAny(func(m *description.Media, pkt rtcp.Packet) {
+		if sr, ok := pkt.(*rtcp.SenderReport); ok {
+			p.senderReport(m, sr)
 		}
-		p.writePacket(m, f, pkt, ntp)
 	})
 	p.setRecording()
 	p.log.Info("publish", "remote", p.remote, "transport", ss.SetuppedTransport().String(),

@@ -168,7 +168,7 @@ func (h *holder) check(now time.Time, after time.Duration) {
 		}
 		return
 	}
-	if now.Sub(h.sent) < holdEvery {
+	if now.Sub(h.sent) < holdEvery-holdTick/2 { // ticks come a little early or late
 		return
 	}
 	if err := h.f.Hold(now, h.silenceOf(h.f.AudioConfig())); err != nil {
