@@ -33,8 +33,8 @@ build:
 run: deps build
 	@echo
 	@echo "liveinject is pushing the test pattern into its built-in relay. Watch it with:"
-	@echo "    ffplay rtsp://127.0.0.1:8554/test.sdp"
-	@echo "(or: vlc rtsp://127.0.0.1:8554/test.sdp). Stop with Ctrl-C."
+	@echo "    ffplay rtsp://127.0.0.1:7554/test.sdp"
+	@echo "(or: vlc rtsp://127.0.0.1:7554/test.sdp). Stop with Ctrl-C."
 	@echo
 	./$(BIN) run -c $(CONFIG)
 

@@ -29,7 +29,7 @@ commands:
                         override the config's [log]
   check   -c <config>   validate the config and profiles, print each channel's ffmpeg command
   status  [-addr host:port] [-json]
-                        show the channels of a running liveinject (default 127.0.0.1:9997)
+                        show the channels of a running liveinject (default 127.0.0.1:7580)
   restart [-addr host:port] NAME
                         restart a channel's ffmpeg at once (POST /channels/NAME/restart)
   version               print liveinject's and ffmpeg's versions
