@@ -338,14 +338,14 @@ func TestBadInput(t *testing.T) {
 			main: good,
 			cmds: []string{"run -log-format yaml"},
 			code: exitConfig,
-			want: []string{`log format "yaml" is not text or json`},
+			want: []string{`invalid value "yaml" for flag -log-format: not one of text, json`},
 		},
 		{
 			name: "unknown log level flag",
 			main: good,
 			cmds: []string{"run -log-level loud"},
 			code: exitConfig,
-			want: []string{`log level "loud"`},
+			want: []string{`invalid value "loud" for flag -log-level: not one of debug, info, warn, error`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
