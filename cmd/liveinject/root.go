@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -121,8 +122,18 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 	switch arg := args[0]; {
 	case strings.HasPrefix(arg, "-"):
-		fmt.Fprintf(m.Stderr, "liveinject: %q before a command: the command comes first, as in liveinject run %s\n\n%s",
-			arg, strings.Join(args, " "), usage())
+		// The command comes first: with one later on the line, move it there.
+		i := slices.IndexFunc(args, func(a string) bool {
+			return slices.ContainsFunc(commands, func(c command) bool { return c.name == a })
+		})
+		if i < 0 {
+			fmt.Fprintf(m.Stderr, "liveinject: %q before a command: the command comes first, as in liveinject run %s\n\n%s",
+				arg, strings.Join(args, " "), usage())
+			break
+		}
+		line := append([]string{args[i]}, slices.Delete(slices.Clone(args), i, i+1)...)
+		fmt.Fprintf(m.Stderr, "liveinject: %q before the command: the command comes first: liveinject %s\n",
+			arg, strings.Join(line, " "))
 	case strings.HasSuffix(arg, ".toml"):
 		fmt.Fprintf(m.Stderr, "liveinject: %q is not a command: liveinject check -c %s checks a config, liveinject run -c %s runs it\n",
 			arg, arg, arg)
@@ -183,18 +194,17 @@ func (m *Main) configErrors(path string, err error) {
 }
 
 // isProfile reports whether the TOML file at path has a table only a channel profile has at its
-// top level: the slip of giving -c a profile instead of the main config.
+// top level, and no key only the main config has: the slip of giving -c a profile instead of the
+// main config.
 func isProfile(path string) bool {
 	var top map[string]any
 	if _, err := toml.DecodeFile(path, &top); err != nil {
 		return false
 	}
-	for _, k := range []string{"source", "video", "audio", "destination"} {
-		if _, ok := top[k]; ok {
-			return true
-		}
+	has := func(keys ...string) bool {
+		return slices.ContainsFunc(keys, func(k string) bool { _, ok := top[k]; return ok })
 	}
-	return false
+	return has("source", "video", "audio", "destination") && !has("profiles", "relay", "http", "log", "defaults")
 }
 
 // fileExists reports whether path names something that can be stat'ed.
