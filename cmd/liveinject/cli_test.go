@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/relay"
 )
 
 // cli runs a command line in-process and returns its exit status, standard output and standard
@@ -164,6 +165,12 @@ func TestStatusOfSomethingElse(t *testing.T) {
 	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
 	otherAddr := strings.TrimPrefix(other.URL, "http://")
+	// The slip of giving status the relay's port instead of the HTTP endpoint's.
+	rl := &relay.Server{Address: "127.0.0.1:0"}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
 
 	for _, tc := range []struct {
 		name, addr string
@@ -171,6 +178,7 @@ func TestStatusOfSomethingElse(t *testing.T) {
 	}{
 		{"closes at once", closes, closes + " closed the connection without an answer (EOF): it is not liveinject's HTTP endpoint; give -addr liveinject's [http] listen address (default 127.0.0.1:7580)"},
 		{"RTSP server", rtsp, rtsp + " answered as an RTSP server does"},
+		{"liveinject's relay", rl.Addr(), rl.Addr() + " closed the connection without an answer"},
 		{"another HTTP server", otherAddr, otherAddr + " answers HTTP, but has no /status (404 Not Found): it is not liveinject's HTTP endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
