@@ -114,7 +114,7 @@ func notLiveinject(addr string, err error) error {
 		strings.Contains(err.Error(), "server closed idle connection"):
 		what = "closed the connection without an answer"
 	case strings.Contains(err.Error(), "RTSP/1.0"):
-		what = "answered as an RTSP server does (the relay's port, or MediaMTX's?)"
+		what = "answered as an RTSP server does"
 	}
 	return fmt.Errorf("%s %s (%v): it is not liveinject's HTTP endpoint; "+
 		"give -addr liveinject's [http] listen address (default %s)", addr, what, err, profiles.DefaultHTTPListen)
