@@ -263,3 +263,66 @@ func TestPackagedConfig(t *testing.T) {
 		t.Errorf("check printed\n%s\nwant no relay, no channel, the example disabled", out)
 	}
 }
+
+// TestVersionFromGit runs contrib/deb/version in a scratch repository through a release's life:
+// no tag, a release candidate, commits after it, the release, uncommitted changes.
+func TestVersionFromGit(t *testing.T) {
+	requireTools(t, "git")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "contrib/deb/version")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(readFile(t, repoRoot+"/contrib/deb/version")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(runCmd(t, "git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t",
+			"-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)...))
+	}
+	commit := func() string {
+		t.Helper()
+		git("commit", "-q", "--allow-empty", "-m", "c")
+		return git("rev-parse", "--short=7", "HEAD")
+	}
+	version := func() string { t.Helper(); return strings.TrimSpace(runCmd(t, script)) }
+
+	git("init", "-q")
+	git("add", "contrib")
+	git("commit", "-q", "-m", "c")
+	head := commit()
+	if got, want := version(), "0.0.0+git2.g"+head; got != want {
+		t.Errorf("no tag: %q, want %q", got, want)
+	}
+	git("tag", "v1.2.0-rc1")
+	if got, want := version(), "1.2.0~rc1"; got != want {
+		t.Errorf("at v1.2.0-rc1: %q, want %q", got, want)
+	}
+	head = commit()
+	if got, want := version(), "1.2.0~rc1+git1.g"+head; got != want {
+		t.Errorf("after v1.2.0-rc1: %q, want %q", got, want)
+	}
+	git("tag", "v1.2.0")
+	if got, want := version(), "1.2.0"; got != want {
+		t.Errorf("at v1.2.0: %q, want %q", got, want)
+	}
+	commit()
+	head = commit()
+	if got, want := version(), "1.2.0+git2.g"+head; got != want {
+		t.Errorf("two commits after v1.2.0: %q, want %q", got, want)
+	}
+	if err := os.WriteFile(script, []byte(readFile(t, script)+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(); !strings.HasSuffix(got, ".dirty") {
+		t.Errorf("with a changed file: %q, want it to end in .dirty", got)
+	}
+	if _, err := exec.LookPath("dpkg"); err == nil {
+		// Debian sorts them in the order they were made.
+		for _, pair := range [][2]string{{"0.0.0+git2.gabc", "1.2.0~rc1"}, {"1.2.0~rc1", "1.2.0~rc1+git1.gabc"},
+			{"1.2.0~rc1+git1.gabc", "1.2.0"}, {"1.2.0", "1.2.0+git2.gabc"}} {
+			runCmd(t, "dpkg", "--compare-versions", pair[0], "lt", pair[1])
+		}
+	}
+}
