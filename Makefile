@@ -25,7 +25,7 @@ SYSUSERSDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/sysusers.d
 ARCHES  ?= amd64 arm64
 DIST    ?= dist
 
-.PHONY: all deps build run test bench fuzz lint install deb clean
+.PHONY: all deps build run test bench fuzz lint install uninstall deb clean
 
 all: build
 
@@ -96,6 +96,13 @@ install: build
 		$(call keep_or_install,$(DESTDIR)/etc/liveinject/$$f,keep); \
 	done
 	@echo "installed; then: systemd-sysusers liveinject.conf && systemctl daemon-reload && systemctl enable --now liveinject"
+
+# What make install wrote, but /etc/liveinject (the operator's) and drop-ins. Stop the service
+# first: systemctl disable --now liveinject.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/liveinject $(DESTDIR)$(SYSUSERSDIR)/liveinject.conf
+	rm -f $(DESTDIR)$(UNITDIR)/liveinject.service $(DESTDIR)$(UNITDIR)/liveinject.service.new
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 # keep_or_install,FILE,KEEP moves FILE.new to FILE, unless KEEP is not empty and FILE exists
 # and differs: then FILE stays and FILE.new waits beside it.

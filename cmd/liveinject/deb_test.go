@@ -122,6 +122,20 @@ func TestMakeInstall(t *testing.T) {
 			if _, err := os.Stat(dest + "/etc/liveinject/profiles/example.toml.new"); err == nil {
 				t.Errorf("example.toml.new written beside an unchanged example.toml")
 			}
+
+			// uninstall leaves the operator's /etc/liveinject and nothing else of liveinject.
+			runCmd(t, "make", "-s", "-C", repoRoot, "uninstall", "PREFIX="+tc.prefix, "DESTDIR="+dest)
+			var left []string
+			err := filepath.WalkDir(dest, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && !strings.HasPrefix(path, dest+"/etc/liveinject/") &&
+					strings.Contains(path, "liveinject") {
+					left = append(left, strings.TrimPrefix(path, dest))
+				}
+				return err
+			})
+			if err != nil || len(left) > 0 {
+				t.Errorf("uninstall left %v (%v)", left, err)
+			}
 		})
 	}
 }
