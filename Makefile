@@ -2,14 +2,30 @@
 # Debian/Ubuntu machine: both install what they need first.
 
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
-BIN     := bin/liveinject
+BIN     ?= bin/liveinject
 CONFIG  ?= examples/liveinject.toml
 FUZZTIME ?= 60s
 
+# The version, from git describe (contrib/deb/version says how); `liveinject version` shows it.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell contrib/deb/version 2>/dev/null || echo 0.0.0)
+endif
+LDFLAGS := -X main.version=$(VERSION)
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+DOCDIR  := $(PREFIX)/share/doc/liveinject
+# systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system; for another
+# PREFIX the unit goes to /etc/systemd/system.
+UNITDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/systemd/system,/etc/systemd/system)
+SYSUSERSDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/sysusers.d,/etc/sysusers.d)
 
-.PHONY: all deps build run test bench fuzz lint install clean
+# make deb: one package per architecture, cross-compiled, into DIST.
+ARCHES  ?= amd64 arm64
+DIST    ?= dist
+
+.PHONY: all deps build run test bench fuzz lint install uninstall deb clean
 
 all: build
 
@@ -28,13 +44,13 @@ deps:
 	$(GO) mod download
 
 build:
-	$(GO) build -o $(BIN) ./cmd/liveinject
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/liveinject
 
 run: deps build
 	@echo
 	@echo "liveinject is pushing the test pattern into its built-in relay. Watch it with:"
-	@echo "    ffplay rtsp://127.0.0.1:8554/test.sdp"
-	@echo "(or: vlc rtsp://127.0.0.1:8554/test.sdp). Stop with Ctrl-C."
+	@echo "    ffplay rtsp://127.0.0.1:7554/test.sdp"
+	@echo "(or: vlc rtsp://127.0.0.1:7554/test.sdp). Stop with Ctrl-C."
 	@echo
 	./$(BIN) run -c $(CONFIG)
 
@@ -57,19 +73,53 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# The binary, the systemd unit, the README, and /etc/liveinject with the example config and
-# profile unless /etc/liveinject already holds a config (an upgrade never overwrites one).
+# The binary, the systemd unit naming it, the README and examples, and /etc/liveinject with the
+# installed config (no channel runs until one is configured). A file in /etc that differs from
+# the one make install would write is kept, the new one put beside it as FILE.new: operators'
+# edits survive. The unit in $(UNITDIR) is make install's own, replaced each time like the
+# package's: changes go in a drop-in (systemctl edit liveinject).
 install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/liveinject
-	install -D -m 0644 contrib/systemd/liveinject.service $(DESTDIR)/etc/systemd/system/liveinject.service
-	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/liveinject/README.md
-	@if [ -e $(DESTDIR)/etc/liveinject/liveinject.toml ]; then \
-		echo "kept $(DESTDIR)/etc/liveinject/liveinject.toml"; \
-	else \
-		install -D -m 0644 examples/liveinject.toml $(DESTDIR)/etc/liveinject/liveinject.toml; \
-		install -D -m 0644 examples/profiles/test.toml $(DESTDIR)/etc/liveinject/profiles/test.toml; \
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/liveinject
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/bin/liveinject|$(BINDIR)/liveinject|' -e 's|/usr/share/doc/liveinject|$(DOCDIR)|' \
+		contrib/systemd/liveinject.service >$(DESTDIR)$(UNITDIR)/liveinject.service.new
+	@$(call keep_or_install,$(DESTDIR)$(UNITDIR)/liveinject.service,$(filter /etc/%,$(UNITDIR)))
+	@if [ "$(UNITDIR)" != /etc/systemd/system ] && [ -e $(DESTDIR)/etc/systemd/system/liveinject.service ]; then \
+		echo "note: $(DESTDIR)/etc/systemd/system/liveinject.service overrides $(UNITDIR)/liveinject.service:"; \
+		echo "      move your changes into a drop-in (systemctl edit liveinject) and remove it"; \
 	fi
-	@echo "installed; then: systemctl daemon-reload && systemctl enable --now liveinject"
+	install -D -m 0644 contrib/systemd/liveinject.sysusers $(DESTDIR)$(SYSUSERSDIR)/liveinject.conf
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@mkdir -p $(DESTDIR)$(DOCDIR) && cp -R examples $(DESTDIR)$(DOCDIR)/
+	@for f in liveinject.toml profiles/example.toml; do \
+		install -D -m 0644 contrib/etc/$$f $(DESTDIR)/etc/liveinject/$$f.new; \
+		$(call keep_or_install,$(DESTDIR)/etc/liveinject/$$f,keep); \
+	done
+	@echo "installed; then: systemd-sysusers liveinject.conf && systemctl daemon-reload && systemctl enable --now liveinject"
+
+# What make install wrote, but /etc/liveinject (the operator's) and drop-ins. Stop the service
+# first: systemctl disable --now liveinject.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/liveinject $(DESTDIR)$(SYSUSERSDIR)/liveinject.conf
+	rm -f $(DESTDIR)$(UNITDIR)/liveinject.service $(DESTDIR)$(UNITDIR)/liveinject.service.new
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# keep_or_install,FILE,KEEP moves FILE.new to FILE, unless KEEP is not empty and FILE exists
+# and differs: then FILE stays and FILE.new waits beside it.
+keep_or_install = if [ -n "$(2)" ] && [ -e $(1) ] && ! cmp -s $(1) $(1).new; then \
+		echo "kept $(1), which differs from the new one: see $(1).new"; \
+	else mv -f $(1).new $(1); fi
+
+# Debian packages for ARCHES, cross-compiled (no cgo): DIST/liveinject_VERSION_ARCH.deb.
+deb:
+	@command -v dpkg-deb >/dev/null || { echo "error: make deb needs dpkg-deb (apt-get install dpkg)" >&2; exit 1; }
+	@set -e; for arch in $(ARCHES); do \
+		echo "liveinject $(VERSION) for $$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" \
+			-o $(DIST)/linux_$$arch/liveinject ./cmd/liveinject; \
+		SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+			contrib/deb/build $(DIST)/linux_$$arch/liveinject $$arch $(VERSION) $(DIST); \
+	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)

@@ -1,6 +1,8 @@
 module github.com/liveinject/liveinject
 
-go 1.26.8
+// The oldest Go that builds and tests liveinject: errors.AsType (profiles/watch.go) is new in
+// Go 1.26. Without it sync.WaitGroup.Go (Go 1.25) would set the floor; the dependencies need 1.23.
+go 1.26.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0

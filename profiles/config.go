@@ -49,7 +49,7 @@ type Defaults struct {
 
 // Relay configures the built-in RTSP relay. An empty Listen disables it.
 type Relay struct {
-	// Listen is the RTSP (TCP) listen address, e.g. "127.0.0.1:8554"; port 0 picks a free port.
+	// Listen is the RTSP (TCP) listen address, e.g. "127.0.0.1:7554"; port 0 picks a free port.
 	Listen string `toml:"listen"`
 
 	// UDPRTPAddress and UDPRTCPAddress enable RTP/RTCP over UDP for players. Both or neither;
@@ -68,7 +68,7 @@ type Relay struct {
 
 // HTTP configures the HTTP endpoint of /status, /metrics and /healthz.
 type HTTP struct {
-	// Listen is the TCP listen address; "" turns the endpoint off. Default "127.0.0.1:9997".
+	// Listen is the TCP listen address; "" turns the endpoint off. Default "127.0.0.1:7580".
 	// Listening on another host than loopback is an explicit choice and then needs User and
 	// PasswordFile (basic auth).
 	Listen string `toml:"listen"`

@@ -77,7 +77,7 @@ transport = "auto"
 [[destination]]
 url = "rtsp://{relay}/{channel}.sdp"
 `
-	ch, errs := decodeTest("cam.toml", "cam", []byte(src), ":8554")
+	ch, errs := decodeTest("cam.toml", "cam", []byte(src), ":7554")
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	defHTTP = HTTP{Listen: "127.0.0.1:9997"}
+	defHTTP = HTTP{Listen: "127.0.0.1:7580"}
 	defLog  = Log{Level: "info", Format: "text"}
 	defDefs = builtinDefaults()
 )
@@ -35,13 +35,13 @@ func TestDecodeConfig(t *testing.T) {
 		src: `ffmpeg = "/opt/ffmpeg/bin/ffmpeg"
 profiles = "/etc/liveinject/profiles"
 [relay]
-listen = ":8554"
-udp_rtp_address = ":8000"
-udp_rtcp_address = ":8001"
+listen = ":7554"
+udp_rtp_address = ":7556"
+udp_rtcp_address = ":7557"
 user = "pub"
 password_file = "PWFILE"
 [http]
-listen = "0.0.0.0:9997"
+listen = "0.0.0.0:7580"
 user = "ops"
 password_file = "PWFILE"
 [log]
@@ -67,8 +67,8 @@ session_name = "Lobby"
 `,
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
-			Relay: Relay{Listen: ":8554", UDPRTPAddress: ":8000", UDPRTCPAddress: ":8001", User: "pub", PasswordFile: "PWFILE", Password: "pw0"},
-			HTTP:  HTTP{Listen: "0.0.0.0:9997", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
+			Relay: Relay{Listen: ":7554", UDPRTPAddress: ":7556", UDPRTCPAddress: ":7557", User: "pub", PasswordFile: "PWFILE", Password: "pw0"},
+			HTTP:  HTTP{Listen: "0.0.0.0:7580", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
 			Log:   Log{Level: "debug", Format: "json"},
 			Defaults: Defaults{
 				Video: Video{Encoder: "libx264", Profile: "high", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
@@ -122,31 +122,31 @@ func TestDecodeConfigErrors(t *testing.T) {
 		want: []string{`c.toml:2: expected value but found "profiles" instead`},
 	}, {
 		name: "unknown keys",
-		src:  "ffmpg = \"x\"\n[relay]\nlisten = \"127.0.0.1:8554\"\nport = 8554\n[htp]\nlisten = \":8080\"\n",
+		src:  "ffmpg = \"x\"\n[relay]\nlisten = \"127.0.0.1:7554\"\nport = 7554\n[htp]\nlisten = \":8080\"\n",
 		want: []string{`c.toml:1: unknown key "ffmpg" (did you mean "ffmpeg"?)`, `c.toml:4: unknown key "relay.port"`, `c.toml:5: unknown key "htp" (did you mean "http"?)`},
 	}, {
 		name: "http reachable from other hosts without credentials",
-		src:  "[http]\nlisten = \":9997\"\n",
-		want: []string{`c.toml:2: http.listen: ":9997" is reachable from other hosts: set http.user and http.password_file, or listen on 127.0.0.1`},
+		src:  "[http]\nlisten = \":7580\"\n",
+		want: []string{`c.toml:2: http.listen: ":7580" is reachable from other hosts: set http.user and http.password_file, or listen on 127.0.0.1`},
 	}, {
 		name: "http credentials half set",
-		src:  "[http]\nlisten = \"127.0.0.1:9997\"\nuser = \"ops\"\n",
+		src:  "[http]\nlisten = \"127.0.0.1:7580\"\nuser = \"ops\"\n",
 		want: []string{`c.toml:3: http.user: set without http.password_file: set both or neither`},
 	}, {
 		name: "http listen invalid",
-		src:  "[http]\nlisten = \"9997\"\n",
-		want: []string{`c.toml:2: http.listen: "9997" is not host:port`},
+		src:  "[http]\nlisten = \"7580\"\n",
+		want: []string{`c.toml:2: http.listen: "7580" is not host:port`},
 	}, {
 		name: "log",
 		src:  "[log]\nlevel = \"verbose\"\nformat = \"xml\"\n",
 		want: []string{`c.toml:2: log.level: "verbose" is not one of debug, info, warn, error`, `c.toml:3: log.format: "xml" is not one of text, json`},
 	}, {
 		name: "types",
-		src:  "ffmpeg = 5\nprofiles = [\"a\"]\nrelay = \":8554\"\n",
+		src:  "ffmpeg = 5\nprofiles = [\"a\"]\nrelay = \":7554\"\n",
 		want: []string{
 			`c.toml:1: ffmpeg: want a string, got integer 5`,
 			`c.toml:2: profiles: want a string, got an array`,
-			`c.toml:3: relay: want a table, got string ":8554"`,
+			`c.toml:3: relay: want a table, got string ":7554"`,
 		},
 	}, {
 		name: "empty",
@@ -154,32 +154,32 @@ func TestDecodeConfigErrors(t *testing.T) {
 		want: []string{`c.toml:1: ffmpeg: must not be empty`, `c.toml:2: profiles: must not be empty`},
 	}, {
 		name: "listen",
-		src:  "[relay]\nlisten = \"8554\"\n",
-		want: []string{`c.toml:2: relay.listen: "8554" is not host:port`},
+		src:  "[relay]\nlisten = \"7554\"\n",
+		want: []string{`c.toml:2: relay.listen: "7554" is not host:port`},
 	}, {
 		name: "relay for other hosts without credentials",
-		src:  "[relay]\nlisten = \"0.0.0.0:8554\"\n",
-		want: []string{`c.toml:2: relay.listen: "0.0.0.0:8554" is reachable from other hosts: set relay.user and relay.password_file, or listen on 127.0.0.1`},
+		src:  "[relay]\nlisten = \"0.0.0.0:7554\"\n",
+		want: []string{`c.toml:2: relay.listen: "0.0.0.0:7554" is reachable from other hosts: set relay.user and relay.password_file, or listen on 127.0.0.1`},
 	}, {
 		name: "listen port",
 		src:  "[relay]\nlisten = \":rtsp\"\n",
 		want: []string{`c.toml:2: relay.listen: ":rtsp" has no valid port`},
 	}, {
 		name: "rtp without rtcp",
-		src:  "[relay]\nlisten = \"127.0.0.1:8554\"\nudp_rtp_address = \":8000\"\n",
+		src:  "[relay]\nlisten = \"127.0.0.1:7554\"\nudp_rtp_address = \":7556\"\n",
 		want: []string{`c.toml:3: relay.udp_rtp_address: set without relay.udp_rtcp_address: set both or neither`},
 	}, {
 		name: "rtcp without rtp",
-		src:  "[relay]\nlisten = \"127.0.0.1:8554\"\nudp_rtcp_address = \":8001\"\n",
+		src:  "[relay]\nlisten = \"127.0.0.1:7554\"\nudp_rtcp_address = \":7557\"\n",
 		want: []string{`c.toml:3: relay.udp_rtcp_address: set without relay.udp_rtp_address: set both or neither`},
 	}, {
 		name: "rtp port odd",
-		src:  "[relay]\nudp_rtp_address = \":8001\"\nudp_rtcp_address = \":8002\"\n",
-		want: []string{`c.toml:2: relay.udp_rtp_address: port 8001 must be even`},
+		src:  "[relay]\nudp_rtp_address = \":7557\"\nudp_rtcp_address = \":7558\"\n",
+		want: []string{`c.toml:2: relay.udp_rtp_address: port 7557 must be even`},
 	}, {
 		name: "rtcp not next",
-		src:  "[relay]\nudp_rtp_address = \":8000\"\nudp_rtcp_address = \":8002\"\n",
-		want: []string{`c.toml:3: relay.udp_rtcp_address: port 8002 must be the RTP port + 1 (8001)`},
+		src:  "[relay]\nudp_rtp_address = \":7556\"\nudp_rtcp_address = \":7558\"\n",
+		want: []string{`c.toml:3: relay.udp_rtcp_address: port 7558 must be the RTP port + 1 (7557)`},
 	}, {
 		name: "udp port 0",
 		src:  "[relay]\nudp_rtp_address = \":0\"\nudp_rtcp_address = \":1\"\n",

@@ -10,8 +10,9 @@ const (
 	defaultProfiles  = "profiles"
 	defaultTransport = "tcp" // DSS and firewalls take interleaved RTP most readily.
 	// DefaultHTTPListen is where status and metrics are served unless the config says
-	// otherwise: loopback only, MediaMTX's API port.
-	DefaultHTTPListen = "127.0.0.1:9997"
+	// otherwise: loopback only. liveinject's ports (relay 7554, UDP 7556/7557, HTTP 7580) stay
+	// clear of MediaMTX's defaults, a server it often pushes to on the same box.
+	DefaultHTTPListen = "127.0.0.1:7580"
 	defaultLogLevel   = "info"
 	defaultLogFormat  = "text"
 

@@ -194,7 +194,7 @@ func TestLoadExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Relay{Listen: "127.0.0.1:8554", UDPRTPAddress: "127.0.0.1:8000", UDPRTCPAddress: "127.0.0.1:8001"}
+	want := Relay{Listen: "127.0.0.1:7554", UDPRTPAddress: "127.0.0.1:7556", UDPRTCPAddress: "127.0.0.1:7557"}
 	if cfg.FFmpeg != "ffmpeg" || cfg.Profiles != "profiles" || cfg.Relay != want {
 		t.Errorf("config = %+v", cfg)
 	}

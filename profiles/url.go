@@ -6,7 +6,7 @@ import (
 )
 
 // ExpandRelay replaces "{relay}" in a destination URL with relayAddr, the built-in relay's
-// bound address ("127.0.0.1:8554", or "[::]:8554" as a listener reports ":8554"). The relay is
+// bound address ("127.0.0.1:7554", or "[::]:7554" as a listener reports ":7554"). The relay is
 // known only at run time because its listen port may be 0. An unspecified host (empty,
 // 0.0.0.0 or ::) is something one listens on, not dials, so it becomes the loopback address.
 func ExpandRelay(url, relayAddr string) string {

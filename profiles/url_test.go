@@ -34,15 +34,15 @@ func TestRedact(t *testing.T) {
 
 func TestExpandRelay(t *testing.T) {
 	tests := []struct{ url, relay, want string }{
-		{"rtsp://{relay}/lobby.sdp", "127.0.0.1:8554", "rtsp://127.0.0.1:8554/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", "127.0.0.1:7554", "rtsp://127.0.0.1:7554/lobby.sdp"},
 		{"rtsp://{relay}/lobby.sdp", "127.0.0.1:41234", "rtsp://127.0.0.1:41234/lobby.sdp"},
-		{"rtsp://{relay}/lobby.sdp", ":8554", "rtsp://127.0.0.1:8554/lobby.sdp"},
-		{"rtsp://{relay}/lobby.sdp", "0.0.0.0:8554", "rtsp://127.0.0.1:8554/lobby.sdp"},
-		{"rtsp://{relay}/lobby.sdp", "[::]:8554", "rtsp://[::1]:8554/lobby.sdp"},
-		{"rtsp://{relay}/lobby.sdp", "[::1]:8554", "rtsp://[::1]:8554/lobby.sdp"},
-		{"rtsp://{relay}/lobby.sdp", "relay.local:8554", "rtsp://relay.local:8554/lobby.sdp"},
-		{"rtsp://u:p@{relay}/{relay}.sdp", "127.0.0.1:8554", "rtsp://u:p@127.0.0.1:8554/127.0.0.1:8554.sdp"},
-		{"rtsp://dss.example/lobby.sdp", "127.0.0.1:8554", "rtsp://dss.example/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", ":7554", "rtsp://127.0.0.1:7554/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", "0.0.0.0:7554", "rtsp://127.0.0.1:7554/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", "[::]:7554", "rtsp://[::1]:7554/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", "[::1]:7554", "rtsp://[::1]:7554/lobby.sdp"},
+		{"rtsp://{relay}/lobby.sdp", "relay.local:7554", "rtsp://relay.local:7554/lobby.sdp"},
+		{"rtsp://u:p@{relay}/{relay}.sdp", "127.0.0.1:7554", "rtsp://u:p@127.0.0.1:7554/127.0.0.1:7554.sdp"},
+		{"rtsp://dss.example/lobby.sdp", "127.0.0.1:7554", "rtsp://dss.example/lobby.sdp"},
 	}
 	for _, tt := range tests {
 		if got := ExpandRelay(tt.url, tt.relay); got != tt.want {

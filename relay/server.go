@@ -109,7 +109,7 @@ func (s *Server) Initialize() error {
 	return nil
 }
 
-// Addr returns the bound RTSP address, such as "127.0.0.1:8554". It is valid after Initialize.
+// Addr returns the bound RTSP address, such as "127.0.0.1:7554". It is valid after Initialize.
 func (s *Server) Addr() string {
 	return s.addr
 }

@@ -13,9 +13,9 @@ import (
 // check validates the configuration and shows what run would do with it. It exits 0 when run
 // would accept it, so it can gate a rollout.
 func (m *Main) check(args []string) int {
-	path, _, ok := m.configFlags("check", args, nil)
+	path, _, code, ok := m.configFlags(checkCommand, args, nil)
 	if !ok {
-		return exitConfig
+		return code
 	}
 	cfg, ok := m.loadConfig(path)
 	if !ok {

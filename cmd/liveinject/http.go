@@ -74,7 +74,7 @@ func (s *httpServer) Initialize() error {
 	return nil
 }
 
-// Addr returns the bound address, such as "127.0.0.1:9997". It is valid after Initialize.
+// Addr returns the bound address, such as "127.0.0.1:7580". It is valid after Initialize.
 func (s *httpServer) Addr() string {
 	return s.addr
 }

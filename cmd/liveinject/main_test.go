@@ -338,14 +338,14 @@ func TestBadInput(t *testing.T) {
 			main: good,
 			cmds: []string{"run -log-format yaml"},
 			code: exitConfig,
-			want: []string{`log format "yaml" is not text or json`},
+			want: []string{`invalid value "yaml" for flag -log-format: not one of text, json`},
 		},
 		{
 			name: "unknown log level flag",
 			main: good,
 			cmds: []string{"run -log-level loud"},
 			code: exitConfig,
-			want: []string{`log level "loud"`},
+			want: []string{`invalid value "loud" for flag -log-level: not one of debug, info, warn, error`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,7 +368,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestCheckShowsChannels(t *testing.T) {
-	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:8554\"\n"+httpAnyPort, "rtsp://user:secret@127.0.0.1:8554/{channel}.sdp")
+	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:7554\"\n"+httpAnyPort, "rtsp://user:secret@127.0.0.1:7554/{channel}.sdp")
 	var stdout, stderr fftest.Buffer
 	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
 		t.Fatalf("check exited %d:\n%s", code, stderr.String())
@@ -378,7 +378,7 @@ func TestCheckShowsChannels(t *testing.T) {
 		"channel test (",
 		"ffmpeg -hide_banner -nostdin",
 		"testsrc2=size=1280x720:rate=25",
-		"-> rtsp://user:xxxxx@127.0.0.1:8554/test.sdp (tcp)",
+		"-> rtsp://user:xxxxx@127.0.0.1:7554/test.sdp (tcp)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)

@@ -41,19 +41,20 @@ type instance struct {
 }
 
 func (m *Main) run(ctx context.Context, args []string) int {
-	var level, format string
-	path, fs, ok := m.configFlags("run", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&level, "log-level", "", "log level: debug, info, warn, error (default: the config's [log] level)")
-		fs.StringVar(&format, "log-format", "", "log format: text, json (default: the config's [log] format)")
+	level := &enumFlag{allowed: []string{"debug", "info", "warn", "error"}}
+	format := &enumFlag{allowed: []string{"text", "json"}}
+	path, fs, code, ok := m.configFlags(runCommand, args, func(fs *flag.FlagSet) {
+		fs.Var(level, "log-level", "log `level`: debug, info, warn or error (default: the config's [log] level)")
+		fs.Var(format, "log-format", "log `format`: text or json (default: the config's [log] format)")
 	})
 	if !ok {
-		return exitConfig
+		return code
 	}
 	// A profile with a mistake must not keep the box's other channels dark: it is reported,
 	// and the watcher adds its channel once it is fixed. The main config must be right.
 	cfg, profileErrs, err := profiles.LoadRunnable(path)
 	if err != nil {
-		m.configErrors(err)
+		m.configErrors(path, err)
 		return exitConfig
 	}
 	// The command line overrides the config's [log] for the flags it gives. cfg stays as the
@@ -62,9 +63,9 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "log-level":
-			logCfg.Level = level
+			logCfg.Level = level.value
 		case "log-format":
-			logCfg.Format = format
+			logCfg.Format = format.value
 		}
 	})
 	log, err := newLogger(m.Stderr, logCfg)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	neturl "net/url"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -24,12 +24,11 @@ const statusTimeout = 5 * time.Second
 
 // status shows the channels of a running liveinject, read from its HTTP endpoint's /status.
 func (m *Main) status(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.newFlagSet(statusCommand)
 	addr := fs.String("addr", profiles.DefaultHTTPListen, "host:port of liveinject's HTTP endpoint (its [http] listen)")
 	raw := fs.Bool("json", false, "print the JSON of /status as it comes")
-	if !m.parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := m.parse(fs, statusCommand, args, false); !ok {
+		return code
 	}
 	body, err := getStatus(ctx, *addr)
 	if err != nil {
@@ -77,7 +76,7 @@ func request(ctx context.Context, method, addr, path string, want int) ([]byte, 
 			return nil, fmt.Errorf("nothing listens at %s (%v): is liveinject running? "+
 				"Give -addr its [http] listen address (default %s)", addr, opErr.Err, profiles.DefaultHTTPListen)
 		}
-		return nil, err
+		return nil, notLiveinject(addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
@@ -86,6 +85,10 @@ func request(ctx context.Context, method, addr, path string, want int) ([]byte, 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	if resp.StatusCode == http.StatusNotFound && path == "/status" {
+		return nil, fmt.Errorf("%s answers HTTP, but has no /status (%s): it is not liveinject's HTTP endpoint; "+
+			"give -addr liveinject's [http] listen address (default %s)", addr, resp.Status, profiles.DefaultHTTPListen)
 	}
 	if resp.StatusCode != want {
 		if msg := strings.TrimSpace(string(body)); msg != "" && len(msg) < 200 {
@@ -96,13 +99,33 @@ func request(ctx context.Context, method, addr, path string, want int) ([]byte, 
 	return body, nil
 }
 
+// notLiveinject explains err, the failure of a request to addr that connected but got no HTTP
+// answer: something else listens there, or liveinject hangs.
+func notLiveinject(addr string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s accepted the connection but did not answer within %s: is it liveinject's HTTP endpoint?", addr, statusTimeout)
+	}
+	if uerr := (*neturl.Error)(nil); errors.As(err, &uerr) {
+		err = uerr.Err // without the method and URL: the caller names the address
+	}
+	what := "answered something that is not HTTP"
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection"):
+		what = "closed the connection without an answer"
+	case strings.Contains(err.Error(), "RTSP/1.0"):
+		what = "answered as an RTSP server does"
+	}
+	return fmt.Errorf("%s %s (%v): it is not liveinject's HTTP endpoint; "+
+		"give -addr liveinject's [http] listen address (default %s)", addr, what, err, profiles.DefaultHTTPListen)
+}
+
 // restart restarts a channel's ffmpeg in a running liveinject, through its HTTP endpoint.
 func (m *Main) restart(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("restart", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.newFlagSet(restartCommand)
 	addr := fs.String("addr", profiles.DefaultHTTPListen, "host:port of liveinject's HTTP endpoint (its [http] listen)")
-	if fs.Parse(args) != nil {
-		return exitConfig
+	if code, ok := m.parse(fs, restartCommand, args, true); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(m.Stderr, "liveinject restart: give one channel name: liveinject restart [-addr host:port] NAME\n")
