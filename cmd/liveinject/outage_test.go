@@ -17,8 +17,8 @@ import (
 )
 
 // The outage tests hold a channel's sessions through long source outages, with a player on the
-// built-in relay over TCP and over UDP and an `ffmpeg -rtsp_flags listen` receiver (which takes
-// one publisher: a second ANNOUNCE would find it gone), and check what each recorded.
+// built-in relay and an `ffmpeg -rtsp_flags listen` receiver (which takes one publisher: a second
+// ANNOUNCE would find it gone), each over TCP and over UDP, and check what each recorded.
 
 // player is an ffmpeg reading an RTSP URL and recording what it gets, copied, to an MPEG-TS
 // file, until it is stopped.
@@ -132,18 +132,23 @@ func checkHeldRecording(t *testing.T, name, recording string, span float64) {
 	if live < 40 {
 		t.Errorf("%s: %d frames in the last 2 s, want live frames (25 a second)", name, live)
 	}
-	if dec, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", recording, "-f", "null", "-").CombinedOutput(); err != nil || len(dec) != 0 {
+	// (in the recording's own time base: a frame rate ffmpeg guesses from held and live frames
+	// would put two frames in one slot)
+	if dec, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", recording,
+		"-enc_time_base", "-1", "-f", "null", "-").CombinedOutput(); err != nil || len(dec) != 0 {
 		t.Errorf("%s: decoding: %v\n%s", name, err, dec)
 	}
 }
 
 // outageConfig writes a config whose channel "test" (source: the profile text given, plus
 // [video]/[audio] at 640x360 25 fps, 48 kHz stereo) pushes to the relay over TCP and over UDP and
-// to an ffmpeg receiver, whose wait function it returns.
-func outageConfig(t *testing.T, source string) (config string, receiver func() string) {
+// to two ffmpeg receivers, over TCP and over UDP. It returns a function that waits for the
+// receivers to end (after the run's TEARDOWN) and checks what each recorded.
+func outageConfig(t *testing.T, source string) (config string, checkReceivers func(span float64)) {
 	t.Helper()
 	rtpAddr, rtcpAddr := fftest.FreeUDPPair(t)
-	url, wait := fftest.Receiver(t)
+	url, waitTCP := fftest.Receiver(t)
+	udpURL, waitUDP := fftest.Receiver(t)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
@@ -163,6 +168,9 @@ url = "rtsp://{relay}/udp.sdp"
 transport = "udp"
 [[destination]]
 url = "` + url + `"
+[[destination]]
+url = "` + udpURL + `"
+transport = "udp"
 `
 	main := fmt.Sprintf("%s[relay]\nlisten = \"127.0.0.1:0\"\nudp_rtp_address = %q\nudp_rtcp_address = %q\n",
 		httpAnyPort, rtpAddr, rtcpAddr)
@@ -172,7 +180,10 @@ url = "` + url + `"
 			t.Fatal(err)
 		}
 	}
-	return config, wait
+	return config, func(span float64) {
+		checkHeldRecording(t, "ffmpeg-receiver-tcp", waitTCP(), span)
+		checkHeldRecording(t, "ffmpeg-receiver-udp", waitUDP(), span)
+	}
 }
 
 // startPlayers starts a player on each of the relay's paths and waits until both read.
@@ -198,7 +209,7 @@ func waitAllSending(t *testing.T, r *running) statusReport {
 	var s statusReport
 	fftest.WaitFor(t, 30*time.Second, "every destination sending", func() bool {
 		s = getStatusReport(t, r)
-		if len(s.Channels) != 1 || len(s.Channels[0].Destinations) != 3 {
+		if len(s.Channels) != 1 || len(s.Channels[0].Destinations) != 4 {
 			return false
 		}
 		for _, d := range s.Channels[0].Destinations {
@@ -248,7 +259,7 @@ func checkOneSession(t *testing.T, c channelReport) {
 // SIGCONT; what each recorded goes forward in time and decodes.
 func TestRunHoldsThroughAMinuteStopped(t *testing.T) {
 	fftest.Require(t)
-	config, receiver := outageConfig(t, "[source]\nkind = \"testsrc\"\n[ffmpeg]\nstall_timeout = \"2m\"\n")
+	config, checkReceivers := outageConfig(t, "[source]\nkind = \"testsrc\"\n[ffmpeg]\nstall_timeout = \"2m\"\n")
 	r := startRun(t, config)
 	s := waitAllSending(t, r)
 	pid := s.Channels[0].FFmpegPID
@@ -295,7 +306,7 @@ func TestRunHoldsThroughAMinuteStopped(t *testing.T) {
 		checkHeldRecording(t, p.name, p.stop(t), 65)
 	}
 	r.stop(t)
-	checkHeldRecording(t, "ffmpeg-receiver", receiver(), 65)
+	checkReceivers(65)
 }
 
 // TestRunHoldsThroughALongBackoff kills a channel whose file has gone, as a camera unplugged:
@@ -306,7 +317,7 @@ func TestRunHoldsThroughAMinuteStopped(t *testing.T) {
 func TestRunHoldsThroughALongBackoff(t *testing.T) {
 	fftest.Require(t)
 	media := fftest.TS(t, "10")
-	config, receiver := outageConfig(t, fmt.Sprintf("[source]\nkind = \"file\"\npath = %q\n", media))
+	config, checkReceivers := outageConfig(t, fmt.Sprintf("[source]\nkind = \"file\"\npath = %q\n", media))
 	r := startRun(t, config)
 	s := waitAllSending(t, r)
 	pid := s.Channels[0].FFmpegPID
@@ -349,5 +360,5 @@ func TestRunHoldsThroughALongBackoff(t *testing.T) {
 		checkHeldRecording(t, p.name, p.stop(t), 10)
 	}
 	r.stop(t)
-	checkHeldRecording(t, "ffmpeg-receiver", receiver(), 10)
+	checkReceivers(10)
 }

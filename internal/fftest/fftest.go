@@ -172,7 +172,7 @@ func Receiver(t testing.TB) (url string, wait func() string) {
 	out := filepath.Join(t.TempDir(), "rx.ts")
 	var stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-rtsp_flags", "listen", "-timeout", "20", "-i", url, "-c", "copy", "-f", "mpegts", out)
+		"-rtsp_flags", "listen", "-listen_timeout", "20", "-i", url, "-c", "copy", "-f", "mpegts", out)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
