@@ -3,13 +3,17 @@ package inject
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 func TestStableSSRC(t *testing.T) {
@@ -37,13 +41,33 @@ func interleaved(ch byte, p []byte) []byte {
 	return append([]byte{'$', ch, byte(len(p) >> 8), byte(len(p))}, p...)
 }
 
-// recordingConn is a net.Conn that keeps what is written to it.
+// recordingConn is a net.Conn that keeps what is written to it, and how many writes.
 type recordingConn struct {
 	net.Conn
-	out bytes.Buffer
+	mu     sync.Mutex
+	out    bytes.Buffer
+	writes int
+	err    error // returned by every Write when set
 }
 
-func (c *recordingConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.writes++
+	return c.out.Write(p)
+}
+
+func (c *recordingConn) Close() error { return nil }
+
+// written returns what was written so far and in how many writes.
+func (c *recordingConn) written() ([]byte, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.out.Bytes()), c.writes
+}
 
 // TestSSRCConn writes what gortsplib writes, an RTSP request and interleaved RTP and RTCP
 // frames each with a Write of their own, and one frame split over two: the RTP and the RTCP leave
@@ -69,7 +93,7 @@ func TestSSRCConn(t *testing.T) {
 	split := interleaved(0, video(0x1111))
 
 	rc := &recordingConn{}
-	c := &ssrcConn{Conn: rc, r: r}
+	c := &wireConn{Conn: rc, r: r}
 	writes := [][]byte{request, interleaved(0, video(0x1111)), interleaved(2, audio), interleaved(1, report),
 		split[:10], split[10:], interleaved(0, video(0x1111))}
 	for _, w := range writes {
@@ -82,7 +106,12 @@ func TestSSRCConn(t *testing.T) {
 		}
 	}
 
-	out := rc.out.Bytes()
+	// the last packet, without the marker bit, waits for the timer
+	var out []byte
+	fftest.WaitFor(t, 5*time.Second, "the last frame written", func() bool {
+		out, _ = rc.written()
+		return bytes.HasSuffix(out, interleaved(0, video(r.video)))
+	})
 	if !bytes.HasPrefix(out, request) {
 		t.Fatalf("the request was changed: %q", out[:len(request)])
 	}
@@ -161,4 +190,74 @@ func rtpPacketBytes(t *testing.T, ssrc uint32) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestWireConnCoalesces writes what gortsplib writes for a frame of three RTP packets, an audio
+// packet, an RTCP report and an RTSP request: the frame leaves in one write at its marker, the
+// rest in order, each flushing what waits first; a write that fails is returned by the next Write.
+func TestWireConnCoalesces(t *testing.T) {
+	r := newSSRCRewriter("ch", "rtsp://dss/ch.sdp")
+	pkt := func(pt uint8, seq uint16, marker bool) []byte {
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Marker: marker,
+			SSRC: 0x1111}, Payload: []byte{byte(seq)}}).Marshal()
+		return interleaved(0, b)
+	}
+	report, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: 0x1111}})
+	request := []byte("GET_PARAMETER rtsp://dss/ch.sdp RTSP/1.0\r\nCSeq: 9\r\n\r\n")
+	rc := &recordingConn{}
+	c := &wireConn{Conn: rc, r: r}
+	defer c.Close()
+	var want []byte
+	check := func(what string, writes int) {
+		t.Helper()
+		out, n := rc.written()
+		if n != writes || !bytes.Equal(out, want) {
+			t.Errorf("%s: %d writes of %d bytes, want %d of %d", what, n, len(out), writes, len(want))
+		}
+	}
+	write := func(b []byte) {
+		t.Helper()
+		if n, err := c.Write(b); n != len(b) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	r.video = 0x1111 // the SSRC stays as it is, so that the bytes can be compared
+	for seq := range uint16(3) {
+		write(pkt(96, seq, seq == 2))
+		if _, n := rc.written(); seq < 2 && n != 0 {
+			t.Errorf("%d writes before the frame's last packet", n)
+		}
+		want = append(want, pkt(96, seq, seq == 2)...)
+	}
+	check("at the frame's last packet", 1)
+
+	// a packet, then RTCP: both in one write, the packet first; the same with an RTSP request
+	write(pkt(96, 3, false))
+	write(interleaved(1, report))
+	want = append(append(want, pkt(96, 3, false)...), interleaved(1, report)...)
+	check("at RTCP", 2)
+	write(pkt(96, 4, false))
+	write(request)
+	want = append(append(want, pkt(96, 4, false)...), request...)
+	check("at a request", 3)
+
+	// a frame whose last packet never comes leaves after coalesceFor
+	write(pkt(96, 5, false))
+	want = append(want, pkt(96, 5, false)...)
+	fftest.WaitFor(t, 5*time.Second, "the timer's write", func() bool { _, n := rc.written(); return n == 4 })
+	check("after the timer", 4)
+
+	// a failed write of a waiting frame is the next Write's error
+	rc.mu.Lock()
+	rc.err = errors.New("broken pipe")
+	rc.mu.Unlock()
+	write(pkt(96, 6, false))
+	fftest.WaitFor(t, 5*time.Second, "the failed write kept", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.err != nil
+	})
+	if _, err := c.Write(pkt(96, 7, true)); err == nil || err.Error() != "broken pipe" {
+		t.Errorf("Write after a failed flush: %v, want broken pipe", err)
+	}
 }
