@@ -25,7 +25,7 @@ SYSUSERSDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/sysusers.d
 ARCHES  ?= amd64 arm64
 DIST    ?= dist
 
-.PHONY: all deps build run test bench fuzz lint install uninstall deb clean
+.PHONY: all deps build run test bench compare fuzz lint install uninstall deb clean
 
 all: build
 
@@ -61,6 +61,11 @@ test: deps
 	$(GO) test -race ./...
 	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime 20s -fuzzminimizetime 1s ./demux
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime 10s -fuzzminimizetime 1s ./profiles
+
+# ffmpeg's own RTSP push and liveinject's, side by side, on the same content and receiver
+# (BENCHMARKS.md): COMPARE_ARGS="-duration 60s -runs 3 -dests 1,20" and so on.
+compare: deps build
+	$(GO) run ./tools/compare -liveinject $(BIN) $(COMPARE_ARGS)
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...

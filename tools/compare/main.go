@@ -1,0 +1,402 @@
+// Command compare pushes the same content into the same receiver with ffmpeg's own RTSP push
+// (`ffmpeg -re -i content.mkv -c copy -f rtsp`, or its tee muxer for several destinations) and
+// with liveinject (a channel whose source is the same content as MPEG-TS, passed through with
+// encoder = "copy"), in interleaved runs, and prints what each cost: CPU seconds, MB pushed per
+// CPU second and peak RSS, for ffmpeg, for liveinject's Go process and for its ffmpeg child.
+//
+// The receiver is a gortsplib server in this process that takes every push and counts its
+// bytes. Everything is on 127.0.0.1. `make compare` runs it; see BENCHMARKS.md.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.liveinject, "liveinject", "bin/liveinject", "the liveinject binary")
+	flag.StringVar(&o.ffmpeg, "ffmpeg", "ffmpeg", "the ffmpeg binary, for both")
+	flag.StringVar(&o.work, "work", "", "directory for the content and configs (kept; default: a new temporary one, removed)")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "length of the content, and of each push")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each pusher, interleaved")
+	flag.StringVar(&o.size, "size", "1920x1080", "picture size")
+	flag.IntVar(&o.fps, "fps", 30, "frame rate")
+	flag.StringVar(&o.bitrate, "bitrate", "8M", "video bit rate")
+	flag.StringVar(&o.dests, "dests", "1", "destinations per push, comma-separated: with two counts, the marginal cost of a destination is printed too")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	liveinject, ffmpeg, work string
+	duration                 time.Duration
+	runs                     int
+	size, bitrate, dests     string
+	fps                      int
+}
+
+// result is what one push cost.
+type result struct {
+	cpu   time.Duration // the pusher's own process
+	child time.Duration // liveinject's ffmpeg child
+	rssKB int64         // the pusher's peak
+	bytes uint64        // RTP bytes the receiver got, over all destinations
+	wall  time.Duration
+}
+
+func run(o options) error {
+	counts, err := parseCounts(o.dests)
+	if err != nil {
+		return err
+	}
+	if o.work == "" {
+		if o.work, err = os.MkdirTemp("", "liveinject-compare-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(o.work)
+	}
+	if o.liveinject, err = filepath.Abs(o.liveinject); err != nil {
+		return err
+	}
+	mkv, ts, err := content(o)
+	if err != nil {
+		return err
+	}
+	rx, err := newReceiver()
+	if err != nil {
+		return err
+	}
+	defer rx.srv.Close()
+
+	results := map[string][]result{}
+	for i := range o.runs {
+		for _, n := range counts {
+			for _, pusher := range []string{"ffmpeg", "liveinject"} {
+				name := fmt.Sprintf("%s-%d-%d", pusher, n, i)
+				var r result
+				if pusher == "ffmpeg" {
+					r, err = pushFFmpeg(o, rx, mkv, name, n)
+				} else {
+					r, err = pushLiveinject(o, rx, ts, name, n)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				fmt.Fprintf(os.Stderr, "%-18s %6.2f CPU-s %6.2f child CPU-s %7.1f MB %6.0f MiB RSS\n", name,
+					r.cpu.Seconds(), r.child.Seconds(), float64(r.bytes)/1e6, float64(r.rssKB)/1024)
+				key := fmt.Sprintf("%s/%d", pusher, n)
+				results[key] = append(results[key], r)
+			}
+		}
+	}
+	report(o, counts, results)
+	return nil
+}
+
+func parseCounts(s string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-dests: %q is not a count of destinations", f)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// content makes the test content once, in work: H.264 at the bit rate asked for and AAC, as
+// Matroska for ffmpeg (which cannot send ADTS AAC from a TS over RTSP with -c copy) and the same
+// streams as MPEG-TS for liveinject.
+func content(o options) (mkv, ts string, err error) {
+	base := fmt.Sprintf("content-%s-%d-%s-%s", o.size, o.fps, o.bitrate, o.duration)
+	mkv, ts = filepath.Join(o.work, base+".mkv"), filepath.Join(o.work, base+".ts")
+	if _, err := os.Stat(ts); err == nil {
+		return mkv, ts, nil
+	}
+	fmt.Fprintf(os.Stderr, "making %s of %s %d fps H.264 at %s with AAC...\n", o.duration, o.size, o.fps, o.bitrate)
+	secs := strconv.FormatFloat(o.duration.Seconds(), 'f', -1, 64)
+	if err := ffmpeg(o, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", o.size, o.fps),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", secs,
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", o.bitrate, "-maxrate", o.bitrate, "-bufsize", o.bitrate,
+		"-g", strconv.Itoa(2*o.fps), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-y", mkv); err != nil {
+		return "", "", err
+	}
+	if err := ffmpeg(o, "-i", mkv, "-c", "copy", "-f", "mpegts", "-y", ts); err != nil {
+		return "", "", err
+	}
+	return mkv, ts, nil
+}
+
+func ffmpeg(o options, args ...string) error {
+	cmd := exec.Command(o.ffmpeg, append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return nil
+}
+
+// pushFFmpeg pushes the content once with ffmpeg, to n destinations (the tee muxer for more
+// than one), and returns what the process cost.
+func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error) {
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", mkv, "-map", "0", "-c", "copy"}
+	if n == 1 {
+		args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", rx.url(name, 0))
+	} else {
+		outs := make([]string, n)
+		for i := range outs {
+			outs[i] = "[f=rtsp:rtsp_transport=tcp]" + rx.url(name, i)
+		}
+		args = append(args, "-f", "tee", strings.Join(outs, "|"))
+	}
+	cmd := exec.Command(o.ffmpeg, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return result{
+		cpu:   cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		rssKB: ru.Maxrss,
+		bytes: rx.bytesOf(name),
+		wall:  time.Since(start),
+	}, nil
+}
+
+// pushLiveinject runs liveinject with one channel whose source is the content as MPEG-TS,
+// passed through, pushing to n destinations, for the content's duration from its start, and
+// returns what its process and its ffmpeg child cost meanwhile.
+func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, error) {
+	dir := filepath.Join(o.work, name)
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		return result{}, err
+	}
+	profile := fmt.Sprintf("[source]\nkind = \"file\"\npath = %q\n[video]\nencoder = \"copy\"\n[audio]\nencoder = \"copy\"\n", ts)
+	for i := range n {
+		profile += fmt.Sprintf("[[destination]]\nurl = %q\n", rx.url(name, i))
+	}
+	config := filepath.Join(dir, "liveinject.toml")
+	for path, text := range map[string]string{
+		config: "ffmpeg = " + strconv.Quote(o.ffmpeg) + "\nprofiles = \"profiles\"\n[log]\nlevel = \"warn\"\n",
+		filepath.Join(dir, "profiles", "c.toml"): profile,
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return result{}, err
+		}
+	}
+	cmd := exec.Command(o.liveinject, "run", "-c", config)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return result{}, fmt.Errorf("liveinject ended: %v\n%s", err, stderr.String())
+	case <-time.After(o.duration):
+	}
+	// the figures before the stop, which is not part of the push
+	self, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	var child time.Duration
+	for _, pid := range children(cmd.Process.Pid) {
+		c, err := procCPU(pid)
+		if err == nil {
+			child += c
+		}
+	}
+	rss := procHWM(cmd.Process.Pid)
+	r := result{cpu: self, child: child, rssKB: rss, wall: time.Since(start)}
+	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have ended
+	if err := <-done; err != nil {
+		return result{}, fmt.Errorf("liveinject: %v\n%s", err, stderr.String())
+	}
+	r.bytes = rx.bytesOf(name)
+	return r, nil
+}
+
+// procCPU returns the user and system time of a running process, its own (not its children's).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// the fields after the command name, which is in parentheses and may hold spaces
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// procHWM returns a running process's peak RSS in KiB, 0 when unknown.
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// children returns the PIDs of a process's children.
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// report prints the figures of each pusher and destination count: min and median of the runs.
+func report(o options, counts []int, results map[string][]result) {
+	fmt.Printf("\n%s of %s %d fps H.264 at %s + AAC, %d runs each, interleaved; min / median\n\n",
+		o.duration, o.size, o.fps, o.bitrate, o.runs)
+	fmt.Println("| destinations | pusher | CPU-s | MB pushed per CPU-s | peak RSS MiB | its ffmpeg child CPU-s |")
+	fmt.Println("|---|---|---|---|---|---|")
+	stat := func(rs []result, f func(result) float64) (lo, med float64) {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[0], v[len(v)/2]
+	}
+	median := map[string]float64{}
+	for _, n := range counts {
+		for _, pusher := range []string{"ffmpeg", "liveinject"} {
+			rs := results[fmt.Sprintf("%s/%d", pusher, n)]
+			cl, cm := stat(rs, func(r result) float64 { return r.cpu.Seconds() })
+			ml, mm := stat(rs, func(r result) float64 { return float64(r.bytes) / 1e6 / r.cpu.Seconds() })
+			rl, rm := stat(rs, func(r result) float64 { return float64(r.rssKB) / 1024 })
+			child := "—"
+			if pusher == "liveinject" {
+				hl, hm := stat(rs, func(r result) float64 { return r.child.Seconds() })
+				child = fmt.Sprintf("%.2f / %.2f", hl, hm)
+			}
+			fmt.Printf("| %d | %s | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %s |\n", n, pusher, cl, cm, ml, mm, rl, rm, child)
+			median[fmt.Sprintf("%s/%d", pusher, n)] = cm
+		}
+	}
+	fmt.Println()
+	for _, n := range counts {
+		fmt.Printf("liveinject's Go process / ffmpeg, CPU, %d destination(s): %.2fx (medians)\n", n,
+			median[fmt.Sprintf("liveinject/%d", n)]/median[fmt.Sprintf("ffmpeg/%d", n)])
+	}
+	if len(counts) >= 2 {
+		a, b := counts[0], counts[len(counts)-1]
+		for _, pusher := range []string{"ffmpeg", "liveinject"} {
+			per := (median[fmt.Sprintf("%s/%d", pusher, b)] - median[fmt.Sprintf("%s/%d", pusher, a)]) / float64(b-a)
+			fmt.Printf("%s: each destination past %d adds %.3f CPU-s, %.2f %% of a core\n", pusher, a, per,
+				100*per/o.duration.Seconds())
+		}
+	}
+}
+
+// receiver takes every push over TCP and counts the RTP bytes of each path.
+type receiver struct {
+	srv  *gortsplib.Server
+	addr string
+
+	mu    sync.Mutex
+	bytes map[string]*atomic.Uint64 // by the path's first segment (the push's name)
+}
+
+func newReceiver() (*receiver, error) {
+	r := &receiver{bytes: map[string]*atomic.Uint64{}}
+	r.srv = &gortsplib.Server{
+		Handler:     r,
+		RTSPAddress: "127.0.0.1:0",
+		Listen: func(network, address string) (net.Listener, error) {
+			l, err := net.Listen(network, address)
+			if err == nil {
+				r.addr = l.Addr().String()
+			}
+			return l, err
+		},
+	}
+	return r, r.srv.Start()
+}
+
+func (r *receiver) url(name string, i int) string {
+	return fmt.Sprintf("rtsp://%s/%s/%d.sdp", r.addr, name, i)
+}
+
+func (r *receiver) counter(name string) *atomic.Uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.bytes[name]
+	if c == nil {
+		c = new(atomic.Uint64)
+		r.bytes[name] = c
+	}
+	return c
+}
+
+func (r *receiver) bytesOf(name string) uint64 { return r.counter(name).Load() }
+
+// OnAnnounce implements gortsplib.ServerHandlerOnAnnounce.
+func (r *receiver) OnAnnounce(*gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (r *receiver) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil, nil
+}
+
+// OnRecord implements gortsplib.ServerHandlerOnRecord.
+func (r *receiver) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	name := strings.SplitN(strings.TrimPrefix(ctx.Path, "/"), "/", 2)[0]
+	c := r.counter(name)
+	ctx.Session.OnPacketRTPAny(func(_ *description.Media, _ format.Format, p *rtp.Packet) {
+		c.Add(uint64(len(p.Payload)))
+	})
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
