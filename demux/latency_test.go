@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// tsPacketSize is the size of an MPEG-TS packet.
-const tsPacketSize = 188
-
 // videoPESStart reports whether a TS packet starts a video PES (stream_id 0xE0..0xEF).
 func videoPESStart(pkt []byte) bool {
 	if pkt[1]&0x40 == 0 { // payload_unit_start_indicator
