@@ -22,11 +22,14 @@ const (
 	pesDone
 )
 
-// pesUnit is one complete PES: its raw 33-bit timestamps and its payload.
+// pesUnit is one PES: its timestamps and its payload.
 type pesUnit struct {
-	pid      uint16
+	pid uint16
+	// pts and dts are the raw 33-bit timestamps, which onHeader may replace (by unwrapped ones).
 	pts, dts int64
 	hasPTS   bool
+	// start is where the payload starts in the PES.
+	start int
 	// data is the PES payload. It points into the assembler's buffer: valid during the call
 	// it is handed to only.
 	data []byte
@@ -42,10 +45,14 @@ type pesAssembler struct {
 	cc    int // last continuity counter, -1 when none yet
 	state pesState
 	buf   []byte
-	size  int // PES size from its header (6 + PES_packet_length); 0 without; -1 header not read yet
-	unit  pesUnit
+	size  int // PES size from its header (6 + PES_packet_length); 0 without; -1 not known yet
+	// header is set once the PES header has been read into unit
+	header bool
+	unit   pesUnit
 
-	// onPES is called for every complete PES; decodeError for damage.
+	// onHeader, if set, is called with every PES header that has a PTS, in stream order, as
+	// soon as it has been read; onPES with every complete PES; decodeError with damage.
+	onHeader    func(*pesUnit)
 	onPES       func(*pesUnit) error
 	decodeError func(error)
 }
@@ -104,6 +111,10 @@ func (a *pesAssembler) add(payload []byte, unitStart bool, cc int, discontinuity
 		if n := int(a.buf[4])<<8 | int(a.buf[5]); n != 0 {
 			a.size = 6 + n
 		}
+		a.header = false
+	}
+	if !a.header && !a.readHeader() {
+		return nil
 	}
 	switch {
 	case a.size > 0 && len(a.buf) >= a.size:
@@ -128,7 +139,11 @@ func (a *pesAssembler) end() error {
 		return nil
 	}
 	a.state = pesIdle
-	if a.size != 0 {
+	switch {
+	case a.size < 0:
+		a.decodeError(fmt.Errorf("PID %d: PES cut short in its header", a.pid))
+		return nil
+	case a.size > 0:
 		a.decodeError(fmt.Errorf("PID %d: PES cut short (%d bytes of %d)", a.pid, len(a.buf), a.size))
 		return nil
 	}
@@ -137,22 +152,29 @@ func (a *pesAssembler) end() error {
 
 var errNoPTS = errors.New("PTS is missing")
 
-// emit parses the header of a whole PES and hands it on.
-func (a *pesAssembler) emit(pes []byte) error {
+// readHeader reads the PES header into unit once it is whole, and tells whether it has. A PES
+// without a PTS is dropped.
+func (a *pesAssembler) readHeader() bool {
+	pes := a.buf
+	if a.size > 0 {
+		pes = pes[:min(len(pes), a.size)]
+	}
 	u := &a.unit
-	*u = pesUnit{pid: a.pid}
-	start := 6
+	*u = pesUnit{pid: a.pid, start: 6}
 	switch pes[3] {
 	case 0xbc, 0xbe, 0xbf, 0xf0, 0xf1, 0xf2, 0xf8, 0xff:
 		// Stream IDs without the optional header (program stream map, padding, private 2,
 		// ECM, EMM, DSM-CC, H.222.1 E, directory): no timestamps.
 	default:
 		if len(pes) < 9 || 9+int(pes[8]) > len(pes) {
-			a.decodeError(fmt.Errorf("PID %d: PES header longer than the PES", a.pid))
-			return nil
+			if a.size > 0 && len(pes) == a.size || a.size == 0 && len(pes) > 9+255 {
+				a.decodeError(fmt.Errorf("PID %d: PES header longer than the PES", a.pid))
+				a.state = pesIdle
+			}
+			return false
 		}
 		hdr := pes[9 : 9+int(pes[8])]
-		start = 9 + len(hdr)
+		u.start = 9 + len(hdr)
 		flags := pes[7] >> 6
 		if flags&2 != 0 && len(hdr) >= 5 {
 			u.pts, u.hasPTS = timestamp(hdr), true
@@ -164,10 +186,24 @@ func (a *pesAssembler) emit(pes []byte) error {
 	}
 	if !u.hasPTS {
 		a.decodeError(fmt.Errorf("PID %d: %w", a.pid, errNoPTS))
+		a.state = pesIdle
+		return false
+	}
+	a.header = true
+	if a.onHeader != nil {
+		a.onHeader(u)
+	}
+	return true
+}
+
+// emit hands a whole PES on.
+func (a *pesAssembler) emit(pes []byte) error {
+	if !a.header {
+		a.decodeError(fmt.Errorf("PID %d: PES header longer than the PES", a.pid))
 		return nil
 	}
-	u.data = pes[start:]
-	return a.onPES(u)
+	a.unit.data = pes[a.unit.start:]
+	return a.onPES(&a.unit)
 }
 
 // timestamp decodes a 33-bit PTS or DTS field.

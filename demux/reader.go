@@ -38,7 +38,9 @@ var ErrUnsupportedCodec = errors.New("unsupported codec")
 // without a length waits for the start of the next one.
 //
 // Nothing is emitted before the first IDR whose SPS and PPS are known, so that the first frame
-// every consumer sees decodes; audio before that point is dropped too, to keep the tracks aligned.
+// every consumer sees decodes; audio before that point is dropped too, to keep the tracks aligned:
+// audio that comes before it in the stream, and audio that comes after it but starts before its
+// DTS.
 type Reader struct {
 	// R is the MPEG-TS byte stream, usually an ffmpeg child's stdout.
 	R io.Reader
@@ -58,8 +60,10 @@ type Reader struct {
 	videoPID, audioPID int
 	times              mpegts.TimeDecoder
 	params             *Params
-	// started is set once the first IDR with parameter sets has been emitted.
-	started bool
+	// started is set once the first IDR with parameter sets has been emitted, at DTS start;
+	// audioStarted once the first audio frame at or after it has.
+	started, audioStarted bool
+	start                 int64
 	handle  func(*Frame) error
 	// reused from one PES to the next
 	nalus [][]byte
@@ -103,7 +107,7 @@ func (r *Reader) Initialize() error {
 
 	// Run starts again from the first byte, so that the frames read meanwhile are not lost.
 	r.packets.reset(io.MultiReader(bytes.NewReader(probe.data), r.R))
-	r.ts = tsDemuxer{onPMT: r.onPMT, onPES: r.onPES, decodeError: r.decodeError}
+	r.ts = tsDemuxer{onPMT: r.onPMT, onHeader: r.onHeader, onPES: r.onPES, decodeError: r.decodeError}
 	r.ts.initialize()
 	// Without video there is no IDR to wait for.
 	r.started = !r.hasVideo
@@ -236,6 +240,14 @@ func (r *Reader) Run(handle func(*Frame) error) error {
 	}
 }
 
+// onHeader unwraps the timestamps of every PES of our tracks in stream order, so that they count
+// from the stream's first one, and so that the unwrapping sees every step, also of the frames
+// that are dropped.
+func (r *Reader) onHeader(u *pesUnit) {
+	u.pts = r.times.Decode(u.pts)
+	u.dts = r.times.Decode(u.dts)
+}
+
 func (r *Reader) onPES(u *pesUnit) error {
 	switch int(u.pid) {
 	case r.videoPID:
@@ -259,10 +271,6 @@ func (r *Reader) onVideo(u *pesUnit) error {
 	if au[0][0] == byte(h264.NALUTypeAccessUnitDelimiter) {
 		au = au[1:]
 	}
-	// Timestamps are decoded even for dropped frames so that the 33-bit unwrapping sees every step.
-	pts := r.times.Decode(u.pts)
-	dts := r.times.Decode(u.dts)
-
 	if len(au) == 0 {
 		r.decodeError(errors.New("empty H.264 access unit dropped"))
 		return nil
@@ -286,12 +294,13 @@ func (r *Reader) onVideo(u *pesUnit) error {
 			return nil
 		}
 		r.started = true
+		r.start = u.dts
 	}
 
 	return r.handle(&Frame{
 		Kind:   Video,
-		PTS:    pts,
-		DTS:    dts,
+		PTS:    u.pts,
+		DTS:    u.dts,
 		Data:   own(au),
 		Key:    key,
 		Params: r.params,
@@ -340,9 +349,16 @@ func (r *Reader) onAudio(u *pesUnit) error {
 		r.decodeError(fmt.Errorf("invalid ADTS: %w", err))
 		return nil
 	}
-	pts := r.times.Decode(u.pts)
 	if !r.started {
 		return nil
+	}
+	if !r.audioStarted {
+		// An audio PES that ends after the first IDR can begin before it: the tracks start
+		// together, from the IDR on.
+		if r.hasVideo && u.pts < r.start {
+			return nil
+		}
+		r.audioStarted = true
 	}
 	aus := r.nalus[:0]
 	for _, pkt := range r.adts {
@@ -351,8 +367,8 @@ func (r *Reader) onAudio(u *pesUnit) error {
 	r.nalus = aus
 	return r.handle(&Frame{
 		Kind:   Audio,
-		PTS:    pts,
-		DTS:    pts,
+		PTS:    u.pts,
+		DTS:    u.pts,
 		Data:   own(aus),
 		Params: r.params,
 	})

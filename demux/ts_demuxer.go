@@ -13,6 +13,8 @@ type tsDemuxer struct {
 	// onPMT is called with the program's streams when its PMT first comes and whenever it
 	// changes; it picks the PIDs to follow with follow. The slice is reused.
 	onPMT func([]esInfo) error
+	// onHeader, if set, is called with every PES header of a followed PID, in stream order.
+	onHeader func(*pesUnit)
 	// onPES is called with every complete PES of a followed PID.
 	onPES func(*pesUnit) error
 	// decodeError is told of damage that the demuxer recovers from.
@@ -48,7 +50,8 @@ func (d *tsDemuxer) follow(pids [2]int) {
 			}
 		}
 		if es[i] == nil {
-			es[i] = &pesAssembler{pid: uint16(pid), cc: -1, onPES: d.onPES, decodeError: d.decodeError}
+			es[i] = &pesAssembler{pid: uint16(pid), cc: -1, onHeader: d.onHeader, onPES: d.onPES,
+				decodeError: d.decodeError}
 		}
 	}
 	d.es = es
