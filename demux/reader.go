@@ -64,7 +64,7 @@ type Reader struct {
 	// audioStarted once the first audio frame at or after it has.
 	started, audioStarted bool
 	start                 int64
-	handle  func(*Frame) error
+	handle                func(*Frame) error
 	// reused from one PES to the next
 	nalus [][]byte
 	adts  mpeg4audio.ADTSPackets
