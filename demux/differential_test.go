@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,14 +152,17 @@ func compareFrames(t *testing.T, got, want []*Frame) {
 // The frames left out must be of that time: within 200 ms of the first IDR.
 func alignAudioStart(t *testing.T, got, want []*Frame, offset int64, video []*Frame) ([]*Frame, []*Frame) {
 	t.Helper()
-	if len(got) == 0 || len(want) == 0 {
-		return got, want
+	first := func(f []*Frame, offset int64) int64 {
+		if len(f) == 0 {
+			return math.MaxInt64
+		}
+		return f[0].PTS + offset
 	}
 	gi, wi := 0, 0
-	for gi < len(got) && got[gi].PTS-offset < want[0].PTS {
+	for gi < len(got) && got[gi].PTS-offset < first(want, 0) {
 		gi++
 	}
-	for wi < len(want) && want[wi].PTS+offset < got[0].PTS {
+	for wi < len(want) && want[wi].PTS+offset < first(got, 0) {
 		wi++
 	}
 	if gi > 0 || wi > 0 {
