@@ -128,7 +128,7 @@ func TestReaderFrameUnits(t *testing.T) {
 func TestReaderAudioWaitsForTheIDR(t *testing.T) {
 	w := newTSWriter()
 	ts := w.header()
-	ts = append(ts, w.pes(testAudio, 0xc0, 0, adts(100, 1), pesOptions{dts: -1})...)              // before the IDR
+	ts = append(ts, w.pes(testAudio, 0xc0, 0, adts(100, 1), pesOptions{dts: -1})...)                // before the IDR
 	ts = append(ts, w.pes(testVideo, 0xe0, 1000, annexB(slice(1, 100, 1)), pesOptions{dts: -1})...) // not an IDR
 	ts = append(ts, w.pes(testVideo, 0xe0, 3600, annexB(testSPS, testPPS, slice(5, 100, 2)), pesOptions{dts: -1})...)
 	ts = append(ts, w.pes(testAudio, 0xc0, 1920, append(adts(100, 2), adts(50, 3)...), pesOptions{dts: -1})...) // starts before it
