@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -38,9 +39,9 @@ var ErrUnsupportedCodec = errors.New("unsupported codec")
 // without a length waits for the start of the next one.
 //
 // Nothing is emitted before the first IDR whose SPS and PPS are known, so that the first frame
-// every consumer sees decodes; audio before that point is dropped too, to keep the tracks aligned:
-// audio that comes before it in the stream, and audio that comes after it but starts before its
-// DTS.
+// every consumer sees decodes; audio that starts before that IDR's DTS is dropped too, to keep the
+// tracks aligned. (Audio that starts at or after it but comes earlier in the stream goes out
+// right after the IDR.)
 type Reader struct {
 	// R is the MPEG-TS byte stream, usually an ffmpeg child's stdout.
 	R io.Reader
@@ -61,9 +62,11 @@ type Reader struct {
 	times              mpegts.TimeDecoder
 	params             *Params
 	// started is set once the first IDR with parameter sets has been emitted, at DTS start;
-	// audioStarted once the first audio frame at or after it has.
+	// audioStarted once the first audio frame at or after it has. early holds the last audio
+	// frames before the IDR is out, for those of them that start at or after its DTS.
 	started, audioStarted bool
 	start                 int64
+	early                 []*Frame
 	handle                func(*Frame) error
 	// reused from one PES to the next
 	nalus [][]byte
@@ -295,6 +298,23 @@ func (r *Reader) onVideo(u *pesUnit) error {
 		}
 		r.started = true
 		r.start = u.dts
+		err := r.handle(&Frame{
+			Kind:   Video,
+			PTS:    u.pts,
+			DTS:    u.dts,
+			Data:   own(au),
+			Key:    true,
+			Params: r.params,
+		})
+		early := r.early
+		r.early = nil
+		for _, f := range early {
+			if err != nil {
+				return err
+			}
+			err = r.emitAudio(f)
+		}
+		return err
 	}
 
 	return r.handle(&Frame{
@@ -306,6 +326,10 @@ func (r *Reader) onVideo(u *pesUnit) error {
 		Params: r.params,
 	})
 }
+
+// maxEarlyAudio bounds the audio frames kept before the first IDR: a second's worth at 48 kHz,
+// which is more than an encoder puts between an IDR's timestamp and its end in the stream.
+const maxEarlyAudio = 48
 
 // own copies units, which point into the reader's buffers, into one new allocation, so that the
 // frame's consumer may keep them: two allocations whatever their number.
@@ -349,29 +373,35 @@ func (r *Reader) onAudio(u *pesUnit) error {
 		r.decodeError(fmt.Errorf("invalid ADTS: %w", err))
 		return nil
 	}
-	if !r.started {
-		return nil
-	}
-	if !r.audioStarted {
-		// An audio PES that ends after the first IDR can begin before it: the tracks start
-		// together, from the IDR on.
-		if r.hasVideo && u.pts < r.start {
-			return nil
-		}
-		r.audioStarted = true
-	}
 	aus := r.nalus[:0]
 	for _, pkt := range r.adts {
 		aus = append(aus, pkt.AU)
 	}
 	r.nalus = aus
-	return r.handle(&Frame{
-		Kind:   Audio,
-		PTS:    u.pts,
-		DTS:    u.pts,
-		Data:   own(aus),
-		Params: r.params,
-	})
+	f := &Frame{Kind: Audio, PTS: u.pts, DTS: u.pts, Data: own(aus)}
+	if !r.started {
+		// An audio PES that comes before the first IDR is out may start after that IDR's
+		// DTS (the IDR is long, or comes out only at the start of the next video PES): keep
+		// it until the IDR says.
+		if len(r.early) == maxEarlyAudio {
+			r.early = slices.Delete(r.early, 0, 1)
+		}
+		r.early = append(r.early, f)
+		return nil
+	}
+	return r.emitAudio(f)
+}
+
+// emitAudio hands an audio frame on once the video has started, from the first IDR's DTS on.
+func (r *Reader) emitAudio(f *Frame) error {
+	if !r.audioStarted {
+		if r.hasVideo && f.PTS < r.start {
+			return nil
+		}
+		r.audioStarted = true
+	}
+	f.Params = r.params
+	return r.handle(f)
 }
 
 // probeReader bounds how long and how far Initialize reads, and keeps what it reads.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,4 +135,89 @@ func BenchmarkReaderLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkReaderLivePace demuxes 8 channels of 1080p25 H.264 at 8 Mbit/s with AAC as they
+// arrive from 8 ffmpeg children that play the same file in real time into pipes (-re, -c copy,
+// the supervisor's muxer flags), and reports this process's CPU time (user and system, from
+// getrusage) over 5 s of wall time: per channel in percent of a core, and the channels one core
+// would demux at that rate. Unlike BenchmarkReader's throughput, this counts what live input
+// costs: a read and a wakeup per write of the encoder, timers, the GC. Real time: use -benchtime 1x.
+func BenchmarkReaderLivePace(b *testing.B) {
+	const channels = 8
+	const window = 5 * time.Second
+	file := fftest.TS(b, "12", "-s", "1920x1080", "-c:v", "libx264", "-preset", "ultrafast",
+		"-tune", "zerolatency", "-b:v", "8M", "-minrate", "8M", "-maxrate", "8M", "-bufsize", "8M",
+		"-g", "50", "-c:a", "aac", "-ac", "2")
+	var perChannel float64
+	for b.Loop() {
+		var wg sync.WaitGroup
+		var cmds []*exec.Cmd
+		frames := make([]atomic.Int64, channels)
+		started := make(chan struct{}, channels)
+		for i := range channels {
+			cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", file,
+				"-c", "copy", "-f", "mpegts", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
+				"-omit_video_pes_length", "0", "pipe:1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			cmds = append(cmds, cmd)
+			wg.Go(func() {
+				r := &Reader{R: out}
+				if err := r.Initialize(); err != nil {
+					b.Error(err)
+					return
+				}
+				r.Run(func(*Frame) error { //nolint:errcheck // ends when ffmpeg is killed
+					if frames[i].Add(1) == 1 {
+						started <- struct{}{}
+					}
+					return nil
+				})
+			})
+		}
+		// Start measuring once every channel delivers frames.
+		deadline := time.After(10 * time.Second)
+		for range channels {
+			select {
+			case <-started:
+			case <-deadline:
+				b.Fatal("a channel without frames after 10 s")
+			}
+		}
+		cpu0, wall0 := cpuTime(b), time.Now()
+		var before int64
+		for ch := range frames {
+			before += frames[ch].Load()
+		}
+		<-time.After(window)
+		cpu1, wall1 := cpuTime(b), time.Now()
+		var after int64
+		for ch := range frames {
+			after += frames[ch].Load()
+		}
+		for _, cmd := range cmds {
+			cmd.Process.Kill() //nolint:errcheck // it may have ended
+			cmd.Wait()         //nolint:errcheck // killed
+		}
+		wg.Wait()
+		perChannel = (cpu1 - cpu0).Seconds() / wall1.Sub(wall0).Seconds() / channels
+		b.ReportMetric(float64(after-before)/wall1.Sub(wall0).Seconds()/channels, "frames/s/channel")
+	}
+	b.ReportMetric(perChannel*100, "cpu%/channel")
+	b.ReportMetric(1/perChannel, "channels/core")
+}
+
+// cpuTime returns this process's user and system CPU time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

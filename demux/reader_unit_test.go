@@ -124,23 +124,56 @@ func TestReaderFrameUnits(t *testing.T) {
 }
 
 // TestReaderAudioWaitsForTheIDR checks that audio is dropped until the first IDR with parameter
-// sets, and from then on only when it starts before the IDR's DTS.
+// sets, when it starts before the IDR's DTS, wherever it comes in the stream; audio that comes
+// before the IDR in the stream but starts at its DTS goes out right after it.
 func TestReaderAudioWaitsForTheIDR(t *testing.T) {
-	w := newTSWriter()
-	ts := w.header()
-	ts = append(ts, w.pes(testAudio, 0xc0, 0, adts(100, 1), pesOptions{dts: -1})...)                // before the IDR
-	ts = append(ts, w.pes(testVideo, 0xe0, 1000, annexB(slice(1, 100, 1)), pesOptions{dts: -1})...) // not an IDR
-	ts = append(ts, w.pes(testVideo, 0xe0, 3600, annexB(testSPS, testPPS, slice(5, 100, 2)), pesOptions{dts: -1})...)
-	ts = append(ts, w.pes(testAudio, 0xc0, 1920, append(adts(100, 2), adts(50, 3)...), pesOptions{dts: -1})...) // starts before it
-	ts = append(ts, w.pes(testAudio, 0xc0, 5760, append(adts(100, 4), adts(50, 5)...), pesOptions{dts: -1})...)
-
-	_, frames, _ := runSynthetic(t, ts)
-	if len(frames) != 2 || frames[0].Kind != Video || frames[1].Kind != Audio || frames[1].PTS != 5760 {
-		t.Fatalf("%d frames, want the IDR and the audio at 5760", len(frames))
+	type pes struct {
+		video bool
+		pts   int64
 	}
-	if a := frames[1]; len(a.Data) != 2 || !bytes.Equal(a.Data[0], adts(100, 4)[7:]) || !bytes.Equal(a.Data[1], adts(50, 5)[7:]) ||
-		a.Params.Audio == nil || a.Params.Audio.SampleRate != 48000 || a.Params.Audio.ChannelCount != 2 {
-		t.Fatalf("audio frame: %d units, params %+v", len(a.Data), a.Params.Audio)
+	for _, tc := range []struct {
+		name   string
+		stream []pes // video PES: a non-IDR at PTS 1000, then the IDR (DTS 3600)
+		want   string
+	}{
+		{"audio after the IDR starts before it", []pes{{false, 0}, {true, 1000}, {true, 7200}, {false, 1920}, {false, 5760}},
+			"[video@7200 audio@5760]"},
+		{"audio before the IDR starts at it", []pes{{false, 0}, {true, 1000}, {false, 3600}, {true, 7200}, {false, 5760}},
+			"[video@7200 audio@3600 audio@5760]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTSWriter()
+			ts := w.header()
+			seeds := map[int64]byte{}
+			for i, p := range tc.stream {
+				switch {
+				case !p.video:
+					seeds[p.pts] = byte(i * 2)
+					ts = append(ts, w.pes(testAudio, 0xc0, p.pts, append(adts(100, byte(i*2)), adts(50, byte(i*2+1))...),
+						pesOptions{dts: -1})...)
+				case p.pts == 1000:
+					ts = append(ts, w.pes(testVideo, 0xe0, p.pts, annexB(slice(1, 100, 1)), pesOptions{dts: -1})...)
+				default:
+					ts = append(ts, w.pes(testVideo, 0xe0, p.pts, annexB(testSPS, testPPS, slice(5, 100, 2)),
+						pesOptions{dts: 3600})...)
+				}
+			}
+			_, frames, _ := runSynthetic(t, ts)
+			var got []string
+			for _, f := range frames {
+				got = append(got, fmt.Sprintf("%v@%d", f.Kind, f.PTS))
+			}
+			if fmt.Sprint(got) != tc.want {
+				t.Fatalf("frames %v, want %v", got, tc.want)
+			}
+			for _, a := range frames[1:] {
+				seed := seeds[a.PTS]
+				if len(a.Data) != 2 || !bytes.Equal(a.Data[0], adts(100, seed)[7:]) || !bytes.Equal(a.Data[1], adts(50, seed+1)[7:]) ||
+					a.Params != frames[0].Params || a.Params.Audio.SampleRate != 48000 || a.Params.Audio.ChannelCount != 2 {
+					t.Fatalf("audio frame at %d: %d units, params %+v", a.PTS, len(a.Data), a.Params.Audio)
+				}
+			}
+		})
 	}
 }
 
