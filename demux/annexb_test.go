@@ -71,3 +71,61 @@ func FuzzSplitAnnexB(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSplitAnnexB splits the access units of 5 s of 1080p25 H.264 at 8 Mbit/s (x264
+// ultrafast, as BenchmarkReader's stream): splitAnnexB, and mediacommon's h264.AnnexB.Unmarshal
+// that the reader used before. An op is all 125 access units.
+func BenchmarkSplitAnnexB(b *testing.B) {
+	_, data := makeTS(b, "5", "-s", "1920x1080", "-c:v", "libx264", "-preset", "ultrafast",
+		"-tune", "zerolatency", "-b:v", "8M", "-minrate", "8M", "-maxrate", "8M", "-bufsize", "8M",
+		"-g", "50", "-c:a", "aac", "-ac", "2")
+	var aus [][]byte
+	d := &tsDemuxer{decodeError: func(error) {}}
+	d.onPMT = func(s []esInfo) error {
+		v, _ := pickTracks(s)
+		d.follow([2]int{v, -1})
+		return nil
+	}
+	d.onPES = func(u *pesUnit) error {
+		aus = append(aus, bytes.Clone(u.data))
+		return nil
+	}
+	d.initialize()
+	size := 0
+	for i := 0; i+tsPacketSize <= len(data); i += tsPacketSize {
+		if err := d.feed(data[i : i+tsPacketSize]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.flush(); err != nil {
+		b.Fatal(err)
+	}
+	for _, au := range aus {
+		size += len(au)
+	}
+	b.Run("splitAnnexB", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		var nalus [][]byte
+		for b.Loop() {
+			for _, au := range aus {
+				var err error
+				if nalus, err = splitAnnexB(au, nalus); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("mediacommon", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, au := range aus {
+				var a h264.AnnexB
+				if err := a.Unmarshal(au); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
