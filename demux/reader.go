@@ -332,18 +332,15 @@ func (r *Reader) onVideo(u *pesUnit) error {
 const maxEarlyAudio = 48
 
 // own copies units, which point into the reader's buffers, into one new allocation, so that the
-// frame's consumer may keep them: two allocations whatever their number.
+// frame's consumer may keep them: two allocations whatever their number. (bytes.Join does not
+// clear the memory it is about to fill.)
 func own(units [][]byte) [][]byte {
-	n := 0
-	for _, u := range units {
-		n += len(u)
-	}
-	data := make([]byte, n)
+	data := bytes.Join(units, nil)
 	out := make([][]byte, len(units))
-	n = 0
+	n := 0
 	for i, u := range units {
 		out[i] = data[n : n+len(u) : n+len(u)]
-		n += copy(data[n:], u)
+		n += len(u)
 	}
 	return out
 }
