@@ -273,3 +273,41 @@ func TestDamagedSectionIgnored(t *testing.T) {
 		t.Fatalf("%d PES, errors %v: want none, and the CRC failure", len(l.units), l.errs)
 	}
 }
+
+// TestNoAllocationPerPacket checks that, once its buffers have grown, the demuxer takes TS
+// packets apart without allocating: PAT and PMT repeated, PES with and without a length over
+// many packets, null packets.
+func TestNoAllocationPerPacket(t *testing.T) {
+	w := newTSWriter()
+	part := func() []byte {
+		ts := w.header()
+		for i := range 10 {
+			ts = append(ts, w.pes(testVideo, 0xe0, int64(i)*3600, pattern(20_000, byte(i)), pesOptions{dts: -1})...)
+			ts = append(ts, w.pes(testVideo, 0xe0, int64(i)*3600+1800, pattern(90_000, byte(i)), pesOptions{dts: -1, unbounded: true})...)
+			ts = append(ts, w.pes(testAudio, 0xc0, int64(i)*3600, pattern(400, byte(i)), pesOptions{dts: -1})...)
+			ts = append(ts, (&tsWriter{cc: map[uint16]byte{}}).packet(0x1fff, false, nil, bytes.Repeat([]byte{0xff}, 184))...)
+		}
+		return ts
+	}
+	parts := [][]byte{part(), part(), part()}
+	d, l := newTestDemuxer()
+	units := 0
+	d.onPES = func(*pesUnit) error { units++; return nil }
+	feed := func() {
+		ts := parts[0]
+		parts = parts[1:]
+		for i := 0; i+tsPacketSize <= len(ts); i += tsPacketSize {
+			if err := d.feed(ts[i : i+tsPacketSize]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	feed() // the buffers grow
+	packets := len(parts[0]) / tsPacketSize
+	if allocs := testing.AllocsPerRun(1, feed); allocs != 0 {
+		t.Errorf("%v allocations for %d packets", allocs, packets)
+	}
+	if units != 3*30-1 || len(l.errs) != 0 {
+		t.Errorf("%d PES handed on, errors %v: want %d and none", units, l.errs, 3*30-1)
+	}
+}
