@@ -97,15 +97,16 @@ func privateCodec(desc []byte) string {
 var errSectionCRC = errors.New("PSI section fails its CRC")
 
 // checkSection checks a whole PSI section with the long syntax (table_id to CRC_32) and returns
-// its version, whether it applies now, and the body between the fixed header and the CRC.
-func checkSection(sec []byte) (version uint8, current bool, body []byte, err error) {
+// whether it applies now (current_next_indicator) and the body between the fixed header and the
+// CRC. A new version is told by its CRC, so the version number is not needed.
+func checkSection(sec []byte) (current bool, body []byte, err error) {
 	if len(sec) < 12 || sec[1]&0x80 == 0 {
-		return 0, false, nil, fmt.Errorf("PSI section of table %#x too short or without syntax", sec[0])
+		return false, nil, fmt.Errorf("PSI section of table %#x too short or without syntax", sec[0])
 	}
 	if crc32MPEG2(sec) != 0 {
-		return 0, false, nil, fmt.Errorf("%w (table %#x)", errSectionCRC, sec[0])
+		return false, nil, fmt.Errorf("%w (table %#x)", errSectionCRC, sec[0])
 	}
-	return sec[5] >> 1 & 0x1f, sec[5]&1 == 1, sec[8 : len(sec)-4], nil
+	return sec[5]&1 == 1, sec[8 : len(sec)-4], nil
 }
 
 // parsePAT returns the PID of the first program's map in a PAT section body.

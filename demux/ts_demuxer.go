@@ -124,7 +124,7 @@ func (d *tsDemuxer) onPAT(sec []byte) error {
 	if sec[0] != 0x00 || len(sec) < 4 || d.havePAT && sectionCRC(sec) == d.patCRC {
 		return nil
 	}
-	_, current, body, err := checkSection(sec)
+	current, body, err := checkSection(sec)
 	if err != nil {
 		d.decodeError(fmt.Errorf("PAT: %w", err))
 		return nil
@@ -151,7 +151,7 @@ func (d *tsDemuxer) onPMTSection(sec []byte) error {
 	if sec[0] != 0x02 || len(sec) < 4 || d.havePMT && sectionCRC(sec) == d.pmtCRC {
 		return nil
 	}
-	_, current, body, err := checkSection(sec)
+	current, body, err := checkSection(sec)
 	if err != nil {
 		d.decodeError(fmt.Errorf("PMT: %w", err))
 		return nil
