@@ -21,13 +21,14 @@ func TestReaderSurvivesDamage(t *testing.T) {
 		name      string
 		damage    func() []byte
 		minFrames int // video frames out of 75
+		reported  bool
 	}{
-		// A lost packet silently drops its PES in go-astits (no decode error): a burst loses
-		// a few frames, and the reader goes on with the next ones.
+		// A lost packet drops its PES, reported by the continuity counters: a burst loses
+		// a frame or two, and the reader goes on with the next ones.
 		{"a burst of 20 packets lost", func() []byte {
 			at := packets * 2 / 5 * 188
 			return append(bytes.Clone(data[:at]), data[at+20*188:]...)
-		}, 60},
+		}, 70, true},
 		{"bits flipped in 1% of packets", func() []byte {
 			out := bytes.Clone(data)
 			for range packets / 100 {
@@ -35,10 +36,10 @@ func TestReaderSurvivesDamage(t *testing.T) {
 				out[i] ^= 1 << rng.IntN(8)
 			}
 			return out
-		}, 30},
+		}, 30, false}, // most flips land in payload, which carries no checksum
 		{"cut in the middle of a packet", func() []byte {
 			return data[:len(data)/2+77]
-		}, 30},
+		}, 30, true},
 		{"garbage between packets", func() []byte {
 			var out []byte
 			for i := range packets {
@@ -48,7 +49,7 @@ func TestReaderSurvivesDamage(t *testing.T) {
 				}
 			}
 			return out
-		}, 30},
+		}, 70, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var decodeErrors int
@@ -72,6 +73,9 @@ func TestReaderSurvivesDamage(t *testing.T) {
 			}
 			if video < tc.minFrames {
 				t.Errorf("%d video frames, want at least %d", video, tc.minFrames)
+			}
+			if tc.reported && decodeErrors == 0 {
+				t.Errorf("the damage was not reported")
 			}
 		})
 	}

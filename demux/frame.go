@@ -52,6 +52,11 @@ func (p *Params) Equal(o *Params) bool {
 }
 
 // Frame is one H.264 access unit or one PES worth of AAC frames.
+//
+// A Frame and everything it points to belong to whoever receives it: the Reader never touches
+// them again, and its bytes share no memory with the Reader's buffers, so a consumer may queue
+// it or keep it (as the fan-out keeps the last keyframe) for as long as it likes. Each frame's
+// units live in one allocation of their own.
 type Frame struct {
 	Kind Kind
 	// PTS and DTS are in 90 kHz units, unwrapped from MPEG-TS's 33 bits, counted from the stream's
