@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/liveinject/liveinject/supervisor"
@@ -53,6 +54,10 @@ func (s *httpServer) serveDashboard(w http.ResponseWriter, r *http.Request) {
 func (s *httpServer) serveAssets() http.Handler {
 	files := http.StripPrefix("/assets/", http.FileServerFS(dashboardFiles))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // files only, no listings
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)

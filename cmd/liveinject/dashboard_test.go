@@ -66,8 +66,10 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("%s names another site", path)
 			}
 		}
-		if code, _, _ := do(t, "GET", base+"/nothing-here", nil); code != http.StatusNotFound {
-			t.Errorf("GET /nothing-here: %d, want 404", code)
+		for _, path := range []string{"/nothing-here", "/assets/", "/assets/nothing.js"} {
+			if code, _, _ := do(t, "GET", base+path, nil); code != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", path, code)
+			}
 		}
 	})
 
@@ -146,8 +148,8 @@ func TestDashboard(t *testing.T) {
 			return len(hr.Channels["test"]) > 0
 		})
 		p := hr.Channels["test"][len(hr.Channels["test"])-1]
-		if hr.IntervalSeconds != historyInterval.Seconds() || p.FPS < 10 || p.FPS > 40 || p.Kbps <= 0 {
-			t.Errorf("history %+v, last sample %+v: want about 25 fps and some kbit/s", hr.IntervalSeconds, p)
+		if hr.IntervalSeconds != historyInterval.Seconds() || p.FPS <= 0 || p.FPS > 60 || p.Kbps <= 0 {
+			t.Errorf("history %+v, last sample %+v: want frames (25 fps when the box keeps up) and some kbit/s", hr.IntervalSeconds, p)
 		}
 	})
 
