@@ -34,9 +34,9 @@ func chromium(t *testing.T) string {
 }
 
 // TestDashboardInBrowser opens the dashboard in a real headless Chromium while the test channel
-// runs: the channel shows as running with its picture and a green destination, and pressing
-// restart restarts its ffmpeg and shows it on the card. A screenshot is left in the test's temp
-// dir.
+// runs: the channel shows as running with its picture and a green destination, pressing restart
+// restarts its ffmpeg and shows it on the card, and the page fits a phone's screen. Screenshots
+// are left in the test's temp dir.
 func TestDashboardInBrowser(t *testing.T) {
 	fftest.Require(t)
 	browser := chromium(t)
@@ -132,6 +132,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	})()`)
 	t.Logf("ffmpeg pid %d → %d; the card shows %v", first.FFmpegPID, pid, shown)
 	screenshot("dashboard-restarted.png")
+
+	// On a phone the cards stack and nothing is wider than the screen.
+	do("a phone's screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	poll("the page to fit a phone's width", `(() => {
+		const c = document.querySelector('`+card+`').getBoundingClientRect();
+		return document.documentElement.scrollWidth <= window.innerWidth && c.left >= 0 && c.right <= window.innerWidth;
+	})()`)
+	screenshot("dashboard-phone.png")
 }
 
 // pair returns the two numbers of a JSON array of two.

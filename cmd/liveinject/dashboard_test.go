@@ -6,6 +6,8 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -193,4 +195,31 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestThumbnailWithoutKeyframe asks for the picture of a channel whose ffmpeg never delivers one:
+// 404 with the reason, and no decode.
+func TestThumbnailWithoutKeyframe(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp")
+	dark := "[source]\nkind = \"file\"\npath = \"missing.mp4\"\n[[destination]]\nurl = \"rtsp://{relay}/dark.sdp\"\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "profiles", "dark.toml"), []byte(dark), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, config)
+	fftest.WaitFor(t, 20*time.Second, "channel dark to fail", func() bool {
+		for _, c := range getStatusReport(t, r).Channels {
+			if c.Name == "dark" && c.FFmpegStarts > 0 && c.State == "backoff" {
+				return true
+			}
+		}
+		return false
+	})
+	code, _, body := do(t, "GET", "http://"+r.inst.httpAddr+"/channels/dark/thumbnail.jpg", nil)
+	if code != http.StatusNotFound || !strings.Contains(string(body), "channel dark has no keyframe yet") {
+		t.Errorf("thumbnail of a channel without a picture: %d %s, want 404 and the reason", code, body)
+	}
+	if v, _ := value(scrape(t, r), "liveinject_thumbnail_decodes_total", dto.MetricType_COUNTER, map[string]string{}); v != 0 {
+		t.Errorf("%v decodes for a channel without a keyframe", v)
+	}
 }
