@@ -120,6 +120,8 @@ func (s *httpServer) Addr() string {
 // Close lets the requests in progress finish for a moment, then cuts them off; every goroutine of
 // the server has ended when it returns.
 func (s *httpServer) Close() {
+	// Thumbnails being decoded fail at once rather than hold their requests past the grace.
+	s.thumbs.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
@@ -127,7 +129,6 @@ func (s *httpServer) Close() {
 	}
 	<-s.done
 	s.stopBackground()
-	s.thumbs.Close()
 	s.background.Wait()
 	s.Logger.Info("http closed", "address", s.addr)
 }
