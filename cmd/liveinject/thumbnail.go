@@ -9,6 +9,7 @@ import (
 	"io"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,11 +175,11 @@ func (t *thumbnailer) decode(au [][]byte, params *demux.Params) ([]byte, error) 
 	case len(out) > thumbnailMaxBytes:
 		return nil, fmt.Errorf("ffmpeg's JPEG is larger than %d bytes", thumbnailMaxBytes)
 	case err != nil:
-		return nil, fmt.Errorf("ffmpeg: %w: %s", err, firstLine(stderr.Bytes()))
+		return nil, fmt.Errorf("ffmpeg: %w: %s", err, said(stderr.Bytes()))
 	case readErr != nil:
 		return nil, readErr
 	case len(out) == 0:
-		return nil, fmt.Errorf("ffmpeg made no picture: %s", firstLine(stderr.Bytes()))
+		return nil, fmt.Errorf("ffmpeg made no picture: %s", said(stderr.Bytes()))
 	}
 	return out, nil
 }
@@ -202,11 +203,13 @@ func annexB(au [][]byte, params *demux.Params) []byte {
 	return b.Bytes()
 }
 
-// lastLine returns the last line of ffmpeg's stderr that says something: its verdict.
-func firstLine(b []byte) []byte {
-	b = bytes.TrimSpace(b)
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
+// said returns what ffmpeg wrote on stderr as one line, its first 400 bytes: the lines of its
+// decoder threads come in no fixed order, so no single one is sure to be the cause.
+func said(b []byte) string {
+	lines := strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == '\r' })
+	out := strings.Join(lines, "; ")
+	if len(out) > 400 {
+		out = out[:400] + "…"
 	}
-	return b
+	return out
 }
