@@ -29,17 +29,22 @@ DIST    ?= dist
 
 all: build
 
-# ffmpeg with apt-get when it is missing (sudo when not root), then the Go modules.
+# What the tests need, with apt-get when it is missing (sudo when not root): ffmpeg, and a
+# headless Chromium for the dashboard's browser test. Then the Go modules.
 deps:
-	@if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then \
-		echo "ffmpeg not found: installing it with apt-get"; \
+	@missing=; \
+	if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then missing="$$missing ffmpeg"; fi; \
+	if ! command -v chromium-headless-shell >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then \
+		missing="$$missing chromium-headless-shell"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "not found:$$missing: installing with apt-get"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; \
 		elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-		else echo "error: ffmpeg is missing and this user cannot install it (not root, no sudo)." >&2; \
-		     echo "       install ffmpeg with your package manager, then run make again." >&2; exit 1; fi; \
+		else echo "error:$$missing missing and this user cannot install it (not root, no sudo)." >&2; \
+		     echo "       install$$missing with your package manager, then run make again." >&2; exit 1; fi; \
 		if ! command -v apt-get >/dev/null 2>&1; then \
-			echo "error: ffmpeg is missing and apt-get is not available: install ffmpeg with your package manager." >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg; \
+			echo "error:$$missing missing and apt-get is not available: install it with your package manager." >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	$(GO) mod download
 

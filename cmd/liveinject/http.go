@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,20 +22,38 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
-// httpServer serves a running instance's /status (JSON), /metrics (Prometheus) and /healthz.
-// Every response is computed from the supervisor's and the relay's snapshots at request time:
-// the endpoint keeps no state of its own. Destination URLs come redacted from inject.
+// The HTTP server's timeouts. A phone's dashboard polls every 2 s on one connection; a client
+// that keeps a connection open and says nothing loses it after httpIdleTimeout, so idle clients
+// cannot pile up open files.
+const (
+	httpReadTimeout  = 30 * time.Second
+	httpWriteTimeout = 30 * time.Second
+	httpIdleTimeout  = 60 * time.Second
+)
+
+// httpServer serves a running instance's dashboard (/), /status (JSON), /metrics (Prometheus),
+// /healthz, channel thumbnails and the control requests. Its responses are computed from the
+// supervisor's and the relay's snapshots at request time, but for two caches of its own: each
+// channel's last thumbnail and the rates of the last minutes (history). Destination URLs come
+// redacted from inject.
 type httpServer struct {
 	Address string // TCP listen address; port 0 picks a free port
 	// User and Password, when User is set, are the basic auth credentials every request needs.
 	User, Password string
 	Instance       *instance
 	Logger         *slog.Logger
+	// ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's; zero means the defaults
+	// above.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
 	version, revision string
 	srv               *http.Server
 	addr              string
 	done              chan struct{} // closed when Serve has returned
+	thumbs            *thumbnailer
+	hist              *history
+	stopBackground    context.CancelFunc
+	background        sync.WaitGroup
 }
 
 // Initialize binds the listener and starts serving.
@@ -44,13 +64,16 @@ func (s *httpServer) Initialize() error {
 	}
 	s.addr = l.Addr().String()
 	s.version, s.revision = buildVersion()
+	sup := s.Instance.sup
+	s.thumbs = newThumbnailer(sup.FFmpeg, sup.Keyframe)
+	s.hist = &history{Status: sup.Status, Interval: historyInterval, Span: historySpan}
 
 	// A private registry: nothing but what this instance registers is scraped.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newCollector(s.Instance, s.version),
+		newCollector(s.Instance, s.version, s.revision, s.hist, s.thumbs),
 	)
 	errLog := slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)
 	mux := http.NewServeMux()
@@ -63,8 +86,23 @@ func (s *httpServer) Initialize() error {
 	}))
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("POST /channels/{name}/restart", s.serveRestart)
+	mux.HandleFunc("GET /channels/{name}/thumbnail.jpg", s.serveThumbnail)
+	mux.HandleFunc("GET /history", s.serveHistory)
+	mux.HandleFunc("GET /{$}", s.serveDashboard)
+	mux.Handle("GET /assets/", s.serveAssets())
 
-	s.srv = &http.Server{Handler: s.authorize(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	s.srv = &http.Server{
+		Handler:           s.authorize(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cmp.Or(s.ReadTimeout, httpReadTimeout),
+		WriteTimeout:      cmp.Or(s.WriteTimeout, httpWriteTimeout),
+		IdleTimeout:       cmp.Or(s.IdleTimeout, httpIdleTimeout),
+		ErrorLog:          errLog,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopBackground = cancel
+	s.background.Go(func() { s.hist.Run(ctx) })
+	s.background.Go(func() { s.pruneThumbnails(ctx) })
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
@@ -82,12 +120,16 @@ func (s *httpServer) Addr() string {
 // Close lets the requests in progress finish for a moment, then cuts them off; every goroutine of
 // the server has ended when it returns.
 func (s *httpServer) Close() {
+	// Thumbnails being decoded fail at once rather than hold their requests past the grace.
+	s.thumbs.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.srv.Close() //nolint:errcheck // closing is all that is left to do
 	}
 	<-s.done
+	s.stopBackground()
+	s.background.Wait()
 	s.Logger.Info("http closed", "address", s.addr)
 }
 
@@ -368,41 +410,65 @@ func heldFor(c supervisor.Status, now time.Time) time.Duration {
 
 // collector turns the supervisor's and the relay's snapshots into metrics at scrape time.
 type collector struct {
-	inst    *instance
-	version string
+	inst              *instance
+	version, revision string
+	hist              *history
+	thumbs            *thumbnailer
 
-	buildInfo, profileErrors                                               *prometheus.Desc
-	channelUp, ffmpegStarts, stalls, frames, audioFrames, fps, speed, held *prometheus.Desc
-	destinationUp, packetsSent, packetsDropped, reconnects, failedAttempts *prometheus.Desc
-	relayReaders, relayPackets                                             *prometheus.Desc
+	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
+	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
+	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
+	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
+	reconnects, failedAttempts, queued                                      *prometheus.Desc
+	relayReaders, relayPackets                                              *prometheus.Desc
 }
 
-func newCollector(inst *instance, version string) *collector {
+// The states of channel_state and destination_state: every one is exported, 1 for the current.
+var (
+	channelStates = []string{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateBackoff,
+		supervisor.StateStopped, supervisor.StateError}
+	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
+		inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
+)
+
+func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("liveinject_"+name, help, labels, nil)
 	}
 	ch, dest := []string{"channel"}, []string{"channel", "destination"}
 	return &collector{
-		inst:    inst,
-		version: version,
+		inst:     inst,
+		version:  version,
+		revision: revision,
+		hist:     hist,
+		thumbs:   thumbs,
 
-		buildInfo:     desc("build_info", "Always 1; the version label says which liveinject runs.", "version"),
-		profileErrors: desc("profile_errors", "Mistakes in config and profile files kept at their last good version."),
+		buildInfo:        desc("build_info", "Always 1; the labels say which liveinject runs: its version and VCS revision (\"\" when the build did not record it).", "version", "revision"),
+		profileErrors:    desc("profile_errors", "Mistakes in config and profile files kept at their last good version."),
+		thumbnailDecodes: desc("thumbnail_decodes_total", "ffmpeg runs that decoded a channel's keyframe for a thumbnail."),
 
 		channelUp:    desc("channel_up", "1 while the channel's ffmpeg delivers frames.", ch...),
-		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel.", ch...),
+		channelState: desc("channel_state", "1 for the channel's state (starting, running, backoff, stopped, error), 0 for the others.", "channel", "state"),
+		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel; each after the first is a restart.", ch...),
 		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
 		frames:       desc("channel_frames_total", "Video frames handed to the channel's destinations.", ch...),
 		audioFrames:  desc("channel_audio_frames_total", "Audio frames handed to the channel's destinations.", ch...),
-		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
+		demuxErrors:  desc("channel_demux_errors_total", "Damage in the channel's MPEG-TS that the demuxer recovered from.", ch...),
 		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
-		speed:        desc("channel_speed", "ffmpeg's encoding speed relative to real time; below 1 the box cannot keep up.", ch...),
+		speed:        desc("channel_speed", "ffmpeg's encoding speed as a ratio to real time; below 1 the box cannot keep up.", ch...),
+		bitrate:      desc("channel_bitrate_bits_per_second", "Bits per second the channel's busiest destination sent over the last sampling interval (2 s).", ch...),
+		lastFrame:    desc("channel_last_frame_timestamp_seconds", "Unix time of the last frame the channel's ffmpeg delivered; absent before the first.", ch...),
+		holding:      desc("channel_holding", "1 while the channel's frames have stopped and its destinations get its last picture again.", ch...),
+		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
 
-		destinationUp:  desc("destination_up", "1 while the destination is recording.", dest...),
-		packetsSent:    desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
-		packetsDropped: desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
-		reconnects:     desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
-		failedAttempts: desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
+		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
+		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
+		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
+		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
+		sentBytes:        desc("destination_sent_bytes_total", "RTP and RTCP bytes written to the destination's server.", dest...),
+		reconnects:       desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
+		failedAttempts:   desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
+		queued:           desc("destination_queued_frames", "Frames waiting in the destination's queue.", dest...),
 
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
@@ -411,9 +477,11 @@ func newCollector(inst *instance, version string) *collector {
 
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		c.buildInfo, c.profileErrors,
-		c.channelUp, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames, c.fps, c.speed, c.held,
-		c.destinationUp, c.packetsSent, c.packetsDropped, c.reconnects, c.failedAttempts,
+		c.buildInfo, c.profileErrors, c.thumbnailDecodes,
+		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
+		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
+		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
+		c.reconnects, c.failedAttempts, c.queued,
 		c.relayReaders, c.relayPackets,
 	}
 }
@@ -433,27 +501,45 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(c.buildInfo, 1, c.version)
+	gauge(c.buildInfo, 1, c.version, c.revision)
 	var profileErrors int
 	if errs := c.inst.profileErrors.Load(); errs != nil {
 		profileErrors = len(*errs)
 	}
 	gauge(c.profileErrors, float64(profileErrors))
+	counter(c.thumbnailDecodes, c.thumbs.Decodes())
+	now := time.Now()
 	for _, s := range c.inst.sup.Status() {
 		gauge(c.channelUp, one(s.State == supervisor.StateRunning), s.Name)
+		for _, state := range channelStates {
+			gauge(c.channelState, one(s.State == state), s.Name, state)
+		}
 		counter(c.ffmpegStarts, s.Starts, s.Name)
 		counter(c.stalls, s.Stalls, s.Name)
 		counter(c.frames, s.Frames, s.Name)
 		counter(c.audioFrames, s.AudioFrames, s.Name)
-		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, time.Now()).Seconds(), s.Name)
+		counter(c.demuxErrors, s.DemuxErrors, s.Name)
+		gauge(c.holding, one(!s.HoldingSince.IsZero()), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, now).Seconds(), s.Name)
 		gauge(c.fps, s.Progress.FPS, s.Name)
 		gauge(c.speed, s.Progress.Speed, s.Name)
+		if p, ok := c.hist.Latest(s.Name); ok {
+			gauge(c.bitrate, p.Kbps*1000, s.Name)
+		}
+		if t := c.inst.sup.LastFrame(s.Name); !t.IsZero() {
+			gauge(c.lastFrame, float64(t.UnixNano())/1e9, s.Name)
+		}
 		for _, d := range s.Destinations {
 			gauge(c.destinationUp, one(d.State == inject.StateRecording), s.Name, d.URL)
+			for _, state := range destinationStates {
+				gauge(c.destinationState, one(d.State == state), s.Name, d.URL, state)
+			}
 			counter(c.packetsSent, d.PacketsSent, s.Name, d.URL)
 			counter(c.packetsDropped, d.PacketsDropped, s.Name, d.URL)
+			counter(c.sentBytes, d.BytesSent, s.Name, d.URL)
 			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
 			counter(c.failedAttempts, d.FailedAttempts, s.Name, d.URL)
+			gauge(c.queued, float64(d.QueueDepth), s.Name, d.URL)
 		}
 	}
 	if c.inst.relay != nil {

@@ -152,7 +152,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			labels map[string]string
 			check  func(float64) bool
 		}{
-			{"liveinject_build_info", dto.MetricType_GAUGE, map[string]string{"version": first.Version}, is(1)},
+			{"liveinject_build_info", dto.MetricType_GAUGE, map[string]string{"version": first.Version, "revision": first.Revision}, is(1)},
 			{"liveinject_channel_up", dto.MetricType_GAUGE, chLabels, is(1)},
 			{"liveinject_channel_ffmpeg_starts_total", dto.MetricType_COUNTER, chLabels, is(1)},
 			{"liveinject_channel_stalls_total", dto.MetricType_COUNTER, chLabels, is(0)},

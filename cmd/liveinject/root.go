@@ -95,6 +95,8 @@ type Main struct {
 	onReady func(*instance)
 	// onApplied is called by run after each reload has been applied to the channels (tests).
 	onApplied func(profiles.Changes)
+	// configureHTTP, if set, changes the HTTP endpoint's settings before it starts (tests).
+	configureHTTP func(*httpServer)
 }
 
 // Run runs the command in args (without the program name) and returns the exit status.

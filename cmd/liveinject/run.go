@@ -136,6 +136,9 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			Instance: inst,
 			Logger:   log.With("component", "http"),
 		}
+		if m.configureHTTP != nil {
+			m.configureHTTP(hs)
+		}
 		if err := hs.Initialize(); err != nil {
 			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
 			return exitFail

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/liveinject/liveinject/internal/fftest"
+)
+
+// openFiles returns the number of this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}
+
+// TestHTTPIdleTimeout opens keep-alive connections that make one request each and then say
+// nothing: the server closes every one after its idle timeout, and the files they held are
+// given back.
+func TestHTTPIdleTimeout(t *testing.T) {
+	fftest.Require(t)
+	const idle = 500 * time.Millisecond
+	const clients = 100
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"),
+		func(m *Main) { m.configureHTTP = func(s *httpServer) { s.IdleTimeout = idle } })
+	waitSent(t, r, 0)
+
+	before := openFiles(t)
+	conns := make([]net.Conn, clients)
+	for i := range conns {
+		c, err := net.Dial("tcp", r.inst.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: liveinject\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatalf("the server closes after a request: nothing to test")
+		}
+	}
+	open := openFiles(t)
+	if open < before+clients {
+		t.Errorf("%d open files with %d idle clients, %d before: want at least one more each", open, clients, before)
+	}
+
+	// The server closes each connection: a read gets EOF within the idle timeout and a margin.
+	start := time.Now()
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(idle + 5*time.Second)) //nolint:errcheck
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Fatalf("client %d: read %v after %v, want EOF: the server held the idle connection", i, err, time.Since(start))
+		}
+	}
+	closedAfter := time.Since(start)
+	for _, c := range conns {
+		c.Close()
+	}
+	var after int
+	fftest.WaitFor(t, 5*time.Second, "the idle connections' files to be closed", func() bool {
+		after = openFiles(t)
+		return after <= before+2 // slack for what the channel opens meanwhile
+	})
+	t.Logf("open files: %d before, %d with %d idle keep-alive clients, %d after the %v idle timeout (all closed by the server within %v)",
+		before, open, clients, after, idle, closedAfter.Round(time.Millisecond))
+}
+
+// TestRestartNeedsControlHeader restarts the test channel with and without the anti-CSRF header:
+// without it the request is refused and ffmpeg keeps running; with it ffmpeg is restarted.
+func TestRestartNeedsControlHeader(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
+	first := waitSent(t, r, 0).Channels[0]
+	url := "http://" + r.inst.httpAddr + "/channels/test/restart"
+
+	// what a form of another site can send: a simple POST without custom headers
+	code, _, body := do(t, "POST", url, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	if code != http.StatusForbidden {
+		t.Errorf("POST without %s: %d %s, want 403", controlHeader, code, body)
+	}
+	if code, _, _ := do(t, "GET", url, http.Header{controlHeader: {"1"}}); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET of the restart: %d, want 405", code)
+	}
+	if c := getStatusReport(t, r).Channels[0]; c.FFmpegPID != first.FFmpegPID || c.FFmpegStarts != first.FFmpegStarts {
+		t.Errorf("refused restart: ffmpeg pid %d, starts %d; want %d and %d", c.FFmpegPID, c.FFmpegStarts, first.FFmpegPID, first.FFmpegStarts)
+	}
+
+	code, _, body = do(t, "POST", url, http.Header{controlHeader: {"dashboard"}})
+	if code != http.StatusAccepted {
+		t.Fatalf("POST with %s: %d %s, want 202", controlHeader, code, body)
+	}
+	fftest.WaitFor(t, 20*time.Second, "a new ffmpeg", func() bool {
+		c := getStatusReport(t, r).Channels[0]
+		return c.FFmpegPID != 0 && c.FFmpegPID != first.FFmpegPID && c.FFmpegStarts == first.FFmpegStarts+1
+	})
+	if code, _, _ := do(t, "POST", "http://"+r.inst.httpAddr+"/channels/nope/restart", http.Header{controlHeader: {"1"}}); code != http.StatusNotFound {
+		t.Errorf("restart of an unknown channel: %d, want 404", code)
+	}
+}

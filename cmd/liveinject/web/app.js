@@ -1,0 +1,285 @@
+// liveinject's dashboard: reads /status and /history every 2 s and each channel's thumbnail
+// every 5 s while the page is visible, and restarts a channel's ffmpeg on request. Text from the
+// box (names, errors, URLs) goes in with textContent only.
+"use strict";
+
+const POLL_MS = 2000;
+const THUMB_MS = 5000;
+
+const cards = new Map(); // channel name -> card elements
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(seconds / 86400), h = Math.floor(seconds / 3600) % 24;
+  const m = Math.floor(seconds / 60) % 60, s = seconds % 60;
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+function count(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(1) + "G";
+  if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
+  if (n >= 1e4) return (n / 1e3).toFixed(0) + "k";
+  return String(n);
+}
+
+function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return (i ? n.toFixed(1) : n) + " " + units[i];
+}
+
+// The colour of a channel's light: green running, amber holding or waiting to restart, red
+// error, grey stopped.
+function channelLight(c) {
+  if (c.state === "running" && c.holding_since) return ["amber", "holding"];
+  switch (c.state) {
+    case "running": return ["green", "running"];
+    case "starting": return ["amber", "starting"];
+    case "backoff": return ["amber", "backoff"];
+    case "error": return ["red", "error"];
+    default: return ["grey", c.state];
+  }
+}
+
+function destinationLight(d) {
+  switch (d.state) {
+    case "recording": return "green";
+    case "waiting": case "connecting": return "amber";
+    case "stopped": return "grey";
+    default: return "red"; // backoff, auth_failed
+  }
+}
+
+function setLight(light, colour, title) {
+  light.className = "light " + colour;
+  light.dataset.colour = colour;
+  light.title = title;
+}
+
+function figure(label) {
+  const f = el("div", "figure");
+  const value = el("div", "value", "–");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", "0 0 600 28");
+  svg.setAttribute("preserveAspectRatio", "none");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  svg.appendChild(line);
+  f.append(value, svg, el("div", "label", label));
+  return { root: f, value, line };
+}
+
+// sparkline draws the samples of the last 10 minutes, right-aligned at now.
+function sparkline(line, points, key, now) {
+  if (!points.length) { line.setAttribute("points", ""); return; }
+  const span = 600;
+  const top = Math.max(1, ...points.map(p => p[key])) * 1.1;
+  line.setAttribute("points", points
+    .filter(p => now - p.t <= span)
+    .map(p => `${(span - (now - p.t)).toFixed(1)},${(28 - (p[key] / top) * 26 - 1).toFixed(1)}`)
+    .join(" "));
+}
+
+function newCard(name) {
+  const card = el("article", "card");
+  card.dataset.channel = name;
+  const head = el("div", "card-head");
+  const light = el("span", "light");
+  const title = el("h3", "", name);
+  const state = el("span", "state");
+  head.append(light, title, state);
+
+  const picture = el("div", "picture");
+  const img = el("img");
+  img.alt = `current picture of ${name}`;
+  img.hidden = true;
+  const none = el("div", "none", "no picture yet");
+  picture.append(img, none);
+  img.addEventListener("load", () => { img.hidden = false; none.hidden = true; });
+  img.addEventListener("error", () => { img.hidden = true; none.hidden = false; });
+
+  const figures = el("div", "figures");
+  const fps = figure("frames per second");
+  const kbps = figure("kbit/s sent");
+  figures.append(fps.root, kbps.root);
+
+  const counts = el("div", "counts");
+  const restarts = el("b"), stalls = el("b"), pid = el("b");
+  counts.append(el("span", "", "restarts "), restarts, el("span", "", "stalls "), stalls,
+    el("span", "", "ffmpeg pid "), pid);
+  for (const n of counts.querySelectorAll("span")) n.className = "muted";
+  restarts.className = "restarts"; stalls.className = "stalls"; pid.className = "pid";
+
+  const cause = el("p", "cause");
+
+  const actions = el("div", "actions");
+  const button = el("button", "restart", "Restart ffmpeg");
+  button.type = "button";
+  const note = el("span", "note");
+  actions.append(button, note);
+  button.addEventListener("click", () => restart(name, button, note));
+
+  const dests = el("ul", "dests");
+  card.append(head, picture, figures, counts, cause, actions, dests);
+  const c = { card, light, state, img, none, fps, kbps, restarts, stalls, pid, cause, dests, note, thumbAt: 0 };
+  cards.set(name, c);
+  return c;
+}
+
+// restart asks for confirmation with a second press within 4 s, then restarts the channel.
+async function restart(name, button, note) {
+  if (!button.classList.contains("confirm")) {
+    button.classList.add("confirm");
+    button.textContent = "Press again to restart";
+    button.dataset.armed = "1";
+    setTimeout(() => {
+      button.classList.remove("confirm");
+      button.textContent = "Restart ffmpeg";
+      delete button.dataset.armed;
+    }, 4000);
+    return;
+  }
+  button.classList.remove("confirm");
+  button.textContent = "Restart ffmpeg";
+  delete button.dataset.armed;
+  button.disabled = true;
+  try {
+    const r = await fetch(`/channels/${encodeURIComponent(name)}/restart`, {
+      method: "POST",
+      headers: { "X-Liveinject-Control": "dashboard" },
+    });
+    note.textContent = r.ok ? `restart requested at ${new Date().toLocaleTimeString()}`
+      : `restart refused: ${r.status} ${(await r.text()).trim()}`;
+  } catch (e) {
+    note.textContent = `restart failed: ${e}`;
+  } finally {
+    button.disabled = false;
+  }
+  poll();
+}
+
+function causeText(c, now) {
+  const parts = [];
+  if (c.holding_since) {
+    parts.push(`holding the last picture for ${duration(now - Date.parse(c.holding_since) / 1000)}: no frame from ffmpeg`);
+  }
+  if (c.state === "backoff" && c.retry_at) {
+    parts.push(`restarting in ${duration(Date.parse(c.retry_at) / 1000 - now)}`);
+  }
+  if (c.state !== "running" && c.last_cause) parts.push(c.last_cause);
+  else if (c.cause) parts.push(`last ended: ${c.cause}`);
+  return parts.join(" · ");
+}
+
+function renderDestinations(list, dests) {
+  while (list.children.length > dests.length) list.lastChild.remove();
+  dests.forEach((d, i) => {
+    let li = list.children[i];
+    if (!li) {
+      li = el("li", "dest");
+      const head = el("div", "dest-head");
+      head.append(el("span", "light"), el("span", "dest-url"), el("span", "state"));
+      li.append(head, el("div", "counts"), el("div", "error"));
+      list.append(li);
+    }
+    li.dataset.url = d.url;
+    setLight(li.querySelector(".light"), destinationLight(d), d.state);
+    li.querySelector(".dest-url").textContent = d.url;
+    li.querySelector(".state").textContent = d.state + (d.transport ? ` · ${d.transport}` : "");
+    li.querySelector(".counts").textContent =
+      `sent ${count(d.packets_sent)} packets (${bytes(d.bytes_sent)}) · dropped ${count(d.packets_dropped)}` +
+      ` · reconnects ${d.reconnects} · queue ${d.queue_depth}`;
+    li.querySelector(".error").textContent = d.last_error ? `last error: ${d.last_error}` : "";
+  });
+}
+
+function thumbnail(c, name, nowMs) {
+  if (document.visibilityState !== "visible" || nowMs - c.thumbAt < THUMB_MS) return;
+  c.thumbAt = nowMs;
+  c.img.src = `/channels/${encodeURIComponent(name)}/thumbnail.jpg?t=${nowMs}`;
+}
+
+function render(status, history) {
+  const nowMs = Date.now(), now = nowMs / 1000;
+  document.getElementById("version").textContent =
+    "version " + status.version + (status.revision ? ` (${status.revision.slice(0, 12)})` : "");
+  document.getElementById("uptime").textContent = duration(status.uptime_seconds);
+  document.getElementById("config-watch").textContent = "config files: " + status.config_watch;
+
+  const errs = status.profile_errors || [];
+  document.getElementById("profile-errors").hidden = errs.length === 0;
+  document.getElementById("profile-error-list").replaceChildren(...errs.map(e => el("li", "", e)));
+
+  const root = document.getElementById("channels");
+  const seen = new Set();
+  for (const ch of status.channels) {
+    seen.add(ch.name);
+    const c = cards.get(ch.name) || newCard(ch.name);
+    if (c.card.parentNode !== root) root.append(c.card);
+    const [colour, word] = channelLight(ch);
+    setLight(c.light, colour, word);
+    c.card.dataset.state = word;
+    c.state.textContent = ch.since ? `${word} for ${duration(now - Date.parse(ch.since) / 1000)}` : word;
+    const points = (history && history.channels[ch.name]) || [];
+    const last = points[points.length - 1];
+    const fresh = last && now - last.t < 10;
+    c.fps.value.textContent = fresh ? last.fps.toFixed(1) : "–";
+    c.kbps.value.textContent = fresh ? Math.round(last.kbps).toLocaleString() : "–";
+    sparkline(c.fps.line, points, "fps", now);
+    sparkline(c.kbps.line, points, "kbps", now);
+    c.restarts.textContent = Math.max(0, ch.ffmpeg_starts - 1);
+    c.stalls.textContent = ch.stalls;
+    c.pid.textContent = ch.ffmpeg_pid || "–";
+    c.cause.textContent = causeText(ch, now);
+    renderDestinations(c.dests, ch.destinations);
+    thumbnail(c, ch.name, nowMs);
+  }
+  for (const [name, c] of cards) {
+    if (!seen.has(name)) { c.card.remove(); cards.delete(name); }
+  }
+  document.getElementById("no-channels").hidden = status.channels.length > 0;
+
+  const relay = document.getElementById("relay");
+  relay.hidden = !status.relay;
+  if (status.relay) {
+    document.getElementById("relay-address").textContent = status.relay.address;
+    document.getElementById("relay-paths").replaceChildren(...status.relay.paths.map(p => {
+      const tr = el("tr");
+      tr.append(el("td", "", p.path), el("td", "", p.publishing ? "yes" : "no"),
+        el("td", "", String(p.readers)), el("td", "", count(p.packets_received)));
+      return tr;
+    }));
+  }
+}
+
+let timer = 0;
+
+async function poll() {
+  clearTimeout(timer);
+  const link = document.getElementById("link");
+  try {
+    const [s, h] = await Promise.all([fetch("/status"), fetch("/history")]);
+    if (!s.ok) throw new Error(`/status: ${s.status}`);
+    render(await s.json(), h.ok ? await h.json() : null);
+    link.dataset.state = "ok";
+    link.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (e) {
+    link.dataset.state = "lost";
+    link.textContent = `no answer from liveinject: ${e.message}`;
+  }
+  timer = setTimeout(poll, POLL_MS);
+}
+
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") poll(); });
+poll();
