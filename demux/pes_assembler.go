@@ -80,7 +80,7 @@ func (a *pesAssembler) add(payload []byte, unitStart bool, cc int, discontinuity
 	a.cc = cc
 
 	if unitStart {
-		if err := a.end(); err != nil {
+		if err := a.end(false); err != nil {
 			return err
 		}
 		a.state = pesCollecting
@@ -132,9 +132,12 @@ func (a *pesAssembler) add(payload []byte, unitStart bool, cc int, discontinuity
 	return nil
 }
 
-// end closes the PES in progress at a unit start or at the end of the stream: one without a
-// length is complete, one with a length is cut short.
-func (a *pesAssembler) end() error {
+// end closes the PES in progress at a unit start, or at the end of the stream (eof): one with a
+// length is cut short. One without a length is complete at a unit start; at the end of the
+// stream it is dropped, since nothing tells whether it is: the stream of an ffmpeg that was
+// killed ends inside a frame, and a keyframe cut short would be the picture a channel holds
+// through the outage that follows.
+func (a *pesAssembler) end(eof bool) error {
 	if a.state != pesCollecting {
 		return nil
 	}
@@ -145,6 +148,10 @@ func (a *pesAssembler) end() error {
 		return nil
 	case a.size > 0:
 		a.decodeError(fmt.Errorf("PID %d: PES cut short (%d bytes of %d)", a.pid, len(a.buf), a.size))
+		return nil
+	case eof:
+		a.decodeError(fmt.Errorf("PID %d: PES without a length dropped at the end of the stream: "+
+			"it may be cut short", a.pid))
 		return nil
 	}
 	return a.emit(a.buf)

@@ -107,7 +107,7 @@ func (d *tsDemuxer) flush() error {
 		if a == nil {
 			continue
 		}
-		if err := a.end(); err != nil {
+		if err := a.end(true); err != nil {
 			return err
 		}
 	}
