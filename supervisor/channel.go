@@ -297,7 +297,8 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	// video) for StallTimeout. What still came in the second half of that time tells why: audio
 	// frames (the video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg
 	// hangs, or is stopped). The first half is left out: the bytes of the last frame before a
-	// stop are read, while the frame itself waits for the next one to start.
+	// stop are read, while a frame without a PES length (a keyframe over 64 KiB) waits for the
+	// next one to start.
 	var stall atomic.Pointer[error]
 	var lastBytes, lastAudio atomic.Int64 // UnixNano
 	watchdog := time.AfterFunc(c.StallTimeout, func() {
