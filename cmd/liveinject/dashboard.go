@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -71,13 +70,7 @@ type historyReport struct {
 }
 
 func (s *httpServer) serveHistory(w http.ResponseWriter, _ *http.Request) {
-	b, err := json.Marshal(historyReport{IntervalSeconds: s.hist.Interval.Seconds(), Channels: s.hist.Samples()})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+	writeJSON(w, historyReport{IntervalSeconds: s.hist.Interval.Seconds(), Channels: s.hist.Samples()}, "")
 }
 
 // serveThumbnail serves a channel's latest keyframe as a small JPEG:

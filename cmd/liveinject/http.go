@@ -322,7 +322,12 @@ func (s *httpServer) report() statusReport {
 }
 
 func (s *httpServer) serveStatus(w http.ResponseWriter, _ *http.Request) {
-	b, err := json.MarshalIndent(s.report(), "", "  ")
+	writeJSON(w, s.report(), "  ")
+}
+
+// writeJSON answers with v as JSON, its lines indented by indent ("" for one line).
+func writeJSON(w http.ResponseWriter, v any, indent string) {
+	b, err := json.MarshalIndent(v, "", indent)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -242,8 +242,12 @@ func waitLive(t *testing.T, r *running, within time.Duration) (channelReport, ti
 	return c, live
 }
 
-// checkOneSession checks that every destination kept its first session throughout.
-func checkOneSession(t *testing.T, c channelReport) {
+// checkRecordings ends an outage test: every destination of the channel c kept its first
+// session, and what the players and then the receivers (once the run has stopped) recorded went
+// through the outage, over at least span seconds.
+func checkRecordings(t *testing.T, r *running, c channelReport, players []*player, checkReceivers func(float64),
+	span float64,
+) {
 	t.Helper()
 	for _, d := range c.Destinations {
 		if d.State != "recording" || d.Reconnects != 0 || d.FailedAttempts != 0 {
@@ -251,6 +255,11 @@ func checkOneSession(t *testing.T, c channelReport) {
 				d.URL, d.State, d.Reconnects, d.FailedAttempts, d.LastError)
 		}
 	}
+	for _, p := range players {
+		checkHeldRecording(t, p.name, p.stop(t), span)
+	}
+	r.stop(t)
+	checkReceivers(span)
 }
 
 // TestRunHoldsThroughAMinuteStopped SIGSTOPs the channel's ffmpeg for 60 s. Its stall timeout is
@@ -300,13 +309,7 @@ func TestRunHoldsThroughAMinuteStopped(t *testing.T) {
 	if c.FFmpegPID != pid || c.FFmpegStarts != 1 || c.HeldSeconds < 60 {
 		t.Errorf("channel %+v, want the same ffmpeg throughout, 60 s held", c)
 	}
-	checkOneSession(t, c)
-
-	for _, p := range players {
-		checkHeldRecording(t, p.name, p.stop(t), 65)
-	}
-	r.stop(t)
-	checkReceivers(65)
+	checkRecordings(t, r, c, players, checkReceivers, 65)
 }
 
 // TestRunHoldsThroughALongBackoff kills a channel whose file has gone, as a camera unplugged:
@@ -354,11 +357,5 @@ func TestRunHoldsThroughALongBackoff(t *testing.T) {
 	if c.FFmpegPID == pid {
 		t.Errorf("the same ffmpeg %d after SIGKILL", pid)
 	}
-	checkOneSession(t, c)
-
-	for _, p := range players {
-		checkHeldRecording(t, p.name, p.stop(t), 10)
-	}
-	r.stop(t)
-	checkReceivers(10)
+	checkRecordings(t, r, c, players, checkReceivers, 10)
 }
