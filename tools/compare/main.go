@@ -201,7 +201,7 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 	}
 	config := filepath.Join(dir, "liveinject.toml")
 	for path, text := range map[string]string{
-		config: "ffmpeg = " + strconv.Quote(o.ffmpeg) + "\nprofiles = \"profiles\"\n[log]\nlevel = \"warn\"\n",
+		config:                                   "ffmpeg = " + strconv.Quote(o.ffmpeg) + "\nprofiles = \"profiles\"\n[log]\nlevel = \"warn\"\n",
 		filepath.Join(dir, "profiles", "c.toml"): profile,
 	} {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
