@@ -67,7 +67,7 @@ run: deps build
 # fuzzer's default of 60 s; 1 s keeps the run short.)
 test: deps
 	$(GO) test -race ./...
-	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime 200000x -fuzzminimizetime 1s ./demux
+	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime 100000x -fuzzminimizetime 1s ./demux
 	$(GO) test -run '^$$' -fuzz FuzzReaderMatchesMediacommon -fuzztime 15000x -fuzzminimizetime 1s ./demux
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProfile -fuzztime 100000x -fuzzminimizetime 1s ./profiles
 
