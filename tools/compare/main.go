@@ -64,6 +64,62 @@ type result struct {
 	rssKB int64         // the pusher's peak
 	bytes uint64        // RTP bytes the receiver got, over all destinations
 	wall  time.Duration
+	// steady is the pusher's own CPU time per minute from warmup on, startup left out
+	steady time.Duration
+}
+
+// warmup is the start of a push that its steady figure leaves out.
+const warmup = 10 * time.Second
+
+// sampler reads a running process's CPU time once a second: at warmup, and the last reading.
+type sampler struct {
+	pid        int
+	start      time.Time
+	stop, done chan struct{}
+	first      time.Duration // at warmup, -1 before
+	firstAt    time.Time
+	last       time.Duration
+	lastAt     time.Time
+}
+
+func sample(pid int) *sampler {
+	s := &sampler{pid: pid, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{}), first: -1}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case now := <-t.C:
+				cpu, err := procCPU(s.pid)
+				if err != nil {
+					return // it has ended
+				}
+				if s.first < 0 && now.Sub(s.start) >= warmup {
+					s.first, s.firstAt = cpu, now
+				}
+				s.last, s.lastAt = cpu, now
+			}
+		}
+	}()
+	return s
+}
+
+// perMinute stops the sampler and returns the CPU time per minute between warmup and the last
+// reading, 0 when the push was too short.
+func (s *sampler) perMinute() time.Duration {
+	select {
+	case <-s.done:
+	default:
+		close(s.stop)
+		<-s.done
+	}
+	if s.first < 0 || !s.lastAt.After(s.firstAt) {
+		return 0
+	}
+	return time.Duration(float64(s.last-s.first) * float64(time.Minute) / float64(s.lastAt.Sub(s.firstAt)))
 }
 
 func run(o options) error {
@@ -104,8 +160,9 @@ func run(o options) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
-				fmt.Fprintf(os.Stderr, "%-18s %6.2f CPU-s %6.2f child CPU-s %7.1f MB %6.0f MiB RSS\n", name,
-					r.cpu.Seconds(), r.child.Seconds(), float64(r.bytes)/1e6, float64(r.rssKB)/1024)
+				fmt.Fprintf(os.Stderr, "%-18s %6.2f CPU-s (%5.2f a minute from %v on) %6.2f child CPU-s %7.1f MB %6.0f MiB RSS\n",
+					name, r.cpu.Seconds(), r.steady.Seconds(), warmup, r.child.Seconds(), float64(r.bytes)/1e6,
+					float64(r.rssKB)/1024)
 				key := fmt.Sprintf("%s/%d", pusher, n)
 				results[key] = append(results[key], r)
 			}
@@ -175,15 +232,21 @@ func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	samples := sample(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		samples.perMinute()
 		return result{}, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return result{
-		cpu:   cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
-		rssKB: ru.Maxrss,
-		bytes: rx.bytesOf(name),
-		wall:  time.Since(start),
+		cpu:    cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		rssKB:  ru.Maxrss,
+		bytes:  rx.bytesOf(name),
+		wall:   time.Since(start),
+		steady: samples.perMinute(),
 	}, nil
 }
 
@@ -217,11 +280,14 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	samples := sample(cmd.Process.Pid)
 	select {
 	case err := <-done:
+		samples.perMinute()
 		return result{}, fmt.Errorf("liveinject ended: %v\n%s", err, stderr.String())
 	case <-time.After(o.duration):
 	}
+	steady := samples.perMinute()
 	// the figures before the stop, which is not part of the push
 	self, err := procCPU(cmd.Process.Pid)
 	if err != nil {
@@ -235,7 +301,7 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 		}
 	}
 	rss := procHWM(cmd.Process.Pid)
-	r := result{cpu: self, child: child, rssKB: rss, wall: time.Since(start)}
+	r := result{cpu: self, child: child, rssKB: rss, wall: time.Since(start), steady: steady}
 	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have ended
 	if err := <-done; err != nil {
 		return result{}, fmt.Errorf("liveinject: %v\n%s", err, stderr.String())
@@ -298,8 +364,8 @@ func children(pid int) []int {
 func report(o options, counts []int, results map[string][]result) {
 	fmt.Printf("\n%s of %s %d fps H.264 at %s + AAC, %d runs each, interleaved; min / median\n\n",
 		o.duration, o.size, o.fps, o.bitrate, o.runs)
-	fmt.Println("| destinations | pusher | CPU-s | MB pushed per CPU-s | peak RSS MiB | its ffmpeg child CPU-s |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Printf("| destinations | pusher | CPU-s | CPU-s a minute after the first %v | MB pushed per CPU-s | peak RSS MiB | its ffmpeg child CPU-s |\n", warmup)
+	fmt.Println("|---|---|---|---|---|---|---|")
 	stat := func(rs []result, f func(result) float64) (lo, med float64) {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
@@ -315,19 +381,23 @@ func report(o options, counts []int, results map[string][]result) {
 			cl, cm := stat(rs, func(r result) float64 { return r.cpu.Seconds() })
 			ml, mm := stat(rs, func(r result) float64 { return float64(r.bytes) / 1e6 / r.cpu.Seconds() })
 			rl, rm := stat(rs, func(r result) float64 { return float64(r.rssKB) / 1024 })
+			sl, sm := stat(rs, func(r result) float64 { return r.steady.Seconds() })
 			child := "—"
 			if pusher == "liveinject" {
 				hl, hm := stat(rs, func(r result) float64 { return r.child.Seconds() })
 				child = fmt.Sprintf("%.2f / %.2f", hl, hm)
 			}
-			fmt.Printf("| %d | %s | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %s |\n", n, pusher, cl, cm, ml, mm, rl, rm, child)
+			fmt.Printf("| %d | %s | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %s |\n", n, pusher, cl, cm, sl, sm,
+				ml, mm, rl, rm, child)
 			median[fmt.Sprintf("%s/%d", pusher, n)] = cm
+			median[fmt.Sprintf("%s/%d/steady", pusher, n)] = sm
 		}
 	}
 	fmt.Println()
 	for _, n := range counts {
-		fmt.Printf("liveinject's Go process / ffmpeg, CPU, %d destination(s): %.2fx (medians)\n", n,
-			median[fmt.Sprintf("liveinject/%d", n)]/median[fmt.Sprintf("ffmpeg/%d", n)])
+		fmt.Printf("liveinject's Go process / ffmpeg, CPU, %d destination(s): %.2fx, after the first %v %.2fx (medians)\n",
+			n, median[fmt.Sprintf("liveinject/%d", n)]/median[fmt.Sprintf("ffmpeg/%d", n)], warmup,
+			median[fmt.Sprintf("liveinject/%d/steady", n)]/median[fmt.Sprintf("ffmpeg/%d/steady", n)])
 	}
 	if len(counts) >= 2 {
 		a, b := counts[0], counts[len(counts)-1]
