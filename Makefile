@@ -61,11 +61,11 @@ run: deps build
 
 # The whole suite, then the fuzz targets for a short while: damaged input must never crash the
 # demuxer or the profile decoder, and the demuxer must read valid streams as mediacommon's reader
-# does. The budgets are counts of runs (about 20, 15 and 10 s here once the fuzz cache is warm, 4 min on a
-# fresh machine): a budget in seconds can fail
-# at its end with "context deadline exceeded" and no failing input, a race in Go's fuzzing
-# coordinator that go1.26 has (go.dev/issue/75804). (Minimizing a new input can take the
-# fuzzer's default of 60 s; 1 s keeps the run short.)
+# does. The budgets are counts of runs (about 20, 15 and 10 s here once the fuzz cache is warm,
+# 4 min on a fresh machine): a budget in seconds can fail at its end with "context deadline
+# exceeded" and no failing input, a race in Go's fuzzing coordinator that go1.26 has
+# (go.dev/issue/75804). (Minimizing a new input can take the fuzzer's default of 60 s; 1 s keeps
+# the run short.)
 test: deps
 	$(GO) test -race ./...
 	$(GO) test -run '^$$' -fuzz FuzzDemux -fuzztime 100000x -fuzzminimizetime 1s ./demux
