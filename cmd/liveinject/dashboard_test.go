@@ -223,25 +223,3 @@ func TestThumbnailWithoutKeyframe(t *testing.T) {
 		t.Errorf("%v decodes for a channel without a keyframe", v)
 	}
 }
-
-// TestDashboardNeedsCredentials serves with basic auth: the page, its assets, the history and the
-// thumbnails need the credentials like every other route.
-func TestDashboardNeedsCredentials(t *testing.T) {
-	fftest.Require(t)
-	config := writeConfig(t, relayAny+"[http]\nlisten = \"127.0.0.1:0\"\nuser = \"ops\"\npassword_file = \"http.pass\"\n",
-		"rtsp://{relay}/test.sdp")
-	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "http.pass"), []byte("pa55word\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := startRun(t, config)
-	for _, path := range []string{"/", "/assets/app.js", "/history", "/channels/test/thumbnail.jpg"} {
-		url := "http://" + r.inst.httpAddr + path
-		if code, _, _ := do(t, "GET", url, nil); code != http.StatusUnauthorized {
-			t.Errorf("GET %s without credentials: %d, want 401", path, code)
-		}
-		// the thumbnail may not be there yet: 404, but authorized
-		if code, _ := get(t, url, "ops", "pa55word"); code != http.StatusOK && !(path == "/channels/test/thumbnail.jpg" && code == http.StatusNotFound) {
-			t.Errorf("GET %s with credentials: %d", path, code)
-		}
-	}
-}
