@@ -2,6 +2,7 @@ package inject
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -259,5 +262,88 @@ func TestWireConnCoalesces(t *testing.T) {
 	})
 	if _, err := c.Write(pkt(96, 7, true)); err == nil || err.Error() != "broken pipe" {
 		t.Errorf("Write after a failed flush: %v, want broken pipe", err)
+	}
+}
+
+// writesConn keeps every Write of a connection as it was given.
+type writesConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (c *writesConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, bytes.Clone(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestSSRCConnWrites checks what wireConn relies on in gortsplib: its client writes every
+// interleaved frame with one Write of its own, whole, and RTSP messages apart from them. An
+// upgrade that splits or joins them would leave the SSRCs as the library chose them and the
+// frames of a picture written one by one.
+func TestSSRCConnWrites(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	sess, err := newSession("test", Metadata{}, fr[0].Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wc *writesConn
+	tcp := gortsplib.TransportTCP
+	c := &gortsplib.Client{Transport: &tcp, DisableRTCPSenderReports: true,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
+			if err == nil {
+				wc = &writesConn{Conn: nc}
+				return wc, nil
+			}
+			return nil, err
+		}}
+	if err := c.StartRecording(s.url("/w.sdp"), sess.desc); err != nil {
+		t.Fatal(err)
+	}
+	// RTP packets of a picture in several packets, of all sizes, and an RTCP report
+	enc := &rtph264.Encoder{PayloadType: videoPayloadType, PacketizationMode: 1}
+	if err := enc.Init(); err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := enc.Encode(withParameterSets(fr[0].Data, fr[0].Params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		if err := c.WritePacketRTP(sess.video, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WritePacketRTCP(sess.video, &rtcp.SenderReport{SSRC: 1}); err != nil {
+		t.Fatal(err)
+	}
+	fftest.WaitFor(t, 10*time.Second, "the packets at the server", func() bool {
+		return len(s.received(0)) == len(pkts)
+	})
+	c.Close()
+
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	frames := 0
+	for i, w := range wc.writes {
+		if w[0] != '$' {
+			if !bytes.HasPrefix(w, []byte("OPTIONS ")) && !bytes.HasPrefix(w, []byte("ANNOUNCE ")) &&
+				!bytes.HasPrefix(w, []byte("SETUP ")) && !bytes.HasPrefix(w, []byte("RECORD ")) &&
+				!bytes.HasPrefix(w, []byte("TEARDOWN ")) {
+				t.Errorf("write %d is neither a request nor a frame: %q", i, w[:min(len(w), 20)])
+			}
+			continue
+		}
+		if len(w) < 4 || 4+int(binary.BigEndian.Uint16(w[2:4])) != len(w) {
+			t.Errorf("write %d is not one whole interleaved frame: %d bytes", i, len(w))
+		}
+		frames++
+	}
+	if frames != len(pkts)+1 {
+		t.Errorf("%d interleaved frames written, want %d packets and a report, one write each", frames, len(pkts)+1)
 	}
 }
