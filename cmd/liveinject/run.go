@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -43,12 +45,22 @@ type instance struct {
 func (m *Main) run(ctx context.Context, args []string) int {
 	level := &enumFlag{allowed: []string{"debug", "info", "warn", "error"}}
 	format := &enumFlag{allowed: []string{"text", "json"}}
+	var cpuProfile string
 	path, fs, code, ok := m.configFlags(runCommand, args, func(fs *flag.FlagSet) {
 		fs.Var(level, "log-level", "log `level`: debug, info, warn or error (default: the config's [log] level)")
 		fs.Var(format, "log-format", "log `format`: text or json (default: the config's [log] format)")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (for go tool pprof)")
 	})
 	if !ok {
 		return code
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "liveinject run: %v\n", err)
+			return exitFail
+		}
+		defer stop()
 	}
 	// A profile with a mistake must not keep the box's other channels dark: it is reported,
 	// and the watcher adds its channel once it is fixed. The main config must be right.
@@ -192,6 +204,23 @@ func (m *Main) run(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// startCPUProfile starts profiling the process's CPU into path; the function it returns stops
+// and writes the profile out.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // resolve returns the channels with "{relay}" in their destinations replaced by the relay's

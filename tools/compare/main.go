@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&o.size, "size", "1920x1080", "picture size")
 	flag.IntVar(&o.fps, "fps", 30, "frame rate")
 	flag.StringVar(&o.bitrate, "bitrate", "8M", "video bit rate")
+	flag.StringVar(&o.profiles, "cpuprofile", "", "directory where each liveinject run writes its CPU profile (liveinject run -cpuprofile)")
 	flag.StringVar(&o.dests, "dests", "1", "destinations per push, comma-separated: with two counts, the marginal cost of a destination is printed too")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -51,6 +52,7 @@ func main() {
 
 type options struct {
 	liveinject, ffmpeg, work string
+	profiles                 string
 	duration                 time.Duration
 	runs                     int
 	size, bitrate, dests     string
@@ -271,7 +273,11 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 			return result{}, err
 		}
 	}
-	cmd := exec.Command(o.liveinject, "run", "-c", config)
+	args := []string{"run", "-c", config}
+	if o.profiles != "" {
+		args = append(args, "-cpuprofile", filepath.Join(o.profiles, name+".pprof"))
+	}
+	cmd := exec.Command(o.liveinject, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
