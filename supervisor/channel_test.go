@@ -23,10 +23,14 @@ import (
 )
 
 // The test binary doubles as a fake ffmpeg (os/exec's TestHelperProcess pattern): with
-// FAKE_FFMPEG set it behaves as that mode says instead of running tests.
+// FAKE_FFMPEG set it behaves as that mode says instead of running tests. With LIVEINJECT_RELAY=1
+// it is a relay for the benchmarks (relayChild).
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("FAKE_FFMPEG"); mode != "" {
 		os.Exit(fakeFFmpeg(mode))
+	}
+	if os.Getenv("LIVEINJECT_RELAY") == "1" {
+		os.Exit(relayChild())
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
-	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 )
 
@@ -151,39 +150,4 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 		total += k.killAndWait(b)
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-video")
-}
-
-// BenchmarkSupervisorCPU32Channels runs 32 channels of a small test pattern (160x120, 10 fps,
-// no sound) into the in-process relay and reports this process's CPU over 5 s of steady
-// streaming: supervisor, demuxers, injectors and the relay receiving it all; the ffmpeg children
-// are not counted. Use -benchtime 1x.
-func BenchmarkSupervisorCPU32Channels(b *testing.B) {
-	fftest.Require(b)
-	rl := &relay.Server{Address: "127.0.0.1:0"}
-	if err := rl.Initialize(); err != nil {
-		b.Fatal(err)
-	}
-	defer rl.Close()
-	var chs []profiles.Channel
-	for i := range 32 {
-		p := testProfile()
-		p.Name = "c" + strconv.Itoa(i)
-		p.Video.Size.Width, p.Video.Size.Height, p.Video.FPS = 160, 120, 10
-		p.Video.Bitrate = 100_000
-		p.Audio.Encoder = "none"
-		p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/" + p.Name + ".sdp", Transport: "tcp"}}
-		chs = append(chs, p)
-	}
-	s := &Supervisor{FFmpeg: "ffmpeg", Channels: chs}
-	runSupervisor(b, s)
-	fftest.WaitFor(b, 60*time.Second, "32 channels streaming", func() bool { return len(rl.Paths()) == 32 })
-	for b.Loop() {
-		var before, after syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &before) //nolint:errcheck
-		start := time.Now()
-		<-time.After(5 * time.Second)
-		syscall.Getrusage(syscall.RUSAGE_SELF, &after) //nolint:errcheck
-		cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-		b.ReportMetric(100*cpu.Seconds()/time.Since(start).Seconds(), "%cpu")
-	}
 }
