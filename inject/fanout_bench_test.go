@@ -1,14 +1,9 @@
 package inject
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,28 +22,24 @@ func TestHelperDiscardServer(t *testing.T) {
 		return
 	}
 	s := startDiscardServer(t, nil)
-	fmt.Println(s.addr)
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
+	err := fftest.Serve(s.addr, func() any {
 		counts := map[string]uint64{}
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		for path, c := range s.packets {
 			counts[path] = c.Load()
 		}
-		s.mu.Unlock()
-		b, err := json.Marshal(counts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println(string(b))
+		return counts
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
 // discardProcess is a running TestHelperDiscardServer.
 type discardProcess struct {
+	*fftest.Child
 	addr string
-	in   io.WriteCloser
-	out  *bufio.Reader
 	// fanouts counts the Fanouts started against it: each pushes to paths of its own, so that
 	// the server's counts, which it keeps per path for its whole life, are of that Fanout alone.
 	fanouts int
@@ -56,47 +47,15 @@ type discardProcess struct {
 
 func startDiscardProcess(b *testing.B) *discardProcess {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDiscardServer$")
-	cmd.Env = append(os.Environ(), "LIVEINJECT_DISCARD_SERVER=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		in.Close()
-		cmd.Wait() //nolint:errcheck // it ends when stdin closes
-	})
-	p := &discardProcess{in: in, out: bufio.NewReader(out)}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		b.Fatalf("discard server: %v", err)
-	}
-	p.addr = strings.TrimSpace(line)
-	return p
+	c := fftest.StartChild(b, "LIVEINJECT_DISCARD_SERVER=1", "-test.run=^TestHelperDiscardServer$")
+	return &discardProcess{Child: c, addr: c.Ready}
 }
 
 // received returns the RTP packets the server received per path (without the leading slash).
 func (p *discardProcess) received(b *testing.B) map[string]uint64 {
 	b.Helper()
-	if _, err := fmt.Fprintln(p.in, "counts"); err != nil {
-		b.Fatal(err)
-	}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
 	var counts map[string]uint64
-	if err := json.Unmarshal([]byte(line), &counts); err != nil {
-		b.Fatal(err)
-	}
+	p.Ask(b, "counts", &counts)
 	return counts
 }
 

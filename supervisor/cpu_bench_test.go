@@ -1,13 +1,8 @@
 package supervisor
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,69 +22,18 @@ func relayChild() int {
 		return 1
 	}
 	defer rl.Close()
-	fmt.Println(rl.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		b, err := json.Marshal(rl.Paths())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println(string(b))
+	if err := fftest.Serve(rl.Addr(), func() any { return rl.Paths() }); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return 0
 }
 
-// relayProcess is a running relayChild.
-type relayProcess struct {
-	addr string
-	in   io.WriteCloser
-	out  *bufio.Reader
-}
-
-func startRelayProcess(b *testing.B) *relayProcess {
+// relayPackets returns the RTP packets a relayChild received per path with a publisher.
+func relayPackets(b *testing.B, rl *fftest.Child) map[string]uint64 {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "LIVEINJECT_RELAY=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		in.Close()
-		cmd.Wait() //nolint:errcheck // it ends when stdin closes
-	})
-	p := &relayProcess{in: in, out: bufio.NewReader(out)}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		b.Fatalf("relay: %v", err)
-	}
-	p.addr = strings.TrimSpace(line)
-	return p
-}
-
-// packets returns the RTP packets the relay received per path with a publisher.
-func (p *relayProcess) packets(b *testing.B) map[string]uint64 {
-	b.Helper()
-	if _, err := fmt.Fprintln(p.in, "paths"); err != nil {
-		b.Fatal(err)
-	}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
 	var paths []relay.PathInfo
-	if err := json.Unmarshal([]byte(line), &paths); err != nil {
-		b.Fatal(err)
-	}
+	rl.Ask(b, "paths", &paths)
 	out := map[string]uint64{}
 	for _, pi := range paths {
 		if pi.Publishing {
@@ -112,14 +56,14 @@ func BenchmarkChannelCPU8x720p(b *testing.B) {
 	file := fftest.TS(b, "10", "-s", "1280x720", "-c:v", "libx264", "-preset", "ultrafast",
 		"-tune", "zerolatency", "-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "4M",
 		"-x264-params", "nal-hrd=cbr", "-g", "50", "-c:a", "aac", "-ac", "2")
-	rl := startRelayProcess(b)
+	rl := fftest.StartChild(b, "LIVEINJECT_RELAY=1", "-test.run=^$")
 	var chs []profiles.Channel
 	for i := range channels {
 		p := testProfile()
 		p.Name = fmt.Sprintf("c%d", i)
 		p.Source = profiles.Source{Kind: profiles.SourceFile, Path: file}
 		p.Video.Encoder, p.Audio.Encoder = profiles.EncoderCopy, profiles.EncoderCopy
-		p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.addr + "/" + p.Name + ".sdp", Transport: "tcp"}}
+		p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Ready + "/" + p.Name + ".sdp", Transport: "tcp"}}
 		chs = append(chs, p)
 	}
 	s := &Supervisor{FFmpeg: "ffmpeg", Channels: chs}
@@ -134,20 +78,20 @@ func BenchmarkChannelCPU8x720p(b *testing.B) {
 				return false
 			}
 		}
-		return len(rl.packets(b)) == channels
+		return len(relayPackets(b, rl)) == channels
 	})
 
 	var goCPU, ffCPU, wall time.Duration
 	var frames, packets uint64
 	for b.Loop() {
-		st0, pkts0 := s.Status(), rl.packets(b)
+		st0, pkts0 := s.Status(), relayPackets(b, rl)
 		ff0 := childrenCPU(b, st0)
 		go0, start := selfCPU(b), time.Now()
 		<-time.After(window)
 		go1, end := selfCPU(b), time.Now()
 		st1 := s.Status()
 		ff1 := childrenCPU(b, st1)
-		pkts1 := rl.packets(b)
+		pkts1 := relayPackets(b, rl)
 		for i := range st1 {
 			if st1[i].Starts != st0[i].Starts {
 				b.Fatalf("channel %s restarted during the window: %s", st1[i].Name, st1[i].LastCause)

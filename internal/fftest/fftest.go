@@ -1,4 +1,5 @@
-// Package fftest runs the real ffmpeg and ffprobe for tests, and waits for what they do.
+// Package fftest runs the real ffmpeg and ffprobe for tests, and waits for what they do; and it
+// runs the test binary again as a helper process (Child), such as a receiver for a benchmark.
 package fftest
 
 import (
