@@ -42,6 +42,7 @@ func main() {
 	flag.IntVar(&o.fps, "fps", 30, "frame rate")
 	flag.StringVar(&o.bitrate, "bitrate", "8M", "video bit rate")
 	flag.StringVar(&o.profiles, "cpuprofile", "", "directory where each liveinject run writes its CPU profile (liveinject run -cpuprofile)")
+	flag.StringVar(&o.env, "env", "", "environment for liveinject, comma-separated NAME=value pairs (GOMAXPROCS=1)")
 	flag.StringVar(&o.dests, "dests", "1", "destinations per push, comma-separated: with two counts, the marginal cost of a destination is printed too")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -52,7 +53,7 @@ func main() {
 
 type options struct {
 	liveinject, ffmpeg, work string
-	profiles                 string
+	profiles, env            string
 	duration                 time.Duration
 	runs                     int
 	size, bitrate, dests     string
@@ -278,6 +279,9 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 		args = append(args, "-cpuprofile", filepath.Join(o.profiles, name+".pprof"))
 	}
 	cmd := exec.Command(o.liveinject, args...)
+	if o.env != "" {
+		cmd.Env = append(os.Environ(), strings.Split(o.env, ",")...)
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
