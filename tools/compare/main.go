@@ -261,7 +261,7 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 		return result{}, err
 	}
 	var child time.Duration
-	for _, pid := range children(cmd.Process.Pid) {
+	for _, pid := range benchrig.Children(cmd.Process.Pid) {
 		c, err := procCPU(pid)
 		if err == nil {
 			child += c
@@ -307,24 +307,6 @@ func procHWM(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// children returns the PIDs of a process's children.
-func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }
 
 // report prints the figures of each pusher and destination count: min and median of the runs.
