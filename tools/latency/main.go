@@ -122,11 +122,13 @@ func run(o options) error {
 	}
 	defer rx.Close()
 
+	// each run's files stay in the work directory, by the time of this invocation
+	stamp := time.Now().UTC().Format("20060102T150405")
 	results := map[string][]runResult{}
 	steps := map[string][]stages{}
 	for i := range o.runs {
 		for j, c := range contents {
-			name := fmt.Sprintf("run-%d-%d", j, i)
+			name := fmt.Sprintf("%s-%d-%d", stamp, j, i)
 			var r runResult
 			busy0, total0 := cpuTimes()
 			if o.stages {
@@ -142,7 +144,7 @@ func run(o options) error {
 			if busy1, total1 := cpuTimes(); total1 > total0 {
 				r.busy = float64(busy1-busy0) / float64(total1-total0)
 			}
-			fmt.Fprintf(os.Stderr, "%s %-18s %s\n", name, c.name, r.line())
+			fmt.Fprintf(os.Stderr, "%s %-16s %s\n", name, c.name, r.line())
 			results[c.name] = append(results[c.name], r)
 		}
 	}
@@ -212,10 +214,14 @@ type runResult struct {
 }
 
 func (r runResult) line() string {
+	waits := "not measured"
+	if r.wait != 0 || r.childWait != 0 {
+		waits = fmt.Sprintf("liveinject %s, its children %s", ms(r.wait), ms(r.childWait))
+	}
 	return fmt.Sprintf("%d PES written, %d frames received, %d matched (%d unmatched, %d before the write of "+
-		"their last byte returned, %d before it began); machine %.0f %% busy, waits for a CPU: liveinject %s, "+
-		"its children %s; under 64 KiB: %s; 64 KiB or more: %s", r.sent, r.received, len(r.m.samples), r.m.unmatched,
-		r.m.early, r.beforeBegun, 100*r.busy, ms(r.wait), ms(r.childWait), summarize(r.bounded), summarize(r.unbounded))
+		"their last byte returned, %d before it began); machine %.0f %% busy, waits for a CPU: %s; "+
+		"under 64 KiB: %s; 64 KiB or more: %s", r.sent, r.received, len(r.m.samples), r.m.unmatched,
+		r.m.early, r.beforeBegun, 100*r.busy, waits, summarize(r.bounded), summarize(r.unbounded))
 }
 
 // measure runs liveinject for o.duration with its pass-through ffmpeg playing ts to the receiver.
@@ -247,7 +253,11 @@ func measure(o options, rx *receiver, self, ts, name string) (runResult, error) 
 	}
 	r.wait = runWait(cmd.Process.Pid) - r.childWait
 	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have ended
-	if err := <-done; err != nil {
+	err = <-done
+	if werr := os.WriteFile(filepath.Join(dir, "liveinject.log"), []byte(stderr.String()), 0o644); werr != nil {
+		return runResult{}, werr
+	}
+	if err != nil {
 		return runResult{}, fmt.Errorf("liveinject: %v\n%s", err, stderr.String())
 	}
 
@@ -263,8 +273,15 @@ func measure(o options, rx *receiver, self, ts, name string) (runResult, error) 
 	if err != nil {
 		return runResult{}, err
 	}
-	r.sent, r.received, r.m = len(sent), len(got), m
-	from := m.samples[0].arrived.Add(o.warmup)
+	r.sent, r.received = len(sent), len(got)
+	r.add(m, o.warmup)
+	return r, nil
+}
+
+// add sorts the samples of m from warmup after the first arrival on into r's figures.
+func (r *runResult) add(m matched, warmup time.Duration) {
+	r.m = m
+	from := m.samples[0].arrived.Add(warmup)
 	for _, s := range m.samples {
 		if s.arrived.Before(s.pes.Begun) {
 			r.beforeBegun++
@@ -282,7 +299,6 @@ func measure(o options, rx *receiver, self, ts, name string) (runResult, error) 
 			r.unboundedKeys++
 		}
 	}
-	return r, nil
 }
 
 // writeArrivals keeps what the receiver got in the work directory: a line per video frame, its
@@ -363,8 +379,12 @@ func report(o options, contents []content, results map[string][]runResult) {
 				continue
 			}
 			for i, r := range rs {
+				wait := "—" // -stages: liveinject's path is in this process
+				if r.wait != 0 {
+					wait = ms(r.wait)
+				}
 				fmt.Printf("| %s | %s | %d | %s | %.0f %% | %s |\n", c.name, k.name, i+1, summarize(k.get(r)).row(),
-					100*r.busy, ms(r.wait))
+					100*r.busy, wait)
 			}
 			fmt.Printf("| %s | %s | all | %s | | |\n", c.name, k.name, summarize(all).row())
 		}

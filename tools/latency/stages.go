@@ -118,7 +118,8 @@ func measureStages(o options, rx *receiver, self, ts, name string) (runResult, s
 	if err != nil {
 		return runResult{}, stages{}, fmt.Errorf("pairing the frames read with those demuxed: %w", err)
 	}
-	res := runResult{sent: len(written), received: len(got), m: total}
+	res := runResult{sent: len(written), received: len(got)}
+	res.add(total, o.warmup)
 	readAt := map[int64]time.Time{}
 	for _, p := range read {
 		readAt[p.PTS] = p.Written
@@ -135,7 +136,6 @@ func measureStages(o options, rx *receiver, self, ts, name string) (runResult, s
 		if s.pes.Written.Before(from) || s.pes.Unbounded || !ok1 || !ok2 {
 			continue
 		}
-		res.bounded = append(res.bounded, s.latency)
 		st.total = append(st.total, s.latency)
 		st.wr = append(st.wr, rt.Sub(s.pes.Written))
 		st.rd = append(st.rd, dt.Sub(rt))
