@@ -25,7 +25,7 @@ SYSUSERSDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/sysusers.d
 ARCHES  ?= amd64 arm64
 DIST    ?= dist
 
-.PHONY: all deps build run test bench compare fuzz lint install uninstall deb clean
+.PHONY: all deps build run test bench compare latency fuzz lint install uninstall deb clean
 
 all: build
 
@@ -76,6 +76,11 @@ test: deps
 # (BENCHMARKS.md): COMPARE_ARGS="-duration 60s -runs 3 -dests 1,20" and so on.
 compare: deps build
 	$(GO) run ./tools/compare -liveinject $(BIN) $(COMPARE_ARGS)
+
+# liveinject's Go path, from a frame's last byte on ffmpeg's pipe to its first RTP packet at the
+# receiver, with a real ffmpeg writing the pipe (BENCHMARKS.md): LATENCY_ARGS="-runs 3 -duration 30s".
+latency: deps build
+	$(GO) run ./tools/latency -liveinject $(BIN) $(LATENCY_ARGS)
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...

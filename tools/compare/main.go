@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +24,11 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
+
+	"github.com/liveinject/liveinject/internal/benchrig"
 )
 
 func main() {
@@ -139,7 +139,8 @@ func run(o options) error {
 	if o.liveinject, err = filepath.Abs(o.liveinject); err != nil {
 		return err
 	}
-	mkv, ts, err := content(o)
+	mkv, ts, err := benchrig.Content{FFmpeg: o.ffmpeg, Dir: o.work, Size: o.size, FPS: o.fps, Bitrate: o.bitrate,
+		Duration: o.duration}.Make()
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	defer rx.srv.Close()
+	defer rx.Close()
 
 	results := map[string][]result{}
 	for i := range o.runs {
@@ -187,47 +188,16 @@ func parseCounts(s string) ([]int, error) {
 	return counts, nil
 }
 
-// content makes the test content once, in work: H.264 at the bit rate asked for and AAC, as
-// Matroska for ffmpeg (which cannot send ADTS AAC from a TS over RTSP with -c copy) and the same
-// streams as MPEG-TS for liveinject.
-func content(o options) (mkv, ts string, err error) {
-	base := fmt.Sprintf("content-%s-%d-%s-%s", o.size, o.fps, o.bitrate, o.duration)
-	mkv, ts = filepath.Join(o.work, base+".mkv"), filepath.Join(o.work, base+".ts")
-	if _, err := os.Stat(ts); err == nil {
-		return mkv, ts, nil
-	}
-	fmt.Fprintf(os.Stderr, "making %s of %s %d fps H.264 at %s with AAC...\n", o.duration, o.size, o.fps, o.bitrate)
-	secs := strconv.FormatFloat(o.duration.Seconds(), 'f', -1, 64)
-	if err := ffmpeg(o, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", o.size, o.fps),
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", secs,
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", o.bitrate, "-maxrate", o.bitrate, "-bufsize", o.bitrate,
-		"-g", strconv.Itoa(2*o.fps), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-y", mkv); err != nil {
-		return "", "", err
-	}
-	if err := ffmpeg(o, "-i", mkv, "-c", "copy", "-f", "mpegts", "-y", ts); err != nil {
-		return "", "", err
-	}
-	return mkv, ts, nil
-}
-
-func ffmpeg(o options, args ...string) error {
-	cmd := exec.Command(o.ffmpeg, append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	return nil
-}
-
 // pushFFmpeg pushes the content once with ffmpeg, to n destinations (the tee muxer for more
 // than one), and returns what the process cost.
 func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error) {
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", mkv, "-map", "0", "-c", "copy"}
 	if n == 1 {
-		args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", rx.url(name, 0))
+		args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", rx.URL(name, 0))
 	} else {
 		outs := make([]string, n)
 		for i := range outs {
-			outs[i] = "[f=rtsp:rtsp_transport=tcp]" + rx.url(name, i)
+			outs[i] = "[f=rtsp:rtsp_transport=tcp]" + rx.URL(name, i)
 		}
 		args = append(args, "-f", "tee", strings.Join(outs, "|"))
 	}
@@ -257,22 +227,13 @@ func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error
 // passed through, pushing to n destinations, for the content's duration from its start, and
 // returns what its process and its ffmpeg child cost meanwhile.
 func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, error) {
-	dir := filepath.Join(o.work, name)
-	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = rx.URL(name, i)
+	}
+	config, err := benchrig.Channel{FFmpeg: o.ffmpeg, Source: ts, URLs: urls}.Write(filepath.Join(o.work, name))
+	if err != nil {
 		return result{}, err
-	}
-	profile := fmt.Sprintf("[source]\nkind = \"file\"\npath = %q\n[video]\nencoder = \"copy\"\n[audio]\nencoder = \"copy\"\n", ts)
-	for i := range n {
-		profile += fmt.Sprintf("[[destination]]\nurl = %q\n", rx.url(name, i))
-	}
-	config := filepath.Join(dir, "liveinject.toml")
-	for path, text := range map[string]string{
-		config:                                   "ffmpeg = " + strconv.Quote(o.ffmpeg) + "\nprofiles = \"profiles\"\n[log]\nlevel = \"warn\"\n",
-		filepath.Join(dir, "profiles", "c.toml"): profile,
-	} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return result{}, err
-		}
 	}
 	args := []string{"run", "-c", config}
 	if o.profiles != "" {
@@ -304,7 +265,7 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 		return result{}, err
 	}
 	var child time.Duration
-	for _, pid := range children(cmd.Process.Pid) {
+	for _, pid := range benchrig.Children(cmd.Process.Pid) {
 		c, err := procCPU(pid)
 		if err == nil {
 			child += c
@@ -350,24 +311,6 @@ func procHWM(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// children returns the PIDs of a process's children.
-func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var out []int
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }
 
 // report prints the figures of each pusher and destination count: min and median of the runs.
@@ -419,33 +362,23 @@ func report(o options, counts []int, results map[string][]result) {
 	}
 }
 
-// receiver takes every push over TCP and counts the RTP bytes of each path.
+// receiver takes every push and counts the RTP bytes of each.
 type receiver struct {
-	srv  *gortsplib.Server
-	addr string
+	*benchrig.Receiver
 
 	mu    sync.Mutex
-	bytes map[string]*atomic.Uint64 // by the path's first segment (the push's name)
+	bytes map[string]*atomic.Uint64 // by the push's name
 }
 
 func newReceiver() (*receiver, error) {
 	r := &receiver{bytes: map[string]*atomic.Uint64{}}
-	r.srv = &gortsplib.Server{
-		Handler:     r,
-		RTSPAddress: "127.0.0.1:0",
-		Listen: func(network, address string) (net.Listener, error) {
-			l, err := net.Listen(network, address)
-			if err == nil {
-				r.addr = l.Addr().String()
-			}
-			return l, err
-		},
-	}
-	return r, r.srv.Start()
-}
-
-func (r *receiver) url(name string, i int) string {
-	return fmt.Sprintf("rtsp://%s/%s/%d.sdp", r.addr, name, i)
+	r.Receiver = &benchrig.Receiver{OnSession: func(name string, s *gortsplib.ServerSession) {
+		c := r.counter(name)
+		s.OnPacketRTPAny(func(_ *description.Media, _ format.Format, p *rtp.Packet) {
+			c.Add(uint64(len(p.Payload)))
+		})
+	}}
+	return r, r.Initialize()
 }
 
 func (r *receiver) counter(name string) *atomic.Uint64 {
@@ -460,23 +393,3 @@ func (r *receiver) counter(name string) *atomic.Uint64 {
 }
 
 func (r *receiver) bytesOf(name string) uint64 { return r.counter(name).Load() }
-
-// OnAnnounce implements gortsplib.ServerHandlerOnAnnounce.
-func (r *receiver) OnAnnounce(*gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
-	return &base.Response{StatusCode: base.StatusOK}, nil
-}
-
-// OnSetup implements gortsplib.ServerHandlerOnSetup.
-func (r *receiver) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, nil, nil
-}
-
-// OnRecord implements gortsplib.ServerHandlerOnRecord.
-func (r *receiver) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
-	name := strings.SplitN(strings.TrimPrefix(ctx.Path, "/"), "/", 2)[0]
-	c := r.counter(name)
-	ctx.Session.OnPacketRTPAny(func(_ *description.Media, _ format.Format, p *rtp.Packet) {
-		c.Add(uint64(len(p.Payload)))
-	})
-	return &base.Response{StatusCode: base.StatusOK}, nil
-}
