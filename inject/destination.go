@@ -476,7 +476,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			if d.secure {
 				return nc, nil // SRTP in TLS: see ssrc.go
 			}
-			return &wireConn{Conn: nc, r: ssrc}, nil
+			return newWireConn(nc, ssrc), nil
 		},
 		// Called from the goroutine that then writes the request: server is read once
 		// Announce has returned.

@@ -6,9 +6,11 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/rawio"
 )
 
 // Darwin Streaming Server's reflector locks a broadcast onto the SSRC of its packets
@@ -171,6 +173,15 @@ type wireConn struct {
 	timer *time.Timer // flushes buf coalesceFor after it began to wait; armed while it does
 	armed bool
 	err   error // the error of a write that no Write returned yet
+	// raw is Conn's descriptor, written with rawio (which wakes no sysmon), nil when it cannot be.
+	raw syscall.RawConn
+}
+
+// newWireConn returns nc rewritten by r.
+func newWireConn(nc net.Conn, r *ssrcRewriter) *wireConn {
+	c := &wireConn{Conn: nc, r: r}
+	c.raw, _ = rawio.Conn(nc)
+	return c
 }
 
 func (c *wireConn) Write(p []byte) (int, error) {
@@ -238,7 +249,12 @@ func (c *wireConn) flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
+	var err error
+	if c.raw != nil {
+		_, err = rawio.Write(c.raw, c.buf)
+	} else {
+		_, err = c.Conn.Write(c.buf)
+	}
 	c.buf = c.buf[:0]
 	if err != nil {
 		c.err = err

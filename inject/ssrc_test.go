@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -345,5 +346,49 @@ func TestSSRCConnWrites(t *testing.T) {
 	}
 	if frames != len(pkts)+1 {
 		t.Errorf("%d interleaved frames written, want %d packets and a report, one write each", frames, len(pkts)+1)
+	}
+}
+
+// TestWireConnWritesRaw: over a real TCP connection the wrapper writes with raw system calls
+// (internal/rawio), and what it writes arrives whole, rewritten.
+func TestWireConnWritesRaw(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("no connection accepted")
+	}
+	defer peer.Close()
+	r := newSSRCRewriter("ch", "rtsp://dss/ch.sdp")
+	c := newWireConn(nc, r)
+	defer c.Close()
+	if c.raw == nil {
+		t.Fatal("a TCP connection is not written with raw system calls")
+	}
+	pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, Marker: true, SSRC: 0x1111},
+		Payload: bytes.Repeat([]byte{7}, 1000)}).Marshal()
+	frame := interleaved(0, pkt)
+	if n, err := c.Write(frame); n != len(frame) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	got := make([]byte, len(frame))
+	if _, err := io.ReadFull(peer, got); err != nil {
+		t.Fatal(err)
+	}
+	var p rtp.Packet
+	if err := p.Unmarshal(got[4:]); err != nil || p.SSRC != r.video || len(p.Payload) != 1000 {
+		t.Fatalf("arrived %+v (%v), want SSRC %x and the payload", p.Header, err, r.video)
 	}
 }

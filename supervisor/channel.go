@@ -13,6 +13,7 @@ import (
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/backoff"
+	"github.com/liveinject/liveinject/internal/rawio"
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -309,7 +310,7 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	defer watchdog.Stop()
 
 	r := &demux.Reader{
-		R: &activityReader{r: p.stdout, last: &lastBytes},
+		R: &activityReader{r: rawio.NewReader(p.stdout), last: &lastBytes},
 		OnDecodeError: func(err error) {
 			c.demuxErrors.Add(1)
 			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
