@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,7 +203,8 @@ func ffmpegChildren(pid int) []int {
 
 // TestBinaryStops runs the real binary against an in-process relay and stops it with signals:
 // one SIGINT or SIGTERM stops it cleanly (exit 0, TEARDOWN, ffmpeg reaped); a second signal
-// during the stop exits at once, and the kernel still ends ffmpeg (Pdeathsig).
+// during the stop exits at once, and the kernel still ends ffmpeg (Pdeathsig). On the way it
+// checks the GOMAXPROCS in force: one for a channel's load, or what the environment sets.
 func TestBinaryStops(t *testing.T) {
 	fftest.Require(t)
 	bin := filepath.Join(t.TempDir(), "liveinject")
@@ -212,10 +215,12 @@ func TestBinaryStops(t *testing.T) {
 		name    string
 		signals []os.Signal
 		clean   bool
+		env     string // GOMAXPROCS=, or none
+		procs   string // the GOMAXPROCS in force
 	}{
-		{"SIGINT", []os.Signal{syscall.SIGINT}, true},
-		{"SIGTERM", []os.Signal{syscall.SIGTERM}, true},
-		{"SIGTERM twice", []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, false},
+		{"SIGINT", []os.Signal{syscall.SIGINT}, true, "", "1"},
+		{"SIGTERM", []os.Signal{syscall.SIGTERM}, true, "GOMAXPROCS=3", "3"},
+		{"SIGTERM twice", []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, false, "", "1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			published := make(chan string, 10)
@@ -234,6 +239,10 @@ func TestBinaryStops(t *testing.T) {
 			var stderr fftest.Buffer
 			cmd := exec.Command(bin, "run", "-c", config)
 			cmd.Stderr = &stderr
+			cmd.Env = os.Environ()
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -242,6 +251,9 @@ func TestBinaryStops(t *testing.T) {
 			case <-published:
 			case <-time.After(30 * time.Second):
 				t.Fatalf("nothing published:\n%s", stderr.String())
+			}
+			if procs := gomaxprocs(t, &stderr); procs != tc.procs {
+				t.Errorf("GOMAXPROCS %s with %q in the environment, want %s", procs, tc.env, tc.procs)
 			}
 			children := ffmpegChildren(cmd.Process.Pid)
 			if len(children) != 1 {
@@ -290,6 +302,31 @@ func TestBinaryStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gomaxprocs returns the GOMAXPROCS a running binary's /metrics gives, found at the address its
+// log gives.
+func gomaxprocs(t *testing.T, stderr *fftest.Buffer) string {
+	t.Helper()
+	stderr.WaitFor(t, `msg="http listening"`)
+	m := regexp.MustCompile(`msg="http listening" .*address=(\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no HTTP address in the log:\n%s", stderr.String())
+	}
+	res, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`).FindSubmatch(body)
+	if v == nil {
+		t.Fatalf("no go_sched_gomaxprocs_threads in /metrics:\n%s", body)
+	}
+	return string(v[1])
 }
 
 // gone reports whether a process has ended: no longer in /proc, or a zombie waiting for a

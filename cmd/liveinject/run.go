@@ -19,6 +19,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/liveinject/liveinject/internal/procs"
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 	"github.com/liveinject/liveinject/supervisor"
@@ -165,6 +166,14 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	defer cancel()
 	// The goroutines beside the supervisor's end with ctx; run waits for them.
 	var bg sync.WaitGroup
+	// Unless the operator set GOMAXPROCS, the process uses as many Ps as its load needs: see
+	// internal/procs.
+	if m.SizeProcs && os.Getenv("GOMAXPROCS") == "" {
+		pc := &procs.Controller{OnChange: func(n int, cores float64) {
+			log.Debug("GOMAXPROCS adjusted to the load", "procs", n, "cpu_cores", fmt.Sprintf("%.2f", cores))
+		}}
+		bg.Go(func() { pc.Run(ctx) })
+	}
 	bg.Go(func() {
 		if err := watcher.Run(ctx, func(u profiles.Update) { inst.reload(log, cfg, u) }); err != nil {
 			log.Error("watching the configuration", "error", err)

@@ -1,0 +1,101 @@
+package procs
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestNext(t *testing.T) {
+	for _, c := range []struct {
+		n, max int
+		cores  float64
+		want   int
+	}{
+		{1, 8, 0.02, 1}, // one channel
+		{1, 8, 0.5, 1},  // half a core on one P: still one
+		{1, 8, 0.6, 2},  // more: as many as keep each at most half busy
+		{1, 8, 0.98, 2}, // one P saturated
+		{2, 8, 1.7, 4},  // two saturated: a jump
+		{1, 2, 0.98, 2}, // never more than max
+		{4, 4, 3.9, 4},  // already at max
+		{2, 8, 0.3, 2},  // between the thresholds: stays
+		{2, 8, 0.24, 1}, // the other P alone would be under a quarter busy
+		{4, 8, 0.74, 3}, // down one at a time
+		{3, 8, 0.49, 2}, // 0.49 on two Ps is under a quarter each
+		{1, 8, 0, 1},    // idle
+	} {
+		if got := Next(c.n, c.max, c.cores); got != c.want {
+			t.Errorf("Next(%d, %d, %.2f) = %d, want %d", c.n, c.max, c.cores, got, c.want)
+		}
+	}
+}
+
+// TestRun drives a Controller with a made-up CPU clock: it starts at one P, follows the load up
+// and down, and leaves Max set when it ends.
+func TestRun(t *testing.T) {
+	// Each reading is a second after the one before, in which the process used load cores.
+	var mu sync.Mutex
+	var used time.Duration
+	clock := time.Unix(0, 0)
+	load := 0.0
+	sets := make(chan int, 100)
+	c := &Controller{
+		Max:      4,
+		Interval: time.Millisecond,
+		cpu: func() time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			clock = clock.Add(time.Second)
+			used += time.Duration(load * float64(time.Second))
+			return used
+		},
+		now: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return clock
+		},
+		set: func(n int) int { sets <- n; return 4 },
+	}
+	var changes []int
+	c.OnChange = func(n int, _ float64) { changes = append(changes, n) }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	expect := func(want int) {
+		t.Helper()
+		select {
+		case n := <-sets:
+			if n != want {
+				t.Fatalf("GOMAXPROCS set to %d, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("GOMAXPROCS not set to %d", want)
+		}
+	}
+	setLoad := func(cores float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		load = cores
+	}
+	expect(1)
+	setLoad(1.2) // more than one P can carry: 1.2/0.5 + 1
+	expect(3)
+	setLoad(0.1)
+	expect(2)
+	expect(1)
+	cancel()
+	expect(4)
+	<-done
+	if len(changes) != 3 {
+		t.Errorf("OnChange called for %v, want 3, 2, 1", changes)
+	}
+}
