@@ -72,7 +72,11 @@ func (c *Controller) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 			used, now := c.cpu(), c.now()
-			cores := (used - last).Seconds() / now.Sub(lastAt).Seconds()
+			elapsed := now.Sub(lastAt)
+			if elapsed <= 0 {
+				continue // no time to measure over
+			}
+			cores := (used - last).Seconds() / elapsed.Seconds()
 			last, lastAt = used, now
 			if next := Next(n, c.Max, cores); next != n {
 				n = next
