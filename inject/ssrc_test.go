@@ -352,25 +352,7 @@ func TestSSRCConnWrites(t *testing.T) {
 // TestWireConnWritesRaw: over a real TCP connection the wrapper writes with raw system calls
 // (internal/rawio), and what it writes arrives whole, rewritten.
 func TestWireConnWritesRaw(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("no connection accepted")
-	}
-	defer peer.Close()
+	nc, peer := fftest.TCPPair(t)
 	r := newSSRCRewriter("ch", "rtsp://dss/ch.sdp")
 	c := newWireConn(nc, r)
 	defer c.Close()

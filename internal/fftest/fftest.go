@@ -125,6 +125,31 @@ type ProbeError struct {
 
 func (e *ProbeError) Error() string { return e.Err.Error() + ": " + e.Stderr }
 
+// TCPPair returns the two ends of a TCP connection on 127.0.0.1, closed when the test ends.
+func TCPPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server = <-accepted; server == nil {
+		t.Fatal("no connection accepted")
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for peers such as ffmpeg
 // that cannot be told to listen on port 0 and report it.
 func FreePort(t testing.TB) int {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,30 +87,7 @@ func TestReaderBlockingFile(t *testing.T) {
 // TestWriteTCP writes more than the socket buffers hold to a reader that takes its time, so
 // that Write waits in the poller and goes on; then its deadline and a closed connection end it.
 func TestWriteTCP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("no connection accepted")
-	}
-	defer peer.Close()
+	c, peer := fftest.TCPPair(t)
 	rc, ok := Conn(c)
 	if !ok {
 		t.Fatal("a TCP connection is not written raw")
