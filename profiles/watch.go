@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +142,12 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 			if !ok {
 				return w.poll(ctx, log, apply, errors.New("fsnotify closed its events"))
 			}
+			if !w.relevant(ev.Name) {
+				// A log file written beside the config would otherwise hold every reload
+				// back for as long as it is written, and a debug line for each of its
+				// writes, written to it, would make the next event.
+				continue
+			}
 			log.Debug("file event", "file", ev.Name, "op", ev.Op.String())
 			timer.Reset(debounce)
 		case err, ok := <-fsw.Errors:
@@ -157,6 +164,18 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 			w.reloadAndApply(fsw, log, apply)
 		}
 	}
+}
+
+// relevant reports whether a change to the file or directory at name, in a watched directory,
+// can change what is read: the main config, a .toml file (a profile, when it is in the profile
+// directory), the profile directory itself, or a ConfigMap volume's "..data" or timestamped
+// directory. Run's goroutine only.
+func (w *Watcher) relevant(name string) bool {
+	base := filepath.Base(name)
+	return base == filepath.Base(w.Path) ||
+		strings.HasSuffix(base, ".toml") ||
+		strings.HasPrefix(base, "..") ||
+		filepath.Clean(name) == filepath.Clean(w.last.Config.ProfileDir())
 }
 
 // poll reads the files every PollInterval, and at each Reload, until ctx ends: what Run does

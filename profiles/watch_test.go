@@ -256,6 +256,44 @@ func TestWatchIgnoresOtherFiles(t *testing.T) {
 	wt.wantNext("a=1 b=1")
 }
 
+// TestWatchLogFileBeside writes a file beside the config without pause, as a log redirected
+// there does: an edit of a profile still applies. (Every event used to restart the debounce,
+// so the edit waited for the log to stop; and at debug level each event's log line was the
+// next event.)
+func TestWatchLogFileBeside(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+	})
+	wt.start()
+	log, err := os.Create(wt.path("liveinject.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond) // ten times in a debounce
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				fmt.Fprintln(log, "level=DEBUG msg=\"file event\"")
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.wantNext("a=2")
+}
+
 func TestWatchPerFile(t *testing.T) {
 	wt := newWatchTest(t, "", map[string]string{
 		"liveinject.toml": "",
