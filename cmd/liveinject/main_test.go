@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -686,5 +687,35 @@ func TestRunEditsCannotStopAnotherChannel(t *testing.T) {
 		if len(s.Channels) != 2 {
 			t.Errorf("after %s: channels %+v, want a and b", edit.file, s.Channels)
 		}
+	}
+}
+
+// TestRunCPUProfile: run -cpuprofile FILE writes a CPU profile (gzipped, as go tool pprof reads
+// it) once run has stopped; a file it cannot create stops it before anything starts.
+func TestRunCPUProfile(t *testing.T) {
+	fftest.Require(t)
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	config := writeConfig(t, relayAny, "rtsp://{relay}/test.sdp")
+	r := startRunArgs(t, []string{"run", "-c", config, "-cpuprofile", path})
+	r.stop(t)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzipped protobuf, as pprof writes it: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Fatalf("the profile: %d bytes, %v", n, err)
+	}
+
+	var stderr fftest.Buffer
+	m := &Main{Stdout: &fftest.Buffer{}, Stderr: &stderr}
+	bad := filepath.Join(t.TempDir(), "missing", "cpu.pprof")
+	if code := m.Run(t.Context(), []string{"run", "-c", config, "-cpuprofile", bad}); code != exitFail ||
+		!strings.Contains(stderr.String(), "CPU profile:") {
+		t.Errorf("run -cpuprofile into a missing directory: exit %d, want %d saying why:\n%s", code, exitFail, stderr.String())
 	}
 }
