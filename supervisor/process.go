@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/liveinject/liveinject/internal/rawio"
 )
 
 // stderrLines is how many of ffmpeg's last stderr lines are kept to explain an exit.
@@ -66,7 +68,8 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 
 	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
 	go func() {
-		p.readStderr(errR, redact, log, onProgress)
+		// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
+		p.readStderr(rawio.NewReader(errR), redact, log, onProgress)
 		errR.Close()
 		p.err = cmd.Wait()
 		close(p.done)
