@@ -25,5 +25,5 @@ func main() {
 	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	os.Exit((&Main{Stdout: os.Stdout, Stderr: os.Stderr, Reload: hup, SizeProcs: true}).Run(ctx, os.Args[1:]))
+	os.Exit((&Main{Stdout: os.Stdout, Stderr: os.Stderr, Reload: hup, TuneRuntime: true}).Run(ctx, os.Args[1:]))
 }

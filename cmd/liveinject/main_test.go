@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -205,7 +206,8 @@ func ffmpegChildren(pid int) []int {
 // TestBinaryStops runs the real binary against an in-process relay and stops it with signals:
 // one SIGINT or SIGTERM stops it cleanly (exit 0, TEARDOWN, ffmpeg reaped); a second signal
 // during the stop exits at once, and the kernel still ends ffmpeg (Pdeathsig). On the way it
-// checks the GOMAXPROCS in force: one for a channel's load, or what the environment sets.
+// checks the GOMAXPROCS and GOGC in force: one P and a GOGC over 100 for a channel's load (its
+// live heap is under the GC floor), or what the environment sets.
 func TestBinaryStops(t *testing.T) {
 	fftest.Require(t)
 	bin := filepath.Join(t.TempDir(), "liveinject")
@@ -216,12 +218,13 @@ func TestBinaryStops(t *testing.T) {
 		name    string
 		signals []os.Signal
 		clean   bool
-		env     string // GOMAXPROCS=, or none
-		procs   string // the GOMAXPROCS in force
+		env     []string // GOMAXPROCS=, GOGC=
+		procs   string   // the GOMAXPROCS in force
+		gogc    string   // the GOGC in force, "" for over 100
 	}{
-		{"SIGINT", []os.Signal{syscall.SIGINT}, true, "", "1"},
-		{"SIGTERM", []os.Signal{syscall.SIGTERM}, true, "GOMAXPROCS=3", "3"},
-		{"SIGTERM twice", []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, false, "", "1"},
+		{"SIGINT", []os.Signal{syscall.SIGINT}, true, nil, "1", ""},
+		{"SIGTERM", []os.Signal{syscall.SIGTERM}, true, []string{"GOMAXPROCS=3", "GOGC=150"}, "3", "150"},
+		{"SIGTERM twice", []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, false, nil, "1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			published := make(chan string, 10)
@@ -240,10 +243,7 @@ func TestBinaryStops(t *testing.T) {
 			var stderr fftest.Buffer
 			cmd := exec.Command(bin, "run", "-c", config)
 			cmd.Stderr = &stderr
-			cmd.Env = os.Environ()
-			if tc.env != "" {
-				cmd.Env = append(cmd.Env, tc.env)
-			}
+			cmd.Env = append(os.Environ(), tc.env...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -253,8 +253,13 @@ func TestBinaryStops(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatalf("nothing published:\n%s", stderr.String())
 			}
-			if procs := gomaxprocs(t, &stderr); procs != tc.procs {
+			metrics := runtimeMetrics(t, &stderr)
+			if procs := metrics["go_sched_gomaxprocs_threads"]; procs != tc.procs {
 				t.Errorf("GOMAXPROCS %s with %q in the environment, want %s", procs, tc.env, tc.procs)
+			}
+			gogc, _ := strconv.Atoi(metrics["go_gc_gogc_percent"])
+			if tc.gogc == "" && gogc <= 100 || tc.gogc != "" && strconv.Itoa(gogc) != tc.gogc {
+				t.Errorf("GOGC %d with %q in the environment, want %s", gogc, tc.env, cmp.Or(tc.gogc, "over 100"))
 			}
 			children := ffmpegChildren(cmd.Process.Pid)
 			if len(children) != 1 {
@@ -305,9 +310,9 @@ func TestBinaryStops(t *testing.T) {
 	}
 }
 
-// gomaxprocs returns the GOMAXPROCS a running binary's /metrics gives, found at the address its
-// log gives.
-func gomaxprocs(t *testing.T, stderr *fftest.Buffer) string {
+// runtimeMetrics returns go_sched_gomaxprocs_threads and go_gc_gogc_percent from a running
+// binary's /metrics, found at the address its log gives.
+func runtimeMetrics(t *testing.T, stderr *fftest.Buffer) map[string]string {
 	t.Helper()
 	stderr.WaitFor(t, `msg="http listening"`)
 	m := regexp.MustCompile(`msg="http listening" .*address=(\S+)`).FindStringSubmatch(stderr.String())
@@ -323,11 +328,15 @@ func gomaxprocs(t *testing.T, stderr *fftest.Buffer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`).FindSubmatch(body)
-	if v == nil {
-		t.Fatalf("no go_sched_gomaxprocs_threads in /metrics:\n%s", body)
+	out := map[string]string{}
+	for _, name := range []string{"go_sched_gomaxprocs_threads", "go_gc_gogc_percent"} {
+		v := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindSubmatch(body)
+		if v == nil {
+			t.Fatalf("no %s in /metrics:\n%s", name, body)
+		}
+		out[name] = string(v[1])
 	}
-	return string(v[1])
+	return out
 }
 
 // gone reports whether a process has ended: no longer in /proc, or a zombie waiting for a

@@ -90,9 +90,10 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Reload delivers SIGHUP: run reloads the configuration on each value. May be nil.
 	Reload <-chan os.Signal
-	// SizeProcs lets run size GOMAXPROCS to its load (internal/procs) when the environment does
-	// not set it: the program's own run does, tests that run several in one process do not.
-	SizeProcs bool
+	// TuneRuntime lets run size GOMAXPROCS to its load (internal/procs) and keep the GC from
+	// running under a heap floor (internal/gcfloor), each unless the environment sets GOMAXPROCS
+	// or GOGC: the program's own run does, tests that run several in one process do not.
+	TuneRuntime bool
 
 	// onReady is called by run once the relay listens and the channels are starting (tests).
 	onReady func(*instance)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/liveinject/liveinject/internal/gcfloor"
 	"github.com/liveinject/liveinject/internal/procs"
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
@@ -166,13 +167,17 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	defer cancel()
 	// The goroutines beside the supervisor's end with ctx; run waits for them.
 	var bg sync.WaitGroup
-	// Unless the operator set GOMAXPROCS, the process uses as many Ps as its load needs: see
-	// internal/procs.
-	if m.SizeProcs && os.Getenv("GOMAXPROCS") == "" {
+	// Unless the operator set them, the process uses as many Ps as its load needs
+	// (internal/procs), and its GC does not run before the heap has grown to a floor
+	// (internal/gcfloor).
+	if m.TuneRuntime && os.Getenv("GOMAXPROCS") == "" {
 		pc := &procs.Controller{OnChange: func(n int, cores float64) {
 			log.Debug("GOMAXPROCS adjusted to the load", "procs", n, "cpu_cores", fmt.Sprintf("%.2f", cores))
 		}}
 		bg.Go(func() { pc.Run(ctx) })
+	}
+	if m.TuneRuntime && os.Getenv("GOGC") == "" {
+		bg.Go(func() { (&gcfloor.Keeper{}).Run(ctx) })
 	}
 	bg.Go(func() {
 		if err := watcher.Run(ctx, func(u profiles.Update) { inst.reload(log, cfg, u) }); err != nil {
