@@ -66,16 +66,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	s.mu.Lock()
-	s.owners = make(map[string]*owner)
-	kick := s.kickLocked()
-	s.mu.Unlock()
-
 	// profiles are what each owner was last handed
 	current := make(map[string]profiles.Channel)
+	// The channels it starts with get their owners together: once Started, Status has them all.
+	owners := make(map[string]*owner, len(s.Channels))
 	for _, ch := range s.Channels {
-		s.add(ctx, current, ch)
+		owners[ch.Name] = newOwner(ctx, ch, s)
+		current[ch.Name] = ch
 	}
+	s.mu.Lock()
+	s.owners = owners
+	kick := s.kickLocked()
+	s.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,6 +198,14 @@ func (s *Supervisor) Destinations(channel string) []inject.Stats {
 		return f.Stats()
 	}
 	return nil
+}
+
+// Started reports whether Run has started the channels it starts with. Until then Status has
+// none of them: a caller that judges the box by its channels (/healthz) must ask this first.
+func (s *Supervisor) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owners != nil
 }
 
 // Status returns the status of every channel, sorted by name.

@@ -243,3 +243,20 @@ func TestUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestStarted runs a supervisor without channels whose context has ended: not Started before Run,
+// Started after.
+func TestStarted(t *testing.T) {
+	s := &Supervisor{FFmpeg: "ffmpeg"}
+	if s.Started() {
+		t.Error("Started before Run")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Started() {
+		t.Error("not Started after Run")
+	}
+}

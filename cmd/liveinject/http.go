@@ -340,7 +340,12 @@ func writeJSON(w http.ResponseWriter, v any, indent string) {
 // with one line for each that does not.
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	problems := unhealthy(s.Instance.sup.Status())
+	// Before the supervisor has started them, the channels are not in its status yet: a box that
+	// has just come up is not healthy for having none.
+	problems := []string{"channels: starting"}
+	if s.Instance.sup.Started() {
+		problems = unhealthy(s.Instance.sup.Status())
+	}
 	if errs := s.Instance.profileErrors.Load(); errs != nil {
 		for _, e := range *errs {
 			problems = append(problems, "profile error: "+e)

@@ -286,6 +286,40 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestHealthzAtStart asks /healthz as soon as run serves it, before the supervisor has started
+// the channel: a box that has just come up is not healthy until its channels run (it answered
+// 200 ok, with no channel to judge).
+func TestHealthzAtStart(t *testing.T) {
+	fftest.Require(t)
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	atReady := make(chan answer, 1)
+	startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"), func(m *Main) {
+		ready := m.onReady
+		m.onReady = func(inst *instance) {
+			// run's goroutine waits for this: the channel's goroutines have not started
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+			var a answer
+			var resp *http.Response
+			if resp, a.err = client.Get("http://" + inst.httpAddr + "/healthz"); a.err == nil {
+				var b []byte
+				b, a.err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				a.code, a.body = resp.StatusCode, string(b)
+			}
+			atReady <- a
+			ready(inst)
+		}
+	})
+	a := <-atReady
+	if a.err != nil || a.code != http.StatusServiceUnavailable || a.body != "channels: starting\n" {
+		t.Errorf("/healthz at start: %d %q, %v; want 503 and the channels starting", a.code, a.body, a.err)
+	}
+}
+
 // TestHTTPBasicAuth serves with a user and a password file: requests without the right
 // credentials get 401.
 func TestHTTPBasicAuth(t *testing.T) {

@@ -203,9 +203,9 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	}
 	svc := service{log: log}
 	svc.notify(daemon.SdNotifyReady)
-	bg.Go(func() { svc.watchdog(ctx, func() { inst.sup.Status() }) })
+	// One goroutine tells systemd the rest, so that no watchdog ping comes after STOPPING.
 	bg.Go(func() {
-		<-ctx.Done()
+		svc.watchdog(ctx, func() { inst.sup.Status() })
 		log.Info("stopping: tearing down every destination and stopping every ffmpeg")
 		svc.notify(daemon.SdNotifyStopping)
 	})

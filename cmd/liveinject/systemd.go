@@ -23,14 +23,16 @@ func (s service) notify(state string) {
 }
 
 // watchdog pings systemd at half the unit's WatchdogSec until ctx ends, as long as alive
-// answers in time: a wedged process stops pinging, and systemd restarts it.
+// answers in time: a wedged process stops pinging, and systemd restarts it. It returns once ctx
+// has ended, and pings no more: what tells systemd STOPPING then must be its caller's goroutine,
+// or a ping under way could come after it.
 func (s service) watchdog(ctx context.Context, alive func()) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil {
 		s.log.Warn("reading systemd's watchdog settings", "error", err)
-		return
 	}
-	if interval == 0 {
+	if err != nil || interval == 0 {
+		<-ctx.Done()
 		return
 	}
 	tick := time.NewTicker(interval / 2)
@@ -53,7 +55,11 @@ func (s service) watchdog(ctx context.Context, alive func()) {
 			return
 		case <-time.After(interval / 2):
 			s.log.Error("not answering: no watchdog ping for systemd")
-			<-answered
+			select {
+			case <-answered:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
