@@ -5,11 +5,11 @@
 // about three times over (each frame's own copy, the packetizer's payloads, each destination's
 // marshalled packets). With GOGC=100 its heap goal is the 4 MB minimum, so it collected about
 // 1.5 times a second, and each cycle woke threads and returned pages to the kernel (madvise, TLB
-// shootdowns) that the next frames faulted back in. GOGC=400 took a 1080p30 push from 0.80 to
-// 0.72 CPU-s a minute (BENCHMARKS.md, "Fast path") for 13 MiB more RSS. A floor gives that to
-// small processes only: GOGC is set so that the heap goal is the floor while the live heap is
-// under half of it, and is GOGC=100 from a live heap of half the floor on, so a box's memory
-// grows by the floor at most.
+// shootdowns) that the next frames faulted back in. With a floor of 16 MiB a 1080p30 push took
+// 0.63 CPU-s a minute instead of 0.76 (medians of 3 interleaved runs; BENCHMARKS.md, "Fast
+// path") for 8 MiB more RSS. A floor gives that to small processes only: GOGC is set so that
+// the heap goal is the floor while the live heap is under half of it, and is GOGC=100 from a
+// live heap of half the floor on, so a box's memory grows by the floor at most.
 package gcfloor
 
 import (
