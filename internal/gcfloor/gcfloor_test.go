@@ -48,7 +48,7 @@ func TestRun(t *testing.T) {
 			reads.Add(1)
 			return live.Load()
 		},
-		set:      func(p int) int { sets <- p; return 0 },
+		set: func(p int) int { sets <- p; return 0 },
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
