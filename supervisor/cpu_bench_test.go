@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/benchrig"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
@@ -124,7 +125,7 @@ func selfCPU(b *testing.B) time.Duration {
 func childrenCPU(b *testing.B, st []Status) time.Duration {
 	var sum time.Duration
 	for _, c := range st {
-		d, err := fftest.CPU(c.PID)
+		d, err := benchrig.CPU(c.PID)
 		if err != nil {
 			b.Fatalf("channel %s: %v", c.Name, err)
 		}

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -96,7 +95,7 @@ func sample(pid int) *sampler {
 			case <-s.stop:
 				return
 			case now := <-t.C:
-				cpu, err := procCPU(s.pid)
+				cpu, err := benchrig.CPU(s.pid)
 				if err != nil {
 					return // it has ended
 				}
@@ -260,13 +259,13 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 	}
 	steady := samples.perMinute()
 	// the figures before the stop, which is not part of the push
-	self, err := procCPU(cmd.Process.Pid)
+	self, err := benchrig.CPU(cmd.Process.Pid)
 	if err != nil {
 		return result{}, err
 	}
 	var child time.Duration
 	for _, pid := range benchrig.Children(cmd.Process.Pid) {
-		c, err := procCPU(pid)
+		c, err := benchrig.CPU(pid)
 		if err == nil {
 			child += c
 		}
@@ -279,23 +278,6 @@ func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, er
 	}
 	r.bytes = rx.bytesOf(name)
 	return r, nil
-}
-
-// procCPU returns the user and system time of a running process, its own (not its children's).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// the fields after the command name, which is in parentheses and may hold spaces
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticks = 100 // USER_HZ
-	return time.Duration(utime+stime) * time.Second / ticks, nil
 }
 
 // procHWM returns a running process's peak RSS in KiB, 0 when unknown.
