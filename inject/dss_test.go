@@ -34,6 +34,11 @@ func TestDSSTakesAnnounce(t *testing.T) {
 	defer f.Close()
 	push(t, f, fr)
 	waitSettled(t, f, 0)
+	// Sent is written to the socket: the server may still be reading the last packets (and
+	// passes each to the viewer before it keeps it).
+	fftest.WaitFor(t, 15*time.Second, "every packet sent at the server", func() bool {
+		return uint64(len(s.received(0))) == f.Stats()[0].PacketsSent
+	})
 	fftest.WaitFor(t, 15*time.Second, "a video sender report", func() bool { return len(s.senderReports(1)) > 0 })
 
 	ann := s.requestsOf(base.Announce)[0]
