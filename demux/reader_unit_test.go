@@ -191,3 +191,54 @@ func TestReaderProbeByteBound(t *testing.T) {
 		t.Fatalf("Initialize: %v, want ErrProbeLimit within 1 MiB", err)
 	}
 }
+
+// TestReaderCrossesPTSWrap runs video and audio across the wrap of MPEG-TS's 33-bit timestamps
+// (every 26.5 hours of a channel): the frames' times go on counting up, on both tracks, and
+// their DTS with them.
+func TestReaderCrossesPTSWrap(t *testing.T) {
+	const wrap = int64(1) << 33
+	start := wrap - 5*3600 // five frames before the wrap
+	w := newTSWriter()
+	ts := w.header()
+	for i := range int64(10) {
+		pts, dts := (start+i*3600+3600)%wrap, (start+i*3600)%wrap
+		nalus := [][]byte{slice(1, 300, byte(i))}
+		if i == 0 {
+			nalus = [][]byte{testSPS, testPPS, slice(5, 2000, 1)}
+		}
+		ts = append(ts, w.pes(testVideo, 0xe0, pts, annexB(nalus...), pesOptions{dts: dts})...)
+		ts = append(ts, w.pes(testAudio, 0xc0, (start+i*3600+1800)%wrap, adts(100, byte(i)), pesOptions{dts: -1})...)
+	}
+	_, frames, errs := runSynthetic(t, ts)
+	if len(errs) != 0 {
+		t.Errorf("decode errors: %v", errs)
+	}
+	var video, audio []int64
+	for _, f := range frames {
+		switch f.Kind {
+		case Video:
+			video = append(video, f.PTS)
+			if f.PTS-f.DTS != 3600 {
+				t.Errorf("video frame at %d has DTS %d, want a frame before", f.PTS, f.DTS)
+			}
+		case Audio:
+			audio = append(audio, f.PTS)
+		}
+	}
+	// counted from the stream's first timestamp, the first PTS
+	for i, pts := range video {
+		if want := int64(i) * 3600; pts != want {
+			t.Errorf("video frames at %v, want every 3600 from 0 across the wrap", video)
+			break
+		}
+	}
+	if len(video) != 10 || len(audio) < 9 {
+		t.Fatalf("%d video and %d audio frames, want 10 and at least 9", len(video), len(audio))
+	}
+	for i := 1; i < len(audio); i++ {
+		if audio[i]-audio[i-1] != 3600 {
+			t.Errorf("audio frames at %v, want every 3600 across the wrap", audio)
+			break
+		}
+	}
+}

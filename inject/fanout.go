@@ -23,6 +23,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/ticks"
 )
 
 // Target is one destination of a channel.
@@ -78,8 +79,10 @@ type unit struct {
 // Fanout packetizes a channel's frames once and offers the packets to every destination.
 //
 // The packetizers live as long as the Fanout, not a connection or an ffmpeg run: sequence numbers
-// and SSRC stay put, and RTP time keeps running across ffmpeg restarts (see Discontinuity), so
-// the servers' players see a pause rather than a new stream.
+// stay put, and RTP time keeps running across ffmpeg restarts (see Discontinuity), so the
+// servers' players see a pause rather than a new stream. With a StateFile they go on across
+// restarts of liveinject too (see channelClock and continuity). The SSRC is the destination's,
+// set on the way out (see ssrc.go).
 //
 // WriteFrame and Discontinuity must be called from one goroutine, the channel's. Hold, LastLive,
 // Stats and SetTargets may be called from any.
@@ -103,13 +106,17 @@ type Fanout struct {
 	// nothing else goes over the RTSP connection. Whole seconds; default 10 s, well inside the
 	// 20 s after which Darwin Streaming Server drops a silent broadcaster.
 	KeepAlive time.Duration
+	// StateFile, when set, is where the channel's RTP sequence numbers and time are kept, so
+	// that the next process goes on from them: without it a restart of liveinject starts new
+	// sequence numbers, which players take for old packets and drop.
+	StateFile string
 
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1 s) and how long it lasts
 	// (1 min); readTimeout the client's 10 s wait for an answer; healthyAfter the 10 s of
 	// recording after which a session counts as healthy; senderReports the 5 s between RTCP
-	// sender reports. Tests shorten them.
-	heldRetry, heldFor, readTimeout, healthyAfter, senderReports time.Duration
+	// sender reports; saveEvery the 1 s between saves of the StateFile. Tests shorten them.
+	heldRetry, heldFor, readTimeout, healthyAfter, senderReports, saveEvery time.Duration
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -119,20 +126,26 @@ type Fanout struct {
 	mu    sync.Mutex
 	dests []*destination
 
-	h264enc   *rtph264.Encoder
-	aacenc    *rtpmpeg4audio.Encoder
+	h264enc *rtph264.Encoder
+	aacenc  *rtpmpeg4audio.Encoder
+	// videoBase and audioBase are RTP time at channel time 0, derived from the channel's name:
+	// the same in every process.
 	videoBase uint32
 	audioBase uint32
+	// state keeps the sequence numbers and channel time for the next process.
+	state *continuity
 
 	params *demux.Params
-	// offset turns a run's timestamps into channel time, which never goes back.
-	offset   int64
-	last     int64
-	lastWall time.Time
-	ntpBase  time.Time
-	started  bool
-	restart  bool
-	units    uint64 // the number of the last unit
+	// clock places channel time on the wall clock; offset turns a run's timestamps into
+	// channel time, which never goes back; last is the latest frame's channel time.
+	clock   channelClock
+	offset  int64
+	last    int64
+	started bool
+	restart bool
+	units   uint64 // the number of the last unit
+	// next are the sequence numbers of the next packets, by demux.Kind, for the StateFile.
+	next [2]uint16
 
 	// wmu serializes WriteFrame and Hold, which come from the channel's ffmpeg loop and from
 	// its owner; it guards the packetizers and the channel time above.
@@ -146,7 +159,11 @@ type Fanout struct {
 	// audioSeen. Hold fills the time up to the held picture with silence from there.
 	audioNext int64
 	audioSeen bool
-	// lastLive is when WriteFrame last got a frame, as UnixNano.
+	// audioFloor is where the audio of the process before ended, in channel time (see
+	// StateFile): audio from before it would take the track back.
+	audioFloor int64
+	// lastLive is when WriteFrame last got a frame, as monotonic time since clock.start, plus
+	// one; 0 before the first. A step of the wall clock must not look like a lost source.
 	lastLive atomic.Int64
 	// held is set by Hold, until a live frame rejoins; newRun by Discontinuity, until the next
 	// run's first frame. While frames of a held run catch up, minLag is their least lag so
@@ -174,18 +191,30 @@ func (f *Fanout) Initialize() error {
 		senderReports: cmp.Or(f.senderReports, senderReportPeriod),
 	}
 
-	var r [16]byte
+	now := time.Now()
+	f.clock = newChannelClock(now)
+	f.videoBase, f.audioBase = rtpBase(f.Channel, demux.Video), rtpBase(f.Channel, demux.Audio)
+	var r [4]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		return err
 	}
-	vssrc, assrc := binary.BigEndian.Uint32(r[0:]), binary.BigEndian.Uint32(r[4:])
-	vseq, aseq := binary.BigEndian.Uint16(r[8:]), binary.BigEndian.Uint16(r[10:])
-	f.videoBase, f.audioBase = binary.BigEndian.Uint32(r[12:]), binary.BigEndian.Uint32(r[12:])^0x5a5a5a5a
+	vseq, aseq := binary.BigEndian.Uint16(r[0:]), binary.BigEndian.Uint16(r[2:])
+	if f.StateFile != "" {
+		f.state = &continuity{path: f.StateFile, every: cmp.Or(f.saveEvery, time.Second),
+			log: f.Logger.With("channel", f.Channel)}
+		if saved, ok := f.state.load(now); ok {
+			vseq, aseq = saved.next[demux.Video], saved.next[demux.Audio]
+			f.last, f.started = saved.time, saved.time != 0
+			f.audioFloor, f.restart = saved.audioEnd, true
+		}
+	}
+	f.next = [2]uint16{vseq, aseq}
 
+	// The SSRCs the packetizers would put in are never seen: the client stamps its own into
+	// every packet, and the destination its stable one over that (ssrc.go).
 	f.h264enc = &rtph264.Encoder{
 		PayloadType:           videoPayloadType,
 		PacketizationMode:     1,
-		SSRC:                  &vssrc,
 		InitialSequenceNumber: &vseq,
 	}
 	if err := f.h264enc.Init(); err != nil {
@@ -196,7 +225,6 @@ func (f *Fanout) Initialize() error {
 		SizeLength:            13,
 		IndexLength:           3,
 		IndexDeltaLength:      3,
-		SSRC:                  &assrc,
 		InitialSequenceNumber: &aseq,
 	}
 	if err := f.aacenc.Init(); err != nil {
@@ -214,7 +242,21 @@ func (f *Fanout) Initialize() error {
 	for _, d := range f.dests {
 		f.start(d)
 	}
+	if f.state != nil {
+		f.wg.Go(func() { f.state.run(f.ctx, f.snapshot) })
+	}
 	return nil
+}
+
+// snapshot returns what the StateFile keeps, as of now.
+func (f *Fanout) snapshot() savedState {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	s := savedState{next: f.next, time: f.last, audioEnd: f.audioFloor}
+	if f.audioSeen && f.params != nil && f.params.Audio != nil {
+		s.audioEnd = ticks.Scale(f.audioNext, ticks.Rate, int64(f.params.Audio.SampleRate))
+	}
+	return s
 }
 
 // start runs a destination in its own goroutine until it is stopped or the Fanout closes.
@@ -277,10 +319,14 @@ func (f *Fanout) SetTargets(targets []Target) error {
 	return nil
 }
 
-// Close stops every destination, sending TEARDOWN to the ones that are connected, and waits.
+// Close stops every destination, sending TEARDOWN to the ones that are connected, and waits;
+// then it keeps the sequence numbers and channel time in the StateFile, for the next process.
 func (f *Fanout) Close() {
 	f.cancel()
 	f.wg.Wait()
+	if f.state != nil {
+		f.state.close(f.snapshot())
+	}
 }
 
 // Stats returns a snapshot of every destination's figures, in Targets order.
@@ -297,7 +343,7 @@ func (f *Fanout) Stats() []Stats {
 }
 
 // Discontinuity tells the Fanout that the next frame comes from a new ffmpeg run whose timestamps
-// start afresh. Channel time then resumes after the wall-clock time that passed meanwhile.
+// start afresh. Channel time then resumes at the time of that frame's arrival.
 func (f *Fanout) Discontinuity() {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
@@ -317,7 +363,7 @@ func (f *Fanout) WriteFrame(fr *demux.Frame) error {
 	if fr.Kind == demux.Video && fr.Key {
 		f.keepKey(fr)
 	}
-	f.lastLive.Store(now.UnixNano())
+	f.lastLive.Store(int64(f.clock.since(now)) + 1)
 	return f.write(fr, now)
 }
 
@@ -339,7 +385,7 @@ const (
 // are dropped, and do not count as live: the hold goes on.
 func (f *Fanout) rejoin(fr *demux.Frame, now time.Time) bool {
 	if !f.newRun {
-		lag := time.Duration(now.UnixNano()) - ticksToDuration(fr.DTS)
+		lag := f.clock.since(now) - ticks.Duration(fr.DTS)
 		if !f.catchingUp || lag < f.minLag-backlogStep {
 			f.catchingUp, f.minLag, f.minLagAt = true, lag, now
 		}
@@ -386,7 +432,7 @@ const maxSilence = 200
 // picture just written; wmu is held.
 func (f *Fanout) writeSilence(silence []byte) error {
 	rate := int64(f.params.Audio.SampleRate)
-	target := scaleTicks(f.last, rate, 90000)
+	target := ticks.Scale(f.last, rate, ticks.Rate)
 	n := (target - f.audioNext) / 1024
 	if n <= 0 {
 		return nil
@@ -409,8 +455,9 @@ func (f *Fanout) writeSilence(silence []byte) error {
 	}
 	f.units++
 	u := &unit{n: f.units, kind: demux.Audio, params: f.params, pkts: pkts,
-		ntp: f.ntpBase.Add(time.Duration(scaleTicks(f.audioNext, int64(time.Second), rate)))}
+		ntp: f.clock.ntp(ticks.Scale(f.audioNext, ticks.Rate, rate), time.Now())}
 	f.audioNext += n * 1024
+	f.next[demux.Audio] = pkts[len(pkts)-1].SequenceNumber + 1
 	f.offer(u)
 	return nil
 }
@@ -426,10 +473,11 @@ func (f *Fanout) AudioConfig() *mpeg4audio.AudioSpecificConfig {
 	return f.params.Audio
 }
 
-// LastLive returns when the latest frame came through WriteFrame; zero before the first.
+// LastLive returns when the latest frame came through WriteFrame, with its monotonic reading;
+// zero before the first.
 func (f *Fanout) LastLive() time.Time {
 	if n := f.lastLive.Load(); n != 0 {
-		return time.Unix(0, n)
+		return f.clock.start.Add(time.Duration(n - 1))
 	}
 	return time.Time{}
 }
@@ -445,16 +493,19 @@ func (f *Fanout) keepKey(fr *demux.Frame) {
 
 // write packetizes a frame at time now and offers it to every destination; wmu is held.
 func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
-	restarted := f.restart
-	if !f.started {
+	restarted := f.restart || !f.started
+	if restarted {
+		// The frame was captured now: channel time goes on at the clock's time, but at least a
+		// frame after the last one (players and muxers count in frames, and two frames on one
+		// tick would be one frame too many), for the time of a source that ran ahead of the
+		// clock cannot be taken back.
+		at := f.clock.at(now)
+		if f.started {
+			at = max(at, f.last+max(f.frameTicks, 1))
+		}
+		f.offset = at - fr.DTS
+		f.clock.anchor(at, now)
 		f.started = true
-		f.offset = -fr.DTS
-		f.ntpBase = now
-	} else if f.restart {
-		// at least a frame's time: players and muxers count in frames, and two frames on one
-		// tick would be one frame too many
-		gap := max(durationToTicks(now.Sub(f.lastWall)), f.frameTicks, 1)
-		f.offset = f.last + gap - fr.DTS
 	}
 	f.restart = false
 
@@ -466,18 +517,21 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	}
 
 	pts := fr.PTS + f.offset
-	if fr.Kind == demux.Audio && f.audioSeen && f.params.Audio != nil &&
-		scaleTicks(pts, int64(f.params.Audio.SampleRate), 90000)+512 < f.audioNext {
+	if fr.Kind == demux.Audio && f.params.Audio != nil {
 		// After a restart or a hold the new source's first audio frames can come before where
 		// the audio track already is (its audio leads its video): they would take it back.
-		return nil
+		rate := int64(f.params.Audio.SampleRate)
+		samples := ticks.Scale(pts, rate, ticks.Rate)
+		if (f.audioSeen && samples+512 < f.audioNext) || samples+512 < ticks.Scale(f.audioFloor, rate, ticks.Rate) {
+			return nil
+		}
 	}
 	f.units++
 	u := &unit{
 		n:      f.units,
 		kind:   fr.Kind,
 		params: f.params,
-		ntp:    f.ntpBase.Add(ticksToDuration(pts)),
+		ntp:    f.clock.ntp(pts, now),
 	}
 
 	var err error
@@ -500,15 +554,21 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 		for _, p := range u.pkts {
 			p.Timestamp = ts
 		}
+		if len(u.pkts) > 0 {
+			f.next[demux.Video] = u.pkts[len(u.pkts)-1].SequenceNumber + 1
+		}
 	case demux.Audio:
 		// Without video every audio frame is a place to start.
 		u.key = f.params.SPS == nil
 		u.pkts, err = f.aacenc.Encode(fr.Data)
 		rate := int64(f.params.Audio.SampleRate)
-		samples := scaleTicks(pts, rate, 90000)
+		samples := ticks.Scale(pts, rate, ticks.Rate)
 		ts := uint32(int64(f.audioBase) + samples)
 		for _, p := range u.pkts {
 			p.Timestamp += ts
+		}
+		if len(u.pkts) > 0 {
+			f.next[demux.Audio] = u.pkts[len(u.pkts)-1].SequenceNumber + 1
 		}
 		f.audioNext, f.audioSeen = samples+1024*int64(len(fr.Data)), true
 	}
@@ -517,7 +577,6 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	}
 
 	f.last = max(f.last, fr.DTS+f.offset)
-	f.lastWall = now
 	f.offer(u)
 	return nil
 }
@@ -530,7 +589,7 @@ func (u *unit) packetNTP(i, rate int) time.Time {
 	if d == 0 {
 		return u.ntp
 	}
-	return u.ntp.Add(time.Duration(scaleTicks(d, int64(time.Second), int64(rate))))
+	return u.ntp.Add(time.Duration(ticks.Scale(d, int64(time.Second), int64(rate))))
 }
 
 // offer hands a unit to every destination.
@@ -572,23 +631,4 @@ func naluType(n []byte) h264.NALUType {
 		return 0
 	}
 	return h264.NALUType(n[0] & 0x1f)
-}
-
-// Channel time is in 90 kHz ticks and lasts as long as the box runs. Converting with one
-// multiplication first (ticks * 1e9) overflows int64 after 28.5 hours; these split the value
-// into whole seconds and the rest, so that they hold for any lifetime.
-
-// scaleTicks returns t * to / from without overflow for any t whose result fits.
-func scaleTicks(t, to, from int64) int64 {
-	return t/from*to + t%from*to/from
-}
-
-// ticksToDuration converts 90 kHz ticks to a duration.
-func ticksToDuration(t int64) time.Duration {
-	return time.Duration(scaleTicks(t, int64(time.Second), 90000))
-}
-
-// durationToTicks converts a duration to 90 kHz ticks.
-func durationToTicks(d time.Duration) int64 {
-	return scaleTicks(int64(d), 90000, int64(time.Second))
 }

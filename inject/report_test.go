@@ -10,6 +10,7 @@ import (
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/senderreport"
+	"github.com/liveinject/liveinject/internal/ticks"
 )
 
 // checkSenderReports checks every sender report the server got on its first connection
@@ -44,7 +45,7 @@ func checkSenderReports(t *testing.T, f *Fanout, s *fakeServer, fr []*demux.Fram
 			continue
 		}
 		// the wall-clock time the medium's first packet was captured at
-		captured := f.ntpBase.Add(ticksToDuration(fr[m.first].PTS - start))
+		captured := f.clock.anchorAt.Round(0).Add(ticks.Duration(fr[m.first].PTS - start))
 		for i, sr := range reports {
 			if sr.SSRC != pkts[0].SSRC {
 				t.Errorf("%s report %d: SSRC %x, want the packets' %x", m.name, i, sr.SSRC, pkts[0].SSRC)
@@ -56,9 +57,9 @@ func checkSenderReports(t *testing.T, f *Fanout, s *fakeServer, fr []*demux.Fram
 			ntp := senderreport.Time(sr.NTPTime)
 			// RTP time since the first packet, unwrapped by the wall-clock time the report gives
 			d32 := int64(sr.RTPTime - pkts[0].Timestamp)
-			est := scaleTicks(int64(ntp.Sub(captured)), m.rate, int64(time.Second))
+			est := ticks.Scale(int64(ntp.Sub(captured)), m.rate, int64(time.Second))
 			elapsed := d32 + int64(math.Round(float64(est-d32)/(1<<32)))*(1<<32)
-			want := captured.Add(time.Duration(scaleTicks(elapsed, int64(time.Second), m.rate)))
+			want := captured.Add(time.Duration(ticks.Scale(elapsed, int64(time.Second), m.rate)))
 			if d := ntp.Sub(want); d.Abs() > time.Millisecond {
 				t.Errorf("%s report %d: NTP %v, RTP time %d ticks after the first packet, captured at %v: off by %v",
 					m.name, i, ntp, elapsed, want, d)
@@ -97,7 +98,7 @@ func TestSenderReports(t *testing.T) {
 				t.Errorf("%d video and %d audio reports in %v, want at most %d each", video, audio,
 					time.Since(started), most)
 			}
-			if at := f.ntpBase.Sub(started); at < 0 || at > 2*time.Second {
+			if at := f.clock.anchorAt.Sub(started); at < 0 || at > 2*time.Second {
 				t.Errorf("the first frame's capture is put %v after the start of the test", at)
 			}
 		})

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ type owner struct {
 	name string
 	log  *slog.Logger
 	ch   *Channel
+	// stateFile keeps the RTP numbers of the channel's injector between processes; "" for none.
+	stateFile string
 
 	mu sync.Mutex
 	// next is the profile reload handed in, not yet applied; kick tells the goroutine.
@@ -39,6 +42,9 @@ type owner struct {
 func newOwner(ctx context.Context, p profiles.Channel, s *Supervisor) *owner {
 	log := s.Logger.With("channel", p.Name)
 	o := &owner{name: p.Name, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if s.StateDir != "" {
+		o.stateFile = filepath.Join(s.StateDir, "rtp", p.Name+".json")
+	}
 	o.ch = &Channel{Profile: p, FFmpeg: s.FFmpeg, Logger: log,
 		Grace: time.Duration(p.FFmpeg.StopGrace), StallTimeout: time.Duration(p.FFmpeg.StallTimeout), Checker: &s.checker}
 	if s.OnStart != nil {
@@ -219,7 +225,7 @@ func (h *holder) wait() {
 
 // newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
 func (o *owner) newFanout(p profiles.Channel) *inject.Fanout {
-	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: o.log}
+	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: o.log, StateFile: o.stateFile}
 	if err := f.Initialize(); err != nil {
 		o.log.Error("channel not started", "file", p.File, "error", err)
 		o.ch.publish(func(st *Status) { st.State, st.LastCause, st.Cause = StateError, err.Error(), CauseProfile })

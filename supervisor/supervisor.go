@@ -23,6 +23,9 @@ type Supervisor struct {
 	// Channels is the set to start with.
 	Channels []profiles.Channel
 	Logger   *slog.Logger
+	// StateDir, when set, is where each channel keeps its RTP sequence numbers and time for the
+	// next process (inject.Fanout.StateFile): rtp/NAME.json.
+	StateDir string
 	// OnStart, if set, is called with the channel name and PID of every ffmpeg child started.
 	OnStart func(channel string, pid int)
 	// OnApplied, if set, is called from Run's goroutine once an Update has been handed to the

@@ -47,8 +47,11 @@ type instance struct {
 func (m *Main) run(ctx context.Context, args []string) int {
 	level := &enumFlag{allowed: []string{"debug", "info", "warn", "error"}}
 	format := &enumFlag{allowed: []string{"text", "json"}}
-	var cpuProfile string
+	var cpuProfile, stateDir string
 	path, fs, code, ok := m.configFlags(runCommand, args, func(fs *flag.FlagSet) {
+		// systemd's StateDirectory= sets STATE_DIRECTORY (a list when it names several).
+		fs.StringVar(&stateDir, "state-dir", strings.Split(os.Getenv("STATE_DIRECTORY"), ":")[0],
+			"keep each channel's RTP sequence numbers and time in `dir`, so that a restart goes on from them (default: $STATE_DIRECTORY)")
 		fs.Var(level, "log-level", "log `level`: debug, info, warn or error (default: the config's [log] level)")
 		fs.Var(format, "log-format", "log `format`: text or json (default: the config's [log] format)")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (for go tool pprof)")
@@ -129,7 +132,12 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	watcher := profiles.NewWatcher(path, cfg)
 	watcher.Logger = log.With("component", "profiles")
 	inst.watcher = watcher
-	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: inst.resolve(cfg.Channels), Logger: log}
+	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: inst.resolve(cfg.Channels), Logger: log,
+		StateDir: stateDir}
+	if stateDir == "" {
+		log.Info("RTP state not kept: a restart starts new sequence numbers, which players may take for old packets; " +
+			"run with -state-dir (the systemd unit sets it)")
+	}
 	if m.onApplied != nil {
 		inst.sup.OnApplied = m.onApplied
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"github.com/liveinject/liveinject/internal/ticks"
 )
 
 // epochOffset is the number of seconds from 1900 (NTP's epoch) to 1970 (Unix's).
@@ -30,12 +32,6 @@ func NTP(t time.Time) uint64 {
 func Time(v uint64) time.Time {
 	ns := (v&0xffffffff*uint64(time.Second) + 1<<31) >> 32
 	return time.Unix(int64(v>>32)-epochOffset, int64(ns))
-}
-
-// scale converts a count of units of rate from to units of rate to, without overflow for any
-// int64 count whose rates are below 2^31.
-func scale(v, to, from int64) int64 {
-	return v/from*to + v%from*to/from
 }
 
 // Sender tracks an outgoing RTP stream for its sender reports. A report maps RTP time to NTP
@@ -72,7 +68,7 @@ func (s *Sender) Report(now time.Time) *rtcp.SenderReport {
 	return &rtcp.SenderReport{
 		SSRC:        s.ssrc,
 		NTPTime:     NTP(s.ntp.Add(since)),
-		RTPTime:     s.rtp + uint32(scale(int64(since), int64(s.ClockRate), int64(time.Second))),
+		RTPTime:     s.rtp + uint32(ticks.Scale(int64(since), int64(s.ClockRate), int64(time.Second))),
 		PacketCount: s.packets,
 		OctetCount:  s.octets,
 	}
@@ -106,5 +102,5 @@ func (r *Receiver) PacketNTP(ts uint32, now time.Time) time.Time {
 	}
 	// RTP time goes either way from the report, by far less than half its range
 	d := int64(int32(ts - r.rtp))
-	return r.ntp.Add(time.Duration(scale(d, int64(time.Second), int64(r.ClockRate))))
+	return r.ntp.Add(time.Duration(ticks.Scale(d, int64(time.Second), int64(r.ClockRate))))
 }
