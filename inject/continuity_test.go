@@ -205,3 +205,41 @@ func TestLastLiveIsMonotonic(t *testing.T) {
 		t.Errorf("LastLive is %v after the write began", d)
 	}
 }
+
+// TestUDPSessionHooks pushes over UDP: gortsplib must still make its sockets through the
+// ListenPacket hook and announce their ports in SETUP (udpSession writes from them), and every
+// packet the server gets, RTP and sender reports alike, carries the destination's stable SSRC,
+// counted in the destination's figures.
+func TestUDPSessionHooks(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, func(s *fakeServer) { s.udp = true })
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/udp.sdp"), Transport: "udp"}}, QueueSize: 1024,
+		senderReports: 50 * time.Millisecond}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	push(t, f, fr)
+	waitSettled(t, f, 0)
+	if st := f.Stats()[0]; st.Transport != "udp" || st.PacketsDropped != 0 {
+		t.Fatalf("transport %q, %d dropped: want udp, none", st.Transport, st.PacketsDropped)
+	}
+	d := f.dests[0]
+	want := map[int]uint32{0: stableSSRC("test", d.stream, demux.Video), 2: stableSSRC("test", d.stream, demux.Audio)}
+	fftest.WaitFor(t, 5*time.Second, "every packet and a report of each track", func() bool {
+		return len(s.received(0)) == int(f.Stats()[0].PacketsSent) &&
+			len(s.senderReports(1)) > 0 && len(s.senderReports(3)) > 0
+	})
+	for _, p := range s.received(0) {
+		if p.pkt.SSRC != want[p.channel] {
+			t.Fatalf("a packet of channel %d has SSRC %08x, want %08x", p.channel, p.pkt.SSRC, want[p.channel])
+		}
+	}
+	for ch, ssrc := range map[int]uint32{1: want[0], 3: want[2]} {
+		for _, sr := range s.senderReports(ch) {
+			if sr.SSRC != ssrc {
+				t.Errorf("a sender report on channel %d has SSRC %08x, want %08x", ch, sr.SSRC, ssrc)
+			}
+		}
+	}
+}

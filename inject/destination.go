@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
+	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/backoff"
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
@@ -115,6 +116,9 @@ type destination struct {
 	// offered counts the packets offered to the queue: once all are sent or dropped it equals
 	// PacketsSent + PacketsDropped.
 	offered atomic.Uint64
+	// udpSent and udpBytes count the RTP packets and the bytes written over UDP, by the
+	// destination itself (see udpSession), over all sessions.
+	udpSent, udpBytes atomic.Uint64
 
 	// stop ends the destination's goroutine, which closes done when it has ended.
 	stop context.CancelFunc
@@ -258,7 +262,7 @@ func (d *destination) recordingStarted() time.Time {
 func (d *destination) stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sent, bytes := d.sent, d.bytes
+	sent, bytes := d.sent+d.udpSent.Load(), d.bytes+d.udpBytes.Load()
 	if d.client != nil {
 		s := d.client.Stats().Session
 		sent += s.RTPPacketsSent
@@ -457,6 +461,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	var conn atomic.Pointer[net.Conn]
 	var protocol string // the transport the server took, from its SETUP answers
 	ssrc := newSSRCRewriter(d.channel, d.stream)
+	udp := newUDPSession(ssrc, &d.udpSent, &d.udpBytes)
 	var server net.IP // the address announced in c=
 	c := &gortsplib.Client{
 		Scheme:         u.Scheme,
@@ -478,9 +483,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			}
 			return newWireConn(nc, ssrc), nil
 		},
+		// Over UDP the session writes its packets itself, from the client's sockets: see
+		// udpSession.
+		ListenPacket: udp.listenPacket,
 		// Called from the goroutine that then writes the request: server is read once
 		// Announce has returned.
 		OnRequest: func(req *base.Request) {
+			udp.onRequest(req)
 			if req.Method != base.Announce {
 				return
 			}
@@ -500,6 +509,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			if p := setupProtocol(res); p != "" {
 				protocol = p
 			}
+			udp.onResponse(res)
 			keepAliveWithin(res, d.cfg.keepAlive)
 		},
 	}
@@ -533,6 +543,20 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	if _, err := c.Record(); err != nil {
 		return start, describe("RECORD", err, server)
 	}
+	var w packetWriter = clientWriter{c}
+	if protocol == "udp" && !d.secure {
+		kinds := []demux.Kind{demux.Video}
+		if s.audio != nil {
+			kinds = append(kinds, demux.Audio)
+		}
+		if s.video == nil {
+			kinds = kinds[1:]
+		}
+		if err := udp.start(server, kinds); err != nil {
+			return start, err
+		}
+		w = udp
+	}
 	d.recording(c, protocol)
 	d.log.Info("recording", "transport", protocol)
 
@@ -555,7 +579,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 				return nil, fmt.Errorf("connection lost: %w", err)
 			case u = <-d.queue:
 			case now := <-reportTicker.C:
-				if err := reports.send(c, s, now); err != nil {
+				if err := reports.send(w, s, now); err != nil {
 					return nil, fmt.Errorf("connection lost: %w", err)
 				}
 				continue
@@ -571,7 +595,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			d.drop(u)
 			continue
 		}
-		if err := d.write(c, s, u, &reports); err != nil {
+		if err := d.write(w, s, u, &reports); err != nil {
 			var full liberrors.ErrClientWriteQueueFull
 			if !errors.As(err, &full) {
 				return nil, fmt.Errorf("connection lost: %w", err)
@@ -582,7 +606,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	}
 }
 
-func (d *destination) write(c *gortsplib.Client, s *session, u *unit, reports *reporter) error {
+func (d *destination) write(w packetWriter, s *session, u *unit, reports *reporter) error {
 	medi := s.media(u.kind)
 	report := &reports.media[u.kind]
 	report.ClockRate = medi.Formats[0].ClockRate()
@@ -593,17 +617,19 @@ func (d *destination) write(c *gortsplib.Client, s *session, u *unit, reports *r
 		// copy, the payload stays shared.
 		d.pkt = *p
 		ntp := u.packetNTP(i, report.ClockRate)
-		if err := c.WritePacketRTPWithNTP(medi, &d.pkt, ntp); err != nil {
+		if err := w.writeRTP(u.kind, medi, &d.pkt, ntp); err != nil {
 			d.dropped.Add(uint64(len(u.pkts) - i))
 			return err
 		}
-		d.handed.Add(1)
+		if _, ok := w.(clientWriter); ok {
+			d.handed.Add(1) // its client counts what it wrote of them
+		}
 		report.Wrote(&d.pkt, ntp, now)
 	}
 	if first {
 		// A medium's first report goes out with its first frame: a server that passes the
 		// stream's time on to its players has it from the start, not seconds later.
-		return c.WritePacketRTCP(medi, report.Report(now))
+		return w.writeRTCP(u.kind, medi, report.Report(now))
 	}
 	return nil
 }

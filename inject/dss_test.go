@@ -2,6 +2,7 @@ package inject
 
 import (
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,8 +231,8 @@ func TestDSSViewerKeepsStream(t *testing.T) {
 		name string
 		// run pushes the stream with f, and returns the Fanout that ends it
 		run func(t *testing.T, s *fakeServer, f *Fanout) *Fanout
-		// seq is how the video's sequence numbers go on into the second session: "contiguous",
-		// "forward" (frames were lost meanwhile), or "" (a new process starts anew)
+		// seq is how the video's sequence numbers go on into the second session: "contiguous"
+		// or "forward" (frames were lost meanwhile)
 		seq string
 	}{
 		{"reconnect", func(t *testing.T, s *fakeServer, f *Fanout) *Fanout {
@@ -250,63 +251,70 @@ func TestDSSViewerKeepsStream(t *testing.T) {
 			// gortsplib does not wait for TEARDOWN's answer; a new process takes longer to
 			// start than the server to read it
 			fftest.WaitFor(t, 5*time.Second, "TEARDOWN", func() bool { return len(s.requestsOf(base.Teardown)) > 0 })
-			g := &Fanout{Channel: f.Channel, Targets: f.Targets, QueueSize: f.QueueSize}
+			g := &Fanout{Channel: f.Channel, Targets: f.Targets, QueueSize: f.QueueSize, StateFile: f.StateFile}
 			if err := g.Initialize(); err != nil {
 				t.Fatal(err)
 			}
 			pushLive(t, g, first)
 			return g
-		}, ""},
+		}, "contiguous"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newFakeServer(t, func(s *fakeServer) {
-				s.dss = &fakeDSS{hold: 500 * time.Millisecond, release: 100 * time.Millisecond, ssrcTimeout: 30 * time.Second}
-				if tc.name == "reconnect" {
-					s.dropAfter = func(n int) int {
-						if n == 0 {
-							return 150 // about a second in
+		for _, transport := range []string{"tcp", "udp"} {
+			t.Run(tc.name+"/"+transport, func(t *testing.T) {
+				s := newFakeServer(t, func(s *fakeServer) {
+					s.udp = transport == "udp"
+					s.dss = &fakeDSS{hold: 500 * time.Millisecond, release: 100 * time.Millisecond, ssrcTimeout: 30 * time.Second}
+					if tc.name == "reconnect" {
+						s.dropAfter = func(n int) int {
+							if n == 0 {
+								return 150 // about a second in
+							}
+							return 0
 						}
-						return 0
+					}
+				})
+				f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp"), Transport: transport}},
+					QueueSize: 1024, StateFile: filepath.Join(t.TempDir(), "lobby.json")}
+				if err := f.Initialize(); err != nil {
+					t.Fatal(err)
+				}
+				last := tc.run(t, s, f)
+				waitSettled(t, last, 0)
+				last.Close()
+
+				records := s.requestsWith(base.Record)
+				if len(records) != 2 {
+					t.Fatalf("%d sessions recorded, want 2: %v", len(records), s.requests())
+				}
+				seen, dropped := s.dss.viewer("/lobby.sdp")
+				gap, video := maxGap(seen)
+				if dropped != 0 || gap >= 2*time.Second {
+					t.Errorf("the viewer went %v without video; the SSRC lock dropped %d packets", gap, dropped)
+				}
+				ssrcs := map[uint32]bool{}
+				for _, p := range video {
+					ssrcs[p.pkt.SSRC] = true
+				}
+				if len(ssrcs) != 1 {
+					t.Errorf("video SSRCs %v, want one", ssrcs)
+				}
+				before, after := videoOf(s.received(records[0].conn)), videoOf(s.received(records[1].conn))
+				if len(before) == 0 || len(after) == 0 {
+					t.Fatalf("video packets: %d in the first session, %d in the second", len(before), len(after))
+				}
+				switch last, next := before[len(before)-1], after[0]; tc.seq {
+				case "contiguous":
+					checkContiguous(t, "both sessions", append(before, after...))
+				case "forward":
+					if next.SequenceNumber-last.SequenceNumber >= 0x8000 {
+						t.Errorf("video sequence went back: %d then %d", last.SequenceNumber, next.SequenceNumber)
 					}
 				}
-			})
-			f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp")}}, QueueSize: 1024}
-			if err := f.Initialize(); err != nil {
-				t.Fatal(err)
-			}
-			last := tc.run(t, s, f)
-			waitSettled(t, last, 0)
-			last.Close()
-
-			records := s.requestsWith(base.Record)
-			if len(records) != 2 {
-				t.Fatalf("%d sessions recorded, want 2: %v", len(records), s.requests())
-			}
-			seen, dropped := s.dss.viewer("/lobby.sdp")
-			gap, video := maxGap(seen)
-			if dropped != 0 || gap >= 2*time.Second {
-				t.Errorf("the viewer went %v without video; the SSRC lock dropped %d packets", gap, dropped)
-			}
-			ssrcs := map[uint32]bool{}
-			for _, p := range video {
-				ssrcs[p.pkt.SSRC] = true
-			}
-			if len(ssrcs) != 1 {
-				t.Errorf("video SSRCs %v, want one", ssrcs)
-			}
-			before, after := videoOf(s.received(records[0].conn)), videoOf(s.received(records[1].conn))
-			if len(before) == 0 || len(after) == 0 {
-				t.Fatalf("video packets: %d in the first session, %d in the second", len(before), len(after))
-			}
-			switch last, next := before[len(before)-1], after[0]; tc.seq {
-			case "contiguous":
-				checkContiguous(t, "both sessions", append(before, after...))
-			case "forward":
-				if next.SequenceNumber-last.SequenceNumber >= 0x8000 {
-					t.Errorf("video sequence went back: %d then %d", last.SequenceNumber, next.SequenceNumber)
+				if d := int32(after[0].Timestamp - before[len(before)-1].Timestamp); d <= 0 || d > 5*90000 {
+					t.Errorf("video RTP time went on by %d ticks into the second session", d)
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ type fakeServer struct {
 	l net.Listener
 	// respond answers a request on the n-th connection (0-based); nil answers as a server
 	// that accepts everything would. drop asks to close the connection instead after that many
-	// RTP packets (0: never).
+	// RTP packets (0: never), over TCP or UDP.
 	respond   func(n int, req *base.Request) *base.Response
 	dropAfter func(n int) int
 	// stallAfter asks the n-th connection to stop reading after that many RTP packets (0:
@@ -259,8 +259,14 @@ func (s *fakeServer) listenUDP(n, channel int) int {
 				continue
 			}
 			var p rtp.Packet
-			if p.Unmarshal(bytes.Clone(buf[:k])) == nil {
-				s.record(n, channel, p)
+			if p.Unmarshal(bytes.Clone(buf[:k])) != nil {
+				continue
+			}
+			// dropAfter ends the RTSP connection, as a server that goes away would
+			if count := s.record(n, channel, p); s.dropAfter != nil && count == s.dropAfter(n) {
+				s.mu.Lock()
+				s.conns[n].Close()
+				s.mu.Unlock()
 			}
 		}
 	}()

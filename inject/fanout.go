@@ -201,7 +201,7 @@ func (f *Fanout) Initialize() error {
 	vseq, aseq := binary.BigEndian.Uint16(r[0:]), binary.BigEndian.Uint16(r[2:])
 	if f.StateFile != "" {
 		f.state = &continuity{path: f.StateFile, every: cmp.Or(f.saveEvery, time.Second),
-			log: f.Logger.With("channel", f.Channel)}
+			log: f.Logger}
 		if saved, ok := f.state.load(now); ok {
 			vseq, aseq = saved.next[demux.Video], saved.next[demux.Audio]
 			f.last, f.started = saved.time, saved.time != 0

@@ -3,8 +3,6 @@ package inject
 import (
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/senderreport"
 )
@@ -24,10 +22,10 @@ type reporter struct {
 }
 
 // send writes the reports of the session's media at time now.
-func (r *reporter) send(c *gortsplib.Client, s *session, now time.Time) error {
+func (r *reporter) send(w packetWriter, s *session, now time.Time) error {
 	for _, kind := range []demux.Kind{demux.Video, demux.Audio} {
 		if sr := r.media[kind].Report(now); sr != nil {
-			if err := c.WritePacketRTCP(s.media(kind), sr); err != nil {
+			if err := w.writeRTCP(kind, s.media(kind), sr); err != nil {
 				return err
 			}
 		}

@@ -21,10 +21,12 @@ import (
 // the connection the client's DialContext hook hands it: interleaved RTP and RTCP are rewritten
 // to carry an SSRC derived from the channel, the destination and the track, the same for ever.
 //
-// Over UDP the client's ListenPacket hook cannot do the same: gortsplib v4.16.2 asserts that
-// what it returns is a *net.UDPConn (client_udp_listener.go), so no wrapper can see the packets.
-// Over rtsps the packets are SRTP inside TLS, below which the SSRC cannot be changed. Both keep
-// the library's SSRC (see README, "Pushing to Darwin Streaming Server").
+// Over UDP no wrapper can see the packets (gortsplib v4.16.2 asserts that what its ListenPacket
+// hook returns is a *net.UDPConn), so the session writes them itself from those sockets, with
+// the same stable SSRCs (udp_session.go). Over rtsps the packets are SRTP inside TLS, keyed and
+// authenticated by the library: an SSRC changed on the way would fail their check, and doing
+// TLS ourselves would announce plain RTP where the server expects SRTP. rtsps keeps the
+// library's SSRC (see README, "Pushing to Darwin Streaming Server"; DSS does not offer rtsps).
 
 // stableSSRC returns the SSRC of track k of a channel at a destination, given without
 // credentials. It never is 0, and the video's and the audio's differ.

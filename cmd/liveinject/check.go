@@ -56,8 +56,8 @@ func (m *Main) check(args []string) int {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {
 				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server takes the ANNOUNCE, then refuses SETUP (415)\n")
-			} else if d.Transport != "tcp" {
-				fmt.Fprintf(m.Stdout, "     warning: over %s the stream's SSRC changes at every reconnect: Darwin Streaming Server's players lose the stream then; use tcp\n", d.Transport)
+			} else if strings.HasPrefix(d.URL, "rtsps:") {
+				fmt.Fprintf(m.Stdout, "     warning: over rtsps the stream's SSRC changes at every reconnect: Darwin Streaming Server's players would lose the stream for 30 s then\n")
 			}
 		}
 	}
