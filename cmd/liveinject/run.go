@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -285,7 +286,7 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 	if u.Config.FFmpeg != started.FFmpeg {
 		log.Warn("the ffmpeg path changed: restart liveinject to apply it", "file", u.Config.Path)
 	}
-	if u.Config.HTTP != started.HTTP || u.Config.Log != started.Log {
+	if !reflect.DeepEqual(u.Config.HTTP, started.HTTP) || u.Config.Log != started.Log {
 		log.Warn("the [http] or [log] settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
 	if !slices.EqualFunc(u.Config.Warnings, inst.warnings, func(a, b *profiles.Error) bool { return *a == *b }) {
