@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,8 +39,11 @@ type httpServer struct {
 	Address string // TCP listen address; port 0 picks a free port
 	// User and Password, when User is set, are the basic auth credentials every request needs.
 	User, Password string
-	Instance       *instance
-	Logger         *slog.Logger
+	// Hosts are the names, beside the listen address's, localhost and the machine's, that
+	// requests may give in their Host header ([http] hosts).
+	Hosts    []string
+	Instance *instance
+	Logger   *slog.Logger
 	// ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's; zero means the defaults
 	// above.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -89,8 +93,11 @@ func (s *httpServer) Initialize() error {
 	mux.HandleFunc("GET /{$}", s.serveDashboard)
 	mux.Handle("GET /assets/", s.serveAssets())
 
+	// Host first: a page that rebinds its name to this box learns nothing, not even whether the
+	// endpoint wants credentials.
+	guard := newHostGuard(s.Address, s.addr, s.Hosts, s.Logger)
 	s.srv = &http.Server{
-		Handler:           s.authorize(mux),
+		Handler:           guard.Handler(s.authorize(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cmp.Or(s.ReadTimeout, httpReadTimeout),
 		WriteTimeout:      cmp.Or(s.WriteTimeout, httpWriteTimeout),
@@ -106,7 +113,7 @@ func (s *httpServer) Initialize() error {
 		defer close(s.done)
 		s.srv.Serve(l) //nolint:errcheck // always http.ErrServerClosed, after Close
 	}()
-	s.Logger.Info("http listening", "address", s.addr, "basic_auth", s.User != "")
+	s.Logger.Info("http listening", "address", s.addr, "basic_auth", s.User != "", "hosts", strings.Join(guard.names, ","))
 	return nil
 }
 

@@ -43,7 +43,7 @@ func TestHTTPIdleTimeout(t *testing.T) {
 		}
 		defer c.Close()
 		conns[i] = c
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: liveinject\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -148,6 +148,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			Address:  cfg.HTTP.Listen,
 			User:     cfg.HTTP.User,
 			Password: cfg.HTTP.Password,
+			Hosts:    cfg.HTTP.Hosts,
 			Instance: inst,
 			Logger:   log.With("component", "http"),
 		}

@@ -86,6 +86,10 @@ func request(ctx context.Context, method, addr, path string, want int) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
+	if resp.StatusCode == http.StatusMisdirectedRequest {
+		// The endpoint's word says which [http] hosts entry lets this name in, however long.
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(body)))
+	}
 	if resp.StatusCode == http.StatusNotFound && path == "/status" {
 		return nil, fmt.Errorf("%s answers HTTP, but has no /status (%s): it is not liveinject's HTTP endpoint; "+
 			"give -addr liveinject's [http] listen address (default %s)", addr, resp.Status, profiles.DefaultHTTPListen)
