@@ -97,7 +97,7 @@ func (s *httpServer) Initialize() error {
 	// endpoint wants credentials.
 	guard := newHostGuard(s.Address, s.addr, s.Hosts, s.Logger)
 	s.srv = &http.Server{
-		Handler:           guard.Handler(s.authorize(mux)),
+		Handler:           guard.Handler(s.sameOrigin(s.authorize(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cmp.Or(s.ReadTimeout, httpReadTimeout),
 		WriteTimeout:      cmp.Or(s.WriteTimeout, httpWriteTimeout),
@@ -136,6 +136,24 @@ func (s *httpServer) Close() {
 	s.stopBackground()
 	s.background.Wait()
 	s.Logger.Info("http closed", "address", s.addr)
+}
+
+// sameOrigin refuses the requests that change something (POST) sent by a browser for a page of
+// another origin: a page elsewhere on the web, or on another port of the box, must not restart
+// channels with the operator's browser. Browsers say where a request comes from (Sec-Fetch-Site,
+// or Origin); the CLI and other programs say nothing and are served.
+func (s *httpServer) sameOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := cop.Check(r); err != nil {
+			s.Logger.Debug("cross-origin request refused", "remote", r.RemoteAddr, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "error", err)
+			http.Error(w, "refused: "+err.Error()+": control requests come from the dashboard of this endpoint "+
+				"or from programs such as liveinject restart, not from a page of another site", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authorize asks for the basic auth credentials when the endpoint has them.
@@ -341,17 +359,8 @@ func writeJSON(w http.ResponseWriter, v any, indent string) {
 	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
 }
 
-// controlHeader must be on every control request. A browser sends no custom header across
-// origins without asking the server first (a CORS preflight, which gets nothing here), so a page
-// of another site cannot make the operator's browser restart a channel.
-const controlHeader = "X-Liveinject-Control"
-
 // serveRestart restarts a channel's ffmpeg at once: POST /channels/NAME/restart.
 func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get(controlHeader) == "" {
-		http.Error(w, "control requests need the "+controlHeader+" header", http.StatusForbidden)
-		return
-	}
 	name := r.PathValue("name")
 	if err := s.Instance.sup.Restart(name); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)

@@ -19,6 +19,11 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
+// controlHeader goes with every request of the CLI: earlier versions of the endpoint refused a
+// restart without it (it now knows a page of another site by what the browser says of the
+// request), and a rack updated box by box runs both.
+const controlHeader = "X-Liveinject-Control"
+
 // statusTimeout bounds the whole request: a status command must not hang on a wedged daemon.
 const statusTimeout = 5 * time.Second
 
