@@ -11,16 +11,29 @@ import (
 )
 
 // serveHealth answers 200 "ok" while every channel runs and every destination records, and 503
-// with one line for each that does not.
+// with one line for each that does not. A box with no profile at all is healthy: nothing on it
+// fails.
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	// Before the supervisor has started them, the channels are not in its status yet: a box that
 	// has just come up is not healthy for having none.
 	problems := []string{"channels: starting"}
-	if s.Instance.sup.Started() {
-		problems = unhealthy(s.Instance.sup.Status())
+	started := s.Instance.sup.Started()
+	var channels []supervisor.Status
+	if started {
+		channels = s.Instance.sup.Status()
+		problems = unhealthy(channels)
 	}
-	if errs := s.Instance.profileErrors.Load(); errs != nil {
+	if errs := s.Instance.profileErrors.Load(); errs != nil && len(*errs) > 0 {
+		// Profiles that all failed to load leave the box streaming nothing: say so first, not
+		// as if one channel were only degraded.
+		if started && len(channels) == 0 {
+			plural := "s"
+			if len(*errs) == 1 {
+				plural = ""
+			}
+			problems = append(problems, fmt.Sprintf("no channel runs: %d profile error%s", len(*errs), plural))
+		}
 		for _, e := range *errs {
 			problems = append(problems, "profile error: "+e)
 		}
