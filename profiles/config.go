@@ -78,6 +78,10 @@ type HTTP struct {
 	User         string `toml:"user"`
 	PasswordFile string `toml:"password_file"`
 	Password     string `toml:"-"`
+	// Hosts are the names, beside the listen address, localhost and the machine's host name, by
+	// which clients reach the endpoint: a request whose Host header is another name is refused,
+	// so that a web page whose own name resolves to this box (DNS rebinding) cannot read it.
+	Hosts []string `toml:"hosts"`
 }
 
 // Log configures the log on standard error.

@@ -67,7 +67,36 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 // credentials: the status shows what the box streams where.
 func (d *decoder) decodeHTTP(t *table, h *HTTP) {
 	d.listenWithCredentials(t, "http", &h.Listen, &h.User, &h.PasswordFile, &h.Password)
+	hostsPath := d.strs(t, "hosts", &h.Hosts)
+	for i, host := range h.Hosts {
+		if err := checkHostName(host); err != nil {
+			d.errorf(hostsPath.index(i), "%s: %v", hostsPath.name(), err)
+		}
+	}
 	d.unknown(t)
+}
+
+// checkHostName checks an [http] hosts entry: a name or an IP address as a request's Host header
+// gives it, without the port, which the endpoint does not compare.
+func checkHostName(host string) error {
+	if host == "" {
+		return errors.New("must not be empty")
+	}
+	if net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return nil
+	}
+	if strings.Contains(host, "://") || strings.ContainsAny(host, "/?#@") {
+		return fmt.Errorf("%q is not a host name: give the name alone, as in \"encoder1.example.net\"", host)
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return fmt.Errorf("%q has a port: give the name alone (%q); any port is taken", host, h)
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return fmt.Errorf("%q is not a host name: %q is neither a letter, a digit, '.', '-' nor '_'", host, r)
+		}
+	}
+	return nil
 }
 
 // listenWithCredentials reads the listen, user and password_file keys of table t, named

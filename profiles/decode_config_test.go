@@ -44,6 +44,7 @@ password_file = "PWFILE"
 listen = "0.0.0.0:7580"
 user = "ops"
 password_file = "PWFILE"
+hosts = ["encoder1.example.net", "Encoder1", "192.0.2.7", "[2001:db8::7]"]
 [log]
 level = "debug"
 format = "json"
@@ -68,8 +69,9 @@ session_name = "Lobby"
 		want: Config{
 			Path: "c.toml", FFmpeg: "/opt/ffmpeg/bin/ffmpeg", Profiles: "/etc/liveinject/profiles",
 			Relay: Relay{Listen: ":7554", UDPRTPAddress: ":7556", UDPRTCPAddress: ":7557", User: "pub", PasswordFile: "PWFILE", Password: "pw0"},
-			HTTP:  HTTP{Listen: "0.0.0.0:7580", User: "ops", PasswordFile: "PWFILE", Password: "pw0"},
-			Log:   Log{Level: "debug", Format: "json"},
+			HTTP: HTTP{Listen: "0.0.0.0:7580", User: "ops", PasswordFile: "PWFILE", Password: "pw0",
+				Hosts: []string{"encoder1.example.net", "Encoder1", "192.0.2.7", "[2001:db8::7]"}},
+			Log: Log{Level: "debug", Format: "json"},
 			Defaults: Defaults{
 				Video: Video{Encoder: "libx264", Profile: "high", Bitrate: 4_000_000, GOP: Duration(time.Second), Size: Size{1920, 1080}, FPS: 30},
 				Audio: Audio{Encoder: "aac", Bitrate: 96_000, SampleRate: 44100, Channels: 1},
@@ -136,6 +138,20 @@ func TestDecodeConfigErrors(t *testing.T) {
 		name: "http listen invalid",
 		src:  "[http]\nlisten = \"7580\"\n",
 		want: []string{`c.toml:2: http.listen: "7580" is not host:port`},
+	}, {
+		name: "http hosts",
+		src: "[http]\nhosts = [\"encoder1.example.net:7580\", \"http://encoder1/\", \"\",\n" +
+			"  \"encoder 1\"]\n",
+		want: []string{
+			`c.toml:2: http.hosts: "encoder1.example.net:7580" has a port: give the name alone ("encoder1.example.net"); any port is taken`,
+			`c.toml:2: http.hosts: "http://encoder1/" is not a host name: give the name alone, as in "encoder1.example.net"`,
+			`c.toml:2: http.hosts: must not be empty`,
+			`c.toml:3: http.hosts: "encoder 1" is not a host name: ' ' is neither a letter, a digit, '.', '-' nor '_'`,
+		},
+	}, {
+		name: "http hosts not strings",
+		src:  "[http]\nhosts = \"encoder1\"\n",
+		want: []string{`c.toml:2: http.hosts: want an array of strings, got string "encoder1"`},
 	}, {
 		name: "log",
 		src:  "[log]\nlevel = \"verbose\"\nformat = \"xml\"\n",

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -40,8 +39,11 @@ type httpServer struct {
 	Address string // TCP listen address; port 0 picks a free port
 	// User and Password, when User is set, are the basic auth credentials every request needs.
 	User, Password string
-	Instance       *instance
-	Logger         *slog.Logger
+	// Hosts are the names, beside the listen address's, localhost and the machine's, that
+	// requests may give in their Host header ([http] hosts).
+	Hosts    []string
+	Instance *instance
+	Logger   *slog.Logger
 	// ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's; zero means the defaults
 	// above.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -91,8 +93,11 @@ func (s *httpServer) Initialize() error {
 	mux.HandleFunc("GET /{$}", s.serveDashboard)
 	mux.Handle("GET /assets/", s.serveAssets())
 
+	// Host first: a page that rebinds its name to this box learns nothing, not even whether the
+	// endpoint wants credentials.
+	guard := newHostGuard(s.Address, s.addr, s.Hosts, s.Logger)
 	s.srv = &http.Server{
-		Handler:           s.authorize(mux),
+		Handler:           guard.Handler(s.sameOrigin(s.authorize(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cmp.Or(s.ReadTimeout, httpReadTimeout),
 		WriteTimeout:      cmp.Or(s.WriteTimeout, httpWriteTimeout),
@@ -108,7 +113,7 @@ func (s *httpServer) Initialize() error {
 		defer close(s.done)
 		s.srv.Serve(l) //nolint:errcheck // always http.ErrServerClosed, after Close
 	}()
-	s.Logger.Info("http listening", "address", s.addr, "basic_auth", s.User != "")
+	s.Logger.Info("http listening", "address", s.addr, "basic_auth", s.User != "", "hosts", strings.Join(guard.names, ","))
 	return nil
 }
 
@@ -131,6 +136,24 @@ func (s *httpServer) Close() {
 	s.stopBackground()
 	s.background.Wait()
 	s.Logger.Info("http closed", "address", s.addr)
+}
+
+// sameOrigin refuses the requests that change something (POST) sent by a browser for a page of
+// another origin: a page elsewhere on the web, or on another port of the box, must not restart
+// channels with the operator's browser. Browsers say where a request comes from (Sec-Fetch-Site,
+// or Origin); the CLI and other programs say nothing and are served.
+func (s *httpServer) sameOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := cop.Check(r); err != nil {
+			s.Logger.Debug("cross-origin request refused", "remote", r.RemoteAddr, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "error", err)
+			http.Error(w, "refused: "+err.Error()+": control requests come from the dashboard of this endpoint "+
+				"or from programs such as liveinject restart, not from a page of another site", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authorize asks for the basic auth credentials when the endpoint has them.
@@ -336,43 +359,8 @@ func writeJSON(w http.ResponseWriter, v any, indent string) {
 	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
 }
 
-// serveHealth answers 200 "ok" while every channel runs and every destination records, and 503
-// with one line for each that does not.
-func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	// Before the supervisor has started them, the channels are not in its status yet: a box that
-	// has just come up is not healthy for having none.
-	problems := []string{"channels: starting"}
-	if s.Instance.sup.Started() {
-		problems = unhealthy(s.Instance.sup.Status())
-	}
-	if errs := s.Instance.profileErrors.Load(); errs != nil {
-		for _, e := range *errs {
-			problems = append(problems, "profile error: "+e)
-		}
-	}
-	if why := s.Instance.watcher.Polling(); why != "" {
-		problems = append(problems, "config files: fsnotify cannot watch them ("+why+"): read on a timer instead")
-	}
-	if len(problems) == 0 {
-		fmt.Fprintln(w, "ok")
-		return
-	}
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintln(w, strings.Join(problems, "\n"))
-}
-
-// controlHeader must be on every control request. A browser sends no custom header across
-// origins without asking the server first (a CORS preflight, which gets nothing here), so a page
-// of another site cannot make the operator's browser restart a channel.
-const controlHeader = "X-Liveinject-Control"
-
 // serveRestart restarts a channel's ffmpeg at once: POST /channels/NAME/restart.
 func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get(controlHeader) == "" {
-		http.Error(w, "control requests need the "+controlHeader+" header", http.StatusForbidden)
-		return
-	}
 	name := r.PathValue("name")
 	if err := s.Instance.sup.Restart(name); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
@@ -384,186 +372,10 @@ func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "restarting %s\n", name)
 }
 
-// unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause" and
-// "channel NAME destination URL: STATE: error".
-func unhealthy(channels []supervisor.Status) []string {
-	var out []string
-	problem := func(what, state, cause string) {
-		if cause != "" {
-			state += ": " + cause
-		}
-		out = append(out, what+": "+state)
-	}
-	for _, c := range channels {
-		if c.State != supervisor.StateRunning {
-			problem("channel "+c.Name, c.State, c.LastCause)
-		}
-		if !c.HoldingSince.IsZero() {
-			problem("channel "+c.Name, "holding", "no frame since "+c.HoldingSince.UTC().Format(time.RFC3339))
-		}
-		for _, d := range c.Destinations {
-			if d.State != inject.StateRecording {
-				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
-			}
-		}
-	}
-	return out
-}
-
 // heldFor returns how long a channel has held its last picture, the hold going on included.
 func heldFor(c supervisor.Status, now time.Time) time.Duration {
 	if c.HoldingSince.IsZero() {
 		return c.Held
 	}
 	return c.Held + now.Sub(c.HoldingSince)
-}
-
-// collector turns the supervisor's and the relay's snapshots into metrics at scrape time.
-type collector struct {
-	inst              *instance
-	version, revision string
-	hist              *history
-	thumbs            *thumbnailer
-
-	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
-	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
-	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
-	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
-	reconnects, failedAttempts, queued                                      *prometheus.Desc
-	relayReaders, relayPackets                                              *prometheus.Desc
-}
-
-// The states of channel_state and destination_state: every one is exported, 1 for the current.
-var (
-	channelStates = []string{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateBackoff,
-		supervisor.StateStopped, supervisor.StateError}
-	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
-		inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
-)
-
-func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("liveinject_"+name, help, labels, nil)
-	}
-	ch, dest := []string{"channel"}, []string{"channel", "destination"}
-	return &collector{
-		inst:     inst,
-		version:  version,
-		revision: revision,
-		hist:     hist,
-		thumbs:   thumbs,
-
-		buildInfo:        desc("build_info", "Always 1; the labels say which liveinject runs: its version and VCS revision (\"\" when the build did not record it).", "version", "revision"),
-		profileErrors:    desc("profile_errors", "Mistakes in config and profile files kept at their last good version."),
-		thumbnailDecodes: desc("thumbnail_decodes_total", "ffmpeg runs that decoded a channel's keyframe for a thumbnail."),
-
-		channelUp:    desc("channel_up", "1 while the channel's ffmpeg delivers frames.", ch...),
-		channelState: desc("channel_state", "1 for the channel's state (starting, running, backoff, stopped, error), 0 for the others.", "channel", "state"),
-		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel; each after the first is a restart.", ch...),
-		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
-		frames:       desc("channel_frames_total", "Video frames handed to the channel's destinations.", ch...),
-		audioFrames:  desc("channel_audio_frames_total", "Audio frames handed to the channel's destinations.", ch...),
-		demuxErrors:  desc("channel_demux_errors_total", "Damage in the channel's MPEG-TS that the demuxer recovered from.", ch...),
-		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
-		speed:        desc("channel_speed", "ffmpeg's encoding speed as a ratio to real time; below 1 the box cannot keep up.", ch...),
-		bitrate:      desc("channel_bitrate_bits_per_second", "Bits per second the channel's busiest destination sent over the last sampling interval (2 s).", ch...),
-		lastFrame:    desc("channel_last_frame_timestamp_seconds", "Unix time of the last frame the channel's ffmpeg delivered; absent before the first.", ch...),
-		holding:      desc("channel_holding", "1 while the channel's frames have stopped and its destinations get its last picture again.", ch...),
-		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
-
-		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
-		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
-		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
-		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
-		sentBytes:        desc("destination_sent_bytes_total", "RTP and RTCP bytes written to the destination's server.", dest...),
-		reconnects:       desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
-		failedAttempts:   desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
-		queued:           desc("destination_queued_frames", "Frames waiting in the destination's queue.", dest...),
-
-		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
-		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
-	}
-}
-
-func (c *collector) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{
-		c.buildInfo, c.profileErrors, c.thumbnailDecodes,
-		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
-		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
-		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
-		c.reconnects, c.failedAttempts, c.queued,
-		c.relayReaders, c.relayPackets,
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs() {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge(c.buildInfo, 1, c.version, c.revision)
-	var profileErrors int
-	if errs := c.inst.profileErrors.Load(); errs != nil {
-		profileErrors = len(*errs)
-	}
-	gauge(c.profileErrors, float64(profileErrors))
-	counter(c.thumbnailDecodes, c.thumbs.Decodes())
-	now := time.Now()
-	for _, s := range c.inst.sup.Status() {
-		gauge(c.channelUp, one(s.State == supervisor.StateRunning), s.Name)
-		for _, state := range channelStates {
-			gauge(c.channelState, one(s.State == state), s.Name, state)
-		}
-		counter(c.ffmpegStarts, s.Starts, s.Name)
-		counter(c.stalls, s.Stalls, s.Name)
-		counter(c.frames, s.Frames, s.Name)
-		counter(c.audioFrames, s.AudioFrames, s.Name)
-		counter(c.demuxErrors, s.DemuxErrors, s.Name)
-		gauge(c.holding, one(!s.HoldingSince.IsZero()), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, now).Seconds(), s.Name)
-		gauge(c.fps, s.Progress.FPS, s.Name)
-		gauge(c.speed, s.Progress.Speed, s.Name)
-		if p, ok := c.hist.Latest(s.Name); ok {
-			gauge(c.bitrate, p.Kbps*1000, s.Name)
-		}
-		if t := c.inst.sup.LastFrame(s.Name); !t.IsZero() {
-			gauge(c.lastFrame, float64(t.UnixNano())/1e9, s.Name)
-		}
-		for _, d := range s.Destinations {
-			gauge(c.destinationUp, one(d.State == inject.StateRecording), s.Name, d.URL)
-			for _, state := range destinationStates {
-				gauge(c.destinationState, one(d.State == state), s.Name, d.URL, state)
-			}
-			counter(c.packetsSent, d.PacketsSent, s.Name, d.URL)
-			counter(c.packetsDropped, d.PacketsDropped, s.Name, d.URL)
-			counter(c.sentBytes, d.BytesSent, s.Name, d.URL)
-			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
-			counter(c.failedAttempts, d.FailedAttempts, s.Name, d.URL)
-			gauge(c.queued, float64(d.QueueDepth), s.Name, d.URL)
-		}
-	}
-	if c.inst.relay != nil {
-		for _, p := range c.inst.relay.Paths() {
-			gauge(c.relayReaders, float64(p.Readers), p.Path)
-			counter(c.relayPackets, p.Packets, p.Path)
-		}
-	}
-}
-
-// one is 1 for true and 0 for false.
-func one(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

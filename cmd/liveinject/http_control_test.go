@@ -43,7 +43,7 @@ func TestHTTPIdleTimeout(t *testing.T) {
 		}
 		defer c.Close()
 		conns[i] = c
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: liveinject\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -82,35 +82,49 @@ func TestHTTPIdleTimeout(t *testing.T) {
 		before, open, clients, after, idle, closedAfter.Round(time.Millisecond))
 }
 
-// TestRestartNeedsControlHeader restarts the test channel with and without the anti-CSRF header:
-// without it the request is refused and ffmpeg keeps running; with it ffmpeg is restarted.
-func TestRestartNeedsControlHeader(t *testing.T) {
+// TestRestartRefusesOtherSites sends the restart of the test channel as a browser does for a page
+// of another site (a form, or a script): refused, and ffmpeg keeps running; as the dashboard's own
+// page does: ffmpeg is restarted.
+func TestRestartRefusesOtherSites(t *testing.T) {
 	fftest.Require(t)
 	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
 	first := waitSent(t, r, 0).Channels[0]
-	url := "http://" + r.inst.httpAddr + "/channels/test/restart"
+	base := "http://" + r.inst.httpAddr
+	url := base + "/channels/test/restart"
 
-	// what a form of another site can send: a simple POST without custom headers
-	code, _, body := do(t, "POST", url, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
-	if code != http.StatusForbidden {
-		t.Errorf("POST without %s: %d %s, want 403", controlHeader, code, body)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+	}{
+		{"a form of another site", http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://evil.example"}}},
+		{"a script of another site", http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://evil.example"},
+			controlHeader: {"1"}}},
+		{"another port of the box", http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"http://127.0.0.1:8080"}}},
+		{"a browser without Sec-Fetch-Site", http.Header{"Origin": {"http://evil.example"}}},
+	} {
+		if code, _, body := do(t, "POST", url, tc.header); code != http.StatusForbidden {
+			t.Errorf("POST from %s: %d %s, want 403", tc.name, code, body)
+		}
 	}
-	if code, _, _ := do(t, "GET", url, http.Header{controlHeader: {"1"}}); code != http.StatusMethodNotAllowed {
+	if code, _, _ := do(t, "GET", url, nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET of the restart: %d, want 405", code)
 	}
 	if c := getStatusReport(t, r).Channels[0]; c.FFmpegPID != first.FFmpegPID || c.FFmpegStarts != first.FFmpegStarts {
 		t.Errorf("refused restart: ffmpeg pid %d, starts %d; want %d and %d", c.FFmpegPID, c.FFmpegStarts, first.FFmpegPID, first.FFmpegStarts)
 	}
 
-	code, _, body = do(t, "POST", url, http.Header{controlHeader: {"dashboard"}})
+	// what the dashboard's page sends
+	code, _, body := do(t, "POST", url, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {base}})
 	if code != http.StatusAccepted {
-		t.Fatalf("POST with %s: %d %s, want 202", controlHeader, code, body)
+		t.Fatalf("POST from the dashboard: %d %s, want 202", code, body)
 	}
 	fftest.WaitFor(t, 20*time.Second, "a new ffmpeg", func() bool {
 		c := getStatusReport(t, r).Channels[0]
 		return c.FFmpegPID != 0 && c.FFmpegPID != first.FFmpegPID && c.FFmpegStarts == first.FFmpegStarts+1
 	})
-	if code, _, _ := do(t, "POST", "http://"+r.inst.httpAddr+"/channels/nope/restart", http.Header{controlHeader: {"1"}}); code != http.StatusNotFound {
+	// a program such as curl says nothing of where it comes from
+	if code, _, _ := do(t, "POST", base+"/channels/nope/restart", nil); code != http.StatusNotFound {
 		t.Errorf("restart of an unknown channel: %d, want 404", code)
 	}
 }

@@ -320,6 +320,61 @@ func TestHealthzAtStart(t *testing.T) {
 	}
 }
 
+// TestHealthzWithoutChannels asks /healthz of a box whose profiles all fail to load: 503, its
+// first line saying that no channel runs and why, where it began with the first profile error
+// as if a channel were merely degraded; and of a box with no profile at all: 200, nothing is
+// wrong with it.
+func TestHealthzWithoutChannels(t *testing.T) {
+	fftest.Require(t)
+	for _, tc := range []struct {
+		name     string
+		profiles map[string]string
+		code     int
+		first    string // the body's first line
+	}{
+		{"no profile", nil, http.StatusOK, "ok"},
+		{"every profile broken", map[string]string{
+			"lobby.toml": "[source]\nkind = \"testsrc\"\nbogus = 1\n[[destination]]\nurl = \"rtsp://127.0.0.1/lobby.sdp\"\n",
+			"hall.toml":  "[source]\nkind = \"tv\"\n[[destination]]\nurl = \"rtsp://127.0.0.1/hall.sdp\"\n",
+		}, http.StatusServiceUnavailable, "no channel runs: 2 profile errors"},
+		{"one mistake", map[string]string{
+			"lobby.toml": "[source]\nkind = \"testsrc\"\n[video]\nfps = \"fast\"\n[[destination]]\nurl = \"rtsp://127.0.0.1/lobby.sdp\"\n",
+		}, http.StatusServiceUnavailable, "no channel runs: 1 profile error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range tc.profiles {
+				if err := os.WriteFile(filepath.Join(dir, "profiles", name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			config := filepath.Join(dir, "liveinject.toml")
+			if err := os.WriteFile(config, []byte(httpAnyPort), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := startRun(t, config)
+			var code int
+			var body string
+			fftest.WaitFor(t, 10*time.Second, "the channels started", func() bool {
+				code, body = get(t, "http://"+r.inst.httpAddr+"/healthz")
+				return !strings.Contains(body, "channels: starting")
+			})
+			lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+			if code != tc.code || lines[0] != tc.first || len(lines) != 1+len(tc.profiles) {
+				t.Errorf("/healthz: %d %q; want %d, %d lines, the first %q", code, body, tc.code, 1+len(tc.profiles), tc.first)
+			}
+			for _, l := range lines[1:] {
+				if !strings.HasPrefix(l, "profile error: "+filepath.Join(dir, "profiles")) {
+					t.Errorf("/healthz line %q, want a profile error", l)
+				}
+			}
+		})
+	}
+}
+
 // TestHTTPBasicAuth serves with a user and a password file: requests without the right
 // credentials get 401.
 func TestHTTPBasicAuth(t *testing.T) {

@@ -210,10 +210,7 @@ func ffmpegChildren(pid int) []int {
 // live heap is under the GC floor), or what the environment sets.
 func TestBinaryStops(t *testing.T) {
 	fftest.Require(t)
-	bin := filepath.Join(t.TempDir(), "liveinject")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, tc := range []struct {
 		name    string
 		signals []os.Signal
@@ -308,6 +305,16 @@ func TestBinaryStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildBinary builds liveinject into the test's temporary directory and returns its path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "liveinject")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // runtimeMetrics returns go_sched_gomaxprocs_threads and go_gc_gogc_percent from a running

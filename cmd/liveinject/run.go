@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -155,6 +156,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 			Address:  cfg.HTTP.Listen,
 			User:     cfg.HTTP.User,
 			Password: cfg.HTTP.Password,
+			Hosts:    cfg.HTTP.Hosts,
 			Instance: inst,
 			Logger:   log.With("component", "http"),
 		}
@@ -293,7 +295,7 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 	if u.Config.FFmpeg != started.FFmpeg {
 		log.Warn("the ffmpeg path changed: restart liveinject to apply it", "file", u.Config.Path)
 	}
-	if u.Config.HTTP != started.HTTP || u.Config.Log != started.Log {
+	if !reflect.DeepEqual(u.Config.HTTP, started.HTTP) || u.Config.Log != started.Log {
 		log.Warn("the [http] or [log] settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
 	if !slices.EqualFunc(u.Config.Warnings, inst.warnings, func(a, b *profiles.Error) bool { return *a == *b }) {

@@ -19,6 +19,11 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
+// controlHeader goes with every request of the CLI: earlier versions of the endpoint refused a
+// restart without it (it now knows a page of another site by what the browser says of the
+// request), and a rack updated box by box runs both.
+const controlHeader = "X-Liveinject-Control"
+
 // statusTimeout bounds the whole request: a status command must not hang on a wedged daemon.
 const statusTimeout = 5 * time.Second
 
@@ -85,6 +90,10 @@ func request(ctx context.Context, method, addr, path string, want int) ([]byte, 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	if resp.StatusCode == http.StatusMisdirectedRequest {
+		// The endpoint's word says which [http] hosts entry lets this name in, however long.
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	if resp.StatusCode == http.StatusNotFound && path == "/status" {
 		return nil, fmt.Errorf("%s answers HTTP, but has no /status (%s): it is not liveinject's HTTP endpoint; "+

@@ -155,10 +155,7 @@ async function restart(name, button, note) {
   delete button.dataset.armed;
   button.disabled = true;
   try {
-    const r = await fetch(`/channels/${encodeURIComponent(name)}/restart`, {
-      method: "POST",
-      headers: { "X-Liveinject-Control": "dashboard" },
-    });
+    const r = await fetch(`/channels/${encodeURIComponent(name)}/restart`, { method: "POST" });
     note.textContent = r.ok ? `restart requested at ${new Date().toLocaleTimeString()}`
       : `restart refused: ${r.status} ${(await r.text()).trim()}`;
   } catch (e) {

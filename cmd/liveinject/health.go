@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/supervisor"
+)
+
+// serveHealth answers 200 "ok" while every channel runs and every destination records, and 503
+// with one line for each that does not. A box with no profile at all is healthy: nothing on it
+// fails.
+func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// Before the supervisor has started them, the channels are not in its status yet: a box that
+	// has just come up is not healthy for having none.
+	problems := []string{"channels: starting"}
+	started := s.Instance.sup.Started()
+	var channels []supervisor.Status
+	if started {
+		channels = s.Instance.sup.Status()
+		problems = unhealthy(channels)
+	}
+	if errs := s.Instance.profileErrors.Load(); errs != nil && len(*errs) > 0 {
+		// Profiles that all failed to load leave the box streaming nothing: say so first, not
+		// as if one channel were only degraded.
+		if started && len(channels) == 0 {
+			plural := "s"
+			if len(*errs) == 1 {
+				plural = ""
+			}
+			problems = append(problems, fmt.Sprintf("no channel runs: %d profile error%s", len(*errs), plural))
+		}
+		for _, e := range *errs {
+			problems = append(problems, "profile error: "+e)
+		}
+	}
+	if why := s.Instance.watcher.Polling(); why != "" {
+		problems = append(problems, "config files: fsnotify cannot watch them ("+why+"): read on a timer instead")
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintln(w, strings.Join(problems, "\n"))
+}
+
+// unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause" and
+// "channel NAME destination URL: STATE: error".
+func unhealthy(channels []supervisor.Status) []string {
+	var out []string
+	problem := func(what, state, cause string) {
+		if cause != "" {
+			state += ": " + cause
+		}
+		out = append(out, what+": "+state)
+	}
+	for _, c := range channels {
+		if c.State != supervisor.StateRunning {
+			problem("channel "+c.Name, c.State, c.LastCause)
+		}
+		if !c.HoldingSince.IsZero() {
+			problem("channel "+c.Name, "holding", "no frame since "+c.HoldingSince.UTC().Format(time.RFC3339))
+		}
+		for _, d := range c.Destinations {
+			if d.State != inject.StateRecording {
+				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/supervisor"
+)
+
+// collector turns the supervisor's and the relay's snapshots into metrics at scrape time.
+type collector struct {
+	inst              *instance
+	version, revision string
+	hist              *history
+	thumbs            *thumbnailer
+
+	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
+	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
+	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
+	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
+	reconnects, failedAttempts, queued                                      *prometheus.Desc
+	relayReaders, relayPackets                                              *prometheus.Desc
+}
+
+// The states of channel_state and destination_state: every one is exported, 1 for the current.
+var (
+	channelStates = []string{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateBackoff,
+		supervisor.StateStopped, supervisor.StateError}
+	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
+		inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
+)
+
+func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("liveinject_"+name, help, labels, nil)
+	}
+	ch, dest := []string{"channel"}, []string{"channel", "destination"}
+	return &collector{
+		inst:     inst,
+		version:  version,
+		revision: revision,
+		hist:     hist,
+		thumbs:   thumbs,
+
+		buildInfo:        desc("build_info", "Always 1; the labels say which liveinject runs: its version and VCS revision (\"\" when the build did not record it).", "version", "revision"),
+		profileErrors:    desc("profile_errors", "Mistakes in config and profile files kept at their last good version."),
+		thumbnailDecodes: desc("thumbnail_decodes_total", "ffmpeg runs that decoded a channel's keyframe for a thumbnail."),
+
+		channelUp:    desc("channel_up", "1 while the channel's ffmpeg delivers frames.", ch...),
+		channelState: desc("channel_state", "1 for the channel's state (starting, running, backoff, stopped, error), 0 for the others.", "channel", "state"),
+		ffmpegStarts: desc("channel_ffmpeg_starts_total", "ffmpeg starts of the channel; each after the first is a restart.", ch...),
+		stalls:       desc("channel_stalls_total", "ffmpeg restarts because frames stopped coming.", ch...),
+		frames:       desc("channel_frames_total", "Video frames handed to the channel's destinations.", ch...),
+		audioFrames:  desc("channel_audio_frames_total", "Audio frames handed to the channel's destinations.", ch...),
+		demuxErrors:  desc("channel_demux_errors_total", "Damage in the channel's MPEG-TS that the demuxer recovered from.", ch...),
+		fps:          desc("channel_fps", "Frames per second ffmpeg last reported encoding; 0 when none runs.", ch...),
+		speed:        desc("channel_speed", "ffmpeg's encoding speed as a ratio to real time; below 1 the box cannot keep up.", ch...),
+		bitrate:      desc("channel_bitrate_bits_per_second", "Bits per second the channel's busiest destination sent over the last sampling interval (2 s).", ch...),
+		lastFrame:    desc("channel_last_frame_timestamp_seconds", "Unix time of the last frame the channel's ffmpeg delivered; absent before the first.", ch...),
+		holding:      desc("channel_holding", "1 while the channel's frames have stopped and its destinations get its last picture again.", ch...),
+		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
+
+		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
+		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
+		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
+		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
+		sentBytes:        desc("destination_sent_bytes_total", "RTP and RTCP bytes written to the destination's server.", dest...),
+		reconnects:       desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
+		failedAttempts:   desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
+		queued:           desc("destination_queued_frames", "Frames waiting in the destination's queue.", dest...),
+
+		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
+		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
+	}
+}
+
+func (c *collector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		c.buildInfo, c.profileErrors, c.thumbnailDecodes,
+		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
+		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
+		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
+		c.reconnects, c.failedAttempts, c.queued,
+		c.relayReaders, c.relayPackets,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs() {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(c.buildInfo, 1, c.version, c.revision)
+	var profileErrors int
+	if errs := c.inst.profileErrors.Load(); errs != nil {
+		profileErrors = len(*errs)
+	}
+	gauge(c.profileErrors, float64(profileErrors))
+	counter(c.thumbnailDecodes, c.thumbs.Decodes())
+	now := time.Now()
+	for _, s := range c.inst.sup.Status() {
+		gauge(c.channelUp, one(s.State == supervisor.StateRunning), s.Name)
+		for _, state := range channelStates {
+			gauge(c.channelState, one(s.State == state), s.Name, state)
+		}
+		counter(c.ffmpegStarts, s.Starts, s.Name)
+		counter(c.stalls, s.Stalls, s.Name)
+		counter(c.frames, s.Frames, s.Name)
+		counter(c.audioFrames, s.AudioFrames, s.Name)
+		counter(c.demuxErrors, s.DemuxErrors, s.Name)
+		gauge(c.holding, one(!s.HoldingSince.IsZero()), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, now).Seconds(), s.Name)
+		gauge(c.fps, s.Progress.FPS, s.Name)
+		gauge(c.speed, s.Progress.Speed, s.Name)
+		if p, ok := c.hist.Latest(s.Name); ok {
+			gauge(c.bitrate, p.Kbps*1000, s.Name)
+		}
+		if t := c.inst.sup.LastFrame(s.Name); !t.IsZero() {
+			gauge(c.lastFrame, float64(t.UnixNano())/1e9, s.Name)
+		}
+		for _, d := range s.Destinations {
+			gauge(c.destinationUp, one(d.State == inject.StateRecording), s.Name, d.URL)
+			for _, state := range destinationStates {
+				gauge(c.destinationState, one(d.State == state), s.Name, d.URL, state)
+			}
+			counter(c.packetsSent, d.PacketsSent, s.Name, d.URL)
+			counter(c.packetsDropped, d.PacketsDropped, s.Name, d.URL)
+			counter(c.sentBytes, d.BytesSent, s.Name, d.URL)
+			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
+			counter(c.failedAttempts, d.FailedAttempts, s.Name, d.URL)
+			gauge(c.queued, float64(d.QueueDepth), s.Name, d.URL)
+		}
+	}
+	if c.inst.relay != nil {
+		for _, p := range c.inst.relay.Paths() {
+			gauge(c.relayReaders, float64(p.Readers), p.Path)
+			counter(c.relayPackets, p.Packets, p.Path)
+		}
+	}
+}
+
+// one is 1 for true and 0 for false.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
