@@ -313,9 +313,11 @@ func (d *destination) run(ctx context.Context) {
 		if d.sessions.Load() == sessions {
 			d.failed.Add(1)
 		} else {
-			// it recorded: a name held later is a new story
+			// it recorded: a name held later is a new story, and a failure that comes back
+			// after it is news again (a server lost every night is logged every night)
 			heldSince = time.Time{}
 			quick.Reset()
+			lastLogged = ""
 		}
 		if errors.Is(err, errParamsChanged) {
 			d.log.Info("codec parameters changed, announcing again")

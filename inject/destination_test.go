@@ -1,10 +1,18 @@
 package inject
 
 import (
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/pion/rtp"
+
+	"github.com/liveinject/liveinject/demux"
+
+	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 // TestNextKey checks where a session starts: after a try that failed, from where that try began
@@ -44,5 +52,52 @@ func TestNextKey(t *testing.T) {
 				t.Errorf("got %v (%v), %d dropped; want %v, %d dropped", ns, ok, d.dropped.Load(), tc.want, tc.dropped)
 			}
 		})
+	}
+}
+
+// TestFailureLoggedAgainAfterRecording has a server refuse a session, take the next, and refuse
+// the one after it (announcing new codec parameters) for the same reason: the second refusal is
+// logged as the first was, not taken for a repeat of it, since a session recorded in between.
+func TestFailureLoggedAgainAfterRecording(t *testing.T) {
+	gop := []string{"-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2"}
+	first := frames(t, "3", gop...)
+	second := frames(t, "3", append([]string{"-s", "320x180"}, gop...)...)
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.respond = func(n int, req *base.Request) *base.Response {
+			if (n == 0 || n == 2) && req.Method == base.Announce {
+				return &base.Response{StatusCode: base.StatusForbidden}
+			}
+			return nil
+		}
+	})
+	var logs fftest.Buffer
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
+		RetryMin: 20 * time.Millisecond, RetryMax: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Frames come one by one, faster than real time, until the session of connection conn
+	// sends; a new encode's frames announce new parameters.
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for _, step := range []struct {
+		fr   []*demux.Frame
+		conn int
+	}{{first, 1}, {second, 3}} {
+		f.Discontinuity()
+		for i := 0; len(s.received(step.conn)) == 0; i++ {
+			if i == len(step.fr) {
+				t.Fatalf("no session on connection %d; the server's requests: %v", step.conn, s.requests())
+			}
+			<-tick.C
+			if err := f.WriteFrame(step.fr[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := strings.Count(logs.String(), "destination failed"); n != 2 {
+		t.Errorf("%d failures logged, want both refusals:\n%s", n, logs.String())
 	}
 }
