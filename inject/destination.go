@@ -367,9 +367,11 @@ func (d *destination) run(ctx context.Context) {
 }
 
 // nextKey returns what a session sends first: start, if given, with the units queued after it
-// while they follow it without a gap and are no more than a queue's worth; else the newest IDR
-// in the queue with the units queued after it. Units before that IDR are stale and dropped. With
-// no IDR queued it waits for one.
+// while they follow it without a gap; else the newest IDR in the queue with the units queued
+// after it. Units before that IDR are stale and dropped. Never more than a queue's worth: a
+// longer backlog would reach viewers late, and in one burst that can overflow the client's write
+// queue; it is dropped, and the session resumes at a newer IDR. With no IDR to start at it waits
+// for one.
 func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool) {
 	keep := start != nil
 	take := func(u *unit) {
@@ -382,7 +384,11 @@ func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool
 			}
 		}
 		if len(start) >= d.cfg.queueSize {
-			keep = false // a backlog that long would reach viewers late: resume at an IDR
+			keep = false
+			if !u.key {
+				d.drop(start...)
+				start = nil
+			}
 		}
 		switch {
 		case keep:

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
@@ -37,18 +38,26 @@ func TestNextKey(t *testing.T) {
 			[]*unit{u(5, false), u(6, false), u(7, true)}, []uint64{7}, 3},
 		{"kept, too long: newest IDR", 3, []*unit{u(1, true)},
 			[]*unit{u(2, false), u(3, false), u(4, false), u(5, true), u(6, false)}, []uint64{5, 6}, 4},
+		// never more than a queue's worth: a longer backlog would come out in one burst, late
+		{"kept, too long without an IDR: wait for one", 3, []*unit{u(1, true)},
+			[]*unit{u(2, false), u(3, false), u(4, false), u(5, false)}, nil, 5},
+		{"fresh, more than a queue after the IDR: wait for the next", 3, nil,
+			[]*unit{u(1, true), u(2, false), u(3, false), u(4, false)}, nil, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &destination{cfg: settings{queueSize: tc.queueSize}, queue: make(chan *unit, len(tc.queued))}
 			for _, x := range tc.queued {
 				d.queue <- x
 			}
-			got, ok := d.nextKey(t.Context(), tc.start)
+			// Cancelled: where nextKey would wait for an IDR still to come, it returns false.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			got, ok := d.nextKey(ctx, tc.start)
 			var ns []uint64
 			for _, x := range got {
 				ns = append(ns, x.n)
 			}
-			if !ok || !slices.Equal(ns, tc.want) || d.dropped.Load() != tc.dropped {
+			if ok != (tc.want != nil) || !slices.Equal(ns, tc.want) || d.dropped.Load() != tc.dropped {
 				t.Errorf("got %v (%v), %d dropped; want %v, %d dropped", ns, ok, d.dropped.Load(), tc.want, tc.dropped)
 			}
 		})
