@@ -72,7 +72,10 @@ type Stats struct {
 	// Reconnects counts the sessions that recorded after an earlier one had ended (a lost
 	// connection, new codec parameters); FailedAttempts the tries that never began to record.
 	Reconnects, FailedAttempts uint64
-	LastError                  string
+	// LastError is the latest failure, kept after a recovery; LastErrorAt when it came (zero
+	// with none), so that an old one is not taken for news.
+	LastError   string
+	LastErrorAt time.Time
 	// Transport is "tcp" or "udp", as the server took it, while recording; else "".
 	Transport string
 	// ConnectedSince is when the recording session began; zero when not recording.
@@ -120,10 +123,11 @@ type destination struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu      sync.Mutex
-	state   string
-	lastErr string
-	since   time.Time // of the recording session
+	mu        sync.Mutex
+	state     string
+	lastErr   string
+	lastErrAt time.Time
+	since     time.Time // of the recording session
 	// recordedAt is when the latest session began to record; kept after it ends.
 	recordedAt time.Time
 	retryAt    time.Time
@@ -221,7 +225,7 @@ func (d *destination) setState(state string, err error) {
 	defer d.mu.Unlock()
 	d.state = state
 	if err != nil {
-		d.lastErr = err.Error()
+		d.lastErr, d.lastErrAt = err.Error(), time.Now()
 	}
 	d.retryAt = time.Time{}
 	if state != StateRecording {
@@ -273,6 +277,7 @@ func (d *destination) stats() Stats {
 		Reconnects:     max(d.sessions.Load(), 1) - 1,
 		FailedAttempts: d.failed.Load(),
 		LastError:      d.lastErr,
+		LastErrorAt:    d.lastErrAt,
 		Transport:      d.protocol,
 		ConnectedSince: d.since,
 		RetryAt:        d.retryAt,
@@ -655,8 +660,18 @@ func describe(req string, err error, server net.IP) error {
 		status := fmt.Sprintf("%d %s", bad.Code, bad.Message)
 		switch {
 		case bad.Code == base.StatusUnauthorized:
-			return fmt.Errorf("%s: %w (%s): check user and password; on Darwin Streaming Server a user of "+
-				"the broadcaster group, or a qtaccess whose <Limit WRITE> block says require any-user", req, errAuth, status)
+			// The password is read with the profile (Target has no file to read again), and Darwin
+			// Streaming Server with authenticate_local_broadcast asks for credentials before it
+			// looks for the directory.
+			return fmt.Errorf("%s: %w (%s): check user and password (a corrected password_file is read at the "+
+				"next reload: systemctl reload liveinject); on Darwin Streaming Server a user of the broadcaster "+
+				"group, or a qtaccess whose <Limit WRITE> block says require any-user; with "+
+				"authenticate_local_broadcast it answers 401 too when the directory does not exist under the "+
+				"movies folder", req, errAuth, status)
+		case bad.Code == base.StatusServiceUnavailable:
+			return fmt.Errorf("%s: %s: the server takes no session now; Darwin Streaming Server answers so while "+
+				"it shuts down or when it is over its limits (maximum_connections, maximum_bandwidth); liveinject "+
+				"tries again", req, status)
 		case bad.Code == base.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %w (%s) by the broadcast before; Darwin Streaming Server frees a name "+
 				"about 0.1 s after its TEARDOWN, and about 20 s after a broadcast that vanished without one",

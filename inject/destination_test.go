@@ -3,12 +3,14 @@ package inject
 import (
 	"context"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
@@ -108,5 +110,38 @@ func TestFailureLoggedAgainAfterRecording(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "destination failed"); n != 2 {
 		t.Errorf("%d failures logged, want both refusals:\n%s", n, logs.String())
+	}
+}
+
+// TestDescribe checks the words an operator reads for the answers of Darwin Streaming Server
+// that need them.
+func TestDescribe(t *testing.T) {
+	status := func(code base.StatusCode, msg string) error {
+		return liberrors.ErrClientBadStatusCode{Code: code, Message: msg}
+	}
+	for _, tc := range []struct {
+		req  string
+		err  error
+		want []string
+	}{
+		{"ANNOUNCE", status(base.StatusUnauthorized, "Unauthorized"), []string{
+			"authentication failed (401 Unauthorized)", "check user and password",
+			"a corrected password_file is read at the next reload",
+			// with authenticate_local_broadcast DSS answers 401 for a missing directory
+			"authenticate_local_broadcast", "directory does not exist under the movies folder",
+		}},
+		{"ANNOUNCE", status(base.StatusServiceUnavailable, "Service Unavailable"), []string{
+			"503 Service Unavailable", "the server takes no session now",
+			"Darwin Streaming Server answers so while it shuts down or when it is over its limits",
+			"maximum_connections", "tries again",
+		}},
+		{"SETUP", status(base.StatusServiceUnavailable, "Service Unavailable"), []string{"SETUP: 503"}},
+	} {
+		got := describe(tc.req, tc.err, net.IPv4(127, 0, 0, 1)).Error()
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s %v: %q lacks %q", tc.req, tc.err, got, w)
+			}
+		}
 	}
 }

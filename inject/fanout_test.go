@@ -307,6 +307,7 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 		{base.StatusNotFound, "does not let this user broadcast", StateBackoff},
 	} {
 		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
+			began := time.Now()
 			s := newFakeServer(t, func(s *fakeServer) {
 				s.respond = func(n int, req *base.Request) *base.Response {
 					if n == 0 && req.Method == base.Announce {
@@ -354,6 +355,12 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 			if st := f.Stats()[0]; !st.RetryAt.IsZero() || st.ConnectedSince.IsZero() || st.FailedAttempts != 1 || st.Reconnects != 0 {
 				t.Errorf("recording: retry at %v, connected since %v, %d failed attempts, %d reconnects; want 1 and 0",
 					st.RetryAt, st.ConnectedSince, st.FailedAttempts, st.Reconnects)
+			}
+			// the refusal stays, with its time: before the session that recorded
+			if after := f.Stats()[0]; after.LastError != st.LastError || after.LastErrorAt.Before(began) ||
+				!after.LastErrorAt.Before(after.ConnectedSince) {
+				t.Errorf("recording: last error %q at %v, want %q between %v and %v", after.LastError,
+					after.LastErrorAt, st.LastError, began, after.ConnectedSince)
 			}
 		})
 	}

@@ -213,6 +213,7 @@ type destinationReport struct {
 	Reconnects     uint64     `json:"reconnects"`      // sessions re-established
 	FailedAttempts uint64     `json:"failed_attempts"` // tries that never recorded
 	LastError      string     `json:"last_error"`
+	LastErrorAt    *time.Time `json:"last_error_at"` // when last_error came; null with none
 	PacketsSent    uint64     `json:"packets_sent"`
 	PacketsDropped uint64     `json:"packets_dropped"`
 	BytesSent      uint64     `json:"bytes_sent"`
@@ -303,6 +304,9 @@ func (s *httpServer) report() statusReport {
 			}
 			if !d.RetryAt.IsZero() {
 				cr.Destinations[i].RetryAt = &d.RetryAt
+			}
+			if !d.LastErrorAt.IsZero() {
+				cr.Destinations[i].LastErrorAt = &d.LastErrorAt
 			}
 		}
 		r.Channels = append(r.Channels, cr)

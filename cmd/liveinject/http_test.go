@@ -118,7 +118,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_stderr", "retry_at", "destinations")
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
-			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "packets_sent",
+			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
 			"packets_dropped", "bytes_sent", "queue_depth")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")

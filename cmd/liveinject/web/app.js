@@ -200,7 +200,9 @@ function renderDestinations(list, dests) {
     li.querySelector(".counts").textContent =
       `sent ${count(d.packets_sent)} packets (${bytes(d.bytes_sent)}) · dropped ${count(d.packets_dropped)}` +
       ` · reconnects ${d.reconnects} · queue ${d.queue_depth}`;
-    li.querySelector(".error").textContent = d.last_error ? `last error: ${d.last_error}` : "";
+    li.querySelector(".error").textContent = d.last_error ? `last error` +
+      (d.last_error_at ? ` (${duration(Date.now() / 1000 - Date.parse(d.last_error_at) / 1000)} ago)` : "") +
+      `: ${d.last_error}` : "";
   });
 }
 
