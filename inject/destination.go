@@ -43,6 +43,11 @@ const writeQueueSize = 2048
 // before it) to be written before it cuts the connection.
 const teardownGrace = 2 * time.Second
 
+// libraryLogEvery is the least time between two log lines of one kind that the client reports
+// (what the server sent that it cannot decode, packets lost): a server that sends garbage with
+// every packet must not fill the log.
+const libraryLogEvery = 10 * time.Second
+
 // errParamsChanged ends a session whose SDP no longer matches the stream.
 var errParamsChanged = errors.New("codec parameters changed")
 
@@ -118,6 +123,10 @@ type destination struct {
 	// offered counts the packets offered to the queue: once all are sent or dropped it equals
 	// PacketsSent + PacketsDropped.
 	offered atomic.Uint64
+
+	// decodeErrors and lost rate-limit what the clients report, across sessions: a server that
+	// reconnects often does not get a line each time.
+	decodeErrors, lost rateLog
 
 	// stop ends the destination's goroutine, which closes done when it has ended.
 	stop context.CancelFunc
@@ -504,6 +513,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 				}
 			}
 		},
+		// Unset, the client prints these through the standard logger, once for every packet.
+		OnDecodeError: func(err error) {
+			d.decodeErrors.warn(d.log, "the server sent data the client cannot decode", "error", err)
+		},
+		OnPacketsLost: func(lost uint64) {
+			d.lost.warn(d.log, "packets from the server lost", "lost", lost)
+		},
 		OnTransportSwitch: func(err error) {
 			d.log.Info("the server wants TCP: switching", "reason", err)
 		},
@@ -637,6 +653,31 @@ func (d *destination) endSession(c *gortsplib.Client, handedBefore uint64) {
 	if handed := d.handed.Load() - handedBefore; handed > wrote {
 		d.dropped.Add(handed - wrote)
 	}
+}
+
+// rateLog logs a message at most once per libraryLogEvery, saying how many it left out since the
+// line before. Its methods may be called from any goroutine.
+type rateLog struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped uint64
+}
+
+func (r *rateLog) warn(log *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < libraryLogEvery {
+		r.skipped++
+		r.mu.Unlock()
+		return
+	}
+	skipped := r.skipped
+	r.last, r.skipped = now, 0
+	r.mu.Unlock()
+	if skipped > 0 {
+		args = append(args, "left_out", skipped)
+	}
+	log.Warn(msg, args...)
 }
 
 // tlsConfig returns a new TLS configuration for an rtsps session (the client writes the server

@@ -2,14 +2,17 @@ package inject
 
 import (
 	"context"
+	"log"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/conn"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
@@ -143,5 +146,48 @@ func TestDescribe(t *testing.T) {
 				t.Errorf("%s %v: %q lacks %q", tc.req, tc.err, got, w)
 			}
 		}
+	}
+}
+
+// TestClientMessagesThroughLogger has the server send malformed RTCP, as interleaved data, over
+// and over: what the client has to say about it goes through the destination's logger, once,
+// and nothing through the standard logger, which the library would use by itself.
+func TestClientMessagesThroughLogger(t *testing.T) {
+	var std fftest.Buffer
+	log.SetOutput(&std)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+
+	const garbage = 50
+	fr := frames(t, "1")
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.afterRecord = func(_ int, c *conn.Conn) {
+			for range garbage {
+				// channel 1: the RTCP of the first track; not RTCP at all
+				if c.WriteInterleavedFrame(&base.InterleavedFrame{Channel: 1, Payload: []byte("garbage!")},
+					make([]byte, 64)) != nil {
+					return
+				}
+			}
+		}
+	})
+	var logs fftest.Buffer
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	push(t, f, fr)
+	fftest.WaitFor(t, 10*time.Second, "every malformed packet read", func() bool {
+		d := f.dests[0]
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.client != nil && d.client.Stats().Session.RTCPPacketsInError == garbage
+	})
+	if out := std.String(); out != "" {
+		t.Errorf("the standard logger got:\n%s", out)
+	}
+	if n := strings.Count(logs.String(), "cannot decode"); n != 1 {
+		t.Errorf("%d lines of the destination's logger about it, want 1:\n%s", n, logs.String())
 	}
 }

@@ -29,6 +29,9 @@ type fakeServer struct {
 	// stallAfter asks the n-th connection to stop reading after that many RTP packets (0:
 	// never), as a server that hangs does.
 	stallAfter func(n int) int
+	// afterRecord, when set, writes to the n-th connection once RECORD is answered, as a
+	// server that sends the client interleaved data of its own.
+	afterRecord func(n int, c *conn.Conn)
 	// udp takes RTP over UDP; without it a UDP SETUP gets 461, as from a TCP-only server.
 	udp bool
 	// dss, when set, makes the server answer and reflect as Darwin Streaming Server 6.0.3 does.
@@ -192,6 +195,9 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 			res.Header["CSeq"] = x.Header["CSeq"]
 			if c.WriteResponse(res) != nil {
 				return
+			}
+			if x.Method == base.Record && res.StatusCode == base.StatusOK && s.afterRecord != nil {
+				s.afterRecord(n, c)
 			}
 		}
 	}
