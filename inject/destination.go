@@ -30,6 +30,9 @@ const (
 	StateConnecting = "connecting" // ANNOUNCE, SETUP, RECORD in progress
 	StateRecording  = "recording"
 	StateBackoff    = "backoff" // failed, retrying later
+	// StateStalled: recording, but the server is not reading what is sent: bytes wait in the
+	// connection and none has reached the server for stallAfter. Recording again when they move.
+	StateStalled = "stalled"
 	// StateAuthFailed: the server refused the credentials (401); retrying, slowly.
 	StateAuthFailed = "auth_failed"
 	StateStopped    = "stopped"
@@ -38,6 +41,16 @@ const (
 // writeQueueSize is the client's own packet queue: room for the burst a destination sends when it
 // starts from a queued IDR, about 3 s of 8 Mbit/s video.
 const writeQueueSize = 2048
+
+// A recording session over TCP whose connection holds bytes of which none has reached the server
+// for stallAfter is stalled: the server no longer reads (hung, overloaded, a half-dead link).
+// Without this it looks healthy for as long as the kernel's buffers and the client's queue take
+// what is written, about a minute at 8 Mbit/s, until a write times out. stallCheck is how often
+// a session looks.
+const (
+	stallAfter = 2 * time.Second
+	stallCheck = 500 * time.Millisecond
+)
 
 // teardownGrace is how long the end of a session waits for TEARDOWN (and the packets queued
 // before it) to be written before it cuts the connection.
@@ -89,6 +102,13 @@ type Stats struct {
 	RetryAt time.Time
 	// QueueDepth is the number of frames waiting in the destination's queue.
 	QueueDepth int
+	// BytesWaiting is what the recording session's TCP connection holds of what was written to
+	// it, not sent or not acknowledged by the server, as last checked (every stallCheck); 0 when
+	// not recording, over UDP where the packets are not in the connection, and where the system
+	// does not tell (Linux does).
+	BytesWaiting int
+	// StalledSince is, in StateStalled, when bytes last reached the server; else zero.
+	StalledSince time.Time
 }
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.
@@ -141,6 +161,9 @@ type destination struct {
 	recordedAt time.Time
 	retryAt    time.Time
 	protocol   string // of the recording session
+	// waiting and stalledSince are the recording session's BytesWaiting and StalledSince.
+	waiting      int
+	stalledSince time.Time
 	// sent and bytes count what went on the wire in ended sessions; client is the recording one's.
 	sent, bytes uint64
 	client      *gortsplib.Client
@@ -237,8 +260,38 @@ func (d *destination) setState(state string, err error) {
 		d.lastErr, d.lastErrAt = err.Error(), time.Now()
 	}
 	d.retryAt = time.Time{}
+	d.stalledSince = time.Time{}
 	if state != StateRecording {
-		d.since, d.protocol = time.Time{}, ""
+		d.since, d.protocol, d.waiting = time.Time{}, "", 0
+	}
+}
+
+// showStall shows what the recording session's stall watch found: waiting bytes in the
+// connection, none of which has reached the server since left (zero: they move). It turns the
+// state to StateStalled once that has lasted stallAfter, and back to StateRecording when bytes
+// move again.
+func (d *destination) showStall(waiting int, left, now time.Time) {
+	d.mu.Lock()
+	d.waiting = waiting
+	stalled := !left.IsZero() && now.Sub(left) >= stallAfter
+	var warn error
+	recovered := false
+	switch {
+	case stalled && d.state == StateRecording:
+		warn = fmt.Errorf("the server is not reading what is sent: %d bytes wait in the connection, "+
+			"none has reached the server for %v", waiting, now.Sub(left).Round(100*time.Millisecond))
+		d.state, d.stalledSince = StateStalled, left
+		d.lastErr, d.lastErrAt = warn.Error(), now
+	case !stalled && d.state == StateStalled:
+		d.state, d.stalledSince = StateRecording, time.Time{}
+		recovered = true
+	}
+	d.mu.Unlock()
+	if warn != nil {
+		d.log.Warn("destination stalled", "error", warn)
+	}
+	if recovered {
+		d.log.Info("the server reads again: recording")
 	}
 }
 
@@ -291,6 +344,8 @@ func (d *destination) stats() Stats {
 		ConnectedSince: d.since,
 		RetryAt:        d.retryAt,
 		QueueDepth:     len(d.queue),
+		BytesWaiting:   d.waiting,
+		StalledSince:   d.stalledSince,
 	}
 }
 
@@ -475,8 +530,10 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	if err != nil {
 		return start, fmt.Errorf("invalid URL")
 	}
-	// conn is the client's connection, taken from its dialer so that a stop can cut it.
+	// conn is the client's connection, taken from its dialer so that a stop can cut it; wired
+	// the same, for the stall watch.
 	var conn atomic.Pointer[net.Conn]
+	var wired atomic.Pointer[wire]
 	var protocol string // the transport the server took, from its SETUP answers
 	ssrc := newSSRCRewriter(d.channel, d.stream)
 	var server net.IP // the address announced in c=
@@ -496,9 +553,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			}
 			conn.Store(&nc)
 			if d.secure {
-				return nc, nil // SRTP in TLS: see ssrc.go
+				cc := &countingConn{Conn: nc} // SRTP in TLS: see ssrc.go
+				wired.Store(&wire{conn: nc, out: cc})
+				return cc, nil
 			}
-			return newWireConn(nc, ssrc), nil
+			wc := newWireConn(nc, ssrc)
+			wired.Store(&wire{conn: nc, out: wc})
+			return wc, nil
 		},
 		// Called from the goroutine that then writes the request: server is read once
 		// Announce has returned.
@@ -570,6 +631,9 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	var reports reporter
 	reportTicker := time.NewTicker(d.cfg.senderReports)
 	defer reportTicker.Stop()
+	var stall stallWatch
+	stallTicker := time.NewTicker(stallCheck)
+	defer stallTicker.Stop()
 
 	skip := false
 	for {
@@ -586,6 +650,12 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			case now := <-reportTicker.C:
 				if err := reports.send(c, s, now); err != nil {
 					return nil, fmt.Errorf("connection lost: %w", err)
+				}
+				continue
+			case now := <-stallTicker.C:
+				if w := wired.Load(); w != nil {
+					waiting, left := stall.check(w, now)
+					d.showStall(waiting, left, now)
 				}
 				continue
 			}
@@ -653,6 +723,42 @@ func (d *destination) endSession(c *gortsplib.Client, handedBefore uint64) {
 	if handed := d.handed.Load() - handedBefore; handed > wrote {
 		d.dropped.Add(handed - wrote)
 	}
+}
+
+// wire is a session's TCP connection as its stall watch sees it: the socket, and what counts the
+// bytes written to it.
+type wire struct {
+	conn net.Conn
+	out  interface{ sent() uint64 }
+}
+
+// stallWatch tells, from the bytes a session's connection holds and those written to it, whether
+// any reaches the server. It is used by the session's goroutine only.
+type stallWatch struct {
+	w     *wire     // the connection of the figures below
+	acked uint64    // the most bytes seen to have left the connection
+	left  time.Time // when acked last grew, or the connection held nothing
+}
+
+// check returns the bytes the connection holds and, while none has left it, since when; zero
+// when they move, or cannot be known.
+func (s *stallWatch) check(w *wire, now time.Time) (waiting int, since time.Time) {
+	// written first: a write between the two readings then makes acked look smaller, never
+	// larger, and cannot pass for progress
+	written := w.out.sent()
+	held, ok := unsent(w.conn)
+	if !ok {
+		return 0, time.Time{}
+	}
+	acked := written - min(written, uint64(held))
+	if s.w != w {
+		*s = stallWatch{w: w} // a new connection (the client switched transports)
+	}
+	if held == 0 || acked > s.acked || s.left.IsZero() {
+		s.acked, s.left = max(s.acked, acked), now
+		return held, time.Time{}
+	}
+	return held, s.left
 }
 
 // rateLog logs a message at most once per libraryLogEvery, saying how many it left out since the

@@ -191,3 +191,61 @@ func TestClientMessagesThroughLogger(t *testing.T) {
 		t.Errorf("%d lines of the destination's logger about it, want 1:\n%s", n, logs.String())
 	}
 }
+
+// TestStalledServer streams to a server that stops reading: within seconds, not when the
+// buffers on the way are full, the destination shows as stalled, with the bytes waiting and
+// since when none left; when the server reads again, it records again.
+func TestStalledServer(t *testing.T) {
+	fr := frames(t, "2")
+	resume := make(chan struct{})
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.stallAfter = func(int) int { return 20 }
+		s.resume = resume
+	})
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Frames come at twice a live source's pace (the clip again and again) until the test is
+	// done with them.
+	stop := make(chan struct{})
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			if i%len(fr) == 0 && i > 0 {
+				f.Discontinuity()
+			}
+			if err := f.WriteFrame(fr[i%len(fr)]); err != nil {
+				t.Error(err)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	defer func() { close(stop); <-fed }()
+
+	fftest.WaitFor(t, 10*time.Second, "the server's 20 packets", func() bool { return len(s.received(0)) >= 20 })
+	stalled := time.Now()
+	fftest.WaitFor(t, 5*time.Second, "the destination stalled", func() bool { return f.Stats()[0].State == StateStalled })
+	st := f.Stats()[0]
+	if st.BytesWaiting == 0 || st.StalledSince.IsZero() || st.StalledSince.After(time.Now().Add(-stallAfter)) ||
+		st.StalledSince.Before(stalled.Add(-time.Second)) || st.ConnectedSince.IsZero() || st.Transport != "tcp" ||
+		!strings.Contains(st.LastError, "the server is not reading what is sent") {
+		t.Errorf("stalled: %+v; want bytes waiting, since when none left (the server stopped at %v), the "+
+			"session and the cause", st, stalled)
+	}
+
+	close(resume)
+	waitState(t, f, 0, StateRecording)
+	if st := f.Stats()[0]; !st.StalledSince.IsZero() || st.Reconnects != 0 {
+		t.Errorf("recording again: %+v, want the same session, not stalled", st)
+	}
+}

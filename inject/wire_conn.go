@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,8 @@ type wireConn struct {
 	err   error // the error of a write that no Write returned yet
 	// raw is Conn's descriptor, written with rawio (which wakes no sysmon), nil when it cannot be.
 	raw syscall.RawConn
+	// written counts the bytes put on the socket, for the session's stall watch.
+	written atomic.Uint64
 }
 
 // newWireConn returns nc rewritten by r.
@@ -117,12 +120,14 @@ func (c *wireConn) flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
+	var n int
 	var err error
 	if c.raw != nil {
-		_, err = rawio.Write(c.raw, c.buf)
+		n, err = rawio.Write(c.raw, c.buf)
 	} else {
-		_, err = c.Conn.Write(c.buf)
+		n, err = c.Conn.Write(c.buf)
 	}
+	c.written.Add(uint64(n))
 	c.buf = c.buf[:0]
 	if err != nil {
 		c.err = err
@@ -149,3 +154,22 @@ func (c *wireConn) Close() error {
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// sent returns the bytes put on the socket so far.
+func (c *wireConn) sent() uint64 { return c.written.Load() }
+
+// countingConn counts the bytes written to a connection that wireConn does not wrap (rtsps,
+// whose packets are inside TLS records), for the session's stall watch.
+type countingConn struct {
+	net.Conn
+	written atomic.Uint64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(uint64(n))
+	return n, err
+}
+
+// sent returns the bytes put on the socket so far.
+func (c *countingConn) sent() uint64 { return c.written.Load() }
