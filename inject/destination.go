@@ -31,6 +31,9 @@ const (
 	StateConnecting = "connecting" // ANNOUNCE, SETUP, RECORD in progress
 	StateRecording  = "recording"
 	StateBackoff    = "backoff" // failed, retrying later
+	// StateStalled: recording, but the server is not reading what is sent: bytes wait in the
+	// connection and none has reached the server for stallAfter. Recording again when they move.
+	StateStalled = "stalled"
 	// StateAuthFailed: the server refused the credentials (401); retrying, slowly.
 	StateAuthFailed = "auth_failed"
 	StateStopped    = "stopped"
@@ -40,9 +43,24 @@ const (
 // starts from a queued IDR, about 3 s of 8 Mbit/s video.
 const writeQueueSize = 2048
 
+// A recording session over TCP whose connection holds bytes of which none has reached the server
+// for stallAfter is stalled: the server no longer reads (hung, overloaded, a half-dead link).
+// Without this it looks healthy for as long as the kernel's buffers and the client's queue take
+// what is written, about a minute at 8 Mbit/s, until a write times out. stallCheck is how often
+// a session looks.
+const (
+	stallAfter = 2 * time.Second
+	stallCheck = 500 * time.Millisecond
+)
+
 // teardownGrace is how long the end of a session waits for TEARDOWN (and the packets queued
 // before it) to be written before it cuts the connection.
 const teardownGrace = 2 * time.Second
+
+// libraryLogEvery is the least time between two log lines of one kind that the client reports
+// (what the server sent that it cannot decode, packets lost): a server that sends garbage with
+// every packet must not fill the log.
+const libraryLogEvery = 10 * time.Second
 
 // errParamsChanged ends a session whose SDP no longer matches the stream.
 var errParamsChanged = errors.New("codec parameters changed")
@@ -73,7 +91,10 @@ type Stats struct {
 	// Reconnects counts the sessions that recorded after an earlier one had ended (a lost
 	// connection, new codec parameters); FailedAttempts the tries that never began to record.
 	Reconnects, FailedAttempts uint64
-	LastError                  string
+	// LastError is the latest failure, kept after a recovery; LastErrorAt when it came (zero
+	// with none), so that an old one is not taken for news.
+	LastError   string
+	LastErrorAt time.Time
 	// Transport is "tcp" or "udp", as the server took it, while recording; else "".
 	Transport string
 	// ConnectedSince is when the recording session began; zero when not recording.
@@ -82,6 +103,13 @@ type Stats struct {
 	RetryAt time.Time
 	// QueueDepth is the number of frames waiting in the destination's queue.
 	QueueDepth int
+	// BytesWaiting is what the recording session's TCP connection holds of what was written to
+	// it, not sent or not acknowledged by the server, as last checked (every stallCheck); 0 when
+	// not recording, over UDP where the packets are not in the connection, and where the system
+	// does not tell (Linux does).
+	BytesWaiting int
+	// StalledSince is, in StateStalled, when bytes last reached the server; else zero.
+	StalledSince time.Time
 }
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.
@@ -120,18 +148,26 @@ type destination struct {
 	// destination itself (see udpSession), over all sessions.
 	udpSent, udpBytes atomic.Uint64
 
+	// decodeErrors and lost rate-limit what the clients report, across sessions: a server that
+	// reconnects often does not get a line each time.
+	decodeErrors, lost rateLog
+
 	// stop ends the destination's goroutine, which closes done when it has ended.
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu      sync.Mutex
-	state   string
-	lastErr string
-	since   time.Time // of the recording session
+	mu        sync.Mutex
+	state     string
+	lastErr   string
+	lastErrAt time.Time
+	since     time.Time // of the recording session
 	// recordedAt is when the latest session began to record; kept after it ends.
 	recordedAt time.Time
 	retryAt    time.Time
 	protocol   string // of the recording session
+	// waiting and stalledSince are the recording session's BytesWaiting and StalledSince.
+	waiting      int
+	stalledSince time.Time
 	// sent and bytes count what went on the wire in ended sessions; client is the recording one's.
 	sent, bytes uint64
 	client      *gortsplib.Client
@@ -225,11 +261,41 @@ func (d *destination) setState(state string, err error) {
 	defer d.mu.Unlock()
 	d.state = state
 	if err != nil {
-		d.lastErr = err.Error()
+		d.lastErr, d.lastErrAt = err.Error(), time.Now()
 	}
 	d.retryAt = time.Time{}
+	d.stalledSince = time.Time{}
 	if state != StateRecording {
-		d.since, d.protocol = time.Time{}, ""
+		d.since, d.protocol, d.waiting = time.Time{}, "", 0
+	}
+}
+
+// showStall shows what the recording session's stall watch found: waiting bytes in the
+// connection, none of which has reached the server since left (zero: they move). It turns the
+// state to StateStalled once that has lasted stallAfter, and back to StateRecording when bytes
+// move again.
+func (d *destination) showStall(waiting int, left, now time.Time) {
+	d.mu.Lock()
+	d.waiting = waiting
+	stalled := !left.IsZero() && now.Sub(left) >= stallAfter
+	var warn error
+	recovered := false
+	switch {
+	case stalled && d.state == StateRecording:
+		warn = fmt.Errorf("the server is not reading what is sent: %d bytes wait in the connection, "+
+			"none has reached the server for %v", waiting, now.Sub(left).Round(100*time.Millisecond))
+		d.state, d.stalledSince = StateStalled, left
+		d.lastErr, d.lastErrAt = warn.Error(), now
+	case !stalled && d.state == StateStalled:
+		d.state, d.stalledSince = StateRecording, time.Time{}
+		recovered = true
+	}
+	d.mu.Unlock()
+	if warn != nil {
+		d.log.Warn("destination stalled", "error", warn)
+	}
+	if recovered {
+		d.log.Info("the server reads again: recording")
 	}
 }
 
@@ -277,10 +343,13 @@ func (d *destination) stats() Stats {
 		Reconnects:     max(d.sessions.Load(), 1) - 1,
 		FailedAttempts: d.failed.Load(),
 		LastError:      d.lastErr,
+		LastErrorAt:    d.lastErrAt,
 		Transport:      d.protocol,
 		ConnectedSince: d.since,
 		RetryAt:        d.retryAt,
 		QueueDepth:     len(d.queue),
+		BytesWaiting:   d.waiting,
+		StalledSince:   d.stalledSince,
 	}
 }
 
@@ -317,9 +386,11 @@ func (d *destination) run(ctx context.Context) {
 		if d.sessions.Load() == sessions {
 			d.failed.Add(1)
 		} else {
-			// it recorded: a name held later is a new story
+			// it recorded: a name held later is a new story, and a failure that comes back
+			// after it is news again (a server lost every night is logged every night)
 			heldSince = time.Time{}
 			quick.Reset()
+			lastLogged = ""
 		}
 		if errors.Is(err, errParamsChanged) {
 			d.log.Info("codec parameters changed, announcing again")
@@ -369,9 +440,11 @@ func (d *destination) run(ctx context.Context) {
 }
 
 // nextKey returns what a session sends first: start, if given, with the units queued after it
-// while they follow it without a gap and are no more than a queue's worth; else the newest IDR
-// in the queue with the units queued after it. Units before that IDR are stale and dropped. With
-// no IDR queued it waits for one.
+// while they follow it without a gap; else the newest IDR in the queue with the units queued
+// after it. Units before that IDR are stale and dropped. Never more than a queue's worth: a
+// longer backlog would reach viewers late, and in one burst that can overflow the client's write
+// queue; it is dropped, and the session resumes at a newer IDR. With no IDR to start at it waits
+// for one.
 func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool) {
 	keep := start != nil
 	take := func(u *unit) {
@@ -384,7 +457,11 @@ func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool
 			}
 		}
 		if len(start) >= d.cfg.queueSize {
-			keep = false // a backlog that long would reach viewers late: resume at an IDR
+			keep = false
+			if !u.key {
+				d.drop(start...)
+				start = nil
+			}
 		}
 		switch {
 		case keep:
@@ -457,8 +534,10 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	if err != nil {
 		return start, fmt.Errorf("invalid URL")
 	}
-	// conn is the client's connection, taken from its dialer so that a stop can cut it.
+	// conn is the client's connection, taken from its dialer so that a stop can cut it; wired
+	// the same, for the stall watch.
 	var conn atomic.Pointer[net.Conn]
+	var wired atomic.Pointer[wire]
 	var protocol string // the transport the server took, from its SETUP answers
 	ssrc := newSSRCRewriter(d.channel, d.stream)
 	udp := newUDPSession(ssrc, &d.udpSent, &d.udpBytes)
@@ -479,9 +558,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			}
 			conn.Store(&nc)
 			if d.secure {
-				return nc, nil // SRTP in TLS: see ssrc.go
+				cc := &countingConn{Conn: nc} // SRTP in TLS: see ssrc.go
+				wired.Store(&wire{conn: nc, out: cc})
+				return cc, nil
 			}
-			return newWireConn(nc, ssrc), nil
+			wc := newWireConn(nc, ssrc)
+			wired.Store(&wire{conn: nc, out: wc})
+			return wc, nil
 		},
 		// Over UDP the session writes its packets itself, from the client's sockets: see
 		// udpSession.
@@ -499,6 +582,13 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 					req.Body = announceBody(req.Body, server, d.title, d.target.Metadata)
 				}
 			}
+		},
+		// Unset, the client prints these through the standard logger, once for every packet.
+		OnDecodeError: func(err error) {
+			d.decodeErrors.warn(d.log, "the server sent data the client cannot decode", "error", err)
+		},
+		OnPacketsLost: func(lost uint64) {
+			d.lost.warn(d.log, "packets from the server lost", "lost", lost)
 		},
 		OnTransportSwitch: func(err error) {
 			d.log.Info("the server wants TCP: switching", "reason", err)
@@ -565,6 +655,9 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	var reports reporter
 	reportTicker := time.NewTicker(d.cfg.senderReports)
 	defer reportTicker.Stop()
+	var stall stallWatch
+	stallTicker := time.NewTicker(stallCheck)
+	defer stallTicker.Stop()
 
 	skip := false
 	for {
@@ -581,6 +674,12 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			case now := <-reportTicker.C:
 				if err := reports.send(w, s, now); err != nil {
 					return nil, fmt.Errorf("connection lost: %w", err)
+				}
+				continue
+			case now := <-stallTicker.C:
+				if wc := wired.Load(); wc != nil {
+					waiting, left := stall.check(wc, now)
+					d.showStall(waiting, left, now)
 				}
 				continue
 			}
@@ -652,6 +751,67 @@ func (d *destination) endSession(c *gortsplib.Client, handedBefore uint64) {
 	}
 }
 
+// wire is a session's TCP connection as its stall watch sees it: the socket, and what counts the
+// bytes written to it.
+type wire struct {
+	conn net.Conn
+	out  interface{ sent() uint64 }
+}
+
+// stallWatch tells, from the bytes a session's connection holds and those written to it, whether
+// any reaches the server. It is used by the session's goroutine only.
+type stallWatch struct {
+	w     *wire     // the connection of the figures below
+	acked uint64    // the most bytes seen to have left the connection
+	left  time.Time // when acked last grew, or the connection held nothing
+}
+
+// check returns the bytes the connection holds and, while none has left it, since when; zero
+// when they move, or cannot be known.
+func (s *stallWatch) check(w *wire, now time.Time) (waiting int, since time.Time) {
+	// written first: a write between the two readings then makes acked look smaller, never
+	// larger, and cannot pass for progress
+	written := w.out.sent()
+	held, ok := unsent(w.conn)
+	if !ok {
+		return 0, time.Time{}
+	}
+	acked := written - min(written, uint64(held))
+	if s.w != w {
+		*s = stallWatch{w: w} // a new connection (the client switched transports)
+	}
+	if held == 0 || acked > s.acked || s.left.IsZero() {
+		s.acked, s.left = max(s.acked, acked), now
+		return held, time.Time{}
+	}
+	return held, s.left
+}
+
+// rateLog logs a message at most once per libraryLogEvery, saying how many it left out since the
+// line before. Its methods may be called from any goroutine.
+type rateLog struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped uint64
+}
+
+func (r *rateLog) warn(log *slog.Logger, msg string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < libraryLogEvery {
+		r.skipped++
+		r.mu.Unlock()
+		return
+	}
+	skipped := r.skipped
+	r.last, r.skipped = now, 0
+	r.mu.Unlock()
+	if skipped > 0 {
+		args = append(args, "left_out", skipped)
+	}
+	log.Warn(msg, args...)
+}
+
 // tlsConfig returns a new TLS configuration for an rtsps session (the client writes the server
 // name into it), nil for rtsp.
 func (d *destination) tlsConfig() *tls.Config {
@@ -673,8 +833,18 @@ func describe(req string, err error, server net.IP) error {
 		status := fmt.Sprintf("%d %s", bad.Code, bad.Message)
 		switch {
 		case bad.Code == base.StatusUnauthorized:
-			return fmt.Errorf("%s: %w (%s): check user and password; on Darwin Streaming Server a user of "+
-				"the broadcaster group, or a qtaccess whose <Limit WRITE> block says require any-user", req, errAuth, status)
+			// The password is read with the profile (Target has no file to read again), and Darwin
+			// Streaming Server with authenticate_local_broadcast asks for credentials before it
+			// looks for the directory.
+			return fmt.Errorf("%s: %w (%s): check user and password (a corrected password_file is read at the "+
+				"next reload: systemctl reload liveinject); on Darwin Streaming Server a user of the broadcaster "+
+				"group, or a qtaccess whose <Limit WRITE> block says require any-user; with "+
+				"authenticate_local_broadcast it answers 401 too when the directory does not exist under the "+
+				"movies folder", req, errAuth, status)
+		case bad.Code == base.StatusServiceUnavailable:
+			return fmt.Errorf("%s: %s: the server takes no session now; Darwin Streaming Server answers so while "+
+				"it shuts down or when it is over its limits (maximum_connections, maximum_bandwidth); liveinject "+
+				"tries again", req, status)
 		case bad.Code == base.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %w (%s) by the broadcast before; Darwin Streaming Server frees a name "+
 				"about 0.1 s after its TEARDOWN, and about 20 s after a broadcast that vanished without one",

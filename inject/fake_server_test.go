@@ -29,6 +29,11 @@ type fakeServer struct {
 	// stallAfter asks the n-th connection to stop reading after that many RTP packets (0:
 	// never), as a server that hangs does.
 	stallAfter func(n int) int
+	// resume, when set, has a stalled connection read again once it is closed.
+	resume chan struct{}
+	// afterRecord, when set, writes to the n-th connection once RECORD is answered, as a
+	// server that sends the client interleaved data of its own.
+	afterRecord func(n int, c *conn.Conn)
 	// udp takes RTP over UDP; without it a UDP SETUP gets 461, as from a TCP-only server.
 	udp bool
 	// dss, when set, makes the server answer and reflect as Darwin Streaming Server 6.0.3 does.
@@ -169,8 +174,12 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 				return
 			}
 			if stall > 0 && count >= stall {
-				<-s.done
-				return
+				select {
+				case <-s.resume: // nil: never
+					stall = 0
+				case <-s.done:
+					return
+				}
 			}
 		case *base.Request:
 			s.mu.Lock()
@@ -192,6 +201,9 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 			res.Header["CSeq"] = x.Header["CSeq"]
 			if c.WriteResponse(res) != nil {
 				return
+			}
+			if x.Method == base.Record && res.StatusCode == base.StatusOK && s.afterRecord != nil {
+				s.afterRecord(n, c)
 			}
 		}
 	}

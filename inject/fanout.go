@@ -274,7 +274,9 @@ func (f *Fanout) start(d *destination) {
 
 // SetTargets changes the destinations while the channel streams. A destination whose target is
 // in both lists is left alone: same connection, no frame lost. New ones start at the next IDR;
-// the ones no longer listed are torn down, and SetTargets returns once they are. An invalid
+// the ones no longer listed are torn down, all at once and without SetTargets waiting for them:
+// a server that stopped reading holds its TEARDOWN up to teardownGrace, and the caller may be
+// the one that keeps the channel's picture going meanwhile. Close waits for them. An invalid
 // target changes nothing.
 func (f *Fanout) SetTargets(targets []Target) error {
 	f.mu.Lock()
@@ -310,11 +312,16 @@ func (f *Fanout) SetTargets(targets []Target) error {
 	f.mu.Unlock()
 
 	for _, d := range left {
-		if d != nil {
-			d.stop()
+		if d == nil {
+			continue
+		}
+		d.stop()
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
 			<-d.done
 			d.log.Info("destination removed")
-		}
+		}()
 	}
 	return nil
 }

@@ -307,6 +307,7 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 		{base.StatusNotFound, "does not let this user broadcast", StateBackoff},
 	} {
 		t.Run(strconv.Itoa(int(tc.code)), func(t *testing.T) {
+			began := time.Now()
 			s := newFakeServer(t, func(s *fakeServer) {
 				s.respond = func(n int, req *base.Request) *base.Response {
 					if n == 0 && req.Method == base.Announce {
@@ -354,6 +355,12 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 			if st := f.Stats()[0]; !st.RetryAt.IsZero() || st.ConnectedSince.IsZero() || st.FailedAttempts != 1 || st.Reconnects != 0 {
 				t.Errorf("recording: retry at %v, connected since %v, %d failed attempts, %d reconnects; want 1 and 0",
 					st.RetryAt, st.ConnectedSince, st.FailedAttempts, st.Reconnects)
+			}
+			// the refusal stays, with its time: before the session that recorded
+			if after := f.Stats()[0]; after.LastError != st.LastError || after.LastErrorAt.Before(began) ||
+				!after.LastErrorAt.Before(after.ConnectedSince) {
+				t.Errorf("recording: last error %q at %v, want %q between %v and %v", after.LastError,
+					after.LastErrorAt, st.LastError, began, after.ConnectedSince)
 			}
 		})
 	}
@@ -496,7 +503,7 @@ func TestSetTargets(t *testing.T) {
 	if err := f.SetTargets([]Target{tb}); err != nil {
 		t.Fatal(err)
 	}
-	// SetTargets returns after the removed destination has ended, TEARDOWN sent
+	// the removed destination ends on its own, TEARDOWN sent
 	fftest.WaitFor(t, 10*time.Second, "TEARDOWN at the removed destination", func() bool {
 		return slices.Contains(a.requests(), "0:TEARDOWN")
 	})
@@ -712,5 +719,57 @@ func TestSilentServerBacksOff(t *testing.T) {
 	// 50, 100, 200, 400, 400 ms, each ±20 %
 	if last := delays[len(delays)-1]; last < 250*time.Millisecond || delays[0] > 100*time.Millisecond {
 		t.Errorf("delays %v: want them growing from about 50 ms to about 400 ms", delays)
+	}
+}
+
+// TestSetTargetsDoesNotWaitForTeardowns removes every destination of a channel whose servers
+// stopped reading, their connections full: SetTargets returns at once rather than after each
+// session's grace for its TEARDOWN (teardownGrace) in turn, and Close still waits for them all.
+func TestSetTargetsDoesNotWaitForTeardowns(t *testing.T) {
+	fr := frames(t, "1")
+	var targets []Target
+	for range 3 {
+		s := newFakeServer(t, func(s *fakeServer) {
+			s.stallAfter = func(int) int { return 20 }
+		})
+		targets = append(targets, Target{URL: s.url("/test.sdp")})
+	}
+	f := &Fanout{Channel: "test", Targets: targets, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	push(t, f, fr[:1])
+	for i := range targets {
+		waitState(t, f, i, StateRecording)
+	}
+	// Pictures of 1 MB, until every connection is full: the client's write queue too.
+	big := make([]byte, 1<<20)
+	big[0] = 0x65 // an IDR slice
+	for i := int64(1); slices.ContainsFunc(f.Stats(), func(st Stats) bool { return st.PacketsDropped == 0 }); i++ {
+		if i > 100 {
+			t.Fatalf("connections not full after 100 MB: %+v", f.Stats())
+		}
+		if err := f.WriteFrame(&demux.Frame{Kind: demux.Video, Key: true, PTS: fr[0].PTS + 3600*i,
+			DTS: fr[0].DTS + 3600*i, Data: [][]byte{big}, Params: fr[0].Params}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := slices.Clone(f.dests)
+
+	start := time.Now()
+	if err := f.SetTargets(nil); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= teardownGrace {
+		t.Errorf("SetTargets took %v, want less than one teardown grace (%v)", took, teardownGrace)
+	}
+	f.Close()
+	for i, d := range removed {
+		select {
+		case <-d.done:
+		default:
+			t.Errorf("destination %d still runs after Close", i)
+		}
 	}
 }

@@ -236,10 +236,13 @@ type destinationReport struct {
 	Reconnects     uint64     `json:"reconnects"`      // sessions re-established
 	FailedAttempts uint64     `json:"failed_attempts"` // tries that never recorded
 	LastError      string     `json:"last_error"`
+	LastErrorAt    *time.Time `json:"last_error_at"` // when last_error came; null with none
 	PacketsSent    uint64     `json:"packets_sent"`
 	PacketsDropped uint64     `json:"packets_dropped"`
 	BytesSent      uint64     `json:"bytes_sent"`
 	QueueDepth     int        `json:"queue_depth"`
+	BytesWaiting   int        `json:"bytes_waiting"` // in the connection, not taken by the server
+	StalledSince   *time.Time `json:"stalled_since"` // set in state stalled: when bytes last left
 }
 
 type relayReport struct {
@@ -320,12 +323,19 @@ func (s *httpServer) report() statusReport {
 				PacketsDropped: d.PacketsDropped,
 				BytesSent:      d.BytesSent,
 				QueueDepth:     d.QueueDepth,
+				BytesWaiting:   d.BytesWaiting,
 			}
 			if !d.ConnectedSince.IsZero() {
 				cr.Destinations[i].ConnectedSince = &d.ConnectedSince
 			}
 			if !d.RetryAt.IsZero() {
 				cr.Destinations[i].RetryAt = &d.RetryAt
+			}
+			if !d.LastErrorAt.IsZero() {
+				cr.Destinations[i].LastErrorAt = &d.LastErrorAt
+			}
+			if !d.StalledSince.IsZero() {
+				cr.Destinations[i].StalledSince = &d.StalledSince
 			}
 		}
 		r.Channels = append(r.Channels, cr)

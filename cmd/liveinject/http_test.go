@@ -17,8 +17,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/relay"
+	"github.com/liveinject/liveinject/supervisor"
 )
 
 // get GETs url on a connection of its own and returns the status code and the body; userPassword,
@@ -118,8 +120,8 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_stderr", "retry_at", "destinations")
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
-			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "packets_sent",
-			"packets_dropped", "bytes_sent", "queue_depth")
+			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
+			"packets_dropped", "bytes_sent", "queue_depth", "bytes_waiting", "stalled_since")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")
 		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "packets_received")
@@ -283,6 +285,18 @@ func TestHealthz(t *testing.T) {
 	if want := "channel test destination " + secondURL + ": "; !strings.HasPrefix(body, want) ||
 		strings.Count(body, "\n") != 1 {
 		t.Errorf("unhealthy body %q, want one line starting %q", body, want)
+	}
+}
+
+// TestStalledDestinationUnhealthy: a destination whose server stopped reading fails /healthz
+// as one that lost its server does, with the words of its cause.
+func TestStalledDestinationUnhealthy(t *testing.T) {
+	got := unhealthy([]supervisor.Status{{Name: "lobby", State: supervisor.StateRunning,
+		Destinations: []inject.Stats{{URL: "rtsp://dss/lobby.sdp", State: inject.StateStalled,
+			LastError: "the server is not reading what is sent: 1000 bytes wait"}}}})
+	want := "channel lobby destination rtsp://dss/lobby.sdp: stalled: the server is not reading what is sent: 1000 bytes wait"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("unhealthy: %q, want %q", got, want)
 	}
 }
 

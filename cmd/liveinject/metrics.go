@@ -20,7 +20,7 @@ type collector struct {
 	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
 	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
 	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
-	reconnects, failedAttempts, queued                                      *prometheus.Desc
+	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
 	relayReaders, relayPackets                                              *prometheus.Desc
 }
 
@@ -29,7 +29,7 @@ var (
 	channelStates = []string{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateBackoff,
 		supervisor.StateStopped, supervisor.StateError}
 	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
-		inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
+		inject.StateStalled, inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
 )
 
 func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
@@ -63,13 +63,15 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
 
 		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
-		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
+		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, stalled, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
 		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
 		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
 		sentBytes:        desc("destination_sent_bytes_total", "RTP and RTCP bytes written to the destination's server.", dest...),
 		reconnects:       desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
 		failedAttempts:   desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
 		queued:           desc("destination_queued_frames", "Frames waiting in the destination's queue.", dest...),
+		waitingBytes:     desc("destination_waiting_bytes", "Bytes in the destination's TCP connection that its server has not taken yet (unsent or unacknowledged).", dest...),
+		stalledSeconds:   desc("destination_stalled_seconds", "Seconds since any byte reached the destination's server, while it is stalled (not reading what is sent); 0 otherwise.", dest...),
 
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
@@ -82,7 +84,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
 		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
 		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
-		c.reconnects, c.failedAttempts, c.queued,
+		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
 		c.relayReaders, c.relayPackets,
 	}
 }
@@ -141,6 +143,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.reconnects, d.Reconnects, s.Name, d.URL)
 			counter(c.failedAttempts, d.FailedAttempts, s.Name, d.URL)
 			gauge(c.queued, float64(d.QueueDepth), s.Name, d.URL)
+			gauge(c.waitingBytes, float64(d.BytesWaiting), s.Name, d.URL)
+			var stalled float64
+			if !d.StalledSince.IsZero() {
+				stalled = now.Sub(d.StalledSince).Seconds()
+			}
+			gauge(c.stalledSeconds, stalled, s.Name, d.URL)
 		}
 	}
 	if c.inst.relay != nil {

@@ -57,7 +57,7 @@ function destinationLight(d) {
     case "recording": return "green";
     case "waiting": case "connecting": return "amber";
     case "stopped": return "grey";
-    default: return "red"; // backoff, auth_failed
+    default: return "red"; // stalled, backoff, auth_failed
   }
 }
 
@@ -193,11 +193,15 @@ function renderDestinations(list, dests) {
     li.dataset.url = d.url;
     setLight(li.querySelector(".light"), destinationLight(d), d.state);
     li.querySelector(".dest-url").textContent = d.url;
-    li.querySelector(".state").textContent = d.state + (d.transport ? ` · ${d.transport}` : "");
+    li.querySelector(".state").textContent = d.state + (d.transport ? ` · ${d.transport}` : "") +
+      (d.stalled_since ? ` · the server is not reading: ${bytes(d.bytes_waiting)} waiting, none taken for ` +
+        duration(Date.now() / 1000 - Date.parse(d.stalled_since) / 1000) : "");
     li.querySelector(".counts").textContent =
       `sent ${count(d.packets_sent)} packets (${bytes(d.bytes_sent)}) · dropped ${count(d.packets_dropped)}` +
       ` · reconnects ${d.reconnects} · queue ${d.queue_depth}`;
-    li.querySelector(".error").textContent = d.last_error ? `last error: ${d.last_error}` : "";
+    li.querySelector(".error").textContent = d.last_error ? `last error` +
+      (d.last_error_at ? ` (${duration(Date.now() / 1000 - Date.parse(d.last_error_at) / 1000)} ago)` : "") +
+      `: ${d.last_error}` : "";
   });
 }
 
