@@ -246,3 +246,25 @@ func TestExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRunnableBrokenFileTakesNoName is a profile with a mistake that asks for another's
+// name at startup, when every file is new: the good file still gets its name and runs.
+func TestLoadRunnableBrokenFileTakesNoName(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"liveinject.toml": "",
+		"profiles/0.toml": "name = \"a\"\n" + profileTo("rtsp://h.example/0/{channel}.sdp") + "transport = \"tcpx\"\n",
+		"profiles/a.toml": profileTo("rtsp://h.example/{channel}.sdp"),
+	})
+	cfg, errs, err := LoadRunnable(filepath.Join(dir, "liveinject.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := channelNames(cfg), []string{"a"}; !slices.Equal(got, want) {
+		t.Errorf("channels = %q, want %q", got, want)
+	}
+	want := []string{filepath.Join(dir, "profiles/0.toml") + `:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`}
+	if got := errorStrings(errs); !slices.Equal(got, want) {
+		t.Errorf("errors = %q, want %q", got, want)
+	}
+}

@@ -622,3 +622,32 @@ func TestWatchPollsWhenFSNotifyFails(t *testing.T) {
 	}
 	wt.waitErrors("a=2")
 }
+
+// TestWatchBrokenFileTakesNoName is a new profile with a mistake that asks for a running
+// channel's name: it once reserved the name before the running file could keep it, so the next
+// edit of that file stopped its channel ("channel name "a" is taken by c.toml").
+func TestWatchBrokenFileTakesNoName(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+		"profiles/b.toml": profileV(1),
+	})
+	wt.start()
+
+	broken := "name = \"a\"\n" + profileTo("rtsp://h.example/c/{channel}.sdp") + "transport = \"tcpx\"\n"
+	brokenErr := `profiles/c.toml:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`
+	wt.write(map[string]string{"profiles/c.toml": broken})
+	wt.waitErrors("a=1 b=1", brokenErr)
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.waitErrors("a=2 b=1", brokenErr)
+
+	// One sorting before a.toml, while a.toml has a mistake of its own: a keeps running.
+	wt.write(map[string]string{
+		"profiles/0.toml": broken,
+		"profiles/a.toml": "[source]\nkind = \"testsrc\"\n",
+	})
+	wt.waitErrors("a=2 b=1",
+		`profiles/0.toml:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`,
+		"profiles/a.toml: no [[destination]]: a channel needs at least one",
+		brokenErr)
+}
