@@ -310,6 +310,17 @@ func TestDecodeChannelErrors(t *testing.T) {
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example:rtsp/x.sdp\"\n",
 		want: []string{`p.toml:4: destination.url: not a valid URL: parse "rtsp://h.example:rtsp/x.sdp": invalid port ":rtsp" after host`},
 	}, {
+		name: "url with a fragment",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://me:pw@h.example/x.sdp#live\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://me:xxxxx@h.example/x.sdp#live has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try (write a '#' in a password as %23)`},
+	}, {
+		name: "url with an empty fragment",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/x.sdp#\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://h.example/x.sdp# has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try (write a '#' in a password as %23)`},
+	}, {
+		name: "url with a query",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/x?jwt=abc\"\n",
+	}, {
 		name: "url unknown placeholder",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/{chanel}.sdp\"\n",
 		want: []string{`p.toml:4: destination.url: unknown placeholder "{chanel}" in rtsp://h.example/{chanel}.sdp (known: {channel}, {relay})`},

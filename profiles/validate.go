@@ -217,6 +217,14 @@ func checkDestinationURL(raw, relayListen string) error {
 	if err := checkRTSPURL(raw); err != nil {
 		return err
 	}
+	// gortsplib refuses a URL with a fragment at every connect ("URLs with fragments are not
+	// supported"), so it would pass check and reload and then fail forever. A query is kept:
+	// gortsplib sends it in ANNOUNCE and puts "/trackID=N" after it in SETUP, as servers that
+	// take one (MediaMTX's "?jwt=") expect; DSS paths have none.
+	if strings.Contains(raw, "#") {
+		return fmt.Errorf("%s has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try "+
+			"(write a '#' in a password as %%23)", Redact(raw))
+	}
 	if relay {
 		return nil // a relay on port 0 gets its port when it starts
 	}
