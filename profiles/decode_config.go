@@ -83,11 +83,14 @@ func (d *decoder) listenWithCredentials(t *table, section string, listen, user, 
 			d.keyErrorf(userPath, "set without %s.password_file: set both or neither", section)
 		}
 	}
-	if strings.ContainsFunc(*user, unicode.IsControl) {
+	if section == "relay" {
+		// liveinject's own channels send it to the relay, in Authorization headers
+		d.check(userPath, checkUser(*user))
+	} else if strings.ContainsFunc(*user, unicode.IsControl) {
 		d.keyErrorf(userPath, "holds a control character")
 	}
 	if *file != "" {
-		pw, err := readSecret(d.relative(*file))
+		pw, err := readPassword(d.relative(*file))
 		d.check(filePath, err)
 		*password = pw
 	}
