@@ -278,7 +278,7 @@ func (d *decoder) relative(path string) string {
 
 // readSecret reads a password file: its content without the trailing newline.
 func readSecret(file string) (string, error) {
-	b, err := os.ReadFile(file)
+	b, err := readFile(file)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

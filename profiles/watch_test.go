@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -650,4 +651,47 @@ func TestWatchBrokenFileTakesNoName(t *testing.T) {
 		`profiles/0.toml:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`,
 		"profiles/a.toml: no [[destination]]: a channel needs at least one",
 		brokenErr)
+}
+
+// TestWatchUnreadableProfileKeepsChannel breaks profiles in the ways a file system can: the
+// target of a symlink vanishes (a broken ConfigMap), a directory, a FIFO and a link to /dev/zero
+// take a profile's name. The running channel keeps its last good version, as for a mistake in
+// the file, instead of stopping with no word but an INFO line; the others are errors of their
+// files, and none blocks the watcher.
+func TestWatchUnreadableProfileKeepsChannel(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml":  "",
+		"elsewhere/a.toml": profileV(1),
+		"profiles/b.toml":  profileV(1),
+	})
+	if err := os.Symlink("../elsewhere/a.toml", wt.path("profiles/a.toml")); err != nil {
+		t.Fatal(err)
+	}
+	wt.start()
+
+	// Outside the watched directories: a reload, as SIGHUP makes, sees it.
+	if err := os.Remove(wt.path("elsewhere/a.toml")); err != nil {
+		t.Fatal(err)
+	}
+	wt.reload()
+	gone := "profiles/a.toml: a symlink to ../elsewhere/a.toml, which does not exist"
+	wt.waitErrors("a=1 b=1", gone)
+
+	if err := errors.Join(
+		os.Mkdir(wt.path("profiles/c.toml"), 0o755),
+		syscall.Mkfifo(wt.path("profiles/d.toml"), 0o644),
+		os.Symlink("/dev/zero", wt.path("profiles/e.toml")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	notFiles := []string{
+		"profiles/c.toml: a directory, not a regular file",
+		"profiles/d.toml: a named pipe (FIFO), not a regular file",
+		"profiles/e.toml: a device, not a regular file",
+	}
+	wt.waitErrors("a=1 b=1", append([]string{gone}, notFiles...)...)
+
+	wt.write(map[string]string{"elsewhere/a.toml": profileV(2)})
+	wt.reload()
+	wt.waitErrors("a=2 b=1", notFiles...)
 }
