@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -218,5 +219,27 @@ func TestPasswordFileNotRegular(t *testing.T) {
 		if got := errorStrings(errs); !slices.Equal(got, []string{want}) {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+}
+
+// TestDecodeCostOfUnknownKeys decodes a profile of 1 MiB of unknown keys, the worst a file
+// within the size limit does: every key is reported, in line order, at a bounded cost. (The
+// sort looked up each key's line at every comparison, and every key was compared with every
+// known key however long: 520 MB allocated for this file.)
+func TestDecodeCostOfUnknownKeys(t *testing.T) {
+	var b strings.Builder
+	n := 0
+	for ; b.Len() < maxFileSize-100; n++ {
+		fmt.Fprintf(&b, "k%d = 1\n", n)
+	}
+	src := []byte(b.String() + validProfile)
+	var errs Errors
+	allocs := allocated(func() { _, errs = decodeTest("p.toml", "p", src, "") })
+	if len(errs) != n || errs[0].Error() != `p.toml:1: unknown key "k0"` || errs[n-1].Line != n {
+		t.Errorf("%d errors, want %d in line order: first %v, last %v", len(errs), n, errs[0], errs[len(errs)-1])
+	}
+	t.Logf("%d MB allocated for %d unknown keys", allocs>>20, n)
+	if allocs > 256<<20 {
+		t.Errorf("%d MB allocated for a profile of %d bytes", allocs>>20, len(src))
 	}
 }
