@@ -91,9 +91,9 @@ func TestCheckDeepAndHugeFiles(t *testing.T) {
 	for _, tt := range []struct {
 		name, main, profile, want string
 	}{
-		{"deep profile", httpAnyPort, "a = " + strings.Repeat("[", 30_000) + "\n",
+		{"deep profile", httpAnyPort, "a = " + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + "\n",
 			"deep.toml:1: nested more than 32 levels deep"},
-		{"deep main config", httpAnyPort + "[log]\nlevel = " + strings.Repeat("[", 30_000) + "\n", "",
+		{"deep main config", httpAnyPort + "[log]\nlevel = " + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + "\n", "",
 			"liveinject.toml:4: nested more than 32 levels deep"},
 		{"huge main config", "a = " + strings.Repeat("[", 4<<20) + "\n", "",
 			"liveinject.toml: larger than 1048576 bytes (1 MiB)"},

@@ -624,7 +624,7 @@ func TestRunStartsDespiteADeepProfile(t *testing.T) {
 	fftest.Require(t)
 	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/{channel}.sdp")
 	deep := filepath.Join(filepath.Dir(config), "profiles", "deep.toml")
-	if err := os.WriteFile(deep, []byte("a = "+strings.Repeat("[", 30_000)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(deep, []byte("a = "+strings.Repeat("[", 30_000)+strings.Repeat("]", 30_000)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := startRun(t, config)
