@@ -295,6 +295,41 @@ func TestWatchLogFileBeside(t *testing.T) {
 	wt.wantNext("a=2")
 }
 
+// TestWatchTomlWrittenWithoutPause rewrites a .toml file beside the config without pause, as a
+// tool stuck in a loop does: the events never leave the debounce a quiet moment, and an edit of a
+// profile waited for as long as the loop ran. It applies within ten debounces now.
+func TestWatchTomlWrittenWithoutPause(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+	})
+	wt.start()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond) // ten times in a debounce
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := os.WriteFile(wt.path("other.toml"), []byte("# generated\n"), 0o644); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.wantNext("a=2")
+}
+
 func TestWatchPerFile(t *testing.T) {
 	wt := newWatchTest(t, "", map[string]string{
 		"liveinject.toml": "",
