@@ -248,7 +248,7 @@ func checkURLPort(raw string) error {
 
 // checkUser checks a user name that goes into an RTSP Authorization header: no control
 // character, which would end the header line and start one of the file's making, and neither
-// '"' nor '\\', which would end or escape the quoted username of a Digest answer and add
+// '"' nor '\', which would end or escape the quoted username of a Digest answer and add
 // parameters to it. gortsplib writes the name as it is (and decodes a URL's "%0D%0A").
 func checkUser(user string) error {
 	if strings.ContainsFunc(user, unicode.IsControl) {
@@ -261,7 +261,7 @@ func checkUser(user string) error {
 }
 
 // checkPassword refuses a control character in a password: it is a slip (a password file of
-// two lines, a "\r" of a file saved on Windows) that would only show as a refusal at the server.
+// two lines, a tab pasted with it) that would only show as a refusal at the server.
 func checkPassword(password string) error {
 	if strings.ContainsFunc(password, unicode.IsControl) {
 		return errors.New("holds a control character")
