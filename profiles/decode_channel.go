@@ -94,6 +94,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d.unknown(root)
 	d.errs.sortByLine()
 	d.warns.sortByLine()
+	d.errs, d.warns = d.errs.capped(), d.warns.capped()
 	res.channel, res.errs, res.warnings = ch, d.errs, d.warns
 	return res
 }

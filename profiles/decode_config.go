@@ -59,6 +59,7 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	d.unknown(root)
 	d.errs.sortByLine()
 	d.warns.sortByLine()
+	d.errs, d.warns = d.errs.capped(), d.warns.capped()
 	cfg.Warnings = d.warns
 	return cfg, d.errs
 }

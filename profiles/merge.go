@@ -100,7 +100,7 @@ func (c *claims) conflicts(f channelFile, file string) Errors {
 					Redact(d.URL), other)})
 		}
 	}
-	return errs
+	return errs.capped()
 }
 
 func (c *claims) take(ch Channel, file string) {
