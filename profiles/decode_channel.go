@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
@@ -95,6 +94,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d.unknown(root)
 	d.errs.sortByLine()
 	d.warns.sortByLine()
+	d.errs, d.warns = d.errs.capped(), d.warns.capped()
 	res.channel, res.errs, res.warnings = ch, d.errs, d.warns
 	return res
 }
@@ -209,10 +209,7 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 // only: password_file, password_env, password, or the URL.
 func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 	userPath := d.str(t, "user", &dest.User)
-	if strings.ContainsFunc(dest.User, unicode.IsControl) {
-		// it goes into an Authorization header
-		d.keyErrorf(userPath, "holds a control character")
-	}
+	d.check(userPath, checkUser(dest.User))
 	var literal string
 	literalPath := d.str(t, "password", &literal)
 	filePath := d.str(t, "password_file", &dest.PasswordFile)
@@ -240,9 +237,10 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 	switch {
 	case literal != "":
 		dest.Password = literal
+		d.check(literalPath, checkPassword(literal))
 		d.warnf(literalPath, "password is readable by anyone who can read this file: use password_file or password_env")
 	case dest.PasswordFile != "":
-		pw, err := readSecret(d.relative(dest.PasswordFile))
+		pw, err := readPassword(d.relative(dest.PasswordFile))
 		if err != nil {
 			d.keyErrorf(filePath, "%v", err)
 			return
@@ -252,6 +250,10 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 		pw, ok := os.LookupEnv(dest.PasswordEnv)
 		if !ok || pw == "" {
 			d.keyErrorf(envPath, "environment variable %s is not set", dest.PasswordEnv)
+			return
+		}
+		if checkPassword(pw) != nil {
+			d.keyErrorf(envPath, "environment variable %s holds a control character", dest.PasswordEnv)
 			return
 		}
 		dest.Password = pw
@@ -277,7 +279,7 @@ func (d *decoder) relative(path string) string {
 
 // readSecret reads a password file: its content without the trailing newline.
 func readSecret(file string) (string, error) {
-	b, err := os.ReadFile(file)
+	b, err := readFile(file)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -290,6 +292,16 @@ func readSecret(file string) (string, error) {
 		return "", fmt.Errorf("%s is empty", file)
 	}
 	return pw, nil
+}
+
+// readPassword reads a password file as readSecret does, and refuses a password of more
+// than one line or with other control characters.
+func readPassword(file string) (string, error) {
+	pw, err := readSecret(file)
+	if err == nil && checkPassword(pw) != nil {
+		err = fmt.Errorf("%s holds a control character (a password is one line)", file)
+	}
+	return pw, err
 }
 
 // checkDuplicate reports a destination that repeats an earlier one of the channel: two

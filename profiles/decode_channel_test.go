@@ -190,6 +190,34 @@ func TestDecodeChannelErrors(t *testing.T) {
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"me\\r\\nX-Evil: 1\"\n",
 		want: []string{`p.toml:5: destination.user: holds a control character`},
 	}, {
+		name: "URL user with CRLF, percent-encoded",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://u%0D%0AX-Injected%3A%201%0D%0AX-Pad%3A%20x:pw@127.0.0.1:5554/x.sdp\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://u%0D%0AX-Injected%3A%201%0D%0AX-Pad%3A%20x:xxxxx@127.0.0.1:5554/x.sdp: the user holds a control character`},
+	}, {
+		name: "URL password with LF, percent-encoded",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://u:p%0Aw@h.example/x.sdp\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://u:xxxxx@h.example/x.sdp: the password holds a control character`},
+	}, {
+		name: "URL user with a quote, percent-encoded",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://u%22@h.example/x.sdp\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://u%22@h.example/x.sdp: the user holds '"': a Digest user name is sent between quotes, as it is`},
+	}, {
+		name: "user with a quote",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = 'u\", realm=\"evil'\n",
+		want: []string{`p.toml:5: destination.user: holds '"': a Digest user name is sent between quotes, as it is`},
+	}, {
+		name: "user with a backslash",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = 'u\\'\n",
+		want: []string{`p.toml:5: destination.user: holds '\': a Digest user name is sent between quotes, as it is`},
+	}, {
+		name: "password with a control character",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"u\"\npassword = \"p\\tw\"\n",
+		want: []string{`p.toml:6: destination.password: holds a control character`},
+	}, {
+		name: "source URL user with LF",
+		src:  "[source]\nkind = \"rtsp\"\nurl = \"rtsp://u%0A@cam.example/x\"\n" + dest,
+		want: []string{`p.toml:3: source.url: rtsp://u%0A@cam.example/x: the user holds a control character`},
+	}, {
 		name: "hold not a duration",
 		src:  "hold = \"forever\"\n[source]\nkind = \"testsrc\"\n" + dest,
 		want: []string{`p.toml:1: hold: time: invalid duration "forever": want "off" or a duration such as "1s"`},
@@ -309,6 +337,17 @@ func TestDecodeChannelErrors(t *testing.T) {
 		name: "url bad port",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example:rtsp/x.sdp\"\n",
 		want: []string{`p.toml:4: destination.url: not a valid URL: parse "rtsp://h.example:rtsp/x.sdp": invalid port ":rtsp" after host`},
+	}, {
+		name: "url with a fragment",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://me:pw@h.example/x.sdp#live\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://me:xxxxx@h.example/x.sdp#live has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try (write a '#' in a password as %23)`},
+	}, {
+		name: "url with an empty fragment",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/x.sdp#\"\n",
+		want: []string{`p.toml:4: destination.url: rtsp://h.example/x.sdp# has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try (write a '#' in a password as %23)`},
+	}, {
+		name: "url with a query",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/x?jwt=abc\"\n",
 	}, {
 		name: "url unknown placeholder",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://h.example/{chanel}.sdp\"\n",

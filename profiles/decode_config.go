@@ -59,6 +59,7 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	d.unknown(root)
 	d.errs.sortByLine()
 	d.warns.sortByLine()
+	d.errs, d.warns = d.errs.capped(), d.warns.capped()
 	cfg.Warnings = d.warns
 	return cfg, d.errs
 }
@@ -112,11 +113,14 @@ func (d *decoder) listenWithCredentials(t *table, section string, listen, user, 
 			d.keyErrorf(userPath, "set without %s.password_file: set both or neither", section)
 		}
 	}
-	if strings.ContainsFunc(*user, unicode.IsControl) {
+	if section == "relay" {
+		// liveinject's own channels send it to the relay, in Authorization headers
+		d.check(userPath, checkUser(*user))
+	} else if strings.ContainsFunc(*user, unicode.IsControl) {
 		d.keyErrorf(userPath, "holds a control character")
 	}
 	if *file != "" {
-		pw, err := readSecret(d.relative(*file))
+		pw, err := readPassword(d.relative(*file))
 		d.check(filePath, err)
 		*password = pw
 	}

@@ -19,7 +19,7 @@ var (
 func TestDecodeConfig(t *testing.T) {
 	t.Setenv("LIVEINJECT_TEST_DSS1", "pw1")
 	pwFile := filepath.Join(t.TempDir(), "http.password")
-	if err := os.WriteFile(pwFile, []byte("pw0\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwFile, []byte("pw0\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -152,6 +152,13 @@ func TestDecodeConfigErrors(t *testing.T) {
 		name: "http hosts not strings",
 		src:  "[http]\nhosts = \"encoder1\"\n",
 		want: []string{`c.toml:2: http.hosts: want an array of strings, got string "encoder1"`},
+	}, {
+		name: "relay user with a quote",
+		src:  "[relay]\nlisten = \"127.0.0.1:7554\"\nuser = 'a\"b'\n",
+		want: []string{
+			`c.toml:3: relay.user: set without relay.password_file: set both or neither`,
+			`c.toml:3: relay.user: holds '"': a Digest user name is sent between quotes, as it is`,
+		},
 	}, {
 		name: "log",
 		src:  "[log]\nlevel = \"verbose\"\nformat = \"xml\"\n",

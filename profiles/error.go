@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,4 +55,20 @@ func (es Errors) Unwrap() []error {
 // mistakes on one line keep the order in which they were found.
 func (es Errors) sortByLine() {
 	slices.SortStableFunc(es, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+}
+
+// maxFileErrors is how many mistakes (and how many warnings) of one file are listed. A real
+// profile has a handful; a file of a hundred thousand unknown keys, which fits in the size limit,
+// would otherwise put as many lines into the log at each reload and into every /status answer.
+const maxFileErrors = 100
+
+// capped returns the first maxFileErrors mistakes of es, all of one file, and one that counts the
+// rest at the line where they begin.
+func (es Errors) capped() Errors {
+	if len(es) <= maxFileErrors {
+		return es
+	}
+	rest := es[maxFileErrors:]
+	return append(es[:maxFileErrors:maxFileErrors], &Error{File: rest[0].File, Line: rest[0].Line,
+		Msg: fmt.Sprintf("%d more from here on, not listed", len(rest))})
 }

@@ -57,7 +57,8 @@ func (p keyPath) name() string {
 // them without array indices, so the second [[destination]]'s url would get the first one's
 // line. This small scanner fills the gap. It runs only on text that toml.Decode has accepted,
 // so it can skip over values without checking them; on anything unexpected it moves on rather
-// than fail, and a key it misses is reported at its table's line.
+// than fail, and a key it misses is reported at its table's line. Its recursion and the paths it
+// builds grow with the nesting, which nestingTooDeep has bounded before.
 type keyLines map[string]int
 
 // lineOf returns the line of p, or of its nearest ancestor the scanner found, or 0.

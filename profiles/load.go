@@ -17,7 +17,9 @@ import (
 // Hidden files (editors' ".NAME.toml.swp", Kubernetes' "..data") and anything not ending in
 // ".toml" ("NAME.toml~") are ignored; symlinks are followed, as ConfigMaps are made of them.
 // A profile that vanishes while it is read is skipped, since editors save by renaming and the
-// watcher reloads once the new file is in place.
+// watcher reloads once the new file is in place; a profile that cannot be read (a symlink
+// pointing nowhere, a directory or a FIFO named NAME.toml, a file over 1 MiB) is a mistake of
+// that file.
 //
 // Mistakes in the files are returned together as Errors, so that one run shows all of them.
 // Other failures, such as an unreadable config file or a missing profile directory, are
@@ -38,11 +40,6 @@ func Load(path string) (*Config, error) {
 			return nil, errs
 		}
 		return nil, fmt.Errorf("profile directory %s: %w", cfg.ProfileDir(), err)
-	}
-	for _, f := range files {
-		if f.err != nil {
-			return nil, fmt.Errorf("profile: %w", f.err)
-		}
 	}
 	if errs = append(errs, merge(cfg, files, nil)...); len(errs) > 0 {
 		return nil, errs
@@ -94,7 +91,7 @@ type profileFile struct {
 // readConfig reads the main config file at path. It returns an error only when the file cannot
 // be read, and a nil Config when the file is not TOML at all (see decodeConfig).
 func readConfig(path string) (*Config, Errors, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -159,21 +156,16 @@ func profileName(fileName string) (string, bool) {
 	return name, true
 }
 
-// readProfile reads a profile file, following symlinks. It returns false, and no error, when
-// the file is gone or is not a regular file (a directory named "NAME.toml" is no profile).
+// readProfile reads a profile file, following symlinks, as readFile does. It returns false, and
+// no error, when the file is gone. A symlink left pointing nowhere is an error, not a file gone:
+// a ConfigMap whose target vanished is broken, and its channel keeps its last good version as
+// for any other mistake. So is an entry that is not a regular file, or is too large.
 func readProfile(file string) ([]byte, bool, error) {
-	info, err := os.Stat(file)
+	src, err := readFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, false, nil
-	}
-	src, err := os.ReadFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
+		if target, lerr := os.Readlink(file); lerr == nil {
+			return nil, false, fmt.Errorf("a symlink to %s, which does not exist", target)
+		}
 		return nil, false, nil
 	}
 	return src, err == nil, err

@@ -12,9 +12,10 @@ import (
 // out. running are the channels that run now, by file; nil at startup.
 //
 // Files whose channel runs unchanged keep their names and streams; then the files with mistakes
-// keep their running version; then the others take what is free, in file order. A file that asks
-// for a name or a stream another file has is refused at its own line, naming that file, and
-// keeps its running version if it has one: an edit can never stop another channel.
+// keep their running version, and claim nothing else; then the others take what is free, in file
+// order. A file that asks for a name or a stream another file has is refused at its own line,
+// naming that file, and keeps its running version if it has one: an edit can never stop another
+// channel.
 func merge(cfg *Config, files []profileFile, running map[string]Channel) Errors {
 	c := claims{names: map[string]string{}, streams: map[string]string{}}
 	var errs Errors
@@ -52,11 +53,10 @@ func merge(cfg *Config, files []profileFile, running map[string]Channel) Errors 
 		cfg.add(*f)
 	}
 	for _, f := range wrong {
+		// A file with mistakes holds only what it runs. The name it asks for is no claim: a
+		// new file with a mistake that named a running channel (or, at startup, any other
+		// file's channel) would stop that channel at its next edit, or keep it from starting.
 		errs = append(errs, f.errs...)
-		if _, runs := running[f.file]; !runs && f.channel.Name != "" {
-			// the name stays the file's while it is being fixed: another may not take it
-			c.names[f.channel.Name] = f.file
-		}
 		keepRunning(f)
 	}
 	for _, f := range changed {
@@ -100,7 +100,7 @@ func (c *claims) conflicts(f channelFile, file string) Errors {
 					Redact(d.URL), other)})
 		}
 	}
-	return errs
+	return errs.capped()
 }
 
 func (c *claims) take(ch Channel, file string) {

@@ -107,18 +107,23 @@ func TestPasswordsAndNames(t *testing.T) {
 		return "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/{channel}.sdp\"\n" + keys
 	}
 	writeFiles(t, dir, map[string]string{
-		"liveinject.toml": "",
-		"secret":          "\n",
-		"profiles/a.toml": dest("user = \"u\"\npassword_file = \"../nonexistent\"\n"),
-		"profiles/b.toml": dest("user = \"u\"\npassword_env = \"LIVEINJECT_TEST_EMPTY\"\n"),
-		"profiles/c.toml": dest("user = \"u\"\npassword = \"x\"\npassword_env = \"HOME\"\n"),
-		"profiles/d.toml": dest("password = \"x\"\n"),
-		"profiles/e.toml": dest("user = \"u\"\npassword_file = \"../secret\"\n"),
-		"profiles/f.toml": "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://me:pw@dss.example/f.sdp\"\nuser = \"u\"\n",
-		"profiles/g.toml": dest("[[destination]]\nurl = \"rtsp://other:pw@dss.example/g.sdp\"\n"),
-		"profiles/h.toml": "name = \"a\"\n" + dest(""),
-		"profiles/i.toml": "name = \"bad name\"\n" + dest(""),
+		"liveinject.toml":  "",
+		"secret":           "\n",
+		"profiles/a.toml":  dest("user = \"u\"\npassword_file = \"../nonexistent\"\n"),
+		"profiles/b.toml":  dest("user = \"u\"\npassword_env = \"LIVEINJECT_TEST_EMPTY\"\n"),
+		"profiles/c.toml":  dest("user = \"u\"\npassword = \"x\"\npassword_env = \"HOME\"\n"),
+		"profiles/d.toml":  dest("password = \"x\"\n"),
+		"profiles/e.toml":  dest("user = \"u\"\npassword_file = \"../secret\"\n"),
+		"profiles/f.toml":  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://me:pw@dss.example/f.sdp\"\nuser = \"u\"\n",
+		"profiles/g.toml":  dest("[[destination]]\nurl = \"rtsp://other:pw@dss.example/g.sdp\"\n"),
+		"profiles/aa.toml": profileTo("rtsp://dss.example/elsewhere.sdp"),
+		"profiles/h.toml":  "name = \"aa\"\n" + dest(""),
+		"profiles/i.toml":  "name = \"bad name\"\n" + dest(""),
+		"two-lines":        "pw\nX-Evil: 1\n",
+		"profiles/j.toml":  dest("user = \"u\"\npassword_file = \"../two-lines\"\n"),
+		"profiles/k.toml":  dest("user = \"u\"\npassword_env = \"LIVEINJECT_TEST_CR\"\n"),
 	})
+	t.Setenv("LIVEINJECT_TEST_CR", "pw\r")
 	got := loadErrors(t, dir)
 	want := []string{
 		"profiles/a.toml:6: destination.password_file: cannot read " + filepath.Join(dir, "nonexistent") + ": no such file or directory",
@@ -128,8 +133,10 @@ func TestPasswordsAndNames(t *testing.T) {
 		"profiles/e.toml:6: destination.password_file: " + filepath.Join(dir, "secret") + " is empty",
 		"profiles/f.toml:5: destination.user: the URL has a user already: give it one way",
 		"profiles/g.toml:6: destination.url: rtsp://other:xxxxx@dss.example/g.sdp is already a destination of this channel",
-		"profiles/h.toml:1: channel name \"a\" is taken by " + filepath.Join(dir, "profiles", "a.toml"),
+		"profiles/h.toml:1: channel name \"aa\" is taken by " + filepath.Join(dir, "profiles", "aa.toml"),
 		"profiles/i.toml:1: name: \"bad name\" may hold only letters, digits, '-', '_' and '.'",
+		"profiles/j.toml:6: destination.password_file: " + filepath.Join(dir, "two-lines") + " holds a control character (a password is one line)",
+		"profiles/k.toml:6: destination.password_env: environment variable LIVEINJECT_TEST_CR holds a control character",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

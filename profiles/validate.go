@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // The checks below look at one value each and say what is wrong with it; the decoder reports
@@ -217,6 +218,14 @@ func checkDestinationURL(raw, relayListen string) error {
 	if err := checkRTSPURL(raw); err != nil {
 		return err
 	}
+	// gortsplib refuses a URL with a fragment at every connect ("URLs with fragments are not
+	// supported"), so it would pass check and reload and then fail forever. A query is kept:
+	// gortsplib sends it in ANNOUNCE and puts "/trackID=N" after it in SETUP, as servers that
+	// take one (MediaMTX's "?jwt=") expect; DSS paths have none.
+	if strings.Contains(raw, "#") {
+		return fmt.Errorf("%s has a fragment (#...): RTSP URLs have none, and the connection would be refused at every try "+
+			"(write a '#' in a password as %%23)", Redact(raw))
+	}
 	if relay {
 		return nil // a relay on port 0 gets its port when it starts
 	}
@@ -237,8 +246,31 @@ func checkURLPort(raw string) error {
 	return nil
 }
 
-// checkRTSPURL checks an rtsp:// or rtsps:// URL with a host. Messages show the URL redacted
-// since they end up in logs.
+// checkUser checks a user name that goes into an RTSP Authorization header: no control
+// character, which would end the header line and start one of the file's making, and neither
+// '"' nor '\', which would end or escape the quoted username of a Digest answer and add
+// parameters to it. gortsplib writes the name as it is (and decodes a URL's "%0D%0A").
+func checkUser(user string) error {
+	if strings.ContainsFunc(user, unicode.IsControl) {
+		return errors.New("holds a control character")
+	}
+	if i := strings.IndexAny(user, `"\`); i >= 0 {
+		return fmt.Errorf("holds '%c': a Digest user name is sent between quotes, as it is", user[i])
+	}
+	return nil
+}
+
+// checkPassword refuses a control character in a password: it is a slip (a password file of
+// two lines, a tab pasted with it) that would only show as a refusal at the server.
+func checkPassword(password string) error {
+	if strings.ContainsFunc(password, unicode.IsControl) {
+		return errors.New("holds a control character")
+	}
+	return nil
+}
+
+// checkRTSPURL checks an rtsp:// or rtsps:// URL with a host, and the user and password it
+// holds. Messages show the URL redacted since they end up in logs.
 func checkRTSPURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -253,6 +285,13 @@ func checkRTSPURL(raw string) error {
 	}
 	if u.Hostname() == "" {
 		return fmt.Errorf("%s has no host", Redact(raw))
+	}
+	if err := checkUser(u.User.Username()); err != nil {
+		return fmt.Errorf("%s: the user %w", Redact(raw), err)
+	}
+	pw, _ := u.User.Password()
+	if err := checkPassword(pw); err != nil {
+		return fmt.Errorf("%s: the password %w", Redact(raw), err)
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ import (
 // the backup) or a ConfigMap swap to end in one reload, and short enough to feel immediate.
 const defaultDebounce = 200 * time.Millisecond
 
+// maxDebounceWaits is how many debounces a reload waits at most after the first event, however
+// many come after it.
+const maxDebounceWaits = 10
+
 // defaultPollInterval is how often the files are read when they cannot be watched: an edit
 // applies within it, and reading a few dozen small files that often costs nothing.
 const defaultPollInterval = 2 * time.Second
@@ -50,7 +54,8 @@ type Update struct {
 type Watcher struct {
 	// Path is the main config file, as given to Load.
 	Path string
-	// Debounce is the quiet time after the last event before reloading. Default 200ms.
+	// Debounce is the quiet time after the last event before reloading, and a tenth of the
+	// longest a reload waits after the first event. Default 200ms.
 	Debounce time.Duration
 	// Logger receives file errors and reloads; nil discards them.
 	Logger *slog.Logger
@@ -132,6 +137,17 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 	timer := time.NewTimer(debounce)
 	timer.Stop()
 	defer timer.Stop()
+	// first is when the first event not yet reloaded came, zero when none waits. Events that
+	// never pause (a .toml file rewritten in a loop) would hold the reload back for as long as
+	// they come: it waits at most maxDebounceWaits debounces after the first.
+	var first time.Time
+	wait := func() {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		timer.Reset(max(0, min(debounce, first.Add(maxDebounceWaits*debounce).Sub(now))))
+	}
 
 	w.reloadAndApply(fsw, log, apply)
 	for {
@@ -149,18 +165,20 @@ func (w *Watcher) Run(ctx context.Context, apply func(Update)) error {
 				continue
 			}
 			log.Debug("file event", "file", ev.Name, "op", ev.Op.String())
-			timer.Reset(debounce)
+			wait()
 		case err, ok := <-fsw.Errors:
 			if !ok {
 				return w.poll(ctx, log, apply, errors.New("fsnotify closed its errors"))
 			}
 			// Most likely ErrEventOverflow: events were lost, so reload to be sure.
 			log.Warn("watching config files", "error", err)
-			timer.Reset(debounce)
+			wait()
 		case <-w.requests:
 			timer.Stop()
+			first = time.Time{}
 			w.reloadAndApply(fsw, log, apply)
 		case <-timer.C:
+			first = time.Time{}
 			w.reloadAndApply(fsw, log, apply)
 		}
 	}

@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -283,6 +284,41 @@ func TestWatchLogFileBeside(t *testing.T) {
 				return
 			case <-tick.C:
 				fmt.Fprintln(log, "level=DEBUG msg=\"file event\"")
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.wantNext("a=2")
+}
+
+// TestWatchTomlWrittenWithoutPause rewrites a .toml file beside the config without pause, as a
+// tool stuck in a loop does: the events never leave the debounce a quiet moment, and an edit of a
+// profile waited for as long as the loop ran. It applies within ten debounces now.
+func TestWatchTomlWrittenWithoutPause(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+	})
+	wt.start()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond) // ten times in a debounce
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := os.WriteFile(wt.path("other.toml"), []byte("# generated\n"), 0o644); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}
 	}()
@@ -621,4 +657,76 @@ func TestWatchPollsWhenFSNotifyFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	wt.waitErrors("a=2")
+}
+
+// TestWatchBrokenFileTakesNoName is a new profile with a mistake that asks for a running
+// channel's name: it once reserved the name before the running file could keep it, so the next
+// edit of that file stopped its channel ("channel name "a" is taken by c.toml").
+func TestWatchBrokenFileTakesNoName(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml": "",
+		"profiles/a.toml": profileV(1),
+		"profiles/b.toml": profileV(1),
+	})
+	wt.start()
+
+	broken := "name = \"a\"\n" + profileTo("rtsp://h.example/c/{channel}.sdp") + "transport = \"tcpx\"\n"
+	brokenErr := `profiles/c.toml:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`
+	wt.write(map[string]string{"profiles/c.toml": broken})
+	wt.waitErrors("a=1 b=1", brokenErr)
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.waitErrors("a=2 b=1", brokenErr)
+
+	// One sorting before a.toml, while a.toml has a mistake of its own: a keeps running.
+	wt.write(map[string]string{
+		"profiles/0.toml": broken,
+		"profiles/a.toml": "[source]\nkind = \"testsrc\"\n",
+	})
+	wt.waitErrors("a=2 b=1",
+		`profiles/0.toml:6: destination.transport: unknown transport "tcpx" (known: tcp, udp, auto)`,
+		"profiles/a.toml: no [[destination]]: a channel needs at least one",
+		brokenErr)
+}
+
+// TestWatchUnreadableProfileKeepsChannel breaks profiles in the ways a file system can: the
+// target of a symlink vanishes (a broken ConfigMap), a directory, a FIFO and a link to /dev/zero
+// take a profile's name. The running channel keeps its last good version, as for a mistake in
+// the file, instead of stopping with no word but an INFO line; the others are errors of their
+// files, and none blocks the watcher.
+func TestWatchUnreadableProfileKeepsChannel(t *testing.T) {
+	wt := newWatchTest(t, "", map[string]string{
+		"liveinject.toml":  "",
+		"elsewhere/a.toml": profileV(1),
+		"profiles/b.toml":  profileV(1),
+	})
+	if err := os.Symlink("../elsewhere/a.toml", wt.path("profiles/a.toml")); err != nil {
+		t.Fatal(err)
+	}
+	wt.start()
+
+	// Outside the watched directories: a reload, as SIGHUP makes, sees it.
+	if err := os.Remove(wt.path("elsewhere/a.toml")); err != nil {
+		t.Fatal(err)
+	}
+	wt.reload()
+	gone := "profiles/a.toml: a symlink to ../elsewhere/a.toml, which does not exist"
+	wt.waitErrors("a=1 b=1", gone)
+
+	if err := errors.Join(
+		os.Mkdir(wt.path("profiles/c.toml"), 0o755),
+		syscall.Mkfifo(wt.path("profiles/d.toml"), 0o644),
+		os.Symlink("/dev/zero", wt.path("profiles/e.toml")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	notFiles := []string{
+		"profiles/c.toml: a directory, not a regular file",
+		"profiles/d.toml: a named pipe (FIFO), not a regular file",
+		"profiles/e.toml: a device, not a regular file",
+	}
+	wt.waitErrors("a=1 b=1", append([]string{gone}, notFiles...)...)
+
+	wt.write(map[string]string{"elsewhere/a.toml": profileV(2)})
+	wt.reload()
+	wt.waitErrors("a=2 b=1", notFiles...)
 }

@@ -83,3 +83,33 @@ func TestCheckDSSWarnings(t *testing.T) {
 		t.Errorf("%d warnings, want 1:\n%s", n, out)
 	}
 }
+
+// TestCheckDeepAndHugeFiles gives check a main config and a profile nested far too deep, and a
+// main config of 4 MB, which the TOML library alone (looking whether -c was given a profile)
+// cannot take without overflowing its stack: each is an error naming its file, not a crash.
+func TestCheckDeepAndHugeFiles(t *testing.T) {
+	for _, tt := range []struct {
+		name, main, profile, want string
+	}{
+		{"deep profile", httpAnyPort, "a = " + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + "\n",
+			"deep.toml:1: nested more than 32 levels deep"},
+		{"deep main config", httpAnyPort + "[log]\nlevel = " + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + "\n", "",
+			"liveinject.toml:4: nested more than 32 levels deep"},
+		{"huge main config", "a = " + strings.Repeat("[", 4<<20) + "\n", "",
+			"liveinject.toml: larger than 1048576 bytes (1 MiB)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			config := writeConfig(t, tt.main)
+			if tt.profile != "" {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(config), "profiles", "deep.toml"), []byte(tt.profile), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr fftest.Buffer
+			code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config})
+			if code != exitConfig || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("check exited %d, want %d with %q:\n%s", code, exitConfig, tt.want, stderr.String())
+			}
+		})
+	}
+}

@@ -624,6 +624,24 @@ func TestRunStartsDespiteABadProfile(t *testing.T) {
 	})
 }
 
+// TestRunStartsDespiteADeepProfile boots with a profile of 30,000 nested arrays beside a good
+// one, the file that crashed the process at every start (a stack overflow while finding its
+// lines): the good channel streams and the deep one is a profile error at its line.
+func TestRunStartsDespiteADeepProfile(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/{channel}.sdp")
+	deep := filepath.Join(filepath.Dir(config), "profiles", "deep.toml")
+	if err := os.WriteFile(deep, []byte("a = "+strings.Repeat("[", 30_000)+strings.Repeat("]", 30_000)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, config)
+	s := waitSent(t, r, 0)
+	want := deep + ":1: nested more than 32 levels deep (arrays, inline tables, dotted keys): no profile needs that"
+	if len(s.Channels) != 1 || s.Channels[0].Name != "test" || !slices.Equal(s.ProfileErrors, []string{want}) {
+		t.Errorf("channels %+v, profile errors %q; want test, and %q", s.Channels, s.ProfileErrors, want)
+	}
+}
+
 // TestRelayRefusesOtherPublishers pushes a channel into the built-in relay, then has another
 // program publish to the same path without the relay's credentials: it is refused, and the
 // channel keeps its path.

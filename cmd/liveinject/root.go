@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -204,7 +202,7 @@ func (m *Main) configErrors(path string, err error) {
 // main config.
 func isProfile(path string) bool {
 	var top map[string]any
-	if _, err := toml.DecodeFile(path, &top); err != nil {
+	if err := profiles.DecodeTOMLFile(path, &top); err != nil {
 		return false
 	}
 	has := func(keys ...string) bool {
