@@ -243,3 +243,25 @@ func TestUDPSessionHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetCredentialsRefused: a user or password that would add a header line or a Digest
+// parameter to the requests (a line break, a quote) is refused, whatever the profile let by.
+func TestTargetCredentialsRefused(t *testing.T) {
+	for _, tg := range []Target{
+		{URL: "rtsp://u%0D%0AX-Injected%3A%201:pw@127.0.0.1:554/x.sdp"},
+		{URL: "rtsp://127.0.0.1:554/x.sdp", User: `u", realm="evil`, Password: "pw"},
+		{URL: "rtsp://127.0.0.1:554/x.sdp", User: "u", Password: "p\r\nX: 1"},
+	} {
+		_, err := newDestination("test", tg, settings{queueSize: 1}, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), "cannot go into an RTSP request") {
+			t.Errorf("%+v: %v, want refused", tg, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	if _, err := newDestination("test", Target{URL: "rtsp://u:p%40ss@127.0.0.1:554/x.sdp"}, settings{queueSize: 1},
+		slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("plain credentials refused: %v", err)
+	}
+}

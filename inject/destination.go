@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
@@ -190,6 +191,9 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 	if t.User != "" {
 		u.User = url.UserPassword(t.User, t.Password)
 	}
+	if err := checkCredentials(u.User); err != nil {
+		return nil, fmt.Errorf("destination %s: %w", u.Redacted(), err)
+	}
 	d := &destination{
 		target:   t,
 		channel:  channel,
@@ -238,6 +242,25 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 	}
 	d.log = log.With("destination", d.redacted)
 	return d, nil
+}
+
+// checkCredentials refuses credentials that would change the requests they go into:
+// gortsplib writes the user between the quotes of a Digest header as it is, and a line break in
+// either would start a header of its own. The profile refuses them already; this holds for
+// every Target.
+func checkCredentials(ui *url.Userinfo) error {
+	if ui == nil {
+		return nil
+	}
+	pw, _ := ui.Password()
+	for what, v := range map[string]string{"user": ui.Username(), "password": pw} {
+		for _, r := range v {
+			if unicode.IsControl(r) || (what == "user" && (r == '"' || r == '\\')) {
+				return fmt.Errorf("the %s holds %q, which cannot go into an RTSP request", what, r)
+			}
+		}
+	}
+	return nil
 }
 
 // offer queues a unit without ever blocking the channel. Called from the Fanout's goroutine.
