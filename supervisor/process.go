@@ -161,7 +161,7 @@ func (p *process) exitError() error {
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			msg = "ffmpeg killed by " + ws.Signal().String()
+			msg = "ffmpeg killed by " + signalText(ws.Signal(), ws.CoreDump())
 		} else {
 			msg = fmt.Sprintf("ffmpeg exited with status %d", ee.ExitCode())
 		}
@@ -170,4 +170,46 @@ func (p *process) exitError() error {
 		msg += ": " + lines[len(lines)-1]
 	}
 	return errors.New(msg)
+}
+
+// signals are the names operators know signals by, from kill -l and the man pages; Go's own
+// strings are descriptions ("killed", "terminated"), which read badly after "killed by". note
+// says, for the signals a crash sends, what happened.
+var signals = map[syscall.Signal]struct{ name, note string }{
+	syscall.SIGHUP:  {"SIGHUP", ""},
+	syscall.SIGINT:  {"SIGINT", ""},
+	syscall.SIGQUIT: {"SIGQUIT", ""},
+	syscall.SIGILL:  {"SIGILL", "illegal instruction: a build for another CPU?"},
+	syscall.SIGTRAP: {"SIGTRAP", ""},
+	syscall.SIGABRT: {"SIGABRT", "it aborted"},
+	syscall.SIGBUS:  {"SIGBUS", "bus error: it crashed"},
+	syscall.SIGFPE:  {"SIGFPE", "arithmetic error: it crashed"},
+	syscall.SIGKILL: {"SIGKILL", ""},
+	syscall.SIGUSR1: {"SIGUSR1", ""},
+	syscall.SIGSEGV: {"SIGSEGV", "segmentation fault: it crashed"},
+	syscall.SIGUSR2: {"SIGUSR2", ""},
+	syscall.SIGPIPE: {"SIGPIPE", ""},
+	syscall.SIGALRM: {"SIGALRM", ""},
+	syscall.SIGTERM: {"SIGTERM", ""},
+	syscall.SIGXCPU: {"SIGXCPU", "CPU time limit exceeded"},
+	syscall.SIGXFSZ: {"SIGXFSZ", "file size limit exceeded"},
+	syscall.SIGSYS:  {"SIGSYS", "bad system call"},
+}
+
+// signalText names a signal that ended a process, as in "killed by SIGKILL" or "killed by
+// SIGSEGV (segmentation fault: it crashed, core dumped)".
+func signalText(sig syscall.Signal, core bool) string {
+	s, ok := signals[sig]
+	if !ok {
+		s.name = fmt.Sprintf("signal %d", int(sig))
+	}
+	switch {
+	case s.note != "" && core:
+		return s.name + " (" + s.note + ", core dumped)"
+	case s.note != "":
+		return s.name + " (" + s.note + ")"
+	case core:
+		return s.name + " (core dumped)"
+	}
+	return s.name
 }
