@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,20 +57,37 @@ func TestBackoffCutShort(t *testing.T) {
 }
 
 // TestRestartAndRetryNow restarts a running channel: its ffmpeg is replaced at once and the
-// counters go on. RetryNow leaves a running ffmpeg alone.
+// counters go on. RetryNow then leaves the running ffmpeg alone: when that ffmpeg is killed, the
+// channel waits in backoff as after any failure, rather than taking the kill for the restart
+// that RetryNow asked for.
 func TestRestartAndRetryNow(t *testing.T) {
 	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, _, pids, _, stop := startChannel(t, "hang-after-ts", nil)
+	c, _, pids, _, stop := startChannel(t, "hang-after-ts", func(c *Channel) {
+		c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour
+	})
 	defer stop()
 	pids.waitStarts(t, 1)
 	fftest.WaitFor(t, 10*time.Second, "running", func() bool { return c.Status().State == StateRunning })
-	c.RetryNow()
 	c.Restart()
 	pids.waitStarts(t, 2)
 	fftest.WaitFor(t, 10*time.Second, "running again", func() bool {
 		st := c.Status()
 		return st.State == StateRunning && st.Starts == 2 && st.PID == pids.last()
 	})
+
+	c.RetryNow()
+	// A RetryNow that stopped the run did so before it returned: the kill below then ends a run
+	// already stopped, and a third ffmpeg starts at once.
+	if err := syscall.Kill(pids.last(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	fftest.WaitFor(t, 10*time.Second, "backoff, or a third start", func() bool {
+		st := c.Status()
+		return st.State == StateBackoff || st.Starts > 2
+	})
+	if st := c.Status(); st.State != StateBackoff || st.Starts != 2 || st.Cause != CauseKilled {
+		t.Errorf("after RetryNow and a kill: %+v, want backoff after 2 starts, cause %q: RetryNow restarted a running ffmpeg", st, CauseKilled)
+	}
 }
 
 // TestOwnerInjectorCannotStart gives a channel a destination the injector refuses: the channel
