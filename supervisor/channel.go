@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ type Sink interface {
 	Discontinuity()
 }
 
-// Defaults for Channel's timings.
+// Defaults of a profile's [ffmpeg] stop_grace and stall_timeout, for a profile that leaves them
+// zero (profiles.Load fills them in).
 const (
 	DefaultGrace        = 3 * time.Second
 	DefaultStallTimeout = 10 * time.Second
@@ -40,16 +42,14 @@ var errStalled = errors.New("stalled")
 // Channel runs one channel's ffmpeg child over and over and feeds its frames to a Sink. Reload
 // hands it a new profile, which it starts ffmpeg with at once; its counters go on.
 type Channel struct {
+	// Profile says what to run, and how: its [ffmpeg] stop_grace is how long ffmpeg gets to exit
+	// after SIGINT before SIGKILL, and its stall_timeout how long ffmpeg may deliver no frame
+	// before it is killed and started again. Each run takes them from the profile it starts with.
 	Profile profiles.Channel
 	// FFmpeg is the binary to run.
 	FFmpeg string
 	Sink   Sink
 	Logger *slog.Logger
-	// Grace is how long ffmpeg gets to exit after SIGINT before SIGKILL. Default DefaultGrace.
-	Grace time.Duration
-	// StallTimeout: no frame for this long and ffmpeg is killed and restarted.
-	// Default DefaultStallTimeout.
-	StallTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the delay between restarts. Defaults 1 s and 60 s.
 	MinBackoff, MaxBackoff time.Duration
 
@@ -163,12 +163,6 @@ func (c *Channel) Run(ctx context.Context) error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.StallTimeout <= 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
 	if c.MinBackoff <= 0 {
 		c.MinBackoff = time.Second
 	}
@@ -184,12 +178,11 @@ func (c *Channel) Run(ctx context.Context) error {
 	kick := c.reloadKick()
 	c.reloadMu.Unlock()
 
-	var args []string
-	var redact func(string) string
+	var run runSpec
 	// prepare takes the channel's profile: the ffmpeg command, and what is likely to fail.
 	prepare := func() error {
 		var err error
-		if args, err = Args(c.Profile); err != nil {
+		if run.args, err = Args(c.Profile); err != nil {
 			c.publish(func(s *Status) { s.State, s.LastCause, s.Cause = StateError, err.Error(), CauseProfile })
 			c.Logger.Error("channel cannot run", "file", c.Profile.File, "error", err)
 			return err
@@ -199,7 +192,9 @@ func (c *Channel) Run(ctx context.Context) error {
 		for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
 			c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
 		}
-		redact = Redactor(c.Profile)
+		run.redact = Redactor(c.Profile)
+		run.grace = cmp.Or(time.Duration(c.Profile.FFmpeg.StopGrace), DefaultGrace)
+		run.stallTimeout = cmp.Or(time.Duration(c.Profile.FFmpeg.StallTimeout), DefaultStallTimeout)
 		return nil
 	}
 	ok := prepare() == nil
@@ -229,7 +224,7 @@ func (c *Channel) Run(ctx context.Context) error {
 			c.Sink.Discontinuity()
 		}
 		runCtx, stopRun := c.runContext(ctx)
-		cause, err := c.runOnce(runCtx, args, redact)
+		cause, err := c.runOnce(runCtx, run)
 		reloaded := runCtx.Err() != nil
 		stopRun()
 		if ctx.Err() != nil {
@@ -262,16 +257,23 @@ func (c *Channel) Run(ctx context.Context) error {
 	}
 }
 
+// runSpec is what an ffmpeg run is made of, taken from the channel's profile.
+type runSpec struct {
+	args                []string
+	redact              func(string) string
+	grace, stallTimeout time.Duration
+}
+
 // runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it. It
 // returns why it ended, in a few words (see classify) and in full.
-func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string) string) (cause string, err error) {
+func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err error) {
 	bin, err := exec.LookPath(c.FFmpeg)
 	if err != nil {
 		err = &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
 		return classify(err, nil, nil), err
 	}
 	onProgress := func(pr Progress) { c.publish(func(s *Status) { s.Progress = pr }) }
-	p, err := startProcess(bin, args, redact, c.Logger, onProgress)
+	p, err := startProcess(bin, run.args, run.redact, c.Logger, onProgress)
 	if err != nil {
 		return "exited", fmt.Errorf("starting ffmpeg: %w", err)
 	}
@@ -285,25 +287,25 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 		}
 		c.publish(func(s *Status) { s.LastStderr, s.Progress = lines, Progress{} })
 	}()
-	defer p.stop(c.Grace)
+	defer p.stop(run.grace)
 	c.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.pid(), time.Time{}; s.Starts++ })
 	c.Logger.Info("ffmpeg started", "pid", p.pid())
 	if c.OnStart != nil {
 		c.OnStart(p.pid())
 	}
-	stop := context.AfterFunc(ctx, func() { p.stop(c.Grace) })
+	stop := context.AfterFunc(ctx, func() { p.stop(run.grace) })
 	defer stop()
 
 	// The watchdog kills an ffmpeg that has delivered no video frame (no frame at all, without
-	// video) for StallTimeout. What still came in the second half of that time tells why: audio
+	// video) for the stall timeout. What still came in the second half of that time tells why: audio
 	// frames (the video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg
 	// hangs, or is stopped). The first half is left out: the bytes of the last frame before a
 	// stop are read, while a frame without a PES length (a keyframe over 64 KiB) waits for the
 	// next one to start.
 	var stall atomic.Pointer[error]
 	var lastBytes, lastAudio atomic.Int64 // UnixNano
-	watchdog := time.AfterFunc(c.StallTimeout, func() {
-		err := stallCause(time.Now(), time.Unix(0, lastBytes.Load()), time.Unix(0, lastAudio.Load()), c.StallTimeout)
+	watchdog := time.AfterFunc(run.stallTimeout, func() {
+		err := stallCause(time.Now(), time.Unix(0, lastBytes.Load()), time.Unix(0, lastAudio.Load()), run.stallTimeout)
 		stall.Store(&err)
 		p.kill()
 	})
@@ -321,7 +323,7 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 	if err == nil {
 		err = r.Run(func(f *demux.Frame) error {
 			if f.Kind == demux.Video || !r.HasVideo() {
-				watchdog.Reset(c.StallTimeout)
+				watchdog.Reset(run.stallTimeout)
 			} else {
 				lastAudio.Store(time.Now().UnixNano())
 			}
@@ -351,13 +353,13 @@ func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string
 		// which is no better. It gets the grace to exit on its own, then is stopped.
 		select {
 		case <-p.done:
-		case <-time.After(c.Grace):
-			p.stop(c.Grace)
+		case <-time.After(run.grace):
+			p.stop(run.grace)
 		}
 		return "", p.exitError()
 	default:
 		// A demux failure leaves ffmpeg running: stop it, then say both.
-		p.stop(c.Grace)
+		p.stop(run.grace)
 		return "", fmt.Errorf("%w (%v)", err, p.exitError())
 	}
 }

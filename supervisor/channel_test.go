@@ -259,11 +259,11 @@ func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel
 		FFmpeg:     os.Args[0],
 		Sink:       sink,
 		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
-		Grace:      time.Second,
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 50 * time.Millisecond,
 		OnStart:    pids.add,
 	}
+	c.Profile.FFmpeg.StopGrace = profiles.Duration(time.Second)
 	if configure != nil {
 		configure(c)
 	}
@@ -326,7 +326,7 @@ func TestChannelReportsExitCauseWithStderr(t *testing.T) {
 }
 
 func TestChannelKillsStalledFFmpeg(t *testing.T) {
-	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
+	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.Profile.FFmpeg.StallTimeout = profiles.Duration(200 * time.Millisecond) })
 	pids.waitStarts(t, 2)
 	stop()
 	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") || st.Cause != CauseStalled {
@@ -338,7 +338,7 @@ func TestChannelKillsStalledFFmpeg(t *testing.T) {
 }
 
 func TestChannelStopEscalatesToSIGKILL(t *testing.T) {
-	_, _, pids, _, stop := startChannel(t, "stubborn", func(c *Channel) { c.Grace = 100 * time.Millisecond })
+	_, _, pids, _, stop := startChannel(t, "stubborn", func(c *Channel) { c.Profile.FFmpeg.StopGrace = profiles.Duration(100 * time.Millisecond) })
 	pids.waitStarts(t, 1)
 	start := time.Now()
 	stop()
@@ -358,7 +358,7 @@ func TestChannelFFmpegNotFound(t *testing.T) {
 // the stall says "no output", not that MPEG-TS came.
 func TestChannelStallCauses(t *testing.T) {
 	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, _, pids, logs, stop := startChannel(t, "hang-after-ts", func(c *Channel) { c.StallTimeout = 800 * time.Millisecond })
+	c, _, pids, logs, stop := startChannel(t, "hang-after-ts", func(c *Channel) { c.Profile.FFmpeg.StallTimeout = profiles.Duration(800 * time.Millisecond) })
 	pids.waitStarts(t, 2)
 	stop()
 	if want := "stalled: no output for 800ms"; !strings.Contains(logs.String(), want) {
@@ -391,7 +391,7 @@ func TestStallCause(t *testing.T) {
 // from a silent one, and counts it as a stall.
 func TestChannelStallWithOutput(t *testing.T) {
 	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, sink, pids, logs, stop := startChannel(t, "nulls", func(c *Channel) { c.StallTimeout = 300 * time.Millisecond })
+	c, sink, pids, logs, stop := startChannel(t, "nulls", func(c *Channel) { c.Profile.FFmpeg.StallTimeout = profiles.Duration(300 * time.Millisecond) })
 	pids.waitStarts(t, 2)
 	stop()
 	if !strings.Contains(logs.String(), "stalled: MPEG-TS came but no frame for 300ms") {
@@ -409,8 +409,8 @@ func TestChannelStallWithOutput(t *testing.T) {
 // grace, then SIGINT, and is started again without waiting for the stall timeout.
 func TestChannelOutputClosedButAlive(t *testing.T) {
 	_, _, pids, logs, stop := startChannel(t, "closed", func(c *Channel) {
-		c.Grace = 200 * time.Millisecond
-		c.StallTimeout = time.Hour
+		c.Profile.FFmpeg.StopGrace = profiles.Duration(200 * time.Millisecond)
+		c.Profile.FFmpeg.StallTimeout = profiles.Duration(time.Hour)
 	})
 	pids.waitStarts(t, 3)
 	stop()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 )
 
@@ -45,7 +46,8 @@ func newKillRig(tb testing.TB, minBackoff time.Duration) *killRig {
 	p := testProfile()
 	p.Name = "kill"
 	p.Video.Size.Width, p.Video.Size.Height = 320, 240
-	k.ch = &Channel{Profile: p, FFmpeg: "ffmpeg", Sink: f, Grace: time.Second,
+	p.FFmpeg.StopGrace = profiles.Duration(time.Second)
+	k.ch = &Channel{Profile: p, FFmpeg: "ffmpeg", Sink: f,
 		MinBackoff: minBackoff, MaxBackoff: minBackoff}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -39,8 +39,7 @@ type owner struct {
 func newOwner(ctx context.Context, p profiles.Channel, s *Supervisor) *owner {
 	log := s.Logger.With("channel", p.Name)
 	o := &owner{name: p.Name, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
-	o.ch = &Channel{Profile: p, FFmpeg: s.FFmpeg, Logger: log,
-		Grace: time.Duration(p.FFmpeg.StopGrace), StallTimeout: time.Duration(p.FFmpeg.StallTimeout), Checker: &s.checker}
+	o.ch = &Channel{Profile: p, FFmpeg: s.FFmpeg, Logger: log, Checker: &s.checker}
 	if s.OnStart != nil {
 		o.ch.OnStart = func(pid int) { s.OnStart(p.Name, pid) }
 	}

@@ -90,6 +90,45 @@ func TestRestartAndRetryNow(t *testing.T) {
 	}
 }
 
+// TestReloadFFmpegTimings reloads a channel's [ffmpeg] stall_timeout and stop_grace from an hour
+// to 200 ms: the ffmpeg started for the new profile runs by the new values.
+func TestReloadFFmpegTimings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode string // of the fake ffmpeg
+		set  func(p *profiles.Channel, d time.Duration)
+		// done tells that an ffmpeg ran by 200 ms
+		done func(s *Supervisor, pids *pidTracker) bool
+	}{
+		// writes nothing: stalled after stall_timeout
+		{"stall_timeout", "hang", func(p *profiles.Channel, d time.Duration) { p.FFmpeg.StallTimeout = profiles.Duration(d) },
+			func(s *Supervisor, _ *pidTracker) bool { st := s.Status(); return len(st) == 1 && st[0].Stalls > 0 }},
+		// closes its output and stays: stopped after stop_grace, and started again
+		{"stop_grace", "closed", func(p *profiles.Channel, d time.Duration) { p.FFmpeg.StopGrace = profiles.Duration(d) },
+			func(_ *Supervisor, pids *pidTracker) bool { return len(pids.pids) >= 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FAKE_FFMPEG", tc.mode)
+			p := testProfile()
+			p.FFmpeg.StallTimeout = profiles.Duration(time.Hour)
+			tc.set(&p, time.Hour)
+			pids := newPIDTracker()
+			s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnStart: func(_ string, pid int) { pids.add(pid) }}
+			t.Cleanup(func() { pids.assertReaped(t) })
+			runSupervisor(t, s)
+			pids.waitStarts(t, 1)
+			tc.set(&p, 200*time.Millisecond)
+			s.Update([]profiles.Channel{p})
+			pids.waitStarts(t, 2)
+			fftest.WaitFor(t, 20*time.Second, "the new "+tc.name+" in force", func() bool {
+				pids.mu.Lock()
+				defer pids.mu.Unlock()
+				return tc.done(s, pids)
+			})
+		})
+	}
+}
+
 // TestOwnerInjectorCannotStart gives a channel a destination the injector refuses: the channel
 // is in state error with the cause, the others run, and a fixed profile starts it.
 func TestOwnerInjectorCannotStart(t *testing.T) {
