@@ -296,23 +296,17 @@ func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err e
 	stop := context.AfterFunc(ctx, func() { p.stop(run.grace) })
 	defer stop()
 
-	// The watchdog kills an ffmpeg that has delivered no video frame (no frame at all, without
-	// video) for the stall timeout. What still came in the second half of that time tells why: audio
-	// frames (the video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg
-	// hangs, or is stopped). The first half is left out: the bytes of the last frame before a
-	// stop are read, while a frame without a PES length (a keyframe over 64 KiB) waits for the
-	// next one to start.
-	var stall atomic.Pointer[error]
-	var lastBytes, lastAudio atomic.Int64 // UnixNano
-	watchdog := time.AfterFunc(run.stallTimeout, func() {
-		err := stallCause(time.Now(), time.Unix(0, lastBytes.Load()), time.Unix(0, lastAudio.Load()), run.stallTimeout)
-		stall.Store(&err)
-		p.kill()
-	})
-	defer watchdog.Stop()
+	// The watch kills an ffmpeg that has delivered no video frame (no frame at all, without
+	// video) for the stall timeout, and no byte while the demuxer looks for the tracks (see
+	// stallWatch). What still came in the second half of that time tells why: audio frames (the
+	// video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg hangs, or is
+	// stopped). The first half is left out: the bytes of the last frame before a stop are read,
+	// while a frame without a PES length (a keyframe over 64 KiB) waits for the next one to start.
+	watch := newStallWatch(rawio.NewReader(p.stdout), run.stallTimeout, p.kill)
+	defer watch.stop()
 
 	r := &demux.Reader{
-		R: &activityReader{r: rawio.NewReader(p.stdout), last: &lastBytes},
+		R: watch,
 		OnDecodeError: func(err error) {
 			c.demuxErrors.Add(1)
 			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
@@ -321,18 +315,15 @@ func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err e
 	c.firstFrame, c.lastFrame = time.Time{}, time.Time{}
 	err = r.Initialize()
 	if err == nil {
+		watch.probeDone()
 		err = r.Run(func(f *demux.Frame) error {
-			if f.Kind == demux.Video || !r.HasVideo() {
-				watchdog.Reset(run.stallTimeout)
-			} else {
-				lastAudio.Store(time.Now().UnixNano())
-			}
+			c.lastFrame = time.Now()
+			watch.frame(f, r.HasVideo(), c.lastFrame)
 			if f.Kind == demux.Video {
 				c.frames.Add(1)
 			} else {
 				c.audioFrames.Add(1)
 			}
-			c.lastFrame = time.Now()
 			if c.firstFrame.IsZero() {
 				c.firstFrame = c.lastFrame
 			}
@@ -346,8 +337,8 @@ func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err e
 	switch {
 	case ctx.Err() != nil:
 		return "", ctx.Err()
-	case stall.Load() != nil:
-		return "", *stall.Load()
+	case watch.err.Load() != nil:
+		return "", *watch.err.Load()
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		// ffmpeg closed its output: it is exiting, or it is wedged with its output closed,
 		// which is no better. It gets the grace to exit on its own, then is stopped.
@@ -362,33 +353,6 @@ func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err e
 		p.stop(run.grace)
 		return "", fmt.Errorf("%w (%v)", err, p.exitError())
 	}
-}
-
-// stallCause says why no video frame came for timeout until now, from when bytes and audio
-// frames last came: only what came in the second half of that time counts.
-func stallCause(now, lastBytes, lastAudio time.Time, timeout time.Duration) error {
-	recent := now.Add(-timeout / 2)
-	switch {
-	case lastAudio.After(recent):
-		return fmt.Errorf("%w: audio only, no video frame for %v", errStalled, timeout)
-	case lastBytes.After(recent):
-		return fmt.Errorf("%w: MPEG-TS came but no frame for %v", errStalled, timeout)
-	}
-	return fmt.Errorf("%w: no output for %v", errStalled, timeout)
-}
-
-// activityReader notes in last when bytes last came through, as UnixNano.
-type activityReader struct {
-	r    io.Reader
-	last *atomic.Int64
-}
-
-func (a *activityReader) Read(b []byte) (int, error) {
-	n, err := a.r.Read(b)
-	if n > 0 {
-		a.last.Store(time.Now().UnixNano())
-	}
-	return n, err
 }
 
 // FFmpegNotFoundError is returned when the configured ffmpeg binary cannot be found.

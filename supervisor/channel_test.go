@@ -116,6 +116,25 @@ func fakeFFmpeg(mode string) int {
 		}()
 		io.Copy(os.Stdout, f) //nolint:errcheck
 		return 0
+	case "no-audio-data": // the stream without its audio packets, over and over at 1 MB/s
+		b, err := os.ReadFile(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		var ts []byte
+		for i := 0; i+188 <= len(b); i += 188 {
+			if pid := int(b[i+1]&0x1f)<<8 | int(b[i+2]); pid != 0x101 { // ffmpeg's second stream
+				ts = append(ts, b[i:i+188]...)
+			}
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		for i := 0; ; i = (i + 100*188) % len(ts) {
+			<-tick.C
+			if _, err := os.Stdout.Write(ts[i:min(i+100*188, len(ts))]); err != nil {
+				return 1
+			}
+		}
 	case "echo": // repeats its input's URL in its error, as ffmpeg does
 		input := os.Args[slices.Index(os.Args, "-i")+1]
 		fmt.Fprintf(os.Stderr, "%s: Connection refused\n", input)
@@ -366,6 +385,24 @@ func TestChannelStallCauses(t *testing.T) {
 	}
 	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
 		t.Errorf("status %+v, want a stall counted", st)
+	}
+}
+
+// TestChannelMissingTrackIsNoStall runs an ffmpeg whose program lists an audio track whose data
+// never comes, while video comes: slower than the demuxer reads its 1 MiB of probe within the
+// stall timeout. The cause is the missing track, with what to do, and not a stall.
+func TestChannelMissingTrackIsNoStall(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	c, _, pids, _, stop := startChannel(t, "no-audio-data", func(c *Channel) {
+		c.Profile.FFmpeg.StallTimeout = profiles.Duration(300 * time.Millisecond)
+		c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour
+	})
+	defer stop()
+	pids.waitStarts(t, 1)
+	fftest.WaitFor(t, 20*time.Second, "backoff", func() bool { return c.Status().State == StateBackoff })
+	if st := c.Status(); st.Cause != CauseMissingTrack || st.Stalls != 0 ||
+		!strings.Contains(st.LastCause, `a source without sound needs audio.encoder = "none"`) {
+		t.Errorf("cause %q (%s), %d stalls; want %q with its hint, no stall", st.Cause, st.LastCause, st.Stalls, CauseMissingTrack)
 	}
 }
 
