@@ -349,8 +349,16 @@ func (c *Channel) runOnce(ctx context.Context, run runSpec) (cause string, err e
 		}
 		return "", p.exitError()
 	default:
-		// A demux failure leaves ffmpeg running: stop it, then say both.
+		// A demux failure leaves ffmpeg running: stop it, then say both. What it writes
+		// meanwhile is read and dropped: on a full pipe it would block, never act on the SIGINT,
+		// and be killed after the whole grace.
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			io.Copy(io.Discard, p.stdout) //nolint:errcheck // ends at ffmpeg's exit, or when stop closes it
+		}()
 		p.stop(run.grace)
+		<-drained
 		return "", fmt.Errorf("%w (%v)", err, p.exitError())
 	}
 }

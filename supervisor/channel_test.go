@@ -135,6 +135,24 @@ func fakeFFmpeg(mode string) int {
 				return 1
 			}
 		}
+	case "over-and-over": // the stream, over and over; like ffmpeg, it sees SIGINT only between two writes
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt)
+		b, err := os.ReadFile(os.Getenv("FAKE_FFMPEG_TS"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		for {
+			select {
+			case <-c:
+				return 255
+			default:
+			}
+			if _, err := os.Stdout.Write(b); err != nil {
+				return 1
+			}
+		}
 	case "echo": // repeats its input's URL in its error, as ffmpeg does
 		input := os.Args[slices.Index(os.Args, "-i")+1]
 		fmt.Fprintf(os.Stderr, "%s: Connection refused\n", input)
@@ -385,6 +403,23 @@ func TestChannelStallCauses(t *testing.T) {
 	}
 	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
 		t.Errorf("status %+v, want a stall counted", st)
+	}
+}
+
+// TestChannelDemuxFailureStopsAtOnce runs an ffmpeg that writes MPEG-2 video, which the demuxer
+// refuses, and goes on writing: it is stopped at once, not after its stop_grace of an hour. What
+// it writes meanwhile must be read, or it blocks on the full pipe and never acts on the SIGINT.
+func TestChannelDemuxFailureStopsAtOnce(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1", "-c:v", "mpeg2video", "-c:a", "aac"))
+	c, _, pids, _, stop := startChannel(t, "over-and-over", func(c *Channel) {
+		c.Profile.FFmpeg.StopGrace = profiles.Duration(time.Hour)
+		c.Profile.FFmpeg.StallTimeout = profiles.Duration(time.Hour)
+	})
+	defer stop()
+	pids.waitStarts(t, 2)
+	fftest.WaitFor(t, 10*time.Second, "the first run's cause", func() bool { return c.Status().Cause != "" })
+	if st := c.Status(); st.Cause != CauseUnsupportedCodec || !strings.Contains(st.LastCause, "ffmpeg exited with status 255") {
+		t.Errorf("cause %q (%s), want %q and ffmpeg's own exit after SIGINT", st.Cause, st.LastCause, CauseUnsupportedCodec)
 	}
 }
 
