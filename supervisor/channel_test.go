@@ -1,11 +1,14 @@
 package supervisor
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"regexp"
 	"slices"
@@ -152,6 +155,39 @@ func fakeFFmpeg(mode string) int {
 			if _, err := os.Stdout.Write(b); err != nil {
 				return 1
 			}
+		}
+	case "orphan": // leaves a process in its group ("pong"), says its PID and address, and exits
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "FAKE_FFMPEG=pong")
+		out, err := cmd.StdoutPipe()
+		if err == nil {
+			err = cmd.Start()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		addr, _ := bufio.NewReader(out).ReadString('\n')
+		fmt.Printf("%d %s", cmd.Process.Pid, addr)
+		return 0
+	case "pong": // answers each line on 127.0.0.1 with "pong", until killed
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 1
+		}
+		fmt.Println(l.Addr())
+		os.Stdout.Close()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return 1
+			}
+			go func() {
+				defer c.Close()
+				for sc := bufio.NewScanner(c); sc.Scan(); {
+					fmt.Fprintln(c, "pong")
+				}
+			}()
 		}
 	case "echo": // repeats its input's URL in its error, as ffmpeg does
 		input := os.Args[slices.Index(os.Args, "-i")+1]

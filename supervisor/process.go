@@ -30,6 +30,11 @@ type process struct {
 	mu   sync.Mutex
 	tail []string
 
+	// signalMu makes signals and the reaping one at a time: the group gets a signal only while
+	// its leader, ffmpeg, is not reaped, so that its id cannot be another process's by then.
+	signalMu sync.Mutex
+	reaped   bool
+
 	stopOnce sync.Once
 }
 
@@ -71,7 +76,11 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 		// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
 		p.readStderr(rawio.NewReader(errR), redact, log, onProgress)
 		errR.Close()
+		waitExited(cmd.Process.Pid)
+		p.signalMu.Lock()
 		p.err = cmd.Wait()
+		p.reaped = true
+		p.signalMu.Unlock()
 		close(p.done)
 	}()
 	return p, nil
@@ -132,14 +141,13 @@ func (p *process) stop(grace time.Duration) {
 			return
 		default:
 		}
-		pgid := -p.pid()
-		syscall.Kill(pgid, syscall.SIGINT) //nolint:errcheck
+		p.signal(syscall.SIGINT)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-p.done:
 		case <-t.C:
-			syscall.Kill(pgid, syscall.SIGKILL) //nolint:errcheck
+			p.signal(syscall.SIGKILL)
 		}
 	})
 	<-p.done
@@ -148,7 +156,16 @@ func (p *process) stop(grace time.Duration) {
 
 // kill ends the group at once, for a child that is stalled.
 func (p *process) kill() {
-	syscall.Kill(-p.pid(), syscall.SIGKILL) //nolint:errcheck
+	p.signal(syscall.SIGKILL)
+}
+
+// signal sends sig to ffmpeg's process group, unless ffmpeg has been reaped.
+func (p *process) signal(sig syscall.Signal) {
+	p.signalMu.Lock()
+	defer p.signalMu.Unlock()
+	if !p.reaped {
+		syscall.Kill(-p.pid(), sig) //nolint:errcheck
+	}
 }
 
 // exitError explains how the child ended, with its last stderr line when it failed.

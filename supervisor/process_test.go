@@ -1,10 +1,14 @@
 package supervisor
 
 import (
+	"bufio"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSignalText names the signals that end ffmpeg as operators know them.
@@ -60,5 +64,38 @@ func TestExitErrorNamesSignal(t *testing.T) {
 		if got := p.exitError().Error(); got != tc.want {
 			t.Errorf("killed by %s: %q, want %q", tc.sig, got, tc.want)
 		}
+	}
+}
+
+// TestNoSignalAfterReap kills an ffmpeg that has been reaped: no signal may go to its process
+// group then, whose id may be another process's. A process ffmpeg left in its group stands for
+// that other process here: it must live on.
+func TestNoSignalAfterReap(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG", "orphan")
+	p, err := startProcess(os.Args[0], nil, func(s string) string { return s }, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(p.stdout).ReadString('\n')
+	<-p.done
+	p.stdout.Close()
+	var pid int
+	var addr string
+	if _, err := fmt.Sscan(line, &pid, &addr); err != nil {
+		t.Fatalf("%q: %v (%v)", line, err, p.exitError())
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) //nolint:errcheck
+
+	p.kill()
+	p.stop(time.Second)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("the process left in the group: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	fmt.Fprintln(c, "ping")
+	if got, err := bufio.NewReader(c).ReadString('\n'); got != "pong\n" {
+		t.Errorf("the process left in ffmpeg's group answers %q (%v): it got the signal meant for ffmpeg", got, err)
 	}
 }
