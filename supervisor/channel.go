@@ -189,7 +189,11 @@ func (c *Channel) Run(ctx context.Context) error {
 		}
 		// What is found here is said once; ffmpeg starts anyway, since a camera may be plugged
 		// in before the next try, and its own message then tells the cause at every failure.
-		for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
+		problems := c.Checker.Check(ctx, c.Profile, c.FFmpeg)
+		if ctx.Err() != nil {
+			problems = nil // stopping: the checks did not finish, and nothing will run
+		}
+		for _, p := range problems {
 			c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
 		}
 		run.redact = Redactor(c.Profile)

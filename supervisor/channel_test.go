@@ -45,6 +45,15 @@ func fakeFFmpeg(mode string) int {
 			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
 			f.Close()
 		}
+		switch os.Getenv("FAKE_FFMPEG_PROBE") {
+		case "fail-once": // the first time only
+			if b, _ := os.ReadFile(os.Getenv("FAKE_FFMPEG_PROBES")); strings.Count(string(b), "\n") == 1 {
+				fmt.Fprintln(os.Stderr, "Illegal instruction")
+				return 1
+			}
+		case "hang":
+			select {}
+		}
 		fmt.Print("Encoders:\n V..... = Video\n A..... = Audio\n ------\n" +
 			" V....D libx264              libx264 H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 (codec h264)\n" +
 			" V....D h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)\n" +
