@@ -183,7 +183,7 @@ func (c *Channel) Run(ctx context.Context) error {
 	prepare := func() error {
 		var err error
 		if run.args, err = Args(c.Profile); err != nil {
-			c.publish(func(s *Status) { s.State, s.LastCause, s.Cause = StateError, err.Error(), CauseProfile })
+			c.publish(func(s *Status) { s.State = StateError; s.setCause(err.Error(), CauseProfile) })
 			c.Logger.Error("channel cannot run", "file", c.Profile.File, "error", err)
 			return err
 		}
@@ -243,7 +243,8 @@ func (c *Channel) Run(ctx context.Context) error {
 		}
 		delay := b.Next()
 		c.publish(func(s *Status) {
-			s.State, s.PID, s.RetryAt, s.LastCause, s.Cause = StateBackoff, 0, time.Now().Add(delay), err.Error(), cause
+			s.State, s.PID, s.RetryAt = StateBackoff, 0, time.Now().Add(delay)
+			s.setCause(err.Error(), cause)
 			if errors.Is(err, errStalled) {
 				s.Stalls++
 			}

@@ -407,6 +407,25 @@ func TestChannelReportsExitCauseWithStderr(t *testing.T) {
 	}
 }
 
+// TestChannelLastCauseAt has ffmpeg fail over and over: the status says when it last did, and
+// says nothing of a cause before the first.
+func TestChannelLastCauseAt(t *testing.T) {
+	c, _, pids, _, stop := startChannel(t, "fail", nil)
+	defer stop()
+	if st := c.Status(); st.LastCauseAt.IsZero() != (st.LastCause == "") {
+		t.Errorf("status %+v: a time of the last cause without one, or one without", st)
+	}
+	pids.waitStarts(t, 2)
+	var first Status
+	fftest.WaitFor(t, 10*time.Second, "a cause", func() bool { first = c.Status(); return first.LastCause != "" })
+	if first.LastCauseAt.IsZero() || time.Since(first.LastCauseAt) > 10*time.Second {
+		t.Fatalf("last cause at %v, want the time of the failure", first.LastCauseAt)
+	}
+	fftest.WaitFor(t, 10*time.Second, "the time of a later failure", func() bool {
+		return c.Status().LastCauseAt.After(first.LastCauseAt)
+	})
+}
+
 func TestChannelKillsStalledFFmpeg(t *testing.T) {
 	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.Profile.FFmpeg.StallTimeout = profiles.Duration(200 * time.Millisecond) })
 	pids.waitStarts(t, 2)

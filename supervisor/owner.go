@@ -221,7 +221,7 @@ func (o *owner) newFanout(p profiles.Channel) *inject.Fanout {
 	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: o.log}
 	if err := f.Initialize(); err != nil {
 		o.log.Error("channel not started", "file", p.File, "error", err)
-		o.ch.publish(func(st *Status) { st.State, st.LastCause, st.Cause = StateError, err.Error(), CauseProfile })
+		o.ch.publish(func(st *Status) { st.State = StateError; st.setCause(err.Error(), CauseProfile) })
 		return nil
 	}
 	o.mu.Lock()

@@ -151,7 +151,7 @@ func TestOwnerInjectorCannotStart(t *testing.T) {
 	})
 	st := s.Status()[0]
 	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp or rtsps`) ||
-		st.Destinations != nil || s.Destinations("bad") != nil {
+		st.LastCauseAt.IsZero() || st.Destinations != nil || s.Destinations("bad") != nil {
 		t.Errorf("bad channel: %+v", st)
 	}
 	bad.Destinations = []profiles.Destination{{URL: "rtsp://127.0.0.1:1/x.sdp"}}

@@ -33,11 +33,14 @@ type Status struct {
 	// channel's life (ffmpeg restarts and reloads included); DemuxErrors the damage in ffmpeg's
 	// MPEG-TS that the demuxer recovered from.
 	Frames, AudioFrames, DemuxErrors uint64
-	// LastCause says why ffmpeg last ended; Cause says it in a few words (see the Cause
-	// constants, or "exited N"); LastStderr are ffmpeg's last stderr lines then.
-	LastCause  string
-	Cause      string
-	LastStderr []string
+	// LastCause says why ffmpeg last ended, or why the profile cannot run; Cause says it in a
+	// few words (see the Cause constants, or "exited N"); LastCauseAt says when, zero before
+	// the first (a cause stays after the channel has recovered: this tells an old one from a
+	// current one); LastStderr are ffmpeg's last stderr lines then.
+	LastCause   string
+	Cause       string
+	LastCauseAt time.Time
+	LastStderr  []string
 	// Progress is what the running ffmpeg last reported; zero when none runs.
 	Progress Progress
 	// RetryAt is when ffmpeg starts again, in StateBackoff.
@@ -49,6 +52,12 @@ type Status struct {
 	Held         time.Duration
 	// Destinations are the injector's figures, one per destination.
 	Destinations []inject.Stats
+}
+
+// setCause records why ffmpeg ended, or why the profile cannot run: full in LastCause, in a few
+// words in Cause, now in LastCauseAt.
+func (s *Status) setCause(full, cause string) {
+	s.LastCause, s.Cause, s.LastCauseAt = full, cause, time.Now()
 }
 
 // publish makes a change to the channel's status visible to Status callers. Changes come from

@@ -185,6 +185,7 @@ type channelReport struct {
 	Progress     progressReport `json:"progress"`
 	Cause        string         `json:"cause"` // why ffmpeg last ended, in a few words
 	LastCause    string         `json:"last_cause"`
+	LastCauseAt  *time.Time     `json:"last_cause_at"` // when the cause was set; null before the first
 	LastStderr   []string       `json:"last_stderr"`
 	RetryAt      *time.Time     `json:"retry_at"` // set in state backoff
 	// HoldingSince is when the last frame came while the destinations get its last keyframe
@@ -277,6 +278,9 @@ func (s *httpServer) report() statusReport {
 		}
 		if !c.Since.IsZero() {
 			cr.Since, cr.StateSeconds = &c.Since, now.Sub(c.Since).Seconds()
+		}
+		if !c.LastCauseAt.IsZero() {
+			cr.LastCauseAt = &c.LastCauseAt
 		}
 		if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
 			cr.RetryAt = &c.RetryAt
