@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -153,6 +154,12 @@ func TestOwnerInjectorCannotStart(t *testing.T) {
 	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp or rtsps`) ||
 		st.LastCauseAt.IsZero() || st.Destinations != nil || s.Destinations("bad") != nil {
 		t.Errorf("bad channel: %+v", st)
+	}
+	if err, ok := errors.AsType[*NotRunnableError](s.Restart("bad")); !ok || err.Channel != "bad" || err.Cause != st.LastCause {
+		t.Errorf("restart of the channel in error: %v, want a NotRunnableError", err)
+	}
+	if err, ok := errors.AsType[*UnknownChannelError](s.Restart("nope")); !ok || err.Channel != "nope" {
+		t.Errorf("restart of an unknown channel: %v, want an UnknownChannelError", err)
 	}
 	bad.Destinations = []profiles.Destination{{URL: "rtsp://127.0.0.1:1/x.sdp"}}
 	s.Update([]profiles.Channel{bad, good})

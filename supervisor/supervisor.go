@@ -3,7 +3,6 @@ package supervisor
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -163,14 +162,18 @@ func targets(ch profiles.Channel) []inject.Target {
 	return out
 }
 
-// Restart restarts a channel's ffmpeg at once (see Channel.Restart). It fails for a channel it
-// does not have.
+// Restart restarts a channel's ffmpeg at once (see Channel.Restart). It fails with an
+// *UnknownChannelError for a channel it does not have, and with a *NotRunnableError for one in
+// state error, which runs no ffmpeg.
 func (s *Supervisor) Restart(channel string) error {
 	s.mu.Lock()
 	o, ok := s.owners[channel]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("no channel %q", channel)
+		return &UnknownChannelError{Channel: channel}
+	}
+	if st := o.ch.Status(); st.State == StateError {
+		return &NotRunnableError{Channel: channel, File: st.File, Cause: st.LastCause}
 	}
 	o.ch.Restart()
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -379,7 +380,11 @@ func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if err := s.Instance.sup.Restart(name); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+		code := http.StatusNotFound
+		if _, ok := errors.AsType[*supervisor.NotRunnableError](err); ok {
+			code = http.StatusConflict
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	s.Logger.Info("channel restart requested", "channel", name, "remote", r.RemoteAddr)
