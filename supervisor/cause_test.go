@@ -77,7 +77,7 @@ func TestProgress(t *testing.T) {
 	ch.Video.Size.Width, ch.Video.Size.Height = 320, 240
 	sink := &recorder{}
 	ch.FFmpeg.StopGrace = profiles.Duration(time.Second)
-	c := &Channel{Profile: ch, FFmpeg: "ffmpeg", Sink: sink}
+	c := &encoder{Profile: ch, FFmpeg: "ffmpeg", Sink: sink}
 	done := make(chan error, 1)
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()

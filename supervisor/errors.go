@@ -24,3 +24,16 @@ func (e *NotRunnableError) Error() string {
 	return fmt.Sprintf("channel %q cannot run, no ffmpeg to restart: fix its profile %s "+
 		"(last_cause in /status says why), which applies when saved", e.Channel, e.File)
 }
+
+// FFmpegNotFoundError is returned when the configured ffmpeg binary cannot be found.
+type FFmpegNotFoundError struct {
+	Path string
+	Err  error
+}
+
+func (e *FFmpegNotFoundError) Error() string {
+	return fmt.Sprintf("ffmpeg not found (%q): install it with `apt-get install ffmpeg` (or `make deps`), "+
+		"or set ffmpeg = \"/path/to/ffmpeg\" in the main config", e.Path)
+}
+
+func (e *FFmpegNotFoundError) Unwrap() error { return e.Err }

@@ -43,12 +43,12 @@ func mp4(t *testing.T) string {
 	return out
 }
 
-// realChannel runs ch with the real ffmpeg; stop stops it and checks that every ffmpeg it
+// realEncoder runs ch with the real ffmpeg; stop stops it and checks that every ffmpeg it
 // started is gone.
-func realChannel(t *testing.T, ch profiles.Channel) (*Channel, *recorder, *fftest.Buffer, func()) {
+func realEncoder(t *testing.T, ch profiles.Channel) (*encoder, *recorder, *fftest.Buffer, func()) {
 	t.Helper()
 	fftest.Require(t)
-	c, sink, _, logs, stop := startChannel(t, "", func(c *Channel) {
+	c, sink, _, logs, stop := startEncoder(t, "", func(c *encoder) {
 		c.Profile = ch
 		c.FFmpeg = "ffmpeg"
 	})
@@ -57,7 +57,7 @@ func realChannel(t *testing.T, ch profiles.Channel) (*Channel, *recorder, *fftes
 
 // waitVideo waits for n video frames from a single ffmpeg run and checks them: every one in
 // decoding order, with its SPS and PPS.
-func waitVideo(t *testing.T, c *Channel, sink *recorder, logs *fftest.Buffer, n int) {
+func waitVideo(t *testing.T, c *encoder, sink *recorder, logs *fftest.Buffer, n int) {
 	t.Helper()
 	defer func() {
 		if t.Failed() {
@@ -91,7 +91,7 @@ func TestFileSource(t *testing.T) {
 			if tc.encoder == "copy" {
 				ch.Audio.Encoder = "copy"
 			}
-			c, sink, logs, stop := realChannel(t, ch)
+			c, sink, logs, stop := realEncoder(t, ch)
 			defer stop()
 			// 25 frames a second, a keyframe each: three keyframes are two ends of the file.
 			waitVideo(t, c, sink, logs, 60)
@@ -158,7 +158,7 @@ func TestRTSPSource(t *testing.T) {
 	ch := testProfile()
 	ch.Source = profiles.Source{Kind: "rtsp", URL: "rtsp://viewer:s3cret@" + rl.Addr() + "/cam.sdp", Timeout: profiles.Duration(5 * time.Second)}
 	ch.Video.Encoder, ch.Audio.Encoder = "copy", "copy"
-	c, sink, logs, stop := realChannel(t, ch)
+	c, sink, logs, stop := realEncoder(t, ch)
 	defer stop()
 	waitVideo(t, c, sink, logs, 50)
 	if _, audio, _, _ := sink.kinds(); audio == 0 {
@@ -175,7 +175,7 @@ func TestFFmpegSource(t *testing.T) {
 	smallVideo(&ch)
 	ch.Source = profiles.Source{Kind: "ffmpeg"}
 	ch.FFmpeg.InputArgs = []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"}
-	c, sink, logs, stop := realChannel(t, ch)
+	c, sink, logs, stop := realEncoder(t, ch)
 	defer stop()
 	waitVideo(t, c, sink, logs, 30)
 	if _, audio, _, _ := sink.kinds(); audio != 0 {
@@ -197,7 +197,7 @@ func TestV4L2DeviceMissing(t *testing.T) {
 		t.Errorf("problems %v, want\n%s", problems, want)
 	}
 
-	c, _, logs, stop := realChannel(t, ch)
+	c, _, logs, stop := realEncoder(t, ch)
 	defer stop()
 	fftest.WaitFor(t, e2eTimeout, "two failed starts", func() bool {
 		st := c.Status()
@@ -385,11 +385,11 @@ func TestRedactor(t *testing.T) {
 	}
 }
 
-// TestChannelHidesSourcePassword runs a fake ffmpeg that repeats its arguments in its error,
+// TestEncoderHidesSourcePassword runs a fake ffmpeg that repeats its arguments in its error,
 // as ffmpeg repeats a camera's URL: neither the log nor the status shows the password.
-func TestChannelHidesSourcePassword(t *testing.T) {
+func TestEncoderHidesSourcePassword(t *testing.T) {
 	var debug fftest.Buffer
-	c, _, pids, _, stop := startChannel(t, "echo", func(c *Channel) {
+	c, _, pids, _, stop := startEncoder(t, "echo", func(c *encoder) {
 		c.Profile.Source = profiles.Source{Kind: "rtsp", URL: "rtsp://admin:s3cret@cam.example/s", Timeout: profiles.Duration(time.Second)}
 		c.Logger = slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

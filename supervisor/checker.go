@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,18 +19,6 @@ import (
 // probeTimeout bounds `ffmpeg -encoders`, which answers in well under a second.
 const probeTimeout = 10 * time.Second
 
-// Problem is something found before ffmpeg starts that will likely make it fail: the channel
-// still starts, and retries until the problem is fixed.
-type Problem struct {
-	Channel string
-	File    string // the channel's profile
-	Msg     string
-}
-
-func (p *Problem) Error() string {
-	return fmt.Sprintf("channel %q (%s): %s", p.Channel, p.File, p.Msg)
-}
-
 // Checker looks for what would keep a channel's ffmpeg from running, before it starts: an
 // encoder this ffmpeg was built without, a device or file that is not there. It asks each
 // ffmpeg binary for its encoders and remembers the answer; a failure is told to the checks
@@ -39,13 +26,13 @@ func (p *Problem) Error() string {
 // upgraded). The zero Checker is ready to use, from several goroutines.
 type Checker struct {
 	mu       sync.Mutex
-	encoders map[string]map[string]bool // by ffmpeg binary: the names it lists
-	probing  map[string]*encoderProbe   // by ffmpeg binary: the question under way
+	encoders map[string]map[string]bool   // by ffmpeg binary: the names it lists
+	probing  map[string]*encoderListProbe // by ffmpeg binary: the question under way
 }
 
-// encoderProbe is one question to an ffmpeg binary for its encoders; done is closed once names
+// encoderListProbe is one question to an ffmpeg binary for its encoders; done is closed once names
 // and err are set.
-type encoderProbe struct {
+type encoderListProbe struct {
 	done  chan struct{}
 	names map[string]bool
 	err   error
@@ -118,9 +105,9 @@ func (c *Checker) list(ctx context.Context, bin string) (map[string]bool, error)
 			}
 			return probe.names, probe.err
 		}
-		probe := &encoderProbe{done: make(chan struct{})}
+		probe := &encoderListProbe{done: make(chan struct{})}
 		if c.probing == nil {
-			c.probing = make(map[string]*encoderProbe)
+			c.probing = make(map[string]*encoderListProbe)
 			c.encoders = make(map[string]map[string]bool)
 		}
 		c.probing[bin] = probe
@@ -184,42 +171,4 @@ func checkPath(path, what, hint string) string {
 		return fmt.Sprintf("%s %s not found: %s", what, path, hint)
 	}
 	return fmt.Sprintf("%s %s: %v", what, path, errors.Unwrap(err))
-}
-
-// Redactor returns a function that hides the passwords of a channel's input, which ffmpeg's
-// command line holds and its messages may repeat, in a text: an argument, or a line ffmpeg
-// printed. Destinations are not ffmpeg's business and need no hiding here.
-func Redactor(ch profiles.Channel) func(string) string {
-	var pairs []string
-	for _, arg := range append([]string{ch.Source.URL}, ch.FFmpeg.InputArgs...) {
-		for _, pw := range urlPasswords(arg) {
-			pairs = append(pairs, pw, "xxxxx")
-		}
-	}
-	if len(pairs) == 0 {
-		return func(s string) string { return s }
-	}
-	return strings.NewReplacer(pairs...).Replace
-}
-
-// urlPasswords returns the password of a URL as written and as decoded, or nothing.
-func urlPasswords(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return nil
-	}
-	decoded, ok := u.User.Password()
-	if !ok || decoded == "" {
-		return nil
-	}
-	_, rest, ok := strings.Cut(raw, "://")
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	_, written, _ := strings.Cut(rest[:max(at, 0)], ":")
-	if !ok || at < 0 || written == decoded || written == "" {
-		return []string{decoded}
-	}
-	return []string{written, decoded}
 }
