@@ -13,6 +13,7 @@ import (
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
 )
 
 // TestClassify runs the real ffmpeg into the failures a box meets and checks the cause that
@@ -75,7 +76,8 @@ func TestProgress(t *testing.T) {
 	ch := testProfile()
 	ch.Video.Size.Width, ch.Video.Size.Height = 320, 240
 	sink := &recorder{}
-	c := &Channel{Profile: ch, FFmpeg: "ffmpeg", Sink: sink, Grace: time.Second}
+	ch.FFmpeg.StopGrace = profiles.Duration(time.Second)
+	c := &encoder{Profile: ch, FFmpeg: "ffmpeg", Sink: sink}
 	done := make(chan error, 1)
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()

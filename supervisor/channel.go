@@ -2,402 +2,160 @@ package supervisor
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/liveinject/liveinject/demux"
-	"github.com/liveinject/liveinject/internal/backoff"
-	"github.com/liveinject/liveinject/internal/rawio"
+	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/profiles"
 )
 
-// Sink receives a channel's frames: the injector.
-type Sink interface {
-	// WriteFrame must not block on the network.
-	WriteFrame(*demux.Frame) error
-	// Discontinuity announces that the next frame comes from a new ffmpeg run.
-	Discontinuity()
+// channel is one channel and the one owner of its state, as MediaMTX has one per path: it holds
+// the channel's profile, its injector with the destinations, and its ffmpeg loop (an encoder
+// that lives as long as the channel, so that its counters go on across restarts and reloads).
+// reload hands it a new profile without waiting, and its goroutine applies it; nothing else
+// starts or stops the goroutines of the channel. A channel whose injector cannot start is still
+// there, in state error, until a profile that works comes.
+type channel struct {
+	name string
+	log  *slog.Logger
+	enc  *encoder
+	// stateFile keeps the RTP numbers of the channel's injector between processes; "" for none.
+	stateFile string
+
+	// reloads holds the profile reload handed in, not yet applied.
+	reloads mailbox[profiles.Channel]
+
+	mu sync.Mutex
+	// fanout is the channel's injector, nil while it cannot start. Set once, by the goroutine.
+	fanout *inject.Fanout
+
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// Defaults for Channel's timings.
-const (
-	DefaultGrace        = 3 * time.Second
-	DefaultStallTimeout = 10 * time.Second
-	// healthyRun is how long ffmpeg must deliver frames before a failure retries at the
-	// shortest delay again.
-	healthyRun = 30 * time.Second
-)
-
-// errStalled is the cause of a restart when ffmpeg stops delivering video.
-var errStalled = errors.New("stalled")
-
-// Channel runs one channel's ffmpeg child over and over and feeds its frames to a Sink. Reload
-// hands it a new profile, which it starts ffmpeg with at once; its counters go on.
-type Channel struct {
-	Profile profiles.Channel
-	// FFmpeg is the binary to run.
-	FFmpeg string
-	Sink   Sink
-	Logger *slog.Logger
-	// Grace is how long ffmpeg gets to exit after SIGINT before SIGKILL. Default DefaultGrace.
-	Grace time.Duration
-	// StallTimeout: no frame for this long and ffmpeg is killed and restarted.
-	// Default DefaultStallTimeout.
-	StallTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the delay between restarts. Defaults 1 s and 60 s.
-	MinBackoff, MaxBackoff time.Duration
-
-	// Checker looks for problems before the first start. Default: a Checker of the channel's own.
-	Checker *Checker
-
-	// OnStart, if set, is called with the PID of every ffmpeg child started (for tests and status).
-	OnStart func(pid int)
-
-	// firstFrame and lastFrame are when the current (or last) run's first and latest frames
-	// came; owned by the channel's goroutine.
-	firstFrame, lastFrame time.Time
-
-	status      atomic.Pointer[Status]
-	publishMu   sync.Mutex // serializes publish
-	frames      atomic.Uint64
-	audioFrames atomic.Uint64
-	demuxErrors atomic.Uint64
-
-	// reloadMu guards next, the profile Reload handed in and Run has not taken yet, and
-	// stopRun, which ends the current ffmpeg run.
-	reloadMu sync.Mutex
-	next     *profiles.Channel
-	stopRun  context.CancelFunc
-	reloaded chan struct{} // a Reload happened; cuts a backoff short
+// newChannel starts channel p. Its goroutines end when ctx ends or close is called.
+func newChannel(ctx context.Context, p profiles.Channel, s *Supervisor) *channel {
+	log := s.Logger.With("channel", p.Name)
+	c := &channel{name: p.Name, log: log, done: make(chan struct{})}
+	if s.StateDir != "" {
+		c.stateFile = filepath.Join(s.StateDir, "rtp", p.Name+".json")
+	}
+	c.enc = &encoder{Profile: p, FFmpeg: s.FFmpeg, Logger: log, Checker: &s.checker}
+	if s.OnStart != nil {
+		c.enc.OnStart = func(pid int) { s.OnStart(p.Name, pid) }
+	}
+	c.enc.publish(func(st *Status) { st.Name, st.File, st.State = p.Name, p.File, StateStarting })
+	// The injector starts here, so that the channel shows its destinations from the start.
+	f := c.newFanout(p)
+	ctx, c.cancel = context.WithCancel(ctx)
+	go c.run(ctx, p, f)
+	return c
 }
 
-// Reload makes the channel run ffmpeg with profile p: the running ffmpeg is stopped and the new
-// one starts at once, as does a channel waiting in backoff. It never waits. When reloads come
-// faster than ffmpeg restarts, the latest wins.
-func (c *Channel) Reload(p profiles.Channel) {
-	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	c.next = &p
-	c.restartLocked()
+// reload hands the channel a new version of its profile, applied from its goroutine: a new
+// encoding restarts ffmpeg, new destinations change only the injector's. It never waits.
+func (c *channel) reload(p profiles.Channel) {
+	c.reloads.put(p)
 }
 
-// Restart stops the running ffmpeg and starts it again at once, with the same profile; a channel
-// waiting in backoff starts at once. It never waits.
-func (c *Channel) Restart() {
-	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	c.restartLocked()
+// close stops the channel: its ffmpeg is reaped and its destinations torn down when it returns.
+func (c *channel) close() {
+	c.cancel()
+	<-c.done
 }
 
-// restartLocked ends the running ffmpeg, if any, and tells Run; reloadMu is held.
-func (c *Channel) restartLocked() {
-	if c.stopRun != nil {
-		c.stopRun()
-	}
-	c.kickLocked()
-}
-
-// RetryNow starts a channel that waits in backoff at once, as after SIGHUP: the operator may have
-// fixed what failed. A running ffmpeg is left alone. It never waits.
-func (c *Channel) RetryNow() {
-	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	if c.stopRun == nil {
-		c.kickLocked()
-	}
-}
-
-// kickLocked tells Run, without waiting, that a reload, restart or retry came; reloadMu is held.
-func (c *Channel) kickLocked() {
-	select {
-	case c.reloadKick() <- struct{}{}:
-	default:
-	}
-}
-
-// reloadKick returns the channel that Reload signals on; reloadMu is held.
-func (c *Channel) reloadKick() chan struct{} {
-	if c.reloaded == nil {
-		c.reloaded = make(chan struct{}, 1)
-	}
-	return c.reloaded
-}
-
-// takeReload returns the profile Reload handed in, or nil.
-func (c *Channel) takeReload() *profiles.Channel {
-	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	next := c.next
-	c.next = nil
-	return next
-}
-
-// runContext returns the context of one ffmpeg run, which Reload cancels; a Reload that came
-// before it cancels it at once.
-func (c *Channel) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	runCtx, cancel := context.WithCancel(ctx)
-	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	c.stopRun = cancel
-	if c.next != nil {
-		cancel()
-	}
-	return runCtx, func() {
-		c.reloadMu.Lock()
-		c.stopRun = nil
-		c.reloadMu.Unlock()
-		cancel()
-	}
-}
-
-// Run keeps the channel's ffmpeg running until ctx ends, then stops it and returns nil. It never
-// gives up on its own: a broken device or encoder is retried at the longest delay, and the cause
-// is logged.
-func (c *Channel) Run(ctx context.Context) error {
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.StallTimeout <= 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = time.Second
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = time.Minute
-	}
-	c.publish(func(s *Status) { s.Name, s.File, s.State = c.Profile.Name, c.Profile.File, StateStarting })
-	defer c.publish(func(s *Status) { s.State, s.PID = StateStopped, 0 })
-	if c.Checker == nil {
-		c.Checker = &Checker{}
-	}
-	c.reloadMu.Lock()
-	kick := c.reloadKick()
-	c.reloadMu.Unlock()
-
-	var args []string
-	var redact func(string) string
-	// prepare takes the channel's profile: the ffmpeg command, and what is likely to fail.
-	prepare := func() error {
-		var err error
-		if args, err = Args(c.Profile); err != nil {
-			c.publish(func(s *Status) { s.State, s.LastCause, s.Cause = StateError, err.Error(), CauseProfile })
-			c.Logger.Error("channel cannot run", "file", c.Profile.File, "error", err)
-			return err
-		}
-		// What is found here is said once; ffmpeg starts anyway, since a camera may be plugged
-		// in before the next try, and its own message then tells the cause at every failure.
-		for _, p := range c.Checker.Check(c.Profile, c.FFmpeg) {
-			c.Logger.Warn("ffmpeg will likely fail", "file", p.File, "problem", p.Msg)
-		}
-		redact = Redactor(c.Profile)
-		return nil
-	}
-	ok := prepare() == nil
-
-	b := backoff.Backoff{Min: c.MinBackoff, Max: c.MaxBackoff}
-	for runs := 0; ; runs++ {
-		select {
-		case <-kick: // taken below, if it brought a profile
-		default:
-		}
-		if next := c.takeReload(); next != nil {
-			c.Profile = *next
-			c.publish(func(s *Status) { s.File = c.Profile.File })
-			ok = prepare() == nil
-			b.Reset()
-		}
-		if !ok {
-			// nothing to run until a profile that can
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-kick:
-				continue
-			}
-		}
-		if runs > 0 {
-			c.Sink.Discontinuity()
-		}
-		runCtx, stopRun := c.runContext(ctx)
-		cause, err := c.runOnce(runCtx, args, redact)
-		reloaded := runCtx.Err() != nil
-		stopRun()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if reloaded {
-			c.Logger.Info("ffmpeg stopped to start again at once")
-			continue
-		}
-		if c.lastFrame.Sub(c.firstFrame) >= healthyRun {
-			b.Reset()
-		}
-		delay := b.Next()
-		c.publish(func(s *Status) {
-			s.State, s.PID, s.RetryAt, s.LastCause, s.Cause = StateBackoff, 0, time.Now().Add(delay), err.Error(), cause
-			if errors.Is(err, errStalled) {
-				s.Stalls++
-			}
-		})
-		c.Logger.Warn("ffmpeg ended, restarting", "cause", err, "restart_in", delay.Round(time.Millisecond))
-		t := time.NewTimer(delay)
+// run is the channel's goroutine. f is the channel's injector, nil if it could not start with p.
+func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
+	defer close(c.done)
+	reloads := c.reloads.ready()
+	// A channel that cannot start must not take the others down: it waits for a profile that
+	// can, in state error.
+	for f == nil {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-kick:
-			t.Stop() // a new profile starts at once
-		case <-t.C:
+			c.enc.publish(func(st *Status) { st.State = StateStopped })
+			return
+		case <-reloads:
+		}
+		if next, ok := c.reloads.take(); ok {
+			p = next
+			c.enc.publish(func(st *Status) { st.File = p.File })
+			f = c.newFanout(p)
 		}
 	}
-}
+	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
 
-// runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it. It
-// returns why it ended, in a few words (see classify) and in full.
-func (c *Channel) runOnce(ctx context.Context, args []string, redact func(string) string) (cause string, err error) {
-	bin, err := exec.LookPath(c.FFmpeg)
-	if err != nil {
-		err = &FFmpegNotFoundError{Path: c.FFmpeg, Err: err}
-		return classify(err, nil, nil), err
-	}
-	onProgress := func(pr Progress) { c.publish(func(s *Status) { s.Progress = pr }) }
-	p, err := startProcess(bin, args, redact, c.Logger, onProgress)
-	if err != nil {
-		return "exited", fmt.Errorf("starting ffmpeg: %w", err)
-	}
-	// after the stop below: the last lines are all read once ffmpeg is reaped
-	defer func() {
-		lines := p.lastLines()
-		if ctx.Err() != nil {
-			cause = CauseStopped
-		} else {
-			cause = classify(err, p.err, lines)
-		}
-		c.publish(func(s *Status) { s.LastStderr, s.Progress = lines, Progress{} })
+	c.enc.Profile, c.enc.Sink = p, f
+	ffmpegDone := make(chan struct{})
+	go func() {
+		defer close(ffmpegDone)
+		c.enc.Run(ctx) //nolint:errcheck // it returns nil, and logs what it meets
 	}()
-	defer p.stop(c.Grace)
-	c.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.pid(), time.Time{}; s.Starts++ })
-	c.Logger.Info("ffmpeg started", "pid", p.pid())
-	if c.OnStart != nil {
-		c.OnStart(p.pid())
-	}
-	stop := context.AfterFunc(ctx, func() { p.stop(c.Grace) })
-	defer stop()
+	defer func() { <-ffmpegDone }()
 
-	// The watchdog kills an ffmpeg that has delivered no video frame (no frame at all, without
-	// video) for StallTimeout. What still came in the second half of that time tells why: audio
-	// frames (the video encoder or source is stuck), MPEG-TS without frames, or nothing (ffmpeg
-	// hangs, or is stopped). The first half is left out: the bytes of the last frame before a
-	// stop are read, while a frame without a PES length (a keyframe over 64 KiB) waits for the
-	// next one to start.
-	var stall atomic.Pointer[error]
-	var lastBytes, lastAudio atomic.Int64 // UnixNano
-	watchdog := time.AfterFunc(c.StallTimeout, func() {
-		err := stallCause(time.Now(), time.Unix(0, lastBytes.Load()), time.Unix(0, lastAudio.Load()), c.StallTimeout)
-		stall.Store(&err)
-		p.kill()
-	})
-	defer watchdog.Stop()
-
-	r := &demux.Reader{
-		R: &activityReader{r: rawio.NewReader(p.stdout), last: &lastBytes},
-		OnDecodeError: func(err error) {
-			c.demuxErrors.Add(1)
-			c.Logger.Debug("damaged MPEG-TS from ffmpeg", "error", err)
-		},
-	}
-	c.firstFrame, c.lastFrame = time.Time{}, time.Time{}
-	err = r.Initialize()
-	if err == nil {
-		err = r.Run(func(f *demux.Frame) error {
-			if f.Kind == demux.Video || !r.HasVideo() {
-				watchdog.Reset(c.StallTimeout)
-			} else {
-				lastAudio.Store(time.Now().UnixNano())
-			}
-			if f.Kind == demux.Video {
-				c.frames.Add(1)
-			} else {
-				c.audioFrames.Add(1)
-			}
-			c.lastFrame = time.Now()
-			if c.firstFrame.IsZero() {
-				c.firstFrame = c.lastFrame
-			}
-			if c.status.Load().State != StateRunning {
-				c.publish(func(s *Status) { s.State = StateRunning })
-			}
-			return c.Sink.WriteFrame(f)
-		})
-	}
-
-	switch {
-	case ctx.Err() != nil:
-		return "", ctx.Err()
-	case stall.Load() != nil:
-		return "", *stall.Load()
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		// ffmpeg closed its output: it is exiting, or it is wedged with its output closed,
-		// which is no better. It gets the grace to exit on its own, then is stopped.
+	hold := &holder{ctx: ctx, c: c, f: f, ffmpeg: c.enc.FFmpeg}
+	defer hold.wait()
+	tick := time.NewTicker(holdTick)
+	defer tick.Stop()
+	for {
 		select {
-		case <-p.done:
-		case <-time.After(c.Grace):
-			p.stop(c.Grace)
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			hold.check(now, time.Duration(p.Hold))
+			continue
+		case <-reloads:
 		}
-		return "", p.exitError()
-	default:
-		// A demux failure leaves ffmpeg running: stop it, then say both.
-		p.stop(c.Grace)
-		return "", fmt.Errorf("%w (%v)", err, p.exitError())
+		next, ok := c.reloads.take()
+		if !ok {
+			continue
+		}
+		changes := strings.Join(profiles.Changed(p, next), ", ")
+		if !profiles.SameEncoding(p, next) {
+			c.enc.Reload(next)
+			c.log.Info("channel restarted", "file", next.File, "changes", changes)
+		}
+		if !profiles.SameDestinations(p, next) {
+			if err := f.SetTargets(targets(next)); err != nil {
+				// the injector keeps the destinations it has, and so does the profile held
+				c.log.Error("destinations not changed", "file", next.File, "error", err)
+				next.Destinations = p.Destinations
+			} else if profiles.SameEncoding(p, next) {
+				c.log.Info("channel retargeted", "file", next.File, "changes", changes)
+			}
+		}
+		p = next
 	}
 }
 
-// stallCause says why no video frame came for timeout until now, from when bytes and audio
-// frames last came: only what came in the second half of that time counts.
-func stallCause(now, lastBytes, lastAudio time.Time, timeout time.Duration) error {
-	recent := now.Add(-timeout / 2)
-	switch {
-	case lastAudio.After(recent):
-		return fmt.Errorf("%w: audio only, no video frame for %v", errStalled, timeout)
-	case lastBytes.After(recent):
-		return fmt.Errorf("%w: MPEG-TS came but no frame for %v", errStalled, timeout)
+// newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
+func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
+	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: c.log, StateFile: c.stateFile}
+	if err := f.Initialize(); err != nil {
+		c.log.Error("channel not started", "file", p.File, "error", err)
+		c.enc.publish(func(st *Status) { st.State = StateError; st.setCause(err.Error(), CauseProfile) })
+		return nil
 	}
-	return fmt.Errorf("%w: no output for %v", errStalled, timeout)
+	c.mu.Lock()
+	c.fanout = f
+	c.mu.Unlock()
+	return f
 }
 
-// activityReader notes in last when bytes last came through, as UnixNano.
-type activityReader struct {
-	r    io.Reader
-	last *atomic.Int64
-}
-
-func (a *activityReader) Read(b []byte) (int, error) {
-	n, err := a.r.Read(b)
-	if n > 0 {
-		a.last.Store(time.Now().UnixNano())
+// status returns the channel's status with its destinations' figures.
+func (c *channel) status() Status {
+	st := c.enc.Status()
+	if f := c.injector(); f != nil {
+		st.Destinations = f.Stats()
 	}
-	return n, err
+	return st
 }
 
-// FFmpegNotFoundError is returned when the configured ffmpeg binary cannot be found.
-type FFmpegNotFoundError struct {
-	Path string
-	Err  error
+func (c *channel) injector() *inject.Fanout {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fanout
 }
-
-func (e *FFmpegNotFoundError) Error() string {
-	return fmt.Sprintf("ffmpeg not found (%q): install it with `apt-get install ffmpeg` (or `make deps`), "+
-		"or set ffmpeg = \"/path/to/ffmpeg\" in the main config", e.Path)
-}
-
-func (e *FFmpegNotFoundError) Unwrap() error { return e.Err }

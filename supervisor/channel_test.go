@@ -2,464 +2,149 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
-	"io"
+	"errors"
 	"log/slog"
 	"os"
-	"os/signal"
-	"regexp"
-	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
-	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/relay"
 )
 
-// The test binary doubles as a fake ffmpeg (os/exec's TestHelperProcess pattern): with
-// FAKE_FFMPEG set it behaves as that mode says instead of running tests. With LIVEINJECT_RELAY=1
-// it is a relay for the benchmarks (relayChild).
-func TestMain(m *testing.M) {
-	if mode := os.Getenv("FAKE_FFMPEG"); mode != "" {
-		os.Exit(fakeFFmpeg(mode))
-	}
-	if os.Getenv("LIVEINJECT_RELAY") == "1" {
-		os.Exit(relayChild())
-	}
-	goleak.VerifyTestMain(m)
-}
-
-func fakeFFmpeg(mode string) int {
-	if slices.Contains(os.Args[1:], "-encoders") {
-		// An ffmpeg built without VAAPI, whatever the mode, counting how often it is asked.
-		if f, err := os.OpenFile(os.Getenv("FAKE_FFMPEG_PROBES"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
-			f.Close()
-		}
-		fmt.Print("Encoders:\n V..... = Video\n A..... = Audio\n ------\n" +
-			" V....D libx264              libx264 H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 (codec h264)\n" +
-			" V....D h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)\n" +
-			" A..... aac                  AAC (Advanced Audio Coding)\n")
-		return 0
-	}
-	switch mode {
-	case "ts": // a short stream, then a clean exit
-		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		io.Copy(os.Stdout, f) //nolint:errcheck
-		return 0
-	case "hang-after-ts": // the stream once, then nothing, until SIGINT
-		signal.Ignore(syscall.SIGPIPE)
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, os.Interrupt)
-		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		io.Copy(os.Stdout, f) //nolint:errcheck
-		<-c
-		return 255
-	case "fail": // a device that cannot be opened
-		fmt.Fprint(os.Stderr, "[video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy\r\n")
-		return 3
-	case "hang": // writes nothing, but stops on SIGINT like ffmpeg
-		signal.Ignore(syscall.SIGPIPE)
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, os.Interrupt)
-		<-c
-		return 255
-	case "stubborn": // writes nothing and ignores SIGINT
-		signal.Ignore(os.Interrupt)
-		select {}
-	case "nulls": // the stream once, then MPEG-TS without frames: null packets, forever
-		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		io.Copy(os.Stdout, f) //nolint:errcheck
-		null := make([]byte, 188*100)
-		for i := 0; i < len(null); i += 188 {
-			copy(null[i:], []byte{0x47, 0x1f, 0xff, 0x10})
-		}
-		for {
-			if _, err := os.Stdout.Write(null); err != nil {
-				return 1
-			}
-		}
-	case "closed": // closes its output and stays, until SIGINT
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, os.Interrupt)
-		os.Stdout.Close()
-		<-c
-		return 255
-	case "flood": // the stream, with a flood of warnings on stderr
-		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		go func() {
-			for i := 0; ; i++ {
-				fmt.Fprintf(os.Stderr, "[h264 @ 0x1] warning %d: non-existing PPS 0 referenced\r", i)
-			}
-		}()
-		io.Copy(os.Stdout, f) //nolint:errcheck
-		return 0
-	case "echo": // repeats its input's URL in its error, as ffmpeg does
-		input := os.Args[slices.Index(os.Args, "-i")+1]
-		fmt.Fprintf(os.Stderr, "%s: Connection refused\n", input)
-		return 1
-	}
-	return 2
-}
-
-// recorder is a Sink that keeps what it is given.
-type recorder struct {
-	mu             sync.Mutex
-	frames         int
-	keys           int
-	discontinuites int
-	video, audio   int
-	// lastDTS is the last video frame's; backwards counts the video frames whose DTS is not
-	// after it within one ffmpeg run; noParams those without SPS and PPS.
-	lastDTS   int64
-	haveDTS   bool // lastDTS is of this run
-	backwards int
-	noParams  int
-}
-
-func (r *recorder) WriteFrame(f *demux.Frame) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.frames++
-	if f.Key {
-		r.keys++
-	}
-	if f.Kind == demux.Audio {
-		r.audio++
-		return nil
-	}
-	if r.haveDTS && f.DTS <= r.lastDTS {
-		r.backwards++
-	}
-	if f.Params == nil || len(f.Params.SPS) == 0 || len(f.Params.PPS) == 0 {
-		r.noParams++
-	}
-	r.video++
-	r.lastDTS, r.haveDTS = f.DTS, true
-	return nil
-}
-
-// kinds returns the video and audio frames received, and the video frames that went back in
-// time or came without parameter sets.
-func (r *recorder) kinds() (video, audio, backwards, noParams int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.video, r.audio, r.backwards, r.noParams
-}
-
-func (r *recorder) Discontinuity() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.discontinuites++
-	r.haveDTS = false // a new run starts its own timestamps
-}
-
-func (r *recorder) counts() (frames, keys, discontinuities int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.frames, r.keys, r.discontinuites
-}
-
-func testProfile() profiles.Channel {
-	return profiles.Channel{
-		Name:   "test",
-		Source: profiles.Source{Kind: "testsrc"},
-		Video: profiles.Video{Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: profiles.Duration(2 * time.Second),
-			Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25},
-		Audio: profiles.Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
+// TestReloadFFmpegTimings reloads a channel's [ffmpeg] stall_timeout and stop_grace from an hour
+// to 200 ms: the ffmpeg started for the new profile runs by the new values.
+func TestReloadFFmpegTimings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode string // of the fake ffmpeg
+		set  func(p *profiles.Channel, d time.Duration)
+		// done tells that an ffmpeg ran by 200 ms
+		done func(s *Supervisor, pids *pidTracker) bool
+	}{
+		// writes nothing: stalled after stall_timeout
+		{"stall_timeout", "hang", func(p *profiles.Channel, d time.Duration) { p.FFmpeg.StallTimeout = profiles.Duration(d) },
+			func(s *Supervisor, _ *pidTracker) bool { st := s.Status(); return len(st) == 1 && st[0].Stalls > 0 }},
+		// closes its output and stays: stopped after stop_grace, and started again
+		{"stop_grace", "closed", func(p *profiles.Channel, d time.Duration) { p.FFmpeg.StopGrace = profiles.Duration(d) },
+			func(_ *Supervisor, pids *pidTracker) bool { return len(pids.pids) >= 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FAKE_FFMPEG", tc.mode)
+			p := testProfile()
+			p.FFmpeg.StallTimeout = profiles.Duration(time.Hour)
+			tc.set(&p, time.Hour)
+			pids := newPIDTracker()
+			s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnStart: func(_ string, pid int) { pids.add(pid) }}
+			t.Cleanup(func() { pids.assertReaped(t) })
+			runSupervisor(t, s)
+			pids.waitStarts(t, 1)
+			tc.set(&p, 200*time.Millisecond)
+			s.Update([]profiles.Channel{p})
+			pids.waitStarts(t, 2)
+			fftest.WaitFor(t, 20*time.Second, "the new "+tc.name+" in force", func() bool {
+				pids.mu.Lock()
+				defer pids.mu.Unlock()
+				return tc.done(s, pids)
+			})
+		})
 	}
 }
 
-// pidTracker records the fake ffmpeg children a Channel starts.
-type pidTracker struct {
-	mu   sync.Mutex
-	pids []int
-	c    chan int
-}
-
-func newPIDTracker() *pidTracker { return &pidTracker{c: make(chan int, 100)} }
-
-func (p *pidTracker) add(pid int) {
-	p.mu.Lock()
-	p.pids = append(p.pids, pid)
-	p.mu.Unlock()
-	p.c <- pid
-}
-
-// waitStarts waits until n children have been started.
-func (p *pidTracker) waitStarts(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		p.mu.Lock()
-		got := len(p.pids)
-		p.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-p.c:
-		case <-deadline:
-			t.Fatalf("%d ffmpeg starts, want %d", got, n)
-		}
-	}
-}
-
-// last returns the PID of the latest child started, 0 before the first.
-func (p *pidTracker) last() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.pids) == 0 {
-		return 0
-	}
-	return p.pids[len(p.pids)-1]
-}
-
-// assertReaped fails when any child started is still there, as a process or a zombie.
-func (p *pidTracker) assertReaped(t *testing.T) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pid := range p.pids {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			t.Errorf("ffmpeg child %d still exists after Run returned", pid)
-		}
-	}
-}
-
-func startChannel(t *testing.T, mode string, configure func(*Channel)) (*Channel, *recorder, *pidTracker, *fftest.Buffer, func()) {
-	t.Setenv("FAKE_FFMPEG", mode)
-	logs := &fftest.Buffer{}
-	sink := &recorder{}
+// TestChannelInjectorCannotStart gives a channel a destination the injector refuses: the channel
+// is in state error with the cause, the others run, and a fixed profile starts it.
+func TestChannelInjectorCannotStart(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG", "hang-after-ts")
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	bad := testProfile()
+	bad.Name = "bad"
+	bad.Destinations = []profiles.Destination{{URL: "http://127.0.0.1:1/x.sdp"}}
+	good := testProfile()
+	good.Name = "good"
 	pids := newPIDTracker()
-	c := &Channel{
-		Profile:    testProfile(),
-		FFmpeg:     os.Args[0],
-		Sink:       sink,
-		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
-		Grace:      time.Second,
-		MinBackoff: 10 * time.Millisecond,
-		MaxBackoff: 50 * time.Millisecond,
-		OnStart:    pids.add,
+	var logs fftest.Buffer
+	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{bad, good}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		OnStart: func(_ string, pid int) { pids.add(pid) }}
+	t.Cleanup(func() { pids.assertReaped(t) }) // after the supervisor's cleanup: they run last first
+	runSupervisor(t, s)
+	fftest.WaitFor(t, 10*time.Second, "bad in error, good running", func() bool {
+		st := s.Status()
+		return len(st) == 2 && st[0].State == StateError && st[1].State == StateRunning
+	})
+	st := s.Status()[0]
+	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp or rtsps`) ||
+		st.LastCauseAt.IsZero() || st.Destinations != nil || s.Destinations("bad") != nil {
+		t.Errorf("bad channel: %+v", st)
 	}
-	if configure != nil {
-		configure(c)
+	if err, ok := errors.AsType[*NotRunnableError](s.Restart("bad")); !ok || err.Channel != "bad" || err.Cause != st.LastCause {
+		t.Errorf("restart of the channel in error: %v, want a NotRunnableError", err)
 	}
+	if err, ok := errors.AsType[*UnknownChannelError](s.Restart("nope")); !ok || err.Channel != "nope" {
+		t.Errorf("restart of an unknown channel: %v, want an UnknownChannelError", err)
+	}
+	bad.Destinations = []profiles.Destination{{URL: "rtsp://127.0.0.1:1/x.sdp"}}
+	s.Update([]profiles.Channel{bad, good})
+	fftest.WaitFor(t, 10*time.Second, "bad running", func() bool {
+		st := s.Status()
+		return len(st) == 2 && st[0].State == StateRunning && len(st[0].Destinations) == 1
+	})
+}
+
+// TestChannelHolds has a channel's ffmpeg go silent after its stream: after the hold delay its
+// destination keeps getting packets (the last keyframe, twice a second) on the same session, the
+// status says since when, and when a new ffmpeg's frames come the hold ends.
+func TestChannelHolds(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG", "hang-after-ts")
+	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
+	rl := &relay.Server{Address: "127.0.0.1:0"}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	p := testProfile()
+	p.Hold = profiles.Duration(300 * time.Millisecond)
+	p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/test.sdp"}}
+	pids := newPIDTracker()
+	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnStart: func(_ string, pid int) { pids.add(pid) }}
+	runSupervisor(t, s)
+
+	var held Status
+	fftest.WaitFor(t, 10*time.Second, "holding", func() bool {
+		st := s.Status()
+		if len(st) != 1 {
+			return false
+		}
+		held = st[0]
+		return !held.HoldingSince.IsZero()
+	})
+	sent := held.Destinations[0].PacketsSent
+	fftest.WaitFor(t, 10*time.Second, "held keyframes sent", func() bool {
+		d := s.Status()[0].Destinations[0]
+		return d.PacketsSent > sent+2 && d.State == "recording"
+	})
+	s.Restart("test")
+	pids.waitStarts(t, 2)
+	fftest.WaitFor(t, 10*time.Second, "the hold ended", func() bool {
+		st := s.Status()[0]
+		return st.HoldingSince.IsZero() && st.Held > 0
+	})
+	if d := s.Status()[0].Destinations[0]; d.Reconnects != 0 || d.FailedAttempts != 0 {
+		t.Errorf("destination %+v, want the one session throughout", d)
+	}
+}
+
+// runSupervisor runs s until the test ends, and then waits for it: every ffmpeg reaped, every
+// destination torn down.
+func runSupervisor(t testing.TB, s *Supervisor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	stop := func() {
-		t.Helper()
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Run did not return after cancel")
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
 		}
-		pids.assertReaped(t)
-	}
-	return c, sink, pids, logs, stop
-}
-
-func TestChannelRestartsWhenFFmpegExits(t *testing.T) {
-	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, sink, pids, logs, stop := startChannel(t, "ts", nil)
-	pids.waitStarts(t, 3)
-	stop()
-
-	frames, keys, disc := sink.counts()
-	if frames < 2*25 || keys < 2 {
-		t.Errorf("frames %d, IDRs %d: want every run's stream delivered", frames, keys)
-	}
-	if disc < 2 {
-		t.Errorf("discontinuities %d, want one per restart", disc)
-	}
-	if !strings.Contains(logs.String(), "ffmpeg exited with status 0") {
-		t.Errorf("exit not logged:\n%s", logs)
-	}
-	st := c.Status()
-	// Frames counts the video, AudioFrames the audio
-	if st.State != StateStopped || st.Starts < 3 || st.Frames == 0 || st.Frames+st.AudioFrames != uint64(frames) || st.Stalls != 0 ||
-		st.LastCause != "ffmpeg exited with status 0" || st.Cause != "exited 0" || st.PID != 0 {
-		t.Errorf("status %+v, want stopped after >= 3 starts, %d frames, no stall", st, frames)
-	}
-}
-
-func TestChannelReportsExitCauseWithStderr(t *testing.T) {
-	c, _, pids, logs, stop := startChannel(t, "fail", nil)
-	pids.waitStarts(t, 2)
-	want := "ffmpeg exited with status 3: [video4linux2 @ 0x1] Cannot open video device /dev/video0: Device or resource busy"
-	fftest.WaitFor(t, 10*time.Second, "the cause in the status", func() bool {
-		st := c.Status()
-		return st.State == StateBackoff && st.LastCause == want && st.Cause == CauseDeviceBusy &&
-			len(st.LastStderr) == 1 && !st.RetryAt.IsZero()
 	})
-	stop()
-	if !strings.Contains(logs.String(), want) {
-		t.Errorf("log lacks %q:\n%s", want, logs)
-	}
-}
-
-func TestChannelKillsStalledFFmpeg(t *testing.T) {
-	c, _, pids, logs, stop := startChannel(t, "hang", func(c *Channel) { c.StallTimeout = 200 * time.Millisecond })
-	pids.waitStarts(t, 2)
-	stop()
-	if st := c.Status(); st.Stalls < 1 || !strings.HasPrefix(st.LastCause, "stalled") || st.Cause != CauseStalled {
-		t.Errorf("status %+v, want a stall counted", st)
-	}
-	if !strings.Contains(logs.String(), "stalled: no output for 200ms") {
-		t.Errorf("stall not logged:\n%s", logs)
-	}
-}
-
-func TestChannelStopEscalatesToSIGKILL(t *testing.T) {
-	_, _, pids, _, stop := startChannel(t, "stubborn", func(c *Channel) { c.Grace = 100 * time.Millisecond })
-	pids.waitStarts(t, 1)
-	start := time.Now()
-	stop()
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("stop took %v although ffmpeg ignores SIGINT and the grace is 100ms", d)
-	}
-}
-
-func TestChannelFFmpegNotFound(t *testing.T) {
-	_, _, _, logs, stop := startChannel(t, "ts", func(c *Channel) { c.FFmpeg = "/nonexistent/ffmpeg" })
-	logs.WaitFor(t, `ffmpeg not found (\"/nonexistent/ffmpeg\"): install it with`)
-	stop()
-}
-
-// TestChannelStallCauses stops an ffmpeg after its stream, as SIGSTOP does: the bytes of its
-// last frame came but not the frame (the demuxer hands a frame on when the next one starts), and
-// the stall says "no output", not that MPEG-TS came.
-func TestChannelStallCauses(t *testing.T) {
-	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, _, pids, logs, stop := startChannel(t, "hang-after-ts", func(c *Channel) { c.StallTimeout = 800 * time.Millisecond })
-	pids.waitStarts(t, 2)
-	stop()
-	if want := "stalled: no output for 800ms"; !strings.Contains(logs.String(), want) {
-		t.Errorf("log lacks %q:\n%s", want, logs)
-	}
-	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
-		t.Errorf("status %+v, want a stall counted", st)
-	}
-}
-
-func TestStallCause(t *testing.T) {
-	now, never := time.Now(), time.Time{}
-	for _, tc := range []struct {
-		bytes, audio time.Time
-		want         string
-	}{
-		{never, never, "stalled: no output for 10s"},
-		{now.Add(-7 * time.Second), never, "stalled: no output for 10s"}, // a last frame's bytes, long ago
-		{now.Add(-time.Second), never, "stalled: MPEG-TS came but no frame for 10s"},
-		{now.Add(-time.Second), now.Add(-2 * time.Second), "stalled: audio only, no video frame for 10s"},
-		{now.Add(-time.Second), now.Add(-8 * time.Second), "stalled: MPEG-TS came but no frame for 10s"},
-	} {
-		if got := stallCause(now, tc.bytes, tc.audio, 10*time.Second).Error(); got != tc.want {
-			t.Errorf("bytes %v ago, audio %v ago: %q, want %q", now.Sub(tc.bytes), now.Sub(tc.audio), got, tc.want)
-		}
-	}
-}
-
-// TestChannelStallWithOutput tells a stall of an ffmpeg that writes MPEG-TS without frames
-// from a silent one, and counts it as a stall.
-func TestChannelStallWithOutput(t *testing.T) {
-	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, sink, pids, logs, stop := startChannel(t, "nulls", func(c *Channel) { c.StallTimeout = 300 * time.Millisecond })
-	pids.waitStarts(t, 2)
-	stop()
-	if !strings.Contains(logs.String(), "stalled: MPEG-TS came but no frame for 300ms") {
-		t.Errorf("stall with output not logged:\n%s", logs)
-	}
-	if frames, _, _ := sink.counts(); frames < 25 {
-		t.Errorf("%d frames, want the stream's before the stall", frames)
-	}
-	if st := c.Status(); st.Stalls < 1 || st.Cause != CauseStalled {
-		t.Errorf("status %+v, want a stall counted", st)
-	}
-}
-
-// TestChannelOutputClosedButAlive stops an ffmpeg that closed its output and stays: it gets the
-// grace, then SIGINT, and is started again without waiting for the stall timeout.
-func TestChannelOutputClosedButAlive(t *testing.T) {
-	_, _, pids, logs, stop := startChannel(t, "closed", func(c *Channel) {
-		c.Grace = 200 * time.Millisecond
-		c.StallTimeout = time.Hour
-	})
-	pids.waitStarts(t, 3)
-	stop()
-	if !strings.Contains(logs.String(), "ffmpeg exited with status 255") {
-		t.Errorf("the stop after the closed output not logged:\n%s", logs)
-	}
-}
-
-// TestChannelStderrFlood runs an ffmpeg that floods stderr while it streams: the frames all come
-// and only the last lines are kept.
-func TestChannelStderrFlood(t *testing.T) {
-	t.Setenv("FAKE_FFMPEG_TS", fftest.TS(t, "1"))
-	c, sink, pids, _, stop := startChannel(t, "flood", nil)
-	pids.waitStarts(t, 2)
-	st := c.Status() // the first run's lines: the second may be stopped before it says anything
-	stop()
-	if frames, _, _ := sink.counts(); frames < 25 {
-		t.Errorf("%d frames, want every frame of the first run", frames)
-	}
-	if len(st.LastStderr) != stderrLines || !strings.Contains(st.LastStderr[0], "non-existing PPS") {
-		t.Errorf("kept %d stderr lines (%q...), want the last %d", len(st.LastStderr), st.LastStderr[:min(2, len(st.LastStderr))], stderrLines)
-	}
-}
-
-// TestChannelBackoffSequence checks the delays between restarts of an ffmpeg that fails at once,
-// as the channel logs them: doubling from the minimum to the cap, within the ±20 % jitter, then
-// staying at the cap.
-func TestChannelBackoffSequence(t *testing.T) {
-	_, _, pids, logs, stop := startChannel(t, "fail", func(c *Channel) {
-		c.MinBackoff, c.MaxBackoff = 50*time.Millisecond, 400*time.Millisecond
-	})
-	pids.waitStarts(t, 7)
-	stop()
-	var delays []time.Duration
-	for _, m := range regexp.MustCompile(`restart_in=(\S+)`).FindAllStringSubmatch(logs.String(), -1) {
-		d, err := time.ParseDuration(m[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		delays = append(delays, d)
-	}
-	if len(delays) < 6 {
-		t.Fatalf("delays %v, want at least 6", delays)
-	}
-	for i, want := range []time.Duration{50, 100, 200, 400, 400, 400} {
-		want *= time.Millisecond
-		lo, hi := want*8/10-time.Millisecond, want*12/10+time.Millisecond
-		if delays[i] < lo || delays[i] > hi {
-			t.Errorf("delay %d is %v, want %v ± 20 %%; all: %v", i+1, delays[i], want, delays)
-		}
-	}
 }

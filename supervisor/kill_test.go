@@ -17,13 +17,14 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 )
 
 // killRig is a real channel, ffmpeg's test pattern at 320x240, pushed through its injector into
 // the in-process relay, with a player reading it there.
 type killRig struct {
-	ch        *Channel
+	enc       *encoder
 	publishes atomic.Int32
 	videoPkts atomic.Int64 // video packets the player has received
 	stop      func()
@@ -45,11 +46,12 @@ func newKillRig(tb testing.TB, minBackoff time.Duration) *killRig {
 	p := testProfile()
 	p.Name = "kill"
 	p.Video.Size.Width, p.Video.Size.Height = 320, 240
-	k.ch = &Channel{Profile: p, FFmpeg: "ffmpeg", Sink: f, Grace: time.Second,
+	p.FFmpeg.StopGrace = profiles.Duration(time.Second)
+	k.enc = &encoder{Profile: p, FFmpeg: "ffmpeg", Sink: f,
 		MinBackoff: minBackoff, MaxBackoff: minBackoff}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- k.ch.Run(ctx) }()
+	go func() { done <- k.enc.Run(ctx) }()
 	fftest.WaitFor(tb, 30*time.Second, "the channel published", func() bool { return k.publishes.Load() == 1 })
 
 	u, err := base.ParseURL(url)
@@ -94,7 +96,7 @@ func (k *killRig) killAndWait(tb testing.TB) time.Duration {
 	tb.Helper()
 	var pid int
 	fftest.WaitFor(tb, 30*time.Second, "a running ffmpeg", func() bool {
-		st := k.ch.Status()
+		st := k.enc.Status()
 		pid = st.PID
 		return st.State == StateRunning && pid != 0
 	})
@@ -103,7 +105,7 @@ func (k *killRig) killAndWait(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	fftest.WaitFor(tb, 30*time.Second, "ffmpeg restarted", func() bool {
-		st := k.ch.Status()
+		st := k.enc.Status()
 		return st.PID != 0 && st.PID != pid
 	})
 	// Frames of the new ffmpeg reach the player: count from the moment it started.
@@ -123,10 +125,10 @@ func TestKillNineTwentyTimes(t *testing.T) {
 	var pids []int
 	for i := range 20 {
 		d := k.killAndWait(t)
-		pids = append(pids, k.ch.Status().PID)
+		pids = append(pids, k.enc.Status().PID)
 		t.Logf("kill %d: video back after %v", i+1, d.Round(time.Millisecond))
 	}
-	st := k.ch.Status()
+	st := k.enc.Status()
 	if st.Starts != 21 || st.Cause != CauseKilled {
 		t.Errorf("status %+v, want 21 starts and the cause %q", st, CauseKilled)
 	}

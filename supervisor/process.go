@@ -30,6 +30,11 @@ type process struct {
 	mu   sync.Mutex
 	tail []string
 
+	// signalMu makes signals and the reaping one at a time: the group gets a signal only while
+	// its leader, ffmpeg, is not reaped, so that its id cannot be another process's by then.
+	signalMu sync.Mutex
+	reaped   bool
+
 	stopOnce sync.Once
 }
 
@@ -71,7 +76,11 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 		// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
 		p.readStderr(rawio.NewReader(errR), redact, log, onProgress)
 		errR.Close()
+		waitExited(cmd.Process.Pid)
+		p.signalMu.Lock()
 		p.err = cmd.Wait()
+		p.reaped = true
+		p.signalMu.Unlock()
 		close(p.done)
 	}()
 	return p, nil
@@ -132,14 +141,13 @@ func (p *process) stop(grace time.Duration) {
 			return
 		default:
 		}
-		pgid := -p.pid()
-		syscall.Kill(pgid, syscall.SIGINT) //nolint:errcheck
+		p.signal(syscall.SIGINT)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-p.done:
 		case <-t.C:
-			syscall.Kill(pgid, syscall.SIGKILL) //nolint:errcheck
+			p.signal(syscall.SIGKILL)
 		}
 	})
 	<-p.done
@@ -148,7 +156,16 @@ func (p *process) stop(grace time.Duration) {
 
 // kill ends the group at once, for a child that is stalled.
 func (p *process) kill() {
-	syscall.Kill(-p.pid(), syscall.SIGKILL) //nolint:errcheck
+	p.signal(syscall.SIGKILL)
+}
+
+// signal sends sig to ffmpeg's process group, unless ffmpeg has been reaped.
+func (p *process) signal(sig syscall.Signal) {
+	p.signalMu.Lock()
+	defer p.signalMu.Unlock()
+	if !p.reaped {
+		syscall.Kill(-p.pid(), sig) //nolint:errcheck
+	}
 }
 
 // exitError explains how the child ended, with its last stderr line when it failed.
@@ -161,7 +178,7 @@ func (p *process) exitError() error {
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			msg = "ffmpeg killed by " + ws.Signal().String()
+			msg = "ffmpeg killed by " + signalText(ws.Signal(), ws.CoreDump())
 		} else {
 			msg = fmt.Sprintf("ffmpeg exited with status %d", ee.ExitCode())
 		}
@@ -170,4 +187,46 @@ func (p *process) exitError() error {
 		msg += ": " + lines[len(lines)-1]
 	}
 	return errors.New(msg)
+}
+
+// signals are the names operators know signals by, from kill -l and the man pages; Go's own
+// strings are descriptions ("killed", "terminated"), which read badly after "killed by". note
+// says, for the signals a crash sends, what happened.
+var signals = map[syscall.Signal]struct{ name, note string }{
+	syscall.SIGHUP:  {"SIGHUP", ""},
+	syscall.SIGINT:  {"SIGINT", ""},
+	syscall.SIGQUIT: {"SIGQUIT", ""},
+	syscall.SIGILL:  {"SIGILL", "illegal instruction: a build for another CPU?"},
+	syscall.SIGTRAP: {"SIGTRAP", ""},
+	syscall.SIGABRT: {"SIGABRT", "it aborted"},
+	syscall.SIGBUS:  {"SIGBUS", "bus error: it crashed"},
+	syscall.SIGFPE:  {"SIGFPE", "arithmetic error: it crashed"},
+	syscall.SIGKILL: {"SIGKILL", ""},
+	syscall.SIGUSR1: {"SIGUSR1", ""},
+	syscall.SIGSEGV: {"SIGSEGV", "segmentation fault: it crashed"},
+	syscall.SIGUSR2: {"SIGUSR2", ""},
+	syscall.SIGPIPE: {"SIGPIPE", ""},
+	syscall.SIGALRM: {"SIGALRM", ""},
+	syscall.SIGTERM: {"SIGTERM", ""},
+	syscall.SIGXCPU: {"SIGXCPU", "CPU time limit exceeded"},
+	syscall.SIGXFSZ: {"SIGXFSZ", "file size limit exceeded"},
+	syscall.SIGSYS:  {"SIGSYS", "bad system call"},
+}
+
+// signalText names a signal that ended a process, as in "killed by SIGKILL" or "killed by
+// SIGSEGV (segmentation fault: it crashed, core dumped)".
+func signalText(sig syscall.Signal, core bool) string {
+	s, ok := signals[sig]
+	if !ok {
+		s.name = fmt.Sprintf("signal %d", int(sig))
+	}
+	switch {
+	case s.note != "" && core:
+		return s.name + " (" + s.note + ", core dumped)"
+	case s.note != "":
+		return s.name + " (" + s.note + ")"
+	case core:
+		return s.name + " (core dumped)"
+	}
+	return s.name
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,12 +43,12 @@ func mp4(t *testing.T) string {
 	return out
 }
 
-// realChannel runs ch with the real ffmpeg; stop stops it and checks that every ffmpeg it
+// realEncoder runs ch with the real ffmpeg; stop stops it and checks that every ffmpeg it
 // started is gone.
-func realChannel(t *testing.T, ch profiles.Channel) (*Channel, *recorder, *fftest.Buffer, func()) {
+func realEncoder(t *testing.T, ch profiles.Channel) (*encoder, *recorder, *fftest.Buffer, func()) {
 	t.Helper()
 	fftest.Require(t)
-	c, sink, _, logs, stop := startChannel(t, "", func(c *Channel) {
+	c, sink, _, logs, stop := startEncoder(t, "", func(c *encoder) {
 		c.Profile = ch
 		c.FFmpeg = "ffmpeg"
 	})
@@ -56,7 +57,7 @@ func realChannel(t *testing.T, ch profiles.Channel) (*Channel, *recorder, *fftes
 
 // waitVideo waits for n video frames from a single ffmpeg run and checks them: every one in
 // decoding order, with its SPS and PPS.
-func waitVideo(t *testing.T, c *Channel, sink *recorder, logs *fftest.Buffer, n int) {
+func waitVideo(t *testing.T, c *encoder, sink *recorder, logs *fftest.Buffer, n int) {
 	t.Helper()
 	defer func() {
 		if t.Failed() {
@@ -90,7 +91,7 @@ func TestFileSource(t *testing.T) {
 			if tc.encoder == "copy" {
 				ch.Audio.Encoder = "copy"
 			}
-			c, sink, logs, stop := realChannel(t, ch)
+			c, sink, logs, stop := realEncoder(t, ch)
 			defer stop()
 			// 25 frames a second, a keyframe each: three keyframes are two ends of the file.
 			waitVideo(t, c, sink, logs, 60)
@@ -157,7 +158,7 @@ func TestRTSPSource(t *testing.T) {
 	ch := testProfile()
 	ch.Source = profiles.Source{Kind: "rtsp", URL: "rtsp://viewer:s3cret@" + rl.Addr() + "/cam.sdp", Timeout: profiles.Duration(5 * time.Second)}
 	ch.Video.Encoder, ch.Audio.Encoder = "copy", "copy"
-	c, sink, logs, stop := realChannel(t, ch)
+	c, sink, logs, stop := realEncoder(t, ch)
 	defer stop()
 	waitVideo(t, c, sink, logs, 50)
 	if _, audio, _, _ := sink.kinds(); audio == 0 {
@@ -174,7 +175,7 @@ func TestFFmpegSource(t *testing.T) {
 	smallVideo(&ch)
 	ch.Source = profiles.Source{Kind: "ffmpeg"}
 	ch.FFmpeg.InputArgs = []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"}
-	c, sink, logs, stop := realChannel(t, ch)
+	c, sink, logs, stop := realEncoder(t, ch)
 	defer stop()
 	waitVideo(t, c, sink, logs, 30)
 	if _, audio, _, _ := sink.kinds(); audio != 0 {
@@ -190,13 +191,13 @@ func TestV4L2DeviceMissing(t *testing.T) {
 	ch.File = "/etc/liveinject/profiles/test.toml"
 	ch.Source = profiles.Source{Kind: "v4l2", Device: device}
 
-	problems := (&Checker{}).Check(ch, "ffmpeg")
+	problems := (&Checker{}).Check(t.Context(), ch, "ffmpeg")
 	want := `channel "test" (/etc/liveinject/profiles/test.toml): v4l2 device ` + device + ` not found: is the camera plugged in?`
 	if len(problems) != 1 || problems[0].Error() != want {
 		t.Errorf("problems %v, want\n%s", problems, want)
 	}
 
-	c, _, logs, stop := realChannel(t, ch)
+	c, _, logs, stop := realEncoder(t, ch)
 	defer stop()
 	fftest.WaitFor(t, e2eTimeout, "two failed starts", func() bool {
 		st := c.Status()
@@ -217,7 +218,7 @@ func TestCheckPaths(t *testing.T) {
 	ch.Source = profiles.Source{Kind: "file", Path: filepath.Join(dir, "clip.mp4")}
 	ch.Video.Encoder, ch.Video.VAAPIDevice = "h264_vaapi", filepath.Join(dir, "renderD128")
 	// with no ffmpeg to ask, the encoders are not checked
-	got := (&Checker{}).Check(ch, filepath.Join(dir, "ffmpeg"))
+	got := (&Checker{}).Check(t.Context(), ch, filepath.Join(dir, "ffmpeg"))
 	want := []string{
 		`channel "test" (cam.toml): file ` + dir + `/clip.mp4 not found: source.path must name a media file`,
 		`channel "test" (cam.toml): VAAPI device ` + dir + `/renderD128 not found: h264_vaapi needs an Intel or AMD GPU with its driver`,
@@ -231,7 +232,7 @@ func TestCheckPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := (&Checker{}).Check(ch, filepath.Join(dir, "ffmpeg")); len(got) != 0 {
+	if got := (&Checker{}).Check(t.Context(), ch, filepath.Join(dir, "ffmpeg")); len(got) != 0 {
 		t.Errorf("problems %v with everything there", got)
 	}
 }
@@ -251,11 +252,11 @@ func TestCheckEncoders(t *testing.T) {
 	for range 3 {
 		want := []string{`channel "test" (vaapi.toml): video encoder h264_vaapi is not compiled into ` + os.Args[0] +
 			`: choose another video.encoder, or install an ffmpeg built with it (` + "`" + os.Args[0] + " -hide_banner -encoders` lists those it has)"}
-		if got := problemStrings(checker.Check(vaapi, os.Args[0])); !slices.Equal(got, want) {
+		if got := problemStrings(checker.Check(t.Context(), vaapi, os.Args[0])); !slices.Equal(got, want) {
 			t.Errorf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		// listed, even if this machine has no GPU for it: the cause says so once it runs
-		if got := checker.Check(nvenc, os.Args[0]); len(got) != 0 {
+		if got := checker.Check(t.Context(), nvenc, os.Args[0]); len(got) != 0 {
 			t.Errorf("problems %v, want none", got)
 		}
 	}
@@ -268,10 +269,71 @@ func TestCheckEncoders(t *testing.T) {
 	}
 }
 
+// TestCheckEncodersAfterFailure asks a fake ffmpeg for its encoders, which fails the first time
+// only: the failure is said, and the next check asks again.
+func TestCheckEncodersAfterFailure(t *testing.T) {
+	probes := filepath.Join(t.TempDir(), "probes")
+	t.Setenv("FAKE_FFMPEG", "hang")
+	t.Setenv("FAKE_FFMPEG_PROBE", "fail-once")
+	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	checker := &Checker{}
+	vaapi := testProfile()
+	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
+	got := problemStrings(checker.Check(t.Context(), vaapi, os.Args[0]))
+	if want := "cannot list the encoders of " + os.Args[0] + ": exit status 1: Illegal instruction"; len(got) != 1 || !strings.HasSuffix(got[0], want) {
+		t.Errorf("first check: %q, want %q", got, want)
+	}
+	for range 2 {
+		got = problemStrings(checker.Check(t.Context(), vaapi, os.Args[0]))
+		if len(got) != 1 || !strings.Contains(got[0], "video encoder h264_vaapi is not compiled into") {
+			t.Errorf("after the failure: %q, want the encoder missing", got)
+		}
+	}
+	b, err := os.ReadFile(probes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(b), "-encoders"); got != 2 {
+		t.Errorf("ffmpeg asked for its encoders %d times, want twice: after the failure, then never again:\n%s", got, b)
+	}
+}
+
+// TestCheckEncodersContext asks an ffmpeg that never answers for its encoders: the check ends with
+// its context and says so, and the next check asks again.
+func TestCheckEncodersContext(t *testing.T) {
+	probes := filepath.Join(t.TempDir(), "probes")
+	t.Setenv("FAKE_FFMPEG", "hang")
+	t.Setenv("FAKE_FFMPEG_PROBE", "hang")
+	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	checker := &Checker{}
+	vaapi := testProfile()
+	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan []*Problem, 1)
+	go func() { done <- checker.Check(ctx, vaapi, os.Args[0]) }()
+	fftest.WaitFor(t, 10*time.Second, "ffmpeg asked", func() bool { b, _ := os.ReadFile(probes); return len(b) > 0 })
+	cancel()
+	select {
+	case ps := <-done:
+		want := "cannot list the encoders of " + os.Args[0] + ": " + os.Args[0] + " -encoders: context canceled"
+		if got := problemStrings(ps); len(got) != 1 || !strings.HasSuffix(got[0], want) {
+			t.Errorf("check: %q, want %q", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check went on after its context ended")
+	}
+
+	t.Setenv("FAKE_FFMPEG_PROBE", "")
+	if got := problemStrings(checker.Check(t.Context(), vaapi, os.Args[0])); len(got) != 1 ||
+		!strings.Contains(got[0], "video encoder h264_vaapi is not compiled into") {
+		t.Errorf("the next check: %q, want the encoder missing", got)
+	}
+}
+
 // TestParseEncoders reads the real ffmpeg's list.
 func TestParseEncoders(t *testing.T) {
 	fftest.Require(t)
-	names, err := probeEncoders("ffmpeg")
+	names, err := probeEncoders(t.Context(), "ffmpeg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,11 +385,11 @@ func TestRedactor(t *testing.T) {
 	}
 }
 
-// TestChannelHidesSourcePassword runs a fake ffmpeg that repeats its arguments in its error,
+// TestEncoderHidesSourcePassword runs a fake ffmpeg that repeats its arguments in its error,
 // as ffmpeg repeats a camera's URL: neither the log nor the status shows the password.
-func TestChannelHidesSourcePassword(t *testing.T) {
+func TestEncoderHidesSourcePassword(t *testing.T) {
 	var debug fftest.Buffer
-	c, _, pids, _, stop := startChannel(t, "echo", func(c *Channel) {
+	c, _, pids, _, stop := startEncoder(t, "echo", func(c *encoder) {
 		c.Profile.Source = profiles.Source{Kind: "rtsp", URL: "rtsp://admin:s3cret@cam.example/s", Timeout: profiles.Duration(time.Second)}
 		c.Logger = slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -13,10 +12,9 @@ import (
 	"github.com/liveinject/liveinject/profiles"
 )
 
-// Supervisor keeps one owner per channel (see owner) and reconciles them with the channel set:
-// Update hands it a new set, and Run's goroutine creates the owners of added channels, reloads
-// those of changed ones and closes those of removed ones. It never starts or stops a channel's
-// goroutines itself.
+// Supervisor reconciles the channels (see channel) with the channel set: Update hands it a new
+// set, and Run's goroutine starts added channels, reloads changed ones and closes removed ones.
+// It never starts or stops a channel's goroutines itself.
 type Supervisor struct {
 	// FFmpeg is the ffmpeg binary for every channel.
 	FFmpeg string
@@ -29,38 +27,23 @@ type Supervisor struct {
 	// OnStart, if set, is called with the channel name and PID of every ffmpeg child started.
 	OnStart func(channel string, pid int)
 	// OnApplied, if set, is called from Run's goroutine once an Update has been handed to the
-	// owners, with what changed: removed channels are stopped by then, and added, restarted and
+	// channels, with what changed: removed channels are stopped by then, and added, restarted and
 	// retargeted ones are on their way.
 	OnApplied func(profiles.Changes)
 
 	checker Checker // shared, so that each ffmpeg is asked for its encoders once
 
-	mu      sync.Mutex
-	owners  map[string]*owner  // what Status and Destinations read; Run's goroutine writes it
-	pending []profiles.Channel // the latest Update not applied yet
-	updated bool
-	kick    chan struct{}
+	updates mailbox[[]profiles.Channel] // the latest Update not applied yet
+
+	mu     sync.Mutex
+	byName map[string]*channel // what Status and Destinations read; Run's goroutine writes it
 }
 
 // Update asks Run to turn the channel set into channels: added channels start, removed ones stop,
 // changed ones restart or only get new destinations (see profiles.Diff), and the others are left
 // alone. It does not wait; when updates come faster than they are applied, the latest wins.
 func (s *Supervisor) Update(channels []profiles.Channel) {
-	s.mu.Lock()
-	s.pending, s.updated = channels, true
-	kick := s.kickLocked()
-	s.mu.Unlock()
-	select {
-	case kick <- struct{}{}:
-	default: // a kick is pending already
-	}
-}
-
-func (s *Supervisor) kickLocked() chan struct{} {
-	if s.kick == nil {
-		s.kick = make(chan struct{}, 1)
-	}
-	return s.kick
+	s.updates.put(channels)
 }
 
 // Run starts every channel and applies updates until ctx ends; then it stops every channel in
@@ -69,86 +52,82 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	// profiles are what each owner was last handed
+	// profiles are what each channel was last handed
 	current := make(map[string]profiles.Channel)
-	// The channels it starts with get their owners together: once Started, Status has them all.
-	owners := make(map[string]*owner, len(s.Channels))
+	// The channels it starts with go in together: once Started, Status has them all.
+	byName := make(map[string]*channel, len(s.Channels))
 	for _, ch := range s.Channels {
-		owners[ch.Name] = newOwner(ctx, ch, s)
+		byName[ch.Name] = newChannel(ctx, ch, s)
 		current[ch.Name] = ch
 	}
 	s.mu.Lock()
-	s.owners = owners
-	kick := s.kickLocked()
+	s.byName = byName
 	s.mu.Unlock()
+	updates := s.updates.ready()
 	for {
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
-			all := slices.Collect(maps.Values(s.owners))
+			all := slices.Collect(maps.Values(s.byName))
 			s.mu.Unlock()
-			closeOwners(all)
+			closeChannels(all)
 			return nil
-		case <-kick:
-			s.mu.Lock()
-			channels, ok := s.pending, s.updated
-			s.pending, s.updated = nil, false
-			s.mu.Unlock()
-			if ok {
+		case <-updates:
+			if channels, ok := s.updates.take(); ok {
 				s.apply(ctx, current, channels)
 			}
 		}
 	}
 }
 
-// apply reconciles the owners with channels.
+// apply reconciles the running channels with the set channels.
 func (s *Supervisor) apply(ctx context.Context, current map[string]profiles.Channel, channels []profiles.Channel) {
-	c := profiles.Diff(slices.Collect(maps.Values(current)), channels)
+	diff := profiles.Diff(slices.Collect(maps.Values(current)), channels)
 
 	// Removed channels stop together, so that a reload of many takes one grace period, not one
 	// each; they are gone before a channel of the same stream could be added.
-	var removed []*owner
+	var removed []*channel
 	s.mu.Lock()
-	for _, ch := range c.Removed {
-		removed = append(removed, s.owners[ch.Name])
-		delete(s.owners, ch.Name)
+	for _, ch := range diff.Removed {
+		removed = append(removed, s.byName[ch.Name])
+		delete(s.byName, ch.Name)
 		delete(current, ch.Name)
 	}
 	s.mu.Unlock()
-	closeOwners(removed)
-	for _, ch := range c.Removed {
+	closeChannels(removed)
+	for _, ch := range diff.Removed {
 		s.Logger.Info("channel removed", "channel", ch.Name)
 	}
 
 	s.mu.Lock()
-	for _, ch := range slices.Concat(c.Restart, c.Retarget) {
-		s.owners[ch.Name].reload(ch)
+	for _, ch := range slices.Concat(diff.Restart, diff.Retarget) {
+		s.byName[ch.Name].reload(ch)
 		current[ch.Name] = ch
 	}
 	s.mu.Unlock()
-	for _, ch := range c.Added {
+	for _, ch := range diff.Added {
 		s.add(ctx, current, ch)
 		s.Logger.Info("channel added", "channel", ch.Name)
 	}
 	if s.OnApplied != nil {
-		s.OnApplied(c)
+		s.OnApplied(diff)
 	}
 }
 
-// add starts the owner of a channel.
+// add starts a channel.
 func (s *Supervisor) add(ctx context.Context, current map[string]profiles.Channel, ch profiles.Channel) {
-	o := newOwner(ctx, ch, s)
+	c := newChannel(ctx, ch, s)
 	s.mu.Lock()
-	s.owners[ch.Name] = o
+	s.byName[ch.Name] = c
 	s.mu.Unlock()
 	current[ch.Name] = ch
 }
 
-// closeOwners stops channels in parallel: their ffmpeg reaped, their destinations torn down.
-func closeOwners(owners []*owner) {
+// closeChannels stops channels in parallel: their ffmpeg reaped, their destinations torn down.
+func closeChannels(channels []*channel) {
 	var wg sync.WaitGroup
-	for _, o := range owners {
-		wg.Go(o.close)
+	for _, c := range channels {
+		wg.Go(c.close)
 	}
 	wg.Wait()
 }
@@ -166,38 +145,42 @@ func targets(ch profiles.Channel) []inject.Target {
 	return out
 }
 
-// Restart restarts a channel's ffmpeg at once (see Channel.Restart). It fails for a channel it
-// does not have.
-func (s *Supervisor) Restart(channel string) error {
+// Restart restarts a channel's ffmpeg at once (see encoder.Restart). It fails with an
+// *UnknownChannelError for a channel it does not have, and with a *NotRunnableError for one in
+// state error, which runs no ffmpeg.
+func (s *Supervisor) Restart(name string) error {
 	s.mu.Lock()
-	o, ok := s.owners[channel]
+	c, ok := s.byName[name]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("no channel %q", channel)
+		return &UnknownChannelError{Channel: name}
 	}
-	o.ch.Restart()
+	if st := c.enc.Status(); st.State == StateError {
+		return &NotRunnableError{Channel: name, File: st.File, Cause: st.LastCause}
+	}
+	c.enc.Restart()
 	return nil
 }
 
-// RetryNow starts every channel that waits in backoff at once (see Channel.RetryNow).
+// RetryNow starts every channel that waits in backoff at once (see encoder.RetryNow).
 func (s *Supervisor) RetryNow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range s.owners {
-		o.ch.RetryNow()
+	for _, c := range s.byName {
+		c.enc.RetryNow()
 	}
 }
 
 // Destinations returns the destination figures of a channel, or nil for an unknown one or one
 // whose injector could not start.
-func (s *Supervisor) Destinations(channel string) []inject.Stats {
+func (s *Supervisor) Destinations(name string) []inject.Stats {
 	s.mu.Lock()
-	o, ok := s.owners[channel]
+	c, ok := s.byName[name]
 	s.mu.Unlock()
 	if !ok {
 		return nil
 	}
-	if f := o.injector(); f != nil {
+	if f := c.injector(); f != nil {
 		return f.Stats()
 	}
 	return nil
@@ -208,17 +191,17 @@ func (s *Supervisor) Destinations(channel string) []inject.Stats {
 func (s *Supervisor) Started() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.owners != nil
+	return s.byName != nil
 }
 
 // Status returns the status of every channel, sorted by name.
 func (s *Supervisor) Status() []Status {
 	s.mu.Lock()
-	owners := slices.Collect(maps.Values(s.owners))
+	channels := slices.Collect(maps.Values(s.byName))
 	s.mu.Unlock()
-	out := make([]Status, len(owners))
-	for i, o := range owners {
-		out[i] = o.status()
+	out := make([]Status, len(channels))
+	for i, c := range channels {
+		out[i] = c.status()
 	}
 	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.Name, b.Name) })
 	return out

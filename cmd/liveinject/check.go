@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os/exec"
@@ -12,7 +13,7 @@ import (
 
 // check validates the configuration and shows what run would do with it. It exits 0 when run
 // would accept it, so it can gate a rollout.
-func (m *Main) check(args []string) int {
+func (m *Main) check(ctx context.Context, args []string) int {
 	path, _, code, ok := m.configFlags(checkCommand, args, nil)
 	if !ok {
 		return code
@@ -49,7 +50,7 @@ func (m *Main) check(args []string) int {
 		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
 		// Devices and encoders of the machine check runs on, which may not be the one the
 		// config is for: warnings, not errors.
-		for _, p := range checker.Check(ch, cfg.FFmpeg) {
+		for _, p := range checker.Check(ctx, ch, cfg.FFmpeg) {
 			fmt.Fprintf(m.Stdout, "  warning: %v\n", p)
 		}
 		for _, d := range ch.Destinations {

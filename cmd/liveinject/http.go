@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -208,6 +209,7 @@ type channelReport struct {
 	Progress     progressReport `json:"progress"`
 	Cause        string         `json:"cause"` // why ffmpeg last ended, in a few words
 	LastCause    string         `json:"last_cause"`
+	LastCauseAt  *time.Time     `json:"last_cause_at"` // when the cause was set; null before the first
 	LastStderr   []string       `json:"last_stderr"`
 	RetryAt      *time.Time     `json:"retry_at"` // set in state backoff
 	// HoldingSince is when the last frame came while the destinations get its last keyframe
@@ -304,6 +306,9 @@ func (s *httpServer) report() statusReport {
 		if !c.Since.IsZero() {
 			cr.Since, cr.StateSeconds = &c.Since, now.Sub(c.Since).Seconds()
 		}
+		if !c.LastCauseAt.IsZero() {
+			cr.LastCauseAt = &c.LastCauseAt
+		}
 		if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
 			cr.RetryAt = &c.RetryAt
 		}
@@ -373,7 +378,11 @@ func writeJSON(w http.ResponseWriter, v any, indent string) {
 func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := s.Instance.sup.Restart(name); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+		code := http.StatusNotFound
+		if _, ok := errors.AsType[*supervisor.NotRunnableError](err); ok {
+			code = http.StatusConflict
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	s.Logger.Info("channel restart requested", "channel", name, "remote", r.RemoteAddr)

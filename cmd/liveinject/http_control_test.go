@@ -2,15 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/supervisor"
 )
 
 // openFiles returns the number of this process's open file descriptors.
@@ -125,6 +130,41 @@ func TestRestartRefusesOtherSites(t *testing.T) {
 	})
 	// a program such as curl says nothing of where it comes from
 	if code, _, _ := do(t, "POST", base+"/channels/nope/restart", nil); code != http.StatusNotFound {
+		t.Errorf("restart of an unknown channel: %d, want 404", code)
+	}
+}
+
+// TestRestartChannelInError asks to restart a channel whose profile cannot run (its injector
+// refuses the destination), so that no ffmpeg runs: the answer is 409 with what to do, not 202.
+func TestRestartChannelInError(t *testing.T) {
+	bad := profiles.Channel{Name: "bad", File: "/etc/liveinject/profiles/bad.toml", Source: profiles.Source{Kind: "testsrc"},
+		Destinations: []profiles.Destination{{URL: "http://127.0.0.1:1/bad.sdp"}}}
+	sup := &supervisor.Supervisor{FFmpeg: "ffmpeg", Channels: []profiles.Channel{bad}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	fftest.WaitFor(t, 10*time.Second, "the channel in state error", func() bool {
+		st := sup.Status()
+		return len(st) == 1 && st[0].State == supervisor.StateError
+	})
+	hs := &httpServer{Address: "127.0.0.1:0", Instance: &instance{sup: sup}, Logger: slog.New(slog.DiscardHandler)}
+	if err := hs.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+
+	code, _, body := do(t, "POST", "http://"+hs.Addr()+"/channels/bad/restart", http.Header{controlHeader: {"1"}})
+	if code != http.StatusConflict || !strings.Contains(string(body), "fix its profile "+bad.File) {
+		t.Errorf("restart of a channel in state error: %d %s, want 409 saying to fix %s", code, body, bad.File)
+	}
+	if st := sup.Status()[0]; st.State != supervisor.StateError || st.Starts != 0 {
+		t.Errorf("status %+v, want still in error, no ffmpeg started", st)
+	}
+	if code, _, _ := do(t, "POST", "http://"+hs.Addr()+"/channels/nope/restart", http.Header{controlHeader: {"1"}}); code != http.StatusNotFound {
 		t.Errorf("restart of an unknown channel: %d, want 404", code)
 	}
 }

@@ -117,7 +117,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 		hasKeys(t, "status", raw, "version", "revision", "started", "uptime_seconds", "channels", "relay", "profile_errors")
 		ch := raw["channels"].([]any)[0].(map[string]any)
 		hasKeys(t, "channel", ch, "name", "file", "state", "since", "state_seconds", "ffmpeg_pid", "ffmpeg_starts",
-			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_stderr", "retry_at", "destinations")
+			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_cause_at", "last_stderr", "retry_at", "destinations")
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
 			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",

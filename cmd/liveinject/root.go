@@ -111,7 +111,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case "run":
 		return m.run(ctx, args[1:])
 	case "check":
-		return m.check(args[1:])
+		return m.check(ctx, args[1:])
 	case "status":
 		return m.status(ctx, args[1:])
 	case "restart":

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,40 +19,32 @@ import (
 // probeTimeout bounds `ffmpeg -encoders`, which answers in well under a second.
 const probeTimeout = 10 * time.Second
 
-// Problem is something found before ffmpeg starts that will likely make it fail: the channel
-// still starts, and retries until the problem is fixed.
-type Problem struct {
-	Channel string
-	File    string // the channel's profile
-	Msg     string
-}
-
-func (p *Problem) Error() string {
-	return fmt.Sprintf("channel %q (%s): %s", p.Channel, p.File, p.Msg)
-}
-
 // Checker looks for what would keep a channel's ffmpeg from running, before it starts: an
 // encoder this ffmpeg was built without, a device or file that is not there. It asks each
-// ffmpeg binary for its encoders once and remembers the answer. The zero Checker is ready to
-// use, from several goroutines.
+// ffmpeg binary for its encoders and remembers the answer; a failure is told to the checks
+// waiting for that answer, and the next check asks again (a box under load, a binary being
+// upgraded). The zero Checker is ready to use, from several goroutines.
 type Checker struct {
 	mu       sync.Mutex
-	encoders map[string]*encoderList // by ffmpeg as configured
+	encoders map[string]map[string]bool   // by ffmpeg binary: the names it lists
+	probing  map[string]*encoderListProbe // by ffmpeg binary: the question under way
 }
 
-// encoderList is what one ffmpeg binary said of its encoders.
-type encoderList struct {
-	once  sync.Once
+// encoderListProbe is one question to an ffmpeg binary for its encoders; done is closed once names
+// and err are set.
+type encoderListProbe struct {
+	done  chan struct{}
 	names map[string]bool
 	err   error
 }
 
 // Check returns the problems of channel ch run with ffmpeg, in the order they would bite. An
-// ffmpeg that is not found is not among them: the caller says that once for all channels.
-func (c *Checker) Check(ch profiles.Channel, ffmpeg string) []*Problem {
+// ffmpeg that is not found is not among them: the caller says that once for all channels. When
+// ctx ends, the encoders are not known and Check says so.
+func (c *Checker) Check(ctx context.Context, ch profiles.Channel, ffmpeg string) []*Problem {
 	var msgs []string
 	if bin, err := exec.LookPath(ffmpeg); err == nil {
-		msgs = append(msgs, c.checkEncoders(ch, bin)...)
+		msgs = append(msgs, c.checkEncoders(ctx, ch, bin)...)
 	}
 	s, v := ch.Source, ch.Video
 	switch s.Kind {
@@ -77,14 +68,14 @@ func (c *Checker) Check(ch profiles.Channel, ffmpeg string) []*Problem {
 // checkEncoders says which of the channel's encoders ffmpeg at bin lacks. A listed encoder may
 // still fail for want of its hardware: that shows as the cause "unsupported encoder" once ffmpeg
 // has run.
-func (c *Checker) checkEncoders(ch profiles.Channel, bin string) []string {
-	list := c.list(bin)
-	if list.err != nil {
-		return []string{fmt.Sprintf("cannot list the encoders of %s: %v", bin, list.err)}
+func (c *Checker) checkEncoders(ctx context.Context, ch profiles.Channel, bin string) []string {
+	names, err := c.list(ctx, bin)
+	if err != nil {
+		return []string{fmt.Sprintf("cannot list the encoders of %s: %v", bin, err)}
 	}
 	var msgs []string
 	for _, e := range []struct{ kind, name string }{{"video", ch.Video.Encoder}, {"audio", ch.Audio.Encoder}} {
-		if e.name == profiles.EncoderCopy || e.name == "none" || list.names[e.name] {
+		if e.name == profiles.EncoderCopy || e.name == "none" || names[e.name] {
 			continue
 		}
 		msgs = append(msgs, fmt.Sprintf("%s encoder %s is not compiled into %s: choose another %s.encoder, "+
@@ -93,30 +84,59 @@ func (c *Checker) checkEncoders(ch profiles.Channel, bin string) []string {
 	return msgs
 }
 
-// list returns bin's encoders, asking it the first time.
-func (c *Checker) list(bin string) *encoderList {
-	c.mu.Lock()
-	if c.encoders == nil {
-		c.encoders = make(map[string]*encoderList)
+// list returns bin's encoders, asking it unless it has answered before. Checks that come while it
+// is asked wait for that answer, or for their ctx to end.
+func (c *Checker) list(ctx context.Context, bin string) (map[string]bool, error) {
+	for {
+		c.mu.Lock()
+		if names, ok := c.encoders[bin]; ok {
+			c.mu.Unlock()
+			return names, nil
+		}
+		if probe := c.probing[bin]; probe != nil {
+			c.mu.Unlock()
+			select {
+			case <-probe.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if probe.err != nil && errors.Is(probe.err, context.Canceled) {
+				continue // the check that asked went away before the answer: ask again
+			}
+			return probe.names, probe.err
+		}
+		probe := &encoderListProbe{done: make(chan struct{})}
+		if c.probing == nil {
+			c.probing = make(map[string]*encoderListProbe)
+			c.encoders = make(map[string]map[string]bool)
+		}
+		c.probing[bin] = probe
+		c.mu.Unlock()
+
+		probe.names, probe.err = probeEncoders(ctx, bin)
+		c.mu.Lock()
+		delete(c.probing, bin)
+		if probe.err == nil {
+			c.encoders[bin] = probe.names
+		}
+		c.mu.Unlock()
+		close(probe.done)
+		return probe.names, probe.err
 	}
-	l, ok := c.encoders[bin]
-	if !ok {
-		l = &encoderList{}
-		c.encoders[bin] = l
-	}
-	c.mu.Unlock()
-	l.once.Do(func() { l.names, l.err = probeEncoders(bin) })
-	return l
 }
 
 // probeEncoders runs `ffmpeg -encoders` and returns the names it lists.
-func probeEncoders(bin string) (map[string]bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+func probeEncoders(ctx context.Context, bin string) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "-hide_banner", "-nostdin", "-encoders")
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		// the kill's "signal: killed" would hide why
+		return nil, fmt.Errorf("%s -encoders: %w", bin, context.Cause(ctx))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
@@ -151,42 +171,4 @@ func checkPath(path, what, hint string) string {
 		return fmt.Sprintf("%s %s not found: %s", what, path, hint)
 	}
 	return fmt.Sprintf("%s %s: %v", what, path, errors.Unwrap(err))
-}
-
-// Redactor returns a function that hides the passwords of a channel's input, which ffmpeg's
-// command line holds and its messages may repeat, in a text: an argument, or a line ffmpeg
-// printed. Destinations are not ffmpeg's business and need no hiding here.
-func Redactor(ch profiles.Channel) func(string) string {
-	var pairs []string
-	for _, arg := range append([]string{ch.Source.URL}, ch.FFmpeg.InputArgs...) {
-		for _, pw := range urlPasswords(arg) {
-			pairs = append(pairs, pw, "xxxxx")
-		}
-	}
-	if len(pairs) == 0 {
-		return func(s string) string { return s }
-	}
-	return strings.NewReplacer(pairs...).Replace
-}
-
-// urlPasswords returns the password of a URL as written and as decoded, or nothing.
-func urlPasswords(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return nil
-	}
-	decoded, ok := u.User.Password()
-	if !ok || decoded == "" {
-		return nil
-	}
-	_, rest, ok := strings.Cut(raw, "://")
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	_, written, _ := strings.Cut(rest[:max(at, 0)], ":")
-	if !ok || at < 0 || written == decoded || written == "" {
-		return []string{decoded}
-	}
-	return []string{written, decoded}
 }

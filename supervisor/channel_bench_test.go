@@ -15,7 +15,7 @@ import (
 // BenchmarkRetarget32 retargets 32 streaming channels at once, each of which also pushes to a
 // server that accepts TCP and never answers: the time from Update until every channel has its new
 // destination set (the silent one removed, a new one added) is what a template edit across a rack
-// costs. Each owner applies its own reload, so the silent server's wait (the 2 s TEARDOWN grace)
+// costs. Each channel applies its own reload, so the silent server's wait (the 2 s TEARDOWN grace)
 // is paid once, not 32 times.
 func BenchmarkRetarget32(b *testing.B) {
 	b.Setenv("FAKE_FFMPEG", "hang-after-ts")
