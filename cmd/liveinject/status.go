@@ -187,29 +187,35 @@ func printStatus(w io.Writer, r *statusReport) {
 }
 
 // lastError picks what a channel's line shows: a problem of now before one of the past, the
-// channel's (in a few words when known) before its destinations'.
+// channel's (in a few words when known) before its destinations'. A problem of the past says how
+// long ago it was, so that an old one is not taken for the current state.
 func lastError(c channelReport) string {
 	type candidate struct {
 		now bool
 		msg string
+		at  *time.Time
 	}
 	cause := c.Cause
 	if cause == "" {
 		cause = c.LastCause
 	}
-	candidates := []candidate{{c.State != supervisor.StateRunning, cause}}
+	candidates := []candidate{{c.State != supervisor.StateRunning, cause, c.LastCauseAt}}
 	for _, d := range c.Destinations {
 		msg := d.LastError
 		if msg != "" {
 			msg = d.URL + ": " + msg
 		}
-		candidates = append(candidates, candidate{d.State != inject.StateRecording, msg})
+		candidates = append(candidates, candidate{d.State != inject.StateRecording, msg, d.LastErrorAt})
 	}
 	for _, now := range []bool{true, false} {
 		for _, cd := range candidates {
-			if cd.msg != "" && (cd.now || !now) {
-				return cd.msg
+			if cd.msg == "" || (now && !cd.now) {
+				continue
 			}
+			if !cd.now && cd.at != nil {
+				return fmt.Sprintf("%s (%v ago)", cd.msg, time.Since(*cd.at).Round(time.Second))
+			}
+			return cd.msg
 		}
 	}
 	return "-"

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/supervisor"
 )
 
 // TestStatusCommand runs `liveinject status` against a streaming instance and against a port
@@ -97,5 +99,25 @@ func TestRestartCommand(t *testing.T) {
 	}
 	if c := getStatusReport(t, r).Channels[0]; c.FFmpegStarts != 2 {
 		t.Errorf("%d ffmpeg starts, want 2: only the command restarted it", c.FFmpegStarts)
+	}
+}
+
+// TestLastErrorAge: the status line puts a problem of now first, as it is, and says how long
+// ago a problem of the past was, so that an old cause is not read as the channel's state.
+func TestLastErrorAge(t *testing.T) {
+	before := time.Now().Add(-90 * time.Second)
+	running := channelReport{State: supervisor.StateRunning, LastCause: "ffmpeg exited with code 1", LastCauseAt: &before}
+	if got, want := lastError(running), "ffmpeg exited with code 1 (1m30s ago)"; got != want {
+		t.Errorf("running channel: %q, want %q", got, want)
+	}
+	failing := running
+	failing.Destinations = []destinationReport{{URL: "rtsp://a/x.sdp", State: inject.StateBackoff,
+		LastError: "connection refused", LastErrorAt: &before}}
+	if got, want := lastError(failing), "rtsp://a/x.sdp: connection refused"; got != want {
+		t.Errorf("failing destination: %q, want %q", got, want)
+	}
+	backoff := channelReport{State: supervisor.StateBackoff, LastCause: "ffmpeg exited with code 1", LastCauseAt: &before}
+	if got, want := lastError(backoff), "ffmpeg exited with code 1"; got != want {
+		t.Errorf("channel in backoff: %q, want %q", got, want)
 	}
 }

@@ -175,7 +175,10 @@ function causeText(c, now) {
     parts.push(`restarting in ${duration(Date.parse(c.retry_at) / 1000 - now)}`);
   }
   if (c.state !== "running" && c.last_cause) parts.push(c.last_cause);
-  else if (c.cause) parts.push(`last ended: ${c.cause}`);
+  else if (c.cause) {
+    parts.push(`last ended: ${c.cause}` +
+      (c.last_cause_at ? ` (${duration(now - Date.parse(c.last_cause_at) / 1000)} ago)` : ""));
+  }
   return parts.join(" · ");
 }
 
