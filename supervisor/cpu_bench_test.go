@@ -51,8 +51,14 @@ func relayPackets(b *testing.B, rl *fftest.Child) map[string]uint64 {
 // takes the CPU time over a 10 s window: this process's (supervisor, demuxers, injectors:
 // liveinject's Go side) per channel, and the ffmpeg children's per channel, in percent of one
 // core. An op is the window: the plain `go test -bench` runs one, ns/op is left out.
-func BenchmarkChannelCPU8x720p(b *testing.B) {
-	const channels = 8
+func BenchmarkChannelCPU8x720p(b *testing.B) { benchmarkChannelCPU(b, 8) }
+
+// BenchmarkChannelCPU32x720p is BenchmarkChannelCPU8x720p with 32 channels: a full rack's box,
+// where the runtime's own scheduling (more Ps, sysmon) is measured against internal/procs and
+// internal/rawio (BENCHMARKS.md, "Runtime tuning on a many-channel box").
+func BenchmarkChannelCPU32x720p(b *testing.B) { benchmarkChannelCPU(b, 32) }
+
+func benchmarkChannelCPU(b *testing.B, channels int) {
 	const window = 10 * time.Second
 	file := fftest.TS(b, "10", "-s", "1280x720", "-c:v", "libx264", "-preset", "ultrafast",
 		"-tune", "zerolatency", "-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "4M",
@@ -104,12 +110,12 @@ func BenchmarkChannelCPU8x720p(b *testing.B) {
 		}
 		goCPU, ffCPU, wall = goCPU+go1-go0, ffCPU+ff1-ff0, wall+end.Sub(start)
 	}
-	perChannel := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() / channels }
+	perChannel := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() / float64(channels) }
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(perChannel(goCPU), "go-cpu-%/channel")
 	b.ReportMetric(perChannel(ffCPU), "ffmpeg-cpu-%/channel")
-	b.ReportMetric(float64(frames)/wall.Seconds()/channels, "frames/s/channel")
-	b.ReportMetric(float64(packets)/wall.Seconds()/channels, "pkts/s/channel")
+	b.ReportMetric(float64(frames)/wall.Seconds()/float64(channels), "frames/s/channel")
+	b.ReportMetric(float64(packets)/wall.Seconds()/float64(channels), "pkts/s/channel")
 }
 
 // selfCPU returns this process's user and system CPU time, its children's apart.

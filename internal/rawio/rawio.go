@@ -84,7 +84,7 @@ func Write(rc syscall.RawConn, b []byte) (int, error) {
 // its thread and its P.
 func Conn(c any) (rc syscall.RawConn, ok bool) {
 	sc, isConn := c.(syscall.Conn)
-	if !isConn {
+	if !isConn || !enabled {
 		return nil, false
 	}
 	rc, err := sc.SyscallConn()
