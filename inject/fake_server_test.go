@@ -273,6 +273,13 @@ func (s *fakeServer) listenUDP(n, channel int) int {
 	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
+// cut closes the n-th connection, as a network cut or a kill -9 of the client would end it.
+func (s *fakeServer) cut(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[n].Close()
+}
+
 // requests returns the methods received, as "conn:METHOD".
 func (s *fakeServer) requests() []string {
 	s.mu.Lock()
