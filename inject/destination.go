@@ -385,8 +385,12 @@ func (d *destination) run(ctx context.Context) {
 	var lastLogged string
 	// heldSince is when the server began to answer 412 to every try; zero when it does not.
 	var heldSince time.Time
-	// quick paces the tries while the name is held: 100 ms doubling to heldRetry.
+	// While the name is held, quick paces the first two tries, 100 and 200 ms after a refusal
+	// (DSS frees a name about 0.1 s after its broadcast's TEARDOWN), and paced the later ones,
+	// heldRetry apart: see settings.heldRetry for why never closer. heldTries counts them.
 	quick := backoff.Backoff{Min: min(100*time.Millisecond, d.cfg.heldRetry), Max: d.cfg.heldRetry}
+	paced := backoff.Backoff{Min: d.cfg.heldRetry, Max: d.cfg.heldRetry}
+	heldTries := 0
 	// reannounced: the session before this try was ended by us, with TEARDOWN, to announce new
 	// parameters.
 	reannounced := false
@@ -411,7 +415,7 @@ func (d *destination) run(ctx context.Context) {
 		} else {
 			// it recorded: a name held later is a new story, and a failure that comes back
 			// after it is news again (a server lost every night is logged every night)
-			heldSince = time.Time{}
+			heldSince, heldTries = time.Time{}, 0
 			quick.Reset()
 			lastLogged = ""
 		}
@@ -436,12 +440,16 @@ func (d *destination) run(ctx context.Context) {
 		if held && time.Since(heldSince) < d.cfg.heldFor {
 			// Try again soon, so that viewers get the stream back as soon as it can be had,
 			// and from where this try would have begun: they lose nothing.
-			delay = quick.Next()
+			if heldTries++; heldTries <= 2 {
+				delay = quick.Next()
+			} else {
+				delay = paced.Next()
+			}
 		} else {
 			d.drop(start...)
 			start = nil
 			if !held {
-				heldSince = time.Time{}
+				heldSince, heldTries = time.Time{}, 0
 				quick.Reset()
 			}
 			delay = b.Next()
@@ -870,7 +878,7 @@ func describe(req string, err error, server net.IP) error {
 				"tries again", req, status)
 		case bad.Code == base.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %w (%s) by the broadcast before; Darwin Streaming Server frees a name "+
-				"about 0.1 s after its TEARDOWN, and about 20 s after a broadcast that vanished without one",
+				"about 0.1 s after its TEARDOWN, and 21–23 s after a broadcast that vanished without one (its timeout_broadcaster_session_secs, 20)",
 				req, errHeld, status)
 		case req == "SETUP" && bad.Code == base.StatusNotFound:
 			return fmt.Errorf("%s: %s: %w; Darwin Streaming Server "+

@@ -203,6 +203,49 @@ func TestDSSHeldName(t *testing.T) {
 	}
 }
 
+// TestDSSHeldNameSweep cuts the connection of a recording session, as a network cut or a
+// kill -9 does, on the scripted DSS with its timeout thread: the tries while the name is held
+// leave it sessions that would put off the look that frees the name by as long as they come
+// less than a second apart, so after the first two they come further apart. (With tries every
+// 0.8 to 1 s, a stream came back from a real DSS 25–38 s after a cut connection, instead of
+// 22–23 s.)
+func TestDSSHeldNameSweep(t *testing.T) {
+	fr := frames(t, "10", "-c:v", "libx264", "-tune", "zerolatency", "-g", "2", "-c:a", "aac", "-ac", "2")
+	const hold, sweep = 4 * time.Second, time.Second
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.dss = &fakeDSS{hold: hold, sweep: sweep, ssrcTimeout: 30 * time.Second}
+	})
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// The thread looks at the sessions at the first SETUP, then every hold+sweep while the
+	// broadcast goes on: a cut 2 s in comes 3 s before its next look, early enough for the
+	// tries' sessions to count then, and before the name is due.
+	cut := time.AfterFunc(2*time.Second, func() { s.cut(0) })
+	defer cut.Stop()
+	pushLive(t, f, fr)
+	waitState(t, f, 0, StateRecording)
+
+	vanished, freed := s.dss.held("/test.sdp")
+	if vanished.IsZero() || freed.IsZero() {
+		t.Fatalf("the broadcast vanished at %v, its name freed at %v", vanished, freed)
+	}
+	// Each try less than a second after the one before (from the cut on) puts the look off:
+	// the first three come within about 0.8 s of the cut, the later ones further apart.
+	if late := freed.Sub(vanished) - hold - sweep; late > 1100*time.Millisecond {
+		var tries []string
+		for _, r := range s.requestsWith(base.Setup) {
+			if r.conn > 0 && strings.HasSuffix(r.req.URL.Path, "trackID=0") {
+				tries = append(tries, r.at.Sub(vanished).Round(time.Millisecond).String())
+			}
+		}
+		t.Errorf("the name was freed %v after the cut, %v past hold and sweep; tries after the cut: %v",
+			freed.Sub(vanished).Round(time.Millisecond), late.Round(time.Millisecond), tries)
+	}
+}
+
 // maxGap returns the longest time a viewer went without video, and the video packets it got.
 func maxGap(seen []reflectedPacket) (time.Duration, []reflectedPacket) {
 	var video []reflectedPacket
@@ -340,6 +383,38 @@ func TestFakeDSSLocksSSRC(t *testing.T) {
 		}
 		if !slices.Equal(got, tc.want) || dropped != 3-len(tc.want) {
 			t.Errorf("timeout %v: viewer got %v, %d dropped; want %v", tc.timeout, got, dropped, tc.want)
+		}
+	}
+}
+
+// TestFakeDSSSweep checks the scripted server's timeout thread, which TestDSSHeldNameSweep relies
+// on, against what a real DSS showed with its defaults: a broadcast vanishes 5 s after the
+// thread's first look, and refused tries come from 0.4 s after that, at a steady pace. Tries
+// 1.2 s apart leave the name held 21.4 s; tries 0.5 s apart put every look off until the last
+// of them, 36.9 s.
+func TestFakeDSSSweep(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		want  time.Duration // from the vanishing to the freeing
+	}{
+		{1200 * time.Millisecond, 21400 * time.Millisecond},
+		{500 * time.Millisecond, 36900 * time.Millisecond},
+	} {
+		d := &fakeDSS{hold: 20 * time.Second, sweep: time.Second}
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		st := d.stream("/x.sdp")
+		st.owner = 0
+		d.open(&dssSession{conn: 0, stream: st}, t0)
+		vanished := t0.Add(5 * time.Second)
+		d.sessions[0].ended = vanished
+		for n, at := 1, vanished.Add(400*time.Millisecond); st.owner == 0; n, at = n+1, at.Add(tc.every) {
+			d.timeOut(at)
+			if st.owner == 0 {
+				d.open(&dssSession{conn: n, ended: at}, at)
+			}
+		}
+		if got := st.freed.Sub(vanished); got != tc.want {
+			t.Errorf("tries every %v: name freed %v after the broadcast vanished, want %v", tc.every, got, tc.want)
 		}
 	}
 }

@@ -254,6 +254,9 @@ func (s *fakeServer) listenUDP(n, channel int) int {
 	if err != nil {
 		panic(err)
 	}
+	// Room for a test's whole push sent at once: with the default 208 KB a reader slowed by
+	// the race detector on a busy machine lost some of 168 packets.
+	pc.(*net.UDPConn).SetReadBuffer(4 << 20) //nolint:errcheck
 	s.mu.Lock()
 	s.udps = append(s.udps, pc)
 	s.mu.Unlock()
@@ -283,6 +286,13 @@ func (s *fakeServer) listenUDP(n, channel int) int {
 		}
 	}()
 	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// cut closes the n-th connection, as a network cut or a kill -9 of the client would end it.
+func (s *fakeServer) cut(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[n].Close()
 }
 
 // requests returns the methods received, as "conn:METHOD".
