@@ -18,20 +18,37 @@ import (
 )
 
 // Controller adjusts GOMAXPROCS between 1 and Max from the process's CPU use.
+//
+// Setting GOMAXPROCS turns off the runtime's own updates of it, which follow the CPUs the
+// process may use (its affinity, and its cgroup's CPU limit: systemd's CPUQuota=). So without a
+// Max the Controller asks the runtime for its default again every MaxEvery, and never sets more;
+// when it stops, the runtime takes over again.
 type Controller struct {
-	// Max is the most Ps it sets; default the runtime's GOMAXPROCS when Run starts (the CPUs
-	// the process may use).
+	// Max is the most Ps it sets; default the runtime's default GOMAXPROCS, followed as it
+	// changes.
 	Max int
+	// MaxEvery is how often the runtime's default is asked again, when Max is not set;
+	// default 30 s. Each time costs two stops of the world, of microseconds.
+	MaxEvery time.Duration
 	// Interval is how often it measures; default 2 s.
 	Interval time.Duration
 	// OnChange is called with each new GOMAXPROCS and the CPU use, in cores, that made it
 	// (optional).
 	OnChange func(procs int, cores float64)
 
-	// cpu, now and set are getrusage, time.Now and runtime.GOMAXPROCS, replaced by tests.
-	cpu func() time.Duration
-	now func() time.Time
-	set func(int) int
+	// cpu, now and set are getrusage, time.Now and runtime.GOMAXPROCS, and defaults gives the
+	// runtime its default back and returns it; tests replace them.
+	cpu      func() time.Duration
+	now      func() time.Time
+	set      func(int) int
+	defaults func() int
+}
+
+// runtimeDefault lets the runtime set its default GOMAXPROCS, and its updates of it, again, and
+// returns it.
+func runtimeDefault() int {
+	runtime.SetDefaultGOMAXPROCS()
+	return runtime.GOMAXPROCS(0)
 }
 
 // Thresholds, in CPU use per P over an interval: above up, a P is added; a P is taken away when
@@ -43,7 +60,7 @@ const (
 )
 
 // Run sets GOMAXPROCS to 1, then adjusts it every Interval until ctx ends, when it sets Max
-// again.
+// again, or without a Max gives GOMAXPROCS back to the runtime.
 func (c *Controller) Run(ctx context.Context) {
 	if c.cpu == nil {
 		c.cpu = cpuTime
@@ -54,18 +71,28 @@ func (c *Controller) Run(ctx context.Context) {
 	if c.set == nil {
 		c.set = runtime.GOMAXPROCS
 	}
-	if c.Max <= 0 {
-		c.Max = c.set(0)
+	if c.defaults == nil {
+		c.defaults = runtimeDefault
 	}
 	if c.Interval <= 0 {
 		c.Interval = 2 * time.Second
 	}
+	if c.MaxEvery <= 0 {
+		c.MaxEvery = 30 * time.Second
+	}
+	most := c.Max
+	if most <= 0 {
+		most = c.defaults()
+		defer c.defaults()
+	} else {
+		defer c.set(most)
+	}
 	n := 1
 	c.set(n)
-	defer c.set(c.Max)
 	tick := time.NewTicker(c.Interval)
 	defer tick.Stop()
 	last, lastAt := c.cpu(), c.now()
+	mostAt := lastAt
 	for {
 		select {
 		case <-ctx.Done():
@@ -78,7 +105,13 @@ func (c *Controller) Run(ctx context.Context) {
 			}
 			cores := (used - last).Seconds() / elapsed.Seconds()
 			last, lastAt = used, now
-			if next := Next(n, c.Max, cores); next != n {
+			if c.Max <= 0 && now.Sub(mostAt) >= c.MaxEvery {
+				// the runtime's default is what it sets: ours goes back at once
+				most, mostAt = c.defaults(), now
+				n = min(n, most)
+				c.set(n)
+			}
+			if next := Next(n, most, cores); next != n {
 				n = next
 				c.set(n)
 				if c.OnChange != nil {

@@ -99,3 +99,85 @@ func TestRun(t *testing.T) {
 		t.Errorf("OnChange called for %v, want 3, 2, 1", changes)
 	}
 }
+
+// TestRunFollowsTheRuntimesDefault runs without a Max: the most it sets is the runtime's default
+// GOMAXPROCS (the CPUs the process may use), asked again every MaxEvery, so that a lowered CPU
+// limit (systemd's CPUQuota=) is followed; when it stops, the runtime's default is back.
+func TestRunFollowsTheRuntimesDefault(t *testing.T) {
+	var mu sync.Mutex
+	var used time.Duration
+	clock := time.Unix(0, 0)
+	load, limit := 0.0, 4
+	// what was set, in order: n for GOMAXPROCS(n), -n for the runtime's default of n
+	sets := make(chan int, 10000)
+	c := &Controller{
+		Interval: time.Millisecond,
+		MaxEvery: 5 * time.Second,
+		cpu: func() time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			clock = clock.Add(time.Second)
+			used += time.Duration(load * float64(time.Second))
+			return used
+		},
+		now: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return clock
+		},
+		set: func(n int) int { sets <- n; return 0 },
+		defaults: func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			sets <- -limit
+			return limit
+		},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	// until waits for want, past the runtime's default being asked again meanwhile; nothing
+	// set may be more than most.
+	until := func(want, most int) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case n := <-sets:
+				if n > most {
+					t.Fatalf("GOMAXPROCS set to %d, past %d", n, most)
+				}
+				if n == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("GOMAXPROCS never set to %d", want)
+			}
+		}
+	}
+	until(-4, 1) // asked at the start
+	until(1, 1)
+	mu.Lock()
+	load = 5 // all it may have
+	mu.Unlock()
+	until(4, 4)
+	mu.Lock()
+	limit = 2 // CPUQuota=200%
+	mu.Unlock()
+	until(-2, 4)
+	until(2, 2) // at once
+	cancel()
+	<-done
+	var last int
+	for len(sets) > 0 {
+		if last = <-sets; last > 2 {
+			t.Errorf("GOMAXPROCS set to %d past the limit of 2", last)
+		}
+	}
+	if last != -2 {
+		t.Errorf("the last setting was %d, want the runtime's default (-2)", last)
+	}
+}
