@@ -271,26 +271,11 @@ func TestWatchLogFileBeside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond) // ten times in a debounce
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				fmt.Fprintln(log, "level=DEBUG msg=\"file event\"")
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		<-done
-	}()
+	t.Cleanup(func() { log.Close() }) // after the writes end
+	keepWriting(t, func() error {
+		_, err := fmt.Fprintln(log, "level=DEBUG msg=\"file event\"")
+		return err
+	})
 	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
 	wt.wantNext("a=2")
 }
@@ -304,30 +289,34 @@ func TestWatchTomlWrittenWithoutPause(t *testing.T) {
 		"profiles/a.toml": profileV(1),
 	})
 	wt.start()
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	keepWriting(t, func() error { return os.WriteFile(wt.path("other.toml"), []byte("# generated\n"), 0o644) })
+	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
+	wt.wantNext("a=2")
+}
+
+// keepWriting calls write every 5 ms, ten times in a debounce, until the test ends.
+func keepWriting(t *testing.T, write func() error) {
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond) // ten times in a debounce
+		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-tick.C:
-				if err := os.WriteFile(wt.path("other.toml"), []byte("# generated\n"), 0o644); err != nil {
+				if err := write(); err != nil {
 					t.Error(err)
 					return
 				}
 			}
 		}
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		close(stop)
 		<-done
-	}()
-	wt.write(map[string]string{"profiles/a.toml": profileV(2)})
-	wt.wantNext("a=2")
+	})
 }
 
 func TestWatchPerFile(t *testing.T) {
