@@ -704,7 +704,12 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 			case u = <-d.queue:
 			case now := <-reportTicker.C:
 				if err := reports.send(w, s, now); err != nil {
-					return nil, fmt.Errorf("connection lost: %w", err)
+					var full liberrors.ErrClientWriteQueueFull
+					if !errors.As(err, &full) {
+						return nil, fmt.Errorf("connection lost: %w", err)
+					}
+					// The server does not keep up: the next report comes in a period. The
+					// session is the stall watch's to judge, not a report's.
 				}
 				continue
 			case now := <-stallTicker.C:

@@ -249,3 +249,61 @@ func TestStalledServer(t *testing.T) {
 		t.Errorf("recording again: %+v, want the same session, not stalled", st)
 	}
 }
+
+// TestReportOnAFullQueueKeepsTheSession has a server stop reading until the client's write queue
+// is full, with sender reports due all along: a report that finds the queue full waits for the
+// next period, as a frame does, and the session goes on when the server reads again. Before, the
+// report ended the session as "connection lost", and every reconnect cost the viewers a new
+// ANNOUNCE.
+func TestReportOnAFullQueueKeepsTheSession(t *testing.T) {
+	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-b:v", "20M", "-minrate", "20M",
+		"-maxrate", "20M", "-bufsize", "20M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
+	resume := make(chan struct{})
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.stallAfter = func(int) int { return 20 }
+		s.resume = resume
+	})
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
+		senderReports: 20 * time.Millisecond}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stop, fed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(fed)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			if i%len(fr) == 0 && i > 0 {
+				f.Discontinuity()
+			}
+			if err := f.WriteFrame(fr[i%len(fr)]); err != nil {
+				t.Error(err)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	defer func() { close(stop); <-fed }()
+
+	fftest.WaitFor(t, 30*time.Second, "the client's queue full", func() bool { return f.Stats()[0].PacketsDropped > 0 })
+	first := f.Stats()[0].PacketsDropped
+	// thousands of packets more dropped: a second or more of reports due on a full queue
+	fftest.WaitFor(t, 30*time.Second, "a second more of a full queue", func() bool {
+		st := f.Stats()[0]
+		if st.State != StateRecording && st.State != StateStalled {
+			t.Fatalf("the session ended: %s (%s)", st.State, st.LastError)
+		}
+		return st.PacketsDropped > first+1500
+	})
+	close(resume)
+	waitState(t, f, 0, StateRecording)
+	if st := f.Stats()[0]; st.Reconnects != 0 || len(s.requestsOf(base.Announce)) != 1 {
+		t.Errorf("%+v, %d ANNOUNCEs: want the first session throughout", st, len(s.requestsOf(base.Announce)))
+	}
+}
