@@ -255,7 +255,7 @@ func checkCredentials(ui *url.Userinfo) error {
 	pw, _ := ui.Password()
 	for what, v := range map[string]string{"user": ui.Username(), "password": pw} {
 		for _, r := range v {
-			if unicode.IsControl(r) || (what == "user" && (r == '"' || r == '\\')) {
+			if unicode.IsControl(r) || (what == "user" && (r == '"' || r == '\\' || r == ':')) {
 				return fmt.Errorf("the %s holds %q, which cannot go into an RTSP request", what, r)
 			}
 		}

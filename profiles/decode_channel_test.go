@@ -210,6 +210,10 @@ func TestDecodeChannelErrors(t *testing.T) {
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = 'u\\'\n",
 		want: []string{`p.toml:5: destination.user: holds '\': a Digest user name is sent between quotes, as it is`},
 	}, {
+		name: "user with a colon",
+		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"bcast:1\"\n",
+		want: []string{`p.toml:5: destination.user: holds ':', which Basic authentication takes for the end of the user name`},
+	}, {
 		name: "password with a control character",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example/x.sdp\"\nuser = \"u\"\npassword = \"p\\tw\"\n",
 		want: []string{`p.toml:6: destination.password: holds a control character`},

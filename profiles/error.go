@@ -62,9 +62,19 @@ func (es Errors) sortByLine() {
 // would otherwise put as many lines into the log at each reload and into every /status answer.
 const maxFileErrors = 100
 
+// maxMsg bounds the bytes of one message: one quotes the value it refuses, which may be most of
+// a file (kind = "<1 MiB>"), and would put as much into the log and every /status answer.
+const maxMsg = 512
+
 // capped returns the first maxFileErrors mistakes of es, all of one file, and one that counts the
-// rest at the line where they begin.
+// rest at the line where they begin; a message longer than maxMsg is cut, and says so.
 func (es Errors) capped() Errors {
+	for _, e := range es {
+		if len(e.Msg) > maxMsg {
+			cut := strings.ToValidUTF8(e.Msg[:maxMsg-64], "")
+			e.Msg = fmt.Sprintf("%s… (%d bytes in all)", cut, len(e.Msg))
+		}
+	}
 	if len(es) <= maxFileErrors {
 		return es
 	}

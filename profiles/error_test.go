@@ -3,6 +3,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,23 @@ func TestErrorsAs(t *testing.T) {
 	}
 	if errors.As(errors.New("plain"), &Errors{}) {
 		t.Error("a plain error is taken for Errors")
+	}
+}
+
+// TestLongValueMessageCut: a message that quotes a huge value (most of a file within the size
+// limit) is cut, and says how long it was, so that the log and /status stay readable.
+func TestLongValueMessageCut(t *testing.T) {
+	src := "[source]\nkind = \"" + strings.Repeat("x", 500_000) + "\"\n"
+	_, errs := decodeTest("p.toml", "p", []byte(src), "")
+	if len(errs) == 0 {
+		t.Fatal("no error for an unknown kind")
+	}
+	for _, e := range errs {
+		if len(e.Msg) > maxMsg {
+			t.Errorf("a message of %d bytes: %.80s…", len(e.Msg), e.Msg)
+		}
+		if strings.Contains(e.Msg, "source.kind") && !strings.Contains(e.Msg, "bytes in all)") {
+			t.Errorf("the cut message does not say it was cut: %.600s", e.Msg)
+		}
 	}
 }

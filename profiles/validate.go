@@ -247,15 +247,19 @@ func checkURLPort(raw string) error {
 }
 
 // checkUser checks a user name that goes into an RTSP Authorization header: no control
-// character, which would end the header line and start one of the file's making, and neither
-// '"' nor '\', which would end or escape the quoted username of a Digest answer and add
-// parameters to it. gortsplib writes the name as it is (and decodes a URL's "%0D%0A").
+// character, which would end the header line and start one of the file's making; neither '"'
+// nor '\', which would end or escape the quoted username of a Digest answer and add parameters
+// to it; and no ':', which ends the user of a Basic answer (user:password). gortsplib writes
+// the name as it is (and decodes a URL's "%0D%0A").
 func checkUser(user string) error {
 	if strings.ContainsFunc(user, unicode.IsControl) {
 		return errors.New("holds a control character")
 	}
 	if i := strings.IndexAny(user, `"\`); i >= 0 {
 		return fmt.Errorf("holds '%c': a Digest user name is sent between quotes, as it is", user[i])
+	}
+	if strings.Contains(user, ":") {
+		return errors.New("holds ':', which Basic authentication takes for the end of the user name")
 	}
 	return nil
 }
