@@ -207,30 +207,7 @@ func TestStalledServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	// Frames come at twice a live source's pace (the clip again and again) until the test is
-	// done with them.
-	stop := make(chan struct{})
-	fed := make(chan struct{})
-	go func() {
-		defer close(fed)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			if i%len(fr) == 0 && i > 0 {
-				f.Discontinuity()
-			}
-			if err := f.WriteFrame(fr[i%len(fr)]); err != nil {
-				t.Error(err)
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	defer func() { close(stop); <-fed }()
+	feedFast(t, f, fr)
 
 	fftest.WaitFor(t, 10*time.Second, "the server's 20 packets", func() bool { return len(s.received(0)) >= 20 })
 	stalled := time.Now()
@@ -269,6 +246,29 @@ func TestReportOnAFullQueueKeepsTheSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	feedFast(t, f, fr)
+
+	fftest.WaitFor(t, 30*time.Second, "the client's queue full", func() bool { return f.Stats()[0].PacketsDropped > 0 })
+	first := f.Stats()[0].PacketsDropped
+	// thousands of packets more dropped: a second or more of reports due on a full queue
+	fftest.WaitFor(t, 30*time.Second, "a second more of a full queue", func() bool {
+		st := f.Stats()[0]
+		if st.State != StateRecording && st.State != StateStalled {
+			t.Fatalf("the session ended: %s (%s)", st.State, st.LastError)
+		}
+		return st.PacketsDropped > first+1500
+	})
+	close(resume)
+	waitState(t, f, 0, StateRecording)
+	if st := f.Stats()[0]; st.Reconnects != 0 || len(s.requestsOf(base.Announce)) != 1 {
+		t.Errorf("%+v, %d ANNOUNCEs: want the first session throughout", st, len(s.requestsOf(base.Announce)))
+	}
+}
+
+// feedFast writes frames to f at twice a live source's pace, the clip again and again (each time
+// as a new run), until the test has ended; a write after the test's deferred Close only fills
+// queues that nobody reads any more.
+func feedFast(t *testing.T, f *Fanout, fr []*demux.Frame) {
 	stop, fed := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(fed)
@@ -289,21 +289,5 @@ func TestReportOnAFullQueueKeepsTheSession(t *testing.T) {
 			}
 		}
 	}()
-	defer func() { close(stop); <-fed }()
-
-	fftest.WaitFor(t, 30*time.Second, "the client's queue full", func() bool { return f.Stats()[0].PacketsDropped > 0 })
-	first := f.Stats()[0].PacketsDropped
-	// thousands of packets more dropped: a second or more of reports due on a full queue
-	fftest.WaitFor(t, 30*time.Second, "a second more of a full queue", func() bool {
-		st := f.Stats()[0]
-		if st.State != StateRecording && st.State != StateStalled {
-			t.Fatalf("the session ended: %s (%s)", st.State, st.LastError)
-		}
-		return st.PacketsDropped > first+1500
-	})
-	close(resume)
-	waitState(t, f, 0, StateRecording)
-	if st := f.Stats()[0]; st.Reconnects != 0 || len(s.requestsOf(base.Announce)) != 1 {
-		t.Errorf("%+v, %d ANNOUNCEs: want the first session throughout", st, len(s.requestsOf(base.Announce)))
-	}
+	t.Cleanup(func() { close(stop); <-fed })
 }

@@ -260,12 +260,8 @@ func TestCheckEncoders(t *testing.T) {
 			t.Errorf("problems %v, want none", got)
 		}
 	}
-	b, err := os.ReadFile(probes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Count(string(b), "-encoders"); got != 1 {
-		t.Errorf("ffmpeg asked for its encoders %d times, want once:\n%s", got, b)
+	if got, log := encoderProbes(t, probes); got != 1 {
+		t.Errorf("ffmpeg asked for its encoders %d times, want once:\n%s", got, log)
 	}
 }
 
@@ -289,13 +285,20 @@ func TestCheckEncodersAfterFailure(t *testing.T) {
 			t.Errorf("after the failure: %q, want the encoder missing", got)
 		}
 	}
-	b, err := os.ReadFile(probes)
+	if got, log := encoderProbes(t, probes); got != 2 {
+		t.Errorf("ffmpeg asked for its encoders %d times, want twice: after the failure, then never again:\n%s", got, log)
+	}
+}
+
+// encoderProbes returns how many times the fake ffmpeg was asked for its encoders, from the log
+// of its runs at path, and the log.
+func encoderProbes(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(string(b), "-encoders"); got != 2 {
-		t.Errorf("ffmpeg asked for its encoders %d times, want twice: after the failure, then never again:\n%s", got, b)
-	}
+	return strings.Count(string(b), "-encoders"), b
 }
 
 // TestCheckEncodersContext asks an ffmpeg that never answers for its encoders: the check ends with

@@ -38,38 +38,64 @@ func TestNext(t *testing.T) {
 
 // TestRun drives a Controller with a made-up CPU clock: it starts at one P, follows the load up
 // and down, and leaves Max set when it ends.
-func TestRun(t *testing.T) {
-	// Each reading is a second after the one before, in which the process used load cores.
-	var mu sync.Mutex
-	var used time.Duration
-	clock := time.Unix(0, 0)
-	load := 0.0
-	sets := make(chan int, 100)
-	c := &Controller{
-		Max:      4,
-		Interval: time.Millisecond,
-		cpu: func() time.Duration {
-			mu.Lock()
-			defer mu.Unlock()
-			clock = clock.Add(time.Second)
-			used += time.Duration(load * float64(time.Second))
-			return used
-		},
-		now: func() time.Time {
-			mu.Lock()
-			defer mu.Unlock()
-			return clock
-		},
-		set: func(n int) int { sets <- n; return 4 },
-	}
-	var changes []int
-	c.OnChange = func(n int, _ float64) { changes = append(changes, n) }
+// fakeProcess is a process whose CPU is read a second after the reading before, in which it used
+// load cores.
+type fakeProcess struct {
+	mu    sync.Mutex
+	used  time.Duration
+	clock time.Time
+	load  float64
+	// limit is the runtime's default GOMAXPROCS, for Controller.defaults
+	limit int
+}
+
+func (p *fakeProcess) cpu() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clock = p.clock.Add(time.Second)
+	p.used += time.Duration(p.load * float64(time.Second))
+	return p.used
+}
+
+func (p *fakeProcess) now() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clock
+}
+
+func (p *fakeProcess) set(load float64, limit int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.load, p.limit = load, limit
+}
+
+// start runs c until the returned function is called, which waits for Run to return.
+func start(t *testing.T, c *Controller) (stop func()) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		c.Run(ctx)
 	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+func TestRun(t *testing.T) {
+	p := &fakeProcess{}
+	sets := make(chan int, 100)
+	c := &Controller{
+		Max:      4,
+		Interval: time.Millisecond,
+		cpu:      p.cpu,
+		now:      p.now,
+		set:      func(n int) int { sets <- n; return 4 },
+	}
+	var changes []int
+	c.OnChange = func(n int, _ float64) { changes = append(changes, n) }
+	stop := start(t, c)
 	expect := func(want int) {
 		t.Helper()
 		select {
@@ -81,20 +107,14 @@ func TestRun(t *testing.T) {
 			t.Fatalf("GOMAXPROCS not set to %d", want)
 		}
 	}
-	setLoad := func(cores float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		load = cores
-	}
 	expect(1)
-	setLoad(1.2) // more than one P can carry: 1.2/0.5 + 1
+	p.set(1.2, 0) // more than one P can carry: 1.2/0.5 + 1
 	expect(3)
-	setLoad(0.1)
+	p.set(0.1, 0)
 	expect(2)
 	expect(1)
-	cancel()
+	stop()
 	expect(4)
-	<-done
 	if len(changes) != 3 {
 		t.Errorf("OnChange called for %v, want 3, 2, 1", changes)
 	}
@@ -104,41 +124,23 @@ func TestRun(t *testing.T) {
 // GOMAXPROCS (the CPUs the process may use), asked again every MaxEvery, so that a lowered CPU
 // limit (systemd's CPUQuota=) is followed; when it stops, the runtime's default is back.
 func TestRunFollowsTheRuntimesDefault(t *testing.T) {
-	var mu sync.Mutex
-	var used time.Duration
-	clock := time.Unix(0, 0)
-	load, limit := 0.0, 4
+	p := &fakeProcess{limit: 4}
 	// what was set, in order: n for GOMAXPROCS(n), -n for the runtime's default of n
 	sets := make(chan int, 10000)
 	c := &Controller{
 		Interval: time.Millisecond,
 		MaxEvery: 5 * time.Second,
-		cpu: func() time.Duration {
-			mu.Lock()
-			defer mu.Unlock()
-			clock = clock.Add(time.Second)
-			used += time.Duration(load * float64(time.Second))
-			return used
-		},
-		now: func() time.Time {
-			mu.Lock()
-			defer mu.Unlock()
-			return clock
-		},
-		set: func(n int) int { sets <- n; return 0 },
+		cpu:      p.cpu,
+		now:      p.now,
+		set:      func(n int) int { sets <- n; return 0 },
 		defaults: func() int {
-			mu.Lock()
-			defer mu.Unlock()
-			sets <- -limit
-			return limit
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			sets <- -p.limit
+			return p.limit
 		},
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Run(ctx)
-	}()
+	stop := start(t, c)
 	// until waits for want, past the runtime's default being asked again meanwhile; nothing
 	// set may be more than most.
 	until := func(want, most int) {
@@ -160,17 +162,12 @@ func TestRunFollowsTheRuntimesDefault(t *testing.T) {
 	}
 	until(-4, 1) // asked at the start
 	until(1, 1)
-	mu.Lock()
-	load = 5 // all it may have
-	mu.Unlock()
+	p.set(5, 4) // all it may have
 	until(4, 4)
-	mu.Lock()
-	limit = 2 // CPUQuota=200%
-	mu.Unlock()
+	p.set(5, 2) // CPUQuota=200%
 	until(-2, 4)
 	until(2, 2) // at once
-	cancel()
-	<-done
+	stop()
 	var last int
 	for len(sets) > 0 {
 		if last = <-sets; last > 2 {
