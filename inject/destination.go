@@ -23,6 +23,7 @@ import (
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/backoff"
+	"github.com/liveinject/liveinject/internal/ratelog"
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
 
@@ -151,7 +152,7 @@ type destination struct {
 
 	// decodeErrors and lost rate-limit what the clients report, across sessions: a server that
 	// reconnects often does not get a line each time.
-	decodeErrors, lost rateLog
+	decodeErrors, lost ratelog.Limiter
 
 	// stop ends the destination's goroutine, which closes done when it has ended.
 	stop context.CancelFunc
@@ -206,6 +207,7 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 		queue:    make(chan *unit, cfg.queueSize),
 		state:    StateWaiting,
 	}
+	d.decodeErrors.Every, d.lost.Every = libraryLogEvery, libraryLogEvery
 	for _, f := range []struct{ key, value string }{
 		{"session name", d.title}, {"session info", t.Metadata.Info}, {"author", t.Metadata.Author},
 		{"copyright", t.Metadata.Copyright}, {"comment", t.Metadata.Comment},
@@ -616,10 +618,10 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		},
 		// Unset, the client prints these through the standard logger, once for every packet.
 		OnDecodeError: func(err error) {
-			d.decodeErrors.warn(d.log, "the server sent data the client cannot decode", "error", err)
+			d.warnLimited(&d.decodeErrors, "the server sent data the client cannot decode", "error", err)
 		},
 		OnPacketsLost: func(lost uint64) {
-			d.lost.warn(d.log, "packets from the server lost", "lost", lost)
+			d.warnLimited(&d.lost, "packets from the server lost", "lost", lost)
 		},
 		OnTransportSwitch: func(err error) {
 			d.log.Info("the server wants TCP: switching", "reason", err)
@@ -823,29 +825,17 @@ func (s *stallWatch) check(w *wire, now time.Time) (waiting int, since time.Time
 	return held, s.left
 }
 
-// rateLog logs a message at most once per libraryLogEvery, saying how many it left out since the
-// line before. Its methods may be called from any goroutine.
-type rateLog struct {
-	mu      sync.Mutex
-	last    time.Time
-	skipped uint64
-}
-
-func (r *rateLog) warn(log *slog.Logger, msg string, args ...any) {
-	r.mu.Lock()
-	now := time.Now()
-	if !r.last.IsZero() && now.Sub(r.last) < libraryLogEvery {
-		r.skipped++
-		r.mu.Unlock()
+// warnLimited logs a warning of a kind that l keeps to one a libraryLogEvery, with how many it
+// held back since the last.
+func (d *destination) warnLimited(l *ratelog.Limiter, msg string, args ...any) {
+	heldBack, ok := l.Allow(time.Now())
+	if !ok {
 		return
 	}
-	skipped := r.skipped
-	r.last, r.skipped = now, 0
-	r.mu.Unlock()
-	if skipped > 0 {
-		args = append(args, "left_out", skipped)
+	if heldBack > 0 {
+		args = append(args, "left_out", heldBack)
 	}
-	log.Warn(msg, args...)
+	d.log.Warn(msg, args...)
 }
 
 // tlsConfig returns a new TLS configuration for an rtsps session (the client writes the server

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/liveinject/liveinject/internal/ratelog"
 )
 
 // hostGuard refuses the requests whose Host header is not a name of the endpoint. Without it the
@@ -28,7 +30,7 @@ type hostGuard struct {
 	logger *slog.Logger
 
 	refused atomic.Uint64
-	lastLog atomic.Int64 // Unix nanoseconds of the last refusal logged
+	logs    ratelog.Limiter // Every: hostLogEvery
 }
 
 // hostLogEvery is how often at most a refused request is logged: a page that keeps trying must
@@ -42,6 +44,7 @@ const hostLogEvery = time.Minute
 // in listen if it has one, and hosts.
 func newHostGuard(listen, bound string, hosts []string, logger *slog.Logger) *hostGuard {
 	g := &hostGuard{names: []string{"localhost"}, logger: logger}
+	g.logs.Every = hostLogEvery
 	if name, err := os.Hostname(); err == nil && name != "" {
 		g.add(name)
 	}
@@ -109,8 +112,7 @@ func (g *hostGuard) Handler(next http.Handler) http.Handler {
 // far.
 func (g *hostGuard) logRefusal(r *http.Request) {
 	n := g.refused.Add(1)
-	now, last := time.Now().UnixNano(), g.lastLog.Load()
-	if last != 0 && now-last < int64(hostLogEvery) || !g.lastLog.CompareAndSwap(last, now) {
+	if _, ok := g.logs.Allow(time.Now()); !ok {
 		return
 	}
 	g.logger.Warn("request refused: its Host is not a name of this endpoint (add it to [http] hosts if it is yours)",
