@@ -749,6 +749,8 @@ func (d *destination) write(w packetWriter, s *session, u *unit, reports *report
 	report.ClockRate = medi.Formats[0].ClockRate()
 	first := !report.Started()
 	now := time.Now()
+	// the client counts what it wrote of what it was handed; over UDP the session counts itself
+	_, viaClient := w.(clientWriter)
 	for i, p := range u.pkts {
 		// The client stamps its SSRC into the packet: each destination writes its own header
 		// copy, the payload stays shared.
@@ -758,8 +760,8 @@ func (d *destination) write(w packetWriter, s *session, u *unit, reports *report
 			d.dropped.Add(uint64(len(u.pkts) - i))
 			return err
 		}
-		if _, ok := w.(clientWriter); ok {
-			d.handed.Add(1) // its client counts what it wrote of them
+		if viaClient {
+			d.handed.Add(1)
 		}
 		report.Wrote(&d.pkt, ntp, now)
 	}

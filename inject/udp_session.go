@@ -37,7 +37,8 @@ func (w clientWriter) writeRTCP(_ demux.Kind, m *description.Media, p rtcp.Packe
 	return w.c.WritePacketRTCP(m, p)
 }
 
-// udpWriteTimeout bounds a write to a UDP socket whose send buffer is full.
+// udpWriteTimeout bounds a write to a UDP socket whose send buffer is full. The sockets'
+// deadline is moved on at most twice a timeout, not at every packet: each move is a timer's.
 const udpWriteTimeout = time.Second
 
 // udpSession writes a session's packets over UDP itself, with the destination's stable SSRCs.
@@ -71,6 +72,8 @@ type udpSession struct {
 type udpMedium struct {
 	rtp, rtcp         *net.UDPConn
 	rtpAddr, rtcpAddr *net.UDPAddr
+	// renew is when the sockets' write deadline is to be moved on next.
+	renew time.Time
 }
 
 func newUDPSession(ssrc *ssrcRewriter, sent, bytes *atomic.Uint64) *udpSession {
@@ -166,7 +169,7 @@ func (u *udpSession) writeRTP(k demux.Kind, _ *description.Media, p *rtp.Packet,
 	if _, err := p.MarshalTo(b); err != nil {
 		return err
 	}
-	return u.write(m.rtp, m.rtpAddr, b, true)
+	return u.write(m, m.rtp, m.rtpAddr, b, true)
 }
 
 func (u *udpSession) writeRTCP(k demux.Kind, _ *description.Media, p rtcp.Packet) error {
@@ -182,11 +185,16 @@ func (u *udpSession) writeRTCP(k demux.Kind, _ *description.Media, p rtcp.Packet
 	if err != nil {
 		return err
 	}
-	return u.write(m.rtcp, m.rtcpAddr, b, false)
+	return u.write(m, m.rtcp, m.rtcpAddr, b, false)
 }
 
-func (u *udpSession) write(c *net.UDPConn, to *net.UDPAddr, b []byte, isRTP bool) error {
-	c.SetWriteDeadline(time.Now().Add(udpWriteTimeout)) //nolint:errcheck // a closed socket fails the write
+func (u *udpSession) write(m *udpMedium, c *net.UDPConn, to *net.UDPAddr, b []byte, isRTP bool) error {
+	if now := time.Now(); !now.Before(m.renew) {
+		// a closed socket fails the write
+		m.rtp.SetWriteDeadline(now.Add(udpWriteTimeout))  //nolint:errcheck
+		m.rtcp.SetWriteDeadline(now.Add(udpWriteTimeout)) //nolint:errcheck
+		m.renew = now.Add(udpWriteTimeout / 2)
+	}
 	if _, err := c.WriteToUDP(b, to); err != nil {
 		return err
 	}
