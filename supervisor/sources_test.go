@@ -240,13 +240,9 @@ func TestCheckPaths(t *testing.T) {
 // TestCheckEncoders asks a fake ffmpeg built without VAAPI for its encoders: once, however
 // many channels are checked.
 func TestCheckEncoders(t *testing.T) {
-	probes := filepath.Join(t.TempDir(), "probes")
-	t.Setenv("FAKE_FFMPEG", "hang")
-	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	probes, vaapi := encoderProbeTest(t, "")
 	checker := &Checker{}
-	vaapi := testProfile()
 	vaapi.File = "vaapi.toml"
-	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
 	nvenc := testProfile()
 	nvenc.Video.Encoder = "h264_nvenc"
 	for range 3 {
@@ -268,13 +264,8 @@ func TestCheckEncoders(t *testing.T) {
 // TestCheckEncodersAfterFailure asks a fake ffmpeg for its encoders, which fails the first time
 // only: the failure is said, and the next check asks again.
 func TestCheckEncodersAfterFailure(t *testing.T) {
-	probes := filepath.Join(t.TempDir(), "probes")
-	t.Setenv("FAKE_FFMPEG", "hang")
-	t.Setenv("FAKE_FFMPEG_PROBE", "fail-once")
-	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	probes, vaapi := encoderProbeTest(t, "fail-once")
 	checker := &Checker{}
-	vaapi := testProfile()
-	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
 	got := problemStrings(checker.Check(t.Context(), vaapi, os.Args[0]))
 	if want := "cannot list the encoders of " + os.Args[0] + ": exit status 1: Illegal instruction"; len(got) != 1 || !strings.HasSuffix(got[0], want) {
 		t.Errorf("first check: %q, want %q", got, want)
@@ -288,6 +279,20 @@ func TestCheckEncodersAfterFailure(t *testing.T) {
 	if got, log := encoderProbes(t, probes); got != 2 {
 		t.Errorf("ffmpeg asked for its encoders %d times, want twice: after the failure, then never again:\n%s", got, log)
 	}
+}
+
+// encoderProbeTest makes this test binary a fake ffmpeg built without VAAPI whose answers to
+// "-encoders" follow probe ("": at once; "fail-once", "hang"), and logs them at probes. It
+// returns that path and a profile that wants h264_vaapi.
+func encoderProbeTest(t *testing.T, probe string) (probes string, vaapi profiles.Channel) {
+	t.Helper()
+	probes = filepath.Join(t.TempDir(), "probes")
+	t.Setenv("FAKE_FFMPEG", "hang")
+	t.Setenv("FAKE_FFMPEG_PROBE", probe)
+	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	vaapi = testProfile()
+	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
+	return probes, vaapi
 }
 
 // encoderProbes returns how many times the fake ffmpeg was asked for its encoders, from the log
@@ -304,13 +309,8 @@ func encoderProbes(t *testing.T, path string) (int, []byte) {
 // TestCheckEncodersContext asks an ffmpeg that never answers for its encoders: the check ends with
 // its context and says so, and the next check asks again.
 func TestCheckEncodersContext(t *testing.T) {
-	probes := filepath.Join(t.TempDir(), "probes")
-	t.Setenv("FAKE_FFMPEG", "hang")
-	t.Setenv("FAKE_FFMPEG_PROBE", "hang")
-	t.Setenv("FAKE_FFMPEG_PROBES", probes)
+	probes, vaapi := encoderProbeTest(t, "hang")
 	checker := &Checker{}
-	vaapi := testProfile()
-	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = "h264_vaapi", "/"
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan []*Problem, 1)
 	go func() { done <- checker.Check(ctx, vaapi, os.Args[0]) }()
