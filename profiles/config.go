@@ -107,7 +107,24 @@ type Channel struct {
 	// picture. 0 ("off") sends nothing. Default 1s.
 	Hold Duration `toml:"hold"`
 
-	Source       Source        `toml:"source"`
+	Source Source `toml:"source"`
+	// Backups are the inputs that go on air, in order, when the source fails: up to
+	// MaxBackups [[backup]] tables with the keys of [source] (and input_args for kind
+	// "ffmpeg"). [video] and [audio] apply to every input, so that the stream the
+	// destinations get stays the same (SPS, PPS, AudioSpecificConfig) across a switch.
+	Backups []Source `toml:"backup"`
+	// FailoverAfter is how long the input on air may give no frame before the next working
+	// input goes on air (the hold covers the time between). Default 3s.
+	FailoverAfter Duration `toml:"failover_after"`
+	// ReturnAfter is how long an input before the one on air (the source, or an earlier
+	// backup) must deliver frames without a break before it goes back on air, at its next
+	// keyframe. Default 10s.
+	ReturnAfter Duration `toml:"return_after"`
+	// SlateAfter is how long no input may work before the slate goes on air. Default 10s.
+	SlateAfter Duration `toml:"slate_after"`
+	// Slate is what goes on air when no input works: [slate], or slate = "off".
+	Slate Slate `toml:"slate"`
+
 	Video        Video         `toml:"video"`
 	Audio        Audio         `toml:"audio"`
 	FFmpeg       FFmpeg        `toml:"ffmpeg"`
@@ -122,6 +139,22 @@ const (
 	SourceFile    = "file"    // a media file, looped forever at its own pace
 	SourceFFmpeg  = "ffmpeg"  // ffmpeg input arguments written by hand ([ffmpeg] input_args)
 )
+
+// MaxBackups is how many [[backup]] inputs a profile may have.
+const MaxBackups = 4
+
+// Slate is the picture that goes on air when no input works, encoded by ffmpeg at the
+// channel's own settings, with AAC silence.
+type Slate struct {
+	// Off keeps the last picture held instead (slate = "off").
+	Off bool `toml:"-"`
+	// Image is a PNG or JPEG file shown full frame (fitted, with black bars), its path
+	// relative to the profile's directory unless absolute (made absolute when the profile is
+	// loaded). "" draws a card: the channel's name, Text and the time.
+	Image string `toml:"image"`
+	// Text is the card's line under the channel's name. Default "Back soon".
+	Text string `toml:"text"`
+}
 
 // Source says what ffmpeg captures. Which keys apply depends on Kind; the others stay zero.
 type Source struct {
@@ -150,6 +183,10 @@ type Source struct {
 	// Path is the file source's path, relative to the profile's directory unless absolute
 	// (made absolute when the profile is loaded).
 	Path string `toml:"path"`
+
+	// InputArgs are a [[backup]]'s whole ffmpeg input part for kind "ffmpeg", as [ffmpeg]
+	// input_args are the source's. Always empty in [source].
+	InputArgs []string `toml:"input_args"`
 }
 
 // Video encoders.
