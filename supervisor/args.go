@@ -111,6 +111,8 @@ func inputArgs(ch profiles.Channel) (input, error) {
 		in.args = []string{"-re", "-stream_loop", "-1", "-i", s.Path}
 	case profiles.SourceFFmpeg:
 		in.args = ch.FFmpeg.InputArgs
+	case sourceSlate:
+		in = slateInput(ch)
 	default:
 		return input{}, fmt.Errorf("channel %q: source kind %q is not supported", ch.Name, s.Kind)
 	}
@@ -124,21 +126,10 @@ func videoArgs(v profiles.Video, in input) []string {
 	if v.Encoder == profiles.EncoderCopy {
 		return []string{"-c:v", "copy"}
 	}
-	var filters []string
-	if in.fps != v.FPS {
-		filters = append(filters, "fps="+strconv.Itoa(v.FPS))
-	}
-	if in.size != v.Size {
-		filters = append(filters, fmt.Sprintf("scale=%d:%d", v.Size.Width, v.Size.Height))
-	}
-	if v.Encoder == profiles.EncoderVAAPI {
-		filters = append(filters, "format=nv12", "hwupload")
-	}
 	var args []string
-	if len(filters) > 0 {
-		args = append(args, "-vf", strings.Join(filters, ","))
+	if vf := normalize(v, in); len(vf) > 0 {
+		args = append(args, "-vf", strings.Join(vf, ","))
 	}
-
 	gop := strconv.Itoa(max(1, int(v.GOP.Std().Seconds()*float64(v.FPS))))
 	rate := strconv.FormatInt(int64(v.Bitrate), 10)
 	args = append(args, "-c:v", v.Encoder)
@@ -154,6 +145,8 @@ func videoArgs(v profiles.Video, in input) []string {
 	case profiles.EncoderVAAPI:
 		args = append(args, "-profile:v", vaapiProfile(v.Profile), "-rc_mode", "CBR", "-bf", "0")
 	}
+	// The chroma siting of an MJPEG camera (centre) would change the SPS; H.264's default is left.
+	args = append(args, "-chroma_sample_location", "left")
 	args = append(args,
 		"-b:v", rate,
 		"-maxrate", rate,
@@ -168,6 +161,40 @@ func videoArgs(v profiles.Video, in input) []string {
 		args = append(args, "-adaptive_i", "0")
 	}
 	return args
+}
+
+// normalize returns the filters that make every input of a channel (its source, its backups,
+// its slate) come out of the encoder with the same SPS, so that the destinations see one stream
+// across a switch: the channel's frame rate; its size, with the picture fitted and black bars
+// rather than stretched (an input of unknown size is first brought to square pixels); limited
+// range; square pixels; and colour tags cleared, since x264 writes them into the SPS. The
+// colours are not converted (a matrix conversion costs a third more CPU at 720p): players
+// take untagged HD for BT.709, as they did before. Inputs whose size and rate liveinject
+// chose need none of the scaling, and the rest cost about 1 % (BENCHMARKS.md).
+func normalize(v profiles.Video, in input) []string {
+	var vf []string
+	if in.fps != v.FPS {
+		vf = append(vf, "fps="+strconv.Itoa(v.FPS))
+	}
+	if in.size != v.Size {
+		w, h := v.Size.Width, v.Size.Height
+		if in.size == (profiles.Size{}) {
+			vf = append(vf, "scale=w='trunc(iw*sar/2)*2':h=ih")
+		}
+		vf = append(vf,
+			fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease:out_range=tv", w, h),
+			fmt.Sprintf("pad=%d:%d:-1:-1", w, h))
+	}
+	format := "yuv420p"
+	if v.Encoder == profiles.EncoderQSV || v.Encoder == profiles.EncoderVAAPI {
+		format = "nv12"
+	}
+	vf = append(vf, "format="+format, "setsar=1",
+		"setparams=range=tv:color_primaries=unknown:color_trc=unknown:colorspace=unknown")
+	if v.Encoder == profiles.EncoderVAAPI {
+		vf = append(vf, "hwupload")
+	}
+	return vf
 }
 
 // vaapiProfile names an H.264 profile as h264_vaapi does: it has only the constrained

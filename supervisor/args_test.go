@@ -20,8 +20,9 @@ func TestArgsTestsrc(t *testing.T) {
 	want := "-hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 " +
 		"-re -f lavfi -i testsrc2=size=1280x720:rate=25 " +
 		"-re -f lavfi -i sine=frequency=1000:sample_rate=48000 " +
-		"-map 0:v -c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p " +
-		"-b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50 -keyint_min 50 -sc_threshold 0 " +
+		"-map 0:v -vf format=yuv420p,setsar=1,setparams=range=tv:color_primaries=unknown:color_trc=unknown:colorspace=unknown " +
+		"-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p " +
+		"-chroma_sample_location left -b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50 -keyint_min 50 -sc_threshold 0 " +
 		"-map 1:a -c:a aac -b:a 128000 -ar 48000 -ac 2 " +
 		"-f mpegts -flush_packets 1 -muxdelay 0 -muxpreload 0 -omit_video_pes_length 0 pipe:1"
 	if s := strings.Join(got, " "); s != want {
@@ -33,10 +34,16 @@ func TestArgsTestsrc(t *testing.T) {
 const (
 	argsGlobal  = "-hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1"
 	argsOutput  = "-f mpegts -flush_packets 1 -muxdelay 0 -muxpreload 0 -omit_video_pes_length 0 pipe:1"
-	argsRate    = "-b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50"
+	argsRate    = "-chroma_sample_location left -b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50"
 	argsX264    = "-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p " + argsRate + " -keyint_min 50 -sc_threshold 0"
 	argsAAC     = "-c:a aac -b:a 128000 -ar 48000 -ac 2"
-	argsScale25 = "-vf fps=25,scale=1280:720"
+	// argsFit fits a picture of unknown size into 1280x720; argsYUV and argsNV12 make every
+	// input's SPS the same (see normalize).
+	argsFit     = "scale=w='trunc(iw*sar/2)*2':h=ih,scale=1280:720:force_original_aspect_ratio=decrease:out_range=tv,pad=1280:720:-1:-1"
+	argsTags    = "setsar=1,setparams=range=tv:color_primaries=unknown:color_trc=unknown:colorspace=unknown"
+	argsYUV     = "format=yuv420p," + argsTags
+	argsNV12    = "format=nv12," + argsTags
+	argsScale25 = "-vf fps=25," + argsFit + "," + argsYUV
 )
 
 // TestArgs checks the command line of every source kind and encoder, from the global options
@@ -51,7 +58,7 @@ func TestArgs(t *testing.T) {
 		change: func(ch *profiles.Channel) {
 			ch.Audio.Encoder = "none"
 		},
-		want: "-re -f lavfi -i testsrc2=size=1280x720:rate=25 -map 0:v " + argsX264,
+		want: "-re -f lavfi -i testsrc2=size=1280x720:rate=25 -map 0:v -vf " + argsYUV + " " + argsX264,
 	}, {
 		name: "v4l2 capture at another rate, alsa sound",
 		change: func(ch *profiles.Channel) {
@@ -60,7 +67,7 @@ func TestArgs(t *testing.T) {
 		},
 		want: "-f v4l2 -thread_queue_size 512 -input_format mjpeg -video_size 1280x720 -framerate 30 -i /dev/video0 " +
 			"-f alsa -thread_queue_size 512 -i hw:1,0 " +
-			"-map 0:v -vf fps=25 " + argsX264 + " -map 1:a " + argsAAC,
+			"-map 0:v -vf fps=25," + argsYUV + " " + argsX264 + " -map 1:a " + argsAAC,
 	}, {
 		name: "v4l2 as the device likes, pulse sound, nvenc",
 		change: func(ch *profiles.Channel) {
@@ -92,7 +99,7 @@ func TestArgs(t *testing.T) {
 			ch.Video.Encoder, ch.Video.Preset, ch.Video.Profile, ch.Video.VAAPIDevice = "h264_vaapi", "", "baseline", "/dev/dri/renderD128"
 		},
 		want: "-vaapi_device /dev/dri/renderD128 -rtsp_transport tcp -timeout 2000000 -i rtsp://cam.example/s " +
-			"-map 0:v:0 -vf fps=25,scale=1280:720,format=nv12,hwupload -c:v h264_vaapi -profile:v constrained_baseline " +
+			"-map 0:v:0 -vf fps=25," + argsFit + "," + argsNV12 + ",hwupload -c:v h264_vaapi -profile:v constrained_baseline " +
 			"-rc_mode CBR -bf 0 " + argsRate + " -map 0:a:0? " + argsAAC,
 	}, {
 		name: "file with qsv",
@@ -100,7 +107,7 @@ func TestArgs(t *testing.T) {
 			ch.Source = profiles.Source{Kind: "file", Path: "/srv/loop.mp4"}
 			ch.Video.Encoder, ch.Video.Profile = "h264_qsv", "main"
 		},
-		want: "-re -stream_loop -1 -i /srv/loop.mp4 -map 0:v:0 " + argsScale25 +
+		want: "-re -stream_loop -1 -i /srv/loop.mp4 -map 0:v:0 -vf fps=25," + argsFit + "," + argsNV12 +
 			" -c:v h264_qsv -preset veryfast -profile:v main -pix_fmt nv12 -bf 0 -async_depth 1 " + argsRate +
 			" -adaptive_i 0 -map 0:a:0? " + argsAAC,
 	}, {
@@ -121,7 +128,7 @@ func TestArgs(t *testing.T) {
 			ch.Video.Encoder, ch.Video.Preset, ch.Video.VAAPIDevice = "h264_vaapi", "", "/dev/dri/renderD129"
 		},
 		want: "-vaapi_device /dev/dri/renderD129 -re -f lavfi -i testsrc2=size=1280x720:rate=25 " +
-			"-map 0:v -vf format=nv12,hwupload -c:v h264_vaapi -profile:v high -rc_mode CBR -bf 0 " + argsRate,
+			"-map 0:v -vf " + argsNV12 + ",hwupload -c:v h264_vaapi -profile:v high -rc_mode CBR -bf 0 " + argsRate,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := testProfile()

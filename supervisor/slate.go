@@ -1,0 +1,101 @@
+package supervisor
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/liveinject/liveinject/profiles"
+)
+
+// sourceSlate is the source kind of a channel's slate input: not one a profile can name, the
+// supervisor makes it from the profile's [slate].
+const sourceSlate = "slate"
+
+// slateProfile returns channel ch as its slate runs it: the slate's picture and silence through
+// the channel's own encoder settings, so that its SPS and AudioSpecificConfig are the
+// channel's. A channel that passes its source's H.264 on (encoder "copy") has no settings of
+// its own: its slate is encoded at the built-in ones, and the destinations announce it anew.
+func slateProfile(ch profiles.Channel) profiles.Channel {
+	ch.Source = profiles.Source{Kind: sourceSlate}
+	ch.Backups = nil
+	if ch.Video.Encoder == profiles.EncoderCopy {
+		ch.Video = slateVideo
+	}
+	if ch.Audio.Encoder == profiles.EncoderCopy {
+		ch.Audio = slateAudio
+	}
+	return ch
+}
+
+// slateVideo and slateAudio encode the slate of a channel that copies its source's streams.
+var (
+	slateVideo = profiles.Video{Encoder: profiles.EncoderX264, Preset: "veryfast", Profile: "high",
+		Bitrate: 1_000_000, GOP: profiles.Duration(2e9), Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25}
+	slateAudio = profiles.Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2}
+)
+
+// slateInput returns the input part of the slate's command line: the profile's image, or a
+// card with the channel's name, the slate's text and the time, at the channel's size and rate;
+// and silence at its sample rate.
+func slateInput(ch profiles.Channel) input {
+	v := ch.Video
+	var in input
+	if ch.Slate.Image != "" {
+		// an image of any size, fitted by normalize
+		in = input{video: "0:v", fps: v.FPS}
+		in.args = []string{"-re", "-loop", "1", "-framerate", strconv.Itoa(v.FPS), "-i", ch.Slate.Image}
+	} else {
+		in = input{video: "0:v", size: v.Size, fps: v.FPS}
+		in.args = []string{"-re", "-f", "lavfi", "-i", slateCard(ch)}
+	}
+	if ch.Audio.Encoder != "none" {
+		layout := "stereo"
+		if ch.Audio.Channels == 1 {
+			layout = "mono"
+		}
+		in.args = append(in.args, "-re", "-f", "lavfi", "-i",
+			fmt.Sprintf("anullsrc=channel_layout=%s:sample_rate=%d", layout, ch.Audio.SampleRate))
+		in.audio = "1:a"
+	}
+	return in
+}
+
+// slateCard is the lavfi graph of the generated card: a dark background, the channel's name,
+// the slate's text under it, and the local time at the bottom.
+func slateCard(ch profiles.Channel) string {
+	v := ch.Video
+	h := v.Size.Height
+	big, small := max(12, h/12), max(10, h/24)
+	return fmt.Sprintf("color=c=0x202830:size=%s:rate=%d", v.Size, v.FPS) +
+		"," + drawText(ch.Name, big, "(h-text_h)/2-"+strconv.Itoa(big)) +
+		"," + drawText(ch.Slate.Text, small, "(h+text_h)/2+"+strconv.Itoa(small)) +
+		fmt.Sprintf(",drawtext=text='%%{localtime\\:%%H\\\\\\:%%M\\\\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h", small)
+}
+
+// drawText is a drawtext filter that draws text as it is, centred, at y: the text is escaped
+// for the option parser (quoted) and the filtergraph parser, and expansion is off so that a
+// '%' stays a '%'.
+func drawText(text string, size int, y string) string {
+	return fmt.Sprintf("drawtext=expansion=none:text=%s:fontcolor=white:fontsize=%d:x=(w-text_w)/2:y=%s",
+		escapeGraph(escapeOption(text)), size, y)
+}
+
+// escapeOption quotes a filter option's value for ffmpeg's option parser: within '…' nothing
+// is special but the quote itself, which ends the quoting, is written as \' outside it.
+func escapeOption(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads '\', ''',
+// '[', ']', ',' and ';' itself.
+func escapeGraph(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\'[],;`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
