@@ -103,11 +103,12 @@ func defaultDestination() Destination {
 const defaultHold = Duration(time.Second)
 
 // Failover and slate defaults. An input that gives no frame for failoverAfter is taken off air:
-// longer than a GOP of 2 s, so that a keyframe a little late does not switch, and short enough
-// that the hold (1 s) covers the gap. An input that came back must deliver for returnAfter
-// before it goes back on air, so that a flapping camera does not switch the channel to and fro
-// every few seconds. The slate comes when nothing has worked for slateAfter: ten seconds of a
-// frozen picture pass for a hiccup, longer ones should tell viewers the outage is known.
+// three seconds of a frozen picture (held, see defaultHold) are brief for viewers, and longer
+// than the stutters of a healthy camera or network, which should not switch inputs. An input
+// that came back must deliver for returnAfter before it goes back on air, so that a flapping
+// camera does not switch the channel to and fro every few seconds. The slate comes when nothing
+// has worked for slateAfter: ten seconds of a frozen picture pass for a hiccup, longer ones
+// should tell viewers that the outage is known.
 const (
 	defaultFailoverAfter = Duration(3 * time.Second)
 	defaultReturnAfter   = Duration(10 * time.Second)
@@ -115,9 +116,9 @@ const (
 	defaultSlateText     = "Back soon"
 )
 
-// Least failover and slate timings: under minFailoverAfter, the gap between frames of a slow
-// source (a camera at 2 fps) would switch a healthy input away; under a second, an input or
-// the slate would go on air at a stutter.
+// Least failover and slate timings: a camera at 2 fps leaves 500 ms between frames, and a
+// shorter failover_after would switch it away while it works; under a second, an input would
+// go back on air, or the slate on, at a stutter.
 const (
 	minFailoverAfter = 500 * time.Millisecond
 	minReturnAfter   = time.Second
