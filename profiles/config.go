@@ -2,6 +2,7 @@
 package profiles
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -142,6 +143,15 @@ const (
 
 // MaxBackups is how many [[backup]] inputs a profile may have.
 const MaxBackups = 4
+
+// InputName names a channel's input i in messages, status and logs: 0 is "source", i > 0 is
+// Backups[i-1], "backup i", as an operator counts the [[backup]] tables of the profile.
+func InputName(i int) string {
+	if i == 0 {
+		return "source"
+	}
+	return "backup " + strconv.Itoa(i)
+}
 
 // Slate is the picture that goes on air when no input works, encoded by ffmpeg at the
 // channel's own settings, with AAC silence.

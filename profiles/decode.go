@@ -89,6 +89,16 @@ type table struct {
 	used map[string]bool
 	// known lists every key the walk asked for, set or not: the suggestions for a misspelt one.
 	known []string
+	// hints say, by key, where an unknown key that is known elsewhere goes.
+	hints map[string]string
+}
+
+// hint sets what the message of key k says when k is unknown in t.
+func (t *table) hint(k, msg string) {
+	if t.hints == nil {
+		t.hints = map[string]string{}
+	}
+	t.hints[k] = msg
 }
 
 // get returns the value of key k and marks it used.
@@ -285,7 +295,9 @@ func (d *decoder) unknown(t *table) {
 	for _, k := range keys {
 		p := t.path.key(k.name)
 		msg := fmt.Sprintf("unknown key %q", p.name())
-		if near := nearest(k.name, t.known); near != "" {
+		if hint := t.hints[k.name]; hint != "" {
+			msg += ": " + hint
+		} else if near := nearest(k.name, t.known); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		d.errs = append(d.errs, &Error{File: d.file, Line: k.line, Msg: msg})

@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -57,15 +56,22 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d.boolean(root, "enabled", &enabled)
 	d.hold(root, &ch.Hold)
 	res.disabled = !enabled
+	timingsRight := d.timings(root, &ch)
 
 	source := d.table(root, "source")
-	d.source(source, &ch.Source)
+	d.source(source, &ch.Source, false)
+	backups := d.backups(root, &ch)
 	video, audio, ff := d.table(root, "video"), d.table(root, "audio"), d.table(root, "ffmpeg")
 	d.video(video, &ch.Video)
 	d.audio(audio, &ch.Audio)
 	d.ffmpeg(ff, &ch.FFmpeg)
-	d.checkSourceFits(&ch, source, video, audio, ff)
+	d.checkSourceFits(&ch, source, video, audio, ff, backups)
+	d.slate(root, &ch.Slate)
 	fillDefaults(&ch)
+	d.checkDevices(&ch, append([]*table{source}, backups...))
+	if timingsRight {
+		d.checkSlateAfter(root, &ch)
+	}
 
 	before := len(d.errs)
 	if dests := d.tables(root, "destination"); len(dests) > 0 {
@@ -281,11 +287,7 @@ func (d *decoder) relative(path string) string {
 func readSecret(file string) (string, error) {
 	b, err := readFile(file)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("cannot read %s: %v", file, err)
+		return "", fmt.Errorf("cannot read %s: %v", file, pathErr(err))
 	}
 	pw := strings.TrimRight(string(b), "\r\n")
 	if pw == "" {

@@ -35,6 +35,11 @@ func TestDecodeChannelDefaults(t *testing.T) {
 		File:   "dir/lobby.toml",
 		Hold:   Duration(time.Second),
 		Source: Source{Kind: "testsrc"},
+		// no backups, but a slate: it goes on air when the source alone fails
+		FailoverAfter: Duration(3 * time.Second),
+		ReturnAfter:   Duration(10 * time.Second),
+		SlateAfter:    Duration(10 * time.Second),
+		Slate:         Slate{Text: "Back soon"},
 		Video: Video{
 			Encoder: "libx264",
 			Preset:  "veryfast",

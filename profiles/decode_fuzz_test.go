@@ -30,6 +30,11 @@ func FuzzDecodeProfile(f *testing.F) {
 		"[source]\nkind = \"v4l2\"\ninput_format = \"h264\"\nsize = \"640x480\"\naudio = \"alsa:hw:1,0\"\n[video]\nencoder = \"copy\"\n",
 		"[source]\nkind = \"rtsp\"\nurl = \"rtsp://u:p@cam/x\"\n[video]\nencoder = \"h264_nvenc\"\npreset = \"p1\"\n[audio]\nencoder = \"copy\"\n",
 		"[source]\nkind = \"ffmpeg\"\n[ffmpeg]\ninput_args = [\"-i\", \"x\"]\nextra_output_args = [\"-vf\", \"yadif\"]\n",
+		"failover_after = \"1s\"\nslate_after = \"2s\"\n[source]\nkind = \"v4l2\"\naudio = \"alsa:hw:1,0\"\n[[backup]]\nkind = \"v4l2\"\n" +
+			"device = \"/dev/video1\"\naudio = \"alsa:hw:1,0\"\n[[backup]]\nkind = \"ffmpeg\"\ninput_args = [\"-i\", \"x\"]\n[slate]\ntext = \"Soon\"\n",
+		"backup = [{ kind = \"rtsp\", url = \"rtsp://u:p@cam/x\" }, { kind = \"file\", path = \"x.mp4\" }]\nslate = \"off\"\n[source]\nkind = \"testsrc\"\n" +
+			"[[destination]]\nurl = \"rtsp://h/{channel}.sdp\"\n",
+		"slate = { image = \"/nonexistent.png\", text = \"x\" }\n",
 	} {
 		f.Add(seed, "127.0.0.1:0")
 	}
@@ -81,16 +86,44 @@ func checkLoadedChannel(t *testing.T, ch Channel, relay string) {
 			t.Errorf("loaded channel %+v: %v", ch, err)
 		}
 	}
-	s := ch.Source
+	for i, s := range append([]Source{ch.Source}, ch.Backups...) {
+		inputArgs := s.InputArgs
+		if i == 0 {
+			inputArgs = ch.FFmpeg.InputArgs
+		}
+		if err := checkSourceKind(s.Kind); err != nil {
+			t.Errorf("loaded channel %+v: %s: %v", ch, InputName(i), err)
+		}
+		switch {
+		case s.Kind == SourceV4L2 && checkDevicePath(s.Device) != nil,
+			s.Kind == SourceRTSP && (checkRTSPURL(s.URL) != nil || s.Timeout <= 0),
+			s.Kind == SourceFile && s.Path == "",
+			s.Kind == SourceFFmpeg && !slices.Contains(inputArgs, "-i"),
+			v.Encoder == EncoderCopy && (s.Kind == SourceTestsrc || s.Kind == SourceV4L2 && s.InputFormat != "h264"),
+			a.Encoder == EncoderCopy && (s.Kind == SourceTestsrc || s.Kind == SourceV4L2):
+			t.Errorf("loaded channel whose %s cannot run: %+v", InputName(i), ch)
+		}
+		for j, o := range ch.Backups[:max(i-1, 0)] {
+			if s.Kind == SourceV4L2 && o.Kind == SourceV4L2 && (s.Device == o.Device || strings.HasPrefix(s.Audio, "alsa:") && s.Audio == o.Audio) {
+				t.Errorf("loaded channel whose %s shares a device with %s: %+v", InputName(i), InputName(j+1), ch)
+			}
+		}
+		if i > 0 && ch.Source.Kind == SourceV4L2 && s.Kind == SourceV4L2 && s.Device == ch.Source.Device {
+			t.Errorf("loaded channel whose %s shares the source's device: %+v", InputName(i), ch)
+		}
+	}
 	switch {
-	case s.Kind == SourceV4L2 && checkDevicePath(s.Device) != nil,
-		s.Kind == SourceRTSP && (checkRTSPURL(s.URL) != nil || s.Timeout <= 0),
-		s.Kind == SourceFile && s.Path == "",
-		s.Kind == SourceFFmpeg && !slices.Contains(ch.FFmpeg.InputArgs, "-i"),
-		defaultPreset(v.Encoder) != "" && checkPreset(v.Encoder, v.Preset) != nil,
-		v.Encoder == EncoderVAAPI && checkDevicePath(v.VAAPIDevice) != nil,
-		v.Encoder == EncoderCopy && (s.Kind == SourceTestsrc || s.Kind == SourceV4L2 && s.InputFormat != "h264"):
+	case defaultPreset(v.Encoder) != "" && checkPreset(v.Encoder, v.Preset) != nil,
+		v.Encoder == EncoderVAAPI && checkDevicePath(v.VAAPIDevice) != nil:
 		t.Errorf("loaded channel that cannot run: %+v", ch)
+	}
+	if len(ch.Backups) > MaxBackups || ch.FailoverAfter.Std() < minFailoverAfter || ch.ReturnAfter.Std() < minReturnAfter ||
+		ch.SlateAfter.Std() < minSlateAfter || len(ch.Backups) > 0 && !ch.Slate.Off && ch.SlateAfter < ch.FailoverAfter {
+		t.Errorf("loaded channel with wrong backups or timings: %+v", ch)
+	}
+	if sl := ch.Slate; sl.Off && sl != (Slate{Off: true}) || sl.Image != "" && (sl.Text != "" || checkImage(sl.Image) != nil) ||
+		checkSlateText(sl.Text) != nil {
+		t.Errorf("loaded slate %+v", sl)
 	}
 	if len(ch.Destinations) == 0 {
 		t.Errorf("loaded channel without destinations")

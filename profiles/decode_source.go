@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// sourceKeyKind returns the source kind that uses [source] key k (other than kind).
+// sourceKeyKind returns the source kind that uses key k (other than kind) of [source] or a
+// [[backup]].
 func sourceKeyKind(k string) string {
 	switch k {
 	case "device", "input_format", "size", "fps", "audio":
@@ -15,14 +16,20 @@ func sourceKeyKind(k string) string {
 		return SourceRTSP
 	case "path":
 		return SourceFile
+	case "input_args":
+		return SourceFFmpeg // of a [[backup]]: [source] has [ffmpeg] input_args instead
 	}
 	return ""
 }
 
-// source reads a [source] table over s. The keys of every kind are read, so that one set for
-// another kind is named as such rather than as unknown. Keys whose zero value means "not set"
-// are checked only when they hold something else.
-func (d *decoder) source(t *table, s *Source) {
+// exampleInputArgs is the example of input_args that the messages about them give.
+const exampleInputArgs = `["-f", "lavfi", "-i", "testsrc2"]`
+
+// source reads a [source] table, or a [[backup]] table when backup is set, over s. The keys of
+// every kind are read, so that one set for another kind is named as such rather than as
+// unknown. Keys whose zero value means "not set" are checked only when they hold something
+// else.
+func (d *decoder) source(t *table, s *Source, backup bool) {
 	kindPath := d.str(t, "kind", &s.Kind)
 	kindErr := checkSourceKind(s.Kind)
 	d.check(kindPath, kindErr)
@@ -49,13 +56,20 @@ func (d *decoder) source(t *table, s *Source) {
 	if d.str(t, "path", &s.Path); s.Path != "" {
 		s.Path = d.relative(s.Path)
 	}
+	if backup {
+		d.inputArgs(t, &s.InputArgs)
+	} else {
+		// One place for the source's hand-written input, as before backups had their own.
+		t.hint("input_args", "in [source], input_args go in [ffmpeg]")
+	}
 	d.unknown(t)
 	if kindErr != nil {
 		return
 	}
 
 	for _, k := range slices.Sorted(maps.Keys(t.m)) {
-		if owner := sourceKeyKind(k); owner != "" && owner != s.Kind {
+		// (an unknown key is reported once, as unknown)
+		if owner := sourceKeyKind(k); owner != "" && owner != s.Kind && t.used[k] {
 			d.keyErrorf(t.path.key(k), "not used by source kind %q (it is a key of kind %q)", s.Kind, owner)
 		}
 	}
@@ -64,16 +78,23 @@ func (d *decoder) source(t *table, s *Source) {
 		d.keyErrorf(t.path.key("url"), "missing: source kind \"rtsp\" pulls from a URL, e.g. \"rtsp://camera.example/stream1\"")
 	case s.Kind == SourceFile && s.Path == "":
 		d.keyErrorf(t.path.key("path"), "missing: source kind \"file\" plays a file")
+	case backup && s.Kind == SourceFFmpeg && !t.has("input_args"):
+		d.keyErrorf(kindPath, "kind \"ffmpeg\" needs input_args: the whole input part, e.g. %s", exampleInputArgs)
+	}
+}
+
+// inputArgs reads the input_args of t, which must name an input.
+func (d *decoder) inputArgs(t *table, dst *[]string) {
+	before := len(d.errs)
+	p := d.strs(t, "input_args", dst)
+	if t.has("input_args") && len(d.errs) == before && !slices.Contains(*dst, "-i") {
+		d.keyErrorf(p, `has no "-i": give the whole input part, e.g. %s`, exampleInputArgs)
 	}
 }
 
 // ffmpeg reads an [ffmpeg] table over f.
 func (d *decoder) ffmpeg(t *table, f *FFmpeg) {
-	before := len(d.errs)
-	p := d.strs(t, "input_args", &f.InputArgs)
-	if t.has("input_args") && len(d.errs) == before && !slices.Contains(f.InputArgs, "-i") {
-		d.keyErrorf(p, `has no "-i": give the whole input part, e.g. ["-f", "lavfi", "-i", "testsrc2"]`)
-	}
+	d.inputArgs(t, &f.InputArgs)
 	d.strs(t, "extra_output_args", &f.ExtraOutputArgs)
 	d.check(d.text(t, "stop_grace", &f.StopGrace, false), checkAtLeast(f.StopGrace, 100*time.Millisecond))
 	d.check(d.text(t, "stall_timeout", &f.StallTimeout, false), checkAtLeast(f.StallTimeout, time.Second))
@@ -111,34 +132,47 @@ func (d *decoder) refuseWithCopy(t *table, keys ...string) {
 }
 
 // checkSourceFits reports settings of different tables that do not go together: encoder "copy"
-// of a source that is not encoded yet, input_args for a source of another kind.
-func (d *decoder) checkSourceFits(ch *Channel, source, video, audio, ff *table) {
-	kind := ch.Source.Kind
-	if checkSourceKind(kind) != nil {
-		return
-	}
-	switch {
-	case kind == SourceFFmpeg && !ff.has("input_args"):
-		d.keyErrorf(source.path.key("kind"), "kind \"ffmpeg\" needs [ffmpeg] input_args")
-	case kind != SourceFFmpeg && ff.has("input_args"):
-		d.keyErrorf(ff.path.key("input_args"), "used by source kind \"ffmpeg\" only, not %q", kind)
-	}
-	// The encoder's line when this profile sets it, else the source kind's.
-	blame := func(t *table) keyPath {
-		if t.has("encoder") {
-			return t.path.key("encoder")
+// of an input that is not encoded yet, input_args for a source of another kind. backups are
+// the tables of ch.Backups.
+func (d *decoder) checkSourceFits(ch *Channel, source, video, audio, ff *table, backups []*table) {
+	if kind := ch.Source.Kind; checkSourceKind(kind) == nil {
+		switch {
+		case kind == SourceFFmpeg && !ff.has("input_args"):
+			d.keyErrorf(source.path.key("kind"), "kind \"ffmpeg\" needs [ffmpeg] input_args")
+		case kind != SourceFFmpeg && ff.has("input_args"):
+			d.keyErrorf(ff.path.key("input_args"), "used by source kind \"ffmpeg\" only, not %q", kind)
 		}
-		return source.path.key("kind")
+		// The encoder's line when this profile sets it, else the source kind's.
+		blame := func(t *table) keyPath {
+			if t.has("encoder") {
+				return t.path.key("encoder")
+			}
+			return source.path.key("kind")
+		}
+		d.checkCopy(ch, ch.Source, source, blame(video), blame(audio))
 	}
+	// [video] and [audio] apply to every input; a backup's mismatch is the backup's to fix.
+	for i, b := range ch.Backups {
+		if checkSourceKind(b.Kind) == nil {
+			kind := backups[i].path.key("kind")
+			d.checkCopy(ch, b, backups[i], kind, kind)
+		}
+	}
+}
+
+// checkCopy reports encoder "copy" of input s, read from t, when s is not encoded yet, at the
+// lines given.
+func (d *decoder) checkCopy(ch *Channel, s Source, t *table, videoBlame, audioBlame keyPath) {
 	if ch.Video.Encoder == EncoderCopy {
 		switch {
-		case kind == SourceTestsrc:
-			d.keyErrorf(blame(video), "video encoder \"copy\" passes H.264 on, but a testsrc source is raw video: choose an encoder such as libx264")
-		case kind == SourceV4L2 && ch.Source.InputFormat != "h264":
-			d.keyErrorf(blame(video), "video encoder \"copy\" passes H.264 on: it needs source.input_format = \"h264\" (a camera that encodes), else choose an encoder such as libx264")
+		case s.Kind == SourceTestsrc:
+			d.keyErrorf(videoBlame, "video encoder \"copy\" passes H.264 on, but a testsrc source is raw video: choose an encoder such as libx264")
+		case s.Kind == SourceV4L2 && s.InputFormat != "h264":
+			d.keyErrorf(videoBlame, "video encoder \"copy\" passes H.264 on: it needs %s = \"h264\" (a camera that encodes), else choose an encoder such as libx264",
+				t.path.key("input_format").name())
 		}
 	}
-	if ch.Audio.Encoder == EncoderCopy && (kind == SourceTestsrc || kind == SourceV4L2) {
-		d.keyErrorf(blame(audio), "audio encoder \"copy\" passes AAC on, but a %s source's sound is raw: use \"aac\"", kind)
+	if ch.Audio.Encoder == EncoderCopy && (s.Kind == SourceTestsrc || s.Kind == SourceV4L2) {
+		d.keyErrorf(audioBlame, "audio encoder \"copy\" passes AAC on, but a %s source's sound is raw: use \"aac\"", s.Kind)
 	}
 }

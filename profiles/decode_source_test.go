@@ -98,7 +98,7 @@ encoder = "h264_vaapi"
 			if len(errs) > 0 {
 				t.Fatalf("errors: %v", errs)
 			}
-			if ch.Source != tt.source {
+			if !reflect.DeepEqual(ch.Source, tt.source) {
 				t.Errorf("source %+v\nwant   %+v", ch.Source, tt.source)
 			}
 			if ch.Video != tt.video {

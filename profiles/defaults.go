@@ -62,11 +62,25 @@ func defaultPreset(encoder string) string {
 	return "" // h264_vaapi and copy have no preset
 }
 
-// fillDefaults sets what ch's source kind and encoder need and the profile left out. It runs
-// once a profile is decoded on top of [defaults], so that a rack's default preset does not
-// stick to a channel whose encoder has none.
+// fillDefaults sets what the kinds of ch's inputs and its encoder need and the profile left
+// out. It runs once a profile is decoded on top of [defaults], so that a rack's default preset
+// does not stick to a channel whose encoder has none.
 func fillDefaults(ch *Channel) {
-	s, v := &ch.Source, &ch.Video
+	fillSourceDefaults(&ch.Source)
+	for i := range ch.Backups {
+		fillSourceDefaults(&ch.Backups[i])
+	}
+	v := &ch.Video
+	if v.Preset == "" {
+		v.Preset = defaultPreset(v.Encoder)
+	}
+	if v.Encoder == EncoderVAAPI && v.VAAPIDevice == "" {
+		v.VAAPIDevice = defaultVAAPIDevice
+	}
+}
+
+// fillSourceDefaults sets what the kind of input s needs and its table left out.
+func fillSourceDefaults(s *Source) {
 	switch s.Kind {
 	case SourceV4L2:
 		if s.Device == "" {
@@ -76,12 +90,6 @@ func fillDefaults(ch *Channel) {
 		if s.Timeout == 0 {
 			s.Timeout = defaultRTSPTimeout
 		}
-	}
-	if v.Preset == "" {
-		v.Preset = defaultPreset(v.Encoder)
-	}
-	if v.Encoder == EncoderVAAPI && v.VAAPIDevice == "" {
-		v.VAAPIDevice = defaultVAAPIDevice
 	}
 }
 
@@ -93,3 +101,26 @@ func defaultDestination() Destination {
 // defaultHold is how long frames may stop before the hold begins: longer than any gap between
 // frames of a healthy stream, short enough that players do not give up.
 const defaultHold = Duration(time.Second)
+
+// Failover and slate defaults. An input that gives no frame for failoverAfter is taken off air:
+// three seconds of a frozen picture (held, see defaultHold) are brief for viewers, and longer
+// than the stutters of a healthy camera or network, which should not switch inputs. An input
+// that came back must deliver for returnAfter before it goes back on air, so that a flapping
+// camera does not switch the channel to and fro every few seconds. The slate comes when nothing
+// has worked for slateAfter: ten seconds of a frozen picture pass for a hiccup, longer ones
+// should tell viewers that the outage is known.
+const (
+	defaultFailoverAfter = Duration(3 * time.Second)
+	defaultReturnAfter   = Duration(10 * time.Second)
+	defaultSlateAfter    = Duration(10 * time.Second)
+	defaultSlateText     = "Back soon"
+)
+
+// Least failover and slate timings: a camera at 2 fps leaves 500 ms between frames, and a
+// shorter failover_after would switch it away while it works; under a second, an input would
+// go back on air, or the slate on, at a stutter.
+const (
+	minFailoverAfter = 500 * time.Millisecond
+	minReturnAfter   = time.Second
+	minSlateAfter    = time.Second
+)

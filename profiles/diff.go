@@ -15,10 +15,14 @@ type Changes struct {
 	Added []Channel
 	// Removed channels are stopped.
 	Removed []Channel
-	// Restart channels changed what ffmpeg does: their ffmpeg is stopped and started again.
+	// Restart channels changed what the source's ffmpeg does ([source], [video], [audio],
+	// [ffmpeg]): their ffmpeg is stopped and started again.
 	Restart []Channel
-	// Retarget channels changed only their destinations: their injector gets the new list,
-	// ffmpeg keeps running.
+	// Retarget channels changed their destinations, backups, slate or failover timings, and
+	// not what the source's ffmpeg does: the channel's owner takes the new version while it
+	// runs, and never restarts the input on air unless that input changed (a backup on air
+	// whose keys changed, or that is gone). The injector gets the new destinations; those
+	// that did not change keep their sessions.
 	Retarget []Channel
 	// Unchanged channels are left alone.
 	Unchanged []Channel
@@ -46,7 +50,7 @@ func Diff(old, new []Channel) Changes {
 			c.Added = append(c.Added, ch)
 		case !SameEncoding(prev, ch):
 			c.Restart = append(c.Restart, ch)
-		case !SameDestinations(prev, ch):
+		case !SameDestinations(prev, ch) || !SameInputs(prev, ch):
 			c.Retarget = append(c.Retarget, ch)
 		default:
 			c.Unchanged = append(c.Unchanged, ch)
@@ -63,13 +67,21 @@ func Diff(old, new []Channel) Changes {
 	return c
 }
 
-// SameEncoding reports whether two versions of a channel run the same ffmpeg: everything but
-// the destinations and where the profile was read from is the same.
+// SameEncoding reports whether two versions of a channel run the same ffmpeg for the source:
+// everything but the destinations, the backups, the slate, the timings of failover and hold,
+// and where the profile was read from is the same.
 func SameEncoding(a, b Channel) bool {
-	a.File, b.File = "", ""
-	a.Destinations, b.Destinations = nil, nil
-	a.Hold, b.Hold = 0, 0 // the channel's owner applies it without a restart
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(sourceOnly(a), sourceOnly(b))
+}
+
+// sourceOnly returns c without what its owner applies while the source's ffmpeg runs on.
+func sourceOnly(c Channel) Channel {
+	c.File = ""
+	c.Destinations = nil
+	c.Hold = 0
+	c.Backups, c.Slate = nil, Slate{}
+	c.FailoverAfter, c.ReturnAfter, c.SlateAfter = 0, 0, 0
+	return c
 }
 
 // SameDestinations reports whether two versions of a channel push to the same destinations in
@@ -78,34 +90,47 @@ func SameDestinations(a, b Channel) bool {
 	return slices.Equal(a.Destinations, b.Destinations)
 }
 
+// SameInputs reports whether two versions of a channel have the same backups, in the same
+// order, the same slate and the same failover timings.
+func SameInputs(a, b Channel) bool {
+	return slices.EqualFunc(a.Backups, b.Backups, sameSource) && a.Slate == b.Slate &&
+		a.FailoverAfter == b.FailoverAfter && a.ReturnAfter == b.ReturnAfter && a.SlateAfter == b.SlateAfter
+}
+
+// sameSource reports whether two inputs are the same, input_args nil or empty alike.
+func sameSource(a, b Source) bool {
+	if !slices.Equal(a.InputArgs, b.InputArgs) {
+		return false
+	}
+	a.InputArgs, b.InputArgs = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
 // Changed says what differs between two versions of a channel, for the log of a reload: one
-// "key old → new" per setting ("video.bitrate 2500k → 800k"), and the destinations added (+),
-// removed (-) and changed (~). Passwords never show; lists say only that they changed.
+// "key old → new" per setting ("video.bitrate 2500k → 800k", "backup 1.url ..."), the backups
+// added (+), removed (-) or of another kind (~) by position, the slate turned off or on, and
+// the destinations added (+), removed (-) and changed (~). Passwords never show; lists say only
+// that they changed.
 func Changed(was, is Channel) []string {
 	var out []string
 	ov, nv := reflect.ValueOf(was), reflect.ValueOf(is)
 	for i := range ov.NumField() {
 		section := ov.Type().Field(i).Tag.Get("toml")
-		if ov.Field(i).Kind() != reflect.Struct || section == "-" {
+		if ov.Field(i).Kind() != reflect.Struct || section == "-" || section == "slate" {
 			continue
 		}
-		osec, nsec := ov.Field(i), nv.Field(i)
-		for j := range osec.NumField() {
-			key := osec.Type().Field(j).Tag.Get("toml")
-			a, b := osec.Field(j), nsec.Field(j)
-			if key == "-" || reflect.DeepEqual(a.Interface(), b.Interface()) {
-				continue
-			}
-			if a.Kind() == reflect.Slice {
-				out = append(out, section+"."+key+" changed")
-				continue
-			}
-			av, bv := fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface())
-			if key == "url" {
-				av, bv = Redact(av), Redact(bv)
-			}
-			out = append(out, fmt.Sprintf("%s.%s %q → %q", section, key, av, bv))
+		out = append(out, changedKeys(section, ov.Field(i), nv.Field(i))...)
+	}
+	out = append(out, changedBackups(was.Backups, is.Backups)...)
+	switch {
+	case was.Slate == is.Slate:
+	case is.Slate.Off:
+		out = append(out, "slate off")
+	default:
+		if was.Slate.Off {
+			out = append(out, "slate on")
 		}
+		out = append(out, changedKeys("slate", reflect.ValueOf(was.Slate), reflect.ValueOf(is.Slate))...)
 	}
 	before := make(map[string]Destination, len(was.Destinations))
 	for _, d := range was.Destinations {
@@ -126,11 +151,78 @@ func Changed(was, is Channel) []string {
 			out = append(out, "destination -"+Redact(d.URL))
 		}
 	}
-	if was.Hold != is.Hold {
-		out = append(out, fmt.Sprintf("hold %q → %q", was.Hold, is.Hold))
+	for _, t := range []struct {
+		key     string
+		was, is Duration
+	}{
+		{"hold", was.Hold, is.Hold}, {"failover_after", was.FailoverAfter, is.FailoverAfter},
+		{"return_after", was.ReturnAfter, is.ReturnAfter}, {"slate_after", was.SlateAfter, is.SlateAfter},
+	} {
+		if t.was != t.is {
+			out = append(out, fmt.Sprintf("%s %q → %q", t.key, t.was, t.is))
+		}
 	}
 	if was.Name != is.Name {
 		out = append(out, fmt.Sprintf("name %q → %q", was.Name, is.Name))
 	}
 	return out
+}
+
+// changedKeys says which keys of two versions of a table differ, each as
+// "prefix.key old → new", or "prefix.key changed" for a list. URLs are redacted.
+func changedKeys(prefix string, was, is reflect.Value) []string {
+	var out []string
+	for j := range was.NumField() {
+		key := was.Type().Field(j).Tag.Get("toml")
+		a, b := was.Field(j), is.Field(j)
+		if key == "-" || reflect.DeepEqual(a.Interface(), b.Interface()) {
+			continue
+		}
+		if a.Kind() == reflect.Slice {
+			out = append(out, prefix+"."+key+" changed")
+			continue
+		}
+		av, bv := fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface())
+		if key == "url" {
+			av, bv = Redact(av), Redact(bv)
+		}
+		out = append(out, fmt.Sprintf("%s.%s %q → %q", prefix, key, av, bv))
+	}
+	return out
+}
+
+// changedBackups says how the backups changed, position by position, since their order is
+// the order they are tried in: "backup 2 +file /srv/loop.mp4", "backup 3 -testsrc",
+// "backup 1 ~rtsp rtsp://cam/x" (another kind), or the keys that changed
+// ("backup 1.url ...").
+func changedBackups(was, is []Source) []string {
+	var out []string
+	for i := range max(len(was), len(is)) {
+		name := InputName(i + 1)
+		switch {
+		case i >= len(was):
+			out = append(out, name+" +"+describeInput(is[i]))
+		case i >= len(is):
+			out = append(out, name+" -"+describeInput(was[i]))
+		case was[i].Kind != is[i].Kind:
+			out = append(out, name+" ~"+describeInput(is[i]))
+		default:
+			out = append(out, changedKeys(name, reflect.ValueOf(was[i]), reflect.ValueOf(is[i]))...)
+		}
+	}
+	return out
+}
+
+// describeInput names an input by its kind and what it captures, its URL redacted.
+// input_args are left out: they may hold a URL with a password.
+func describeInput(s Source) string {
+	switch s.Kind {
+	case SourceV4L2:
+		return s.Kind + " " + s.Device
+	case SourceRTSP:
+		return s.Kind + " " + Redact(s.URL)
+	case SourceFile:
+		return s.Kind + " " + s.Path
+	}
+	return s.Kind
 }

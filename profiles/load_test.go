@@ -195,10 +195,12 @@ func TestLoadExample(t *testing.T) {
 	}
 	ch := cfg.Channels[0]
 	wantCh := Channel{
-		Name:   "test",
-		File:   filepath.Join("..", "examples", "profiles", "test.toml"),
-		Hold:   Duration(time.Second),
-		Source: Source{Kind: "testsrc"},
+		Name:          "test",
+		File:          filepath.Join("..", "examples", "profiles", "test.toml"),
+		Hold:          Duration(time.Second),
+		Source:        Source{Kind: "testsrc"},
+		FailoverAfter: Duration(3 * time.Second), ReturnAfter: Duration(10 * time.Second), SlateAfter: Duration(10 * time.Second),
+		Slate: Slate{Text: "Back soon"},
 		Video: Video{
 			Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: Duration(2 * time.Second),
 			Size: Size{Width: 1280, Height: 720}, FPS: 25,

@@ -1,15 +1,21 @@
 package profiles
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The checks below look at one value each and say what is wrong with it; the decoder reports
@@ -315,4 +321,66 @@ func checkAddress(addr string, allowZero bool) (port int, err error) {
 		return 0, fmt.Errorf("%q needs a fixed port, not 0", addr)
 	}
 	return port, nil
+}
+
+// maxSlateText is the most characters of the slate's text: it is one line on the card, under
+// the channel's name, and must fit the narrowest picture at a size viewers can read.
+const maxSlateText = 80
+
+// checkSlateText checks the line the slate's card shows.
+func checkSlateText(text string) error {
+	if strings.ContainsFunc(text, unicode.IsControl) {
+		return errors.New("holds a control character: the text is one line")
+	}
+	if n := utf8.RuneCountInString(text); n > maxSlateText {
+		return fmt.Errorf("%d characters: at most %d, one line on the card", n, maxSlateText)
+	}
+	return nil
+}
+
+// The first bytes of the image files ffmpeg is given for the slate.
+var (
+	pngMagic  = []byte("\x89PNG\r\n\x1a\n")
+	jpegMagic = []byte{0xff, 0xd8, 0xff}
+)
+
+// checkImage checks the slate's image: a regular file that liveinject can read and that starts
+// as a PNG or JPEG file does. Found at load, a wrong image is an error of the profile, rather
+// than a slate that fails to start in the middle of an outage. Only its first bytes are read:
+// an image may well be larger than the files of the configuration.
+func checkImage(file string) error {
+	info, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s does not exist", file)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %v", file, pathErr(err))
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s: %v", file, checkRegular(info))
+	}
+	// O_NONBLOCK: what is opened may have been swapped for a FIFO since the Stat.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %v", file, pathErr(err))
+	}
+	defer f.Close()
+	head := make([]byte, len(pngMagic))
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("cannot read %s: %v", file, pathErr(err))
+	}
+	if head = head[:n]; !bytes.HasPrefix(head, pngMagic) && !bytes.HasPrefix(head, jpegMagic) {
+		return fmt.Errorf("%s is not a PNG or JPEG image", file)
+	}
+	return nil
+}
+
+// pathErr returns the cause of a *fs.PathError, whose message would repeat the file's name.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
