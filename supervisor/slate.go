@@ -67,10 +67,12 @@ func slateCard(ch profiles.Channel) string {
 	v := ch.Video
 	h := v.Size.Height
 	big, small := max(12, h/12), max(10, h/24)
-	return fmt.Sprintf("color=c=0x202830:size=%s:rate=%d", v.Size, v.FPS) +
-		"," + drawText(ch.Name, big, "(h-text_h)/2-"+strconv.Itoa(big)) +
-		"," + drawText(ch.Slate.Text, small, "(h+text_h)/2+"+strconv.Itoa(small)) +
-		fmt.Sprintf(",drawtext=text='%%{localtime\\:%%H\\\\\\:%%M\\\\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h", small)
+	card := fmt.Sprintf("color=c=0x202830:size=%s:rate=%d", v.Size, v.FPS) +
+		"," + drawText(ch.Name, big, "(h-text_h)/2-"+strconv.Itoa(big))
+	if ch.Slate.Text != "" { // drawtext refuses an empty text
+		card += "," + drawText(ch.Slate.Text, small, "(h+text_h)/2+"+strconv.Itoa(small))
+	}
+	return card + fmt.Sprintf(",drawtext=text='%%{localtime\\:%%H\\\\\\:%%M\\\\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h", small)
 }
 
 // drawText is a drawtext filter that draws text as it is, centred, at y: the text is escaped
