@@ -32,11 +32,11 @@ func TestArgsTestsrc(t *testing.T) {
 
 // Parts of the argv that the cases below share.
 const (
-	argsGlobal  = "-hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1"
-	argsOutput  = "-f mpegts -flush_packets 1 -muxdelay 0 -muxpreload 0 -omit_video_pes_length 0 pipe:1"
-	argsRate    = "-chroma_sample_location left -b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50"
-	argsX264    = "-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p " + argsRate + " -keyint_min 50 -sc_threshold 0"
-	argsAAC     = "-c:a aac -b:a 128000 -ar 48000 -ac 2"
+	argsGlobal = "-hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1"
+	argsOutput = "-f mpegts -flush_packets 1 -muxdelay 0 -muxpreload 0 -omit_video_pes_length 0 pipe:1"
+	argsRate   = "-chroma_sample_location left -b:v 2500000 -maxrate 2500000 -bufsize 5000000 -g 50"
+	argsX264   = "-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p " + argsRate + " -keyint_min 50 -sc_threshold 0"
+	argsAAC    = "-c:a aac -b:a 128000 -ar 48000 -ac 2"
 	// argsFit fits a picture of unknown size into 1280x720; argsYUV and argsNV12 make every
 	// input's SPS the same (see normalize).
 	argsFit     = "scale=w='trunc(iw*sar/2)*2':h=ih,scale=1280:720:force_original_aspect_ratio=decrease:out_range=tv,pad=1280:720:-1:-1"

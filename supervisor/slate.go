@@ -89,7 +89,7 @@ func escapeOption(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads '\', ''',
+// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads '\', ”',
 // '[', ']', ',' and ';' itself.
 func escapeGraph(s string) string {
 	var b strings.Builder
