@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,19 +14,22 @@ import (
 )
 
 // channel is one channel and the one owner of its state, as MediaMTX has one per path: it holds
-// the channel's profile, its injector with the destinations, and its ffmpeg loop (an encoder
-// that lives as long as the channel, so that its counters go on across restarts and reloads).
-// reload hands it a new profile without waiting, and its goroutine applies it; nothing else
-// starts or stops the goroutines of the channel. A channel whose injector cannot start is still
-// there, in state error, until a profile that works comes.
+// the channel's profile, its injector with the destinations, and its inputs (see feed: the
+// source, the backups and the slate, each an ffmpeg loop that lives as long as the input, so
+// that its counters go on across restarts and reloads), and its switcher puts one of them on
+// air. reload hands it a new profile without waiting, and its goroutine applies it; nothing
+// else starts or stops the goroutines of the channel. A channel whose injector cannot start is
+// still there, in state error, until a profile that works comes.
 type channel struct {
 	name string
 	log  *slog.Logger
-	enc  *encoder
+	sup  *Supervisor
+	sw   *switcher
 	// stateFile keeps the RTP numbers of the channel's injector between processes; "" for none.
 	stateFile string
 
-	// reloads holds the profile reload handed in, not yet applied.
+	// reloads holds the profile reload handed in, not yet applied; its wake also brings an
+	// operator's switch.
 	reloads mailbox[profiles.Channel]
 
 	mu sync.Mutex
@@ -39,15 +43,11 @@ type channel struct {
 // newChannel starts channel p. Its goroutines end when ctx ends or close is called.
 func newChannel(ctx context.Context, p profiles.Channel, s *Supervisor) *channel {
 	log := s.Logger.With("channel", p.Name)
-	c := &channel{name: p.Name, log: log, done: make(chan struct{})}
+	c := &channel{name: p.Name, log: log, sup: s, sw: newSwitcher(log), done: make(chan struct{})}
 	if s.StateDir != "" {
 		c.stateFile = filepath.Join(s.StateDir, "rtp", p.Name+".json")
 	}
-	c.enc = &encoder{Profile: p, FFmpeg: s.FFmpeg, Logger: log, Checker: &s.checker}
-	if s.OnStart != nil {
-		c.enc.OnStart = func(pid int) { s.OnStart(p.Name, pid) }
-	}
-	c.enc.publish(func(st *Status) { st.Name, st.File, st.State = p.Name, p.File, StateStarting })
+	c.setInputs(p)
 	// The injector starts here, so that the channel shows its destinations from the start.
 	f := c.newFanout(p)
 	ctx, c.cancel = context.WithCancel(ctx)
@@ -56,12 +56,24 @@ func newChannel(ctx context.Context, p profiles.Channel, s *Supervisor) *channel
 }
 
 // reload hands the channel a new version of its profile, applied from its goroutine: a new
-// encoding restarts ffmpeg, new destinations change only the injector's. It never waits.
+// encoding restarts the inputs' ffmpeg, new destinations change only the injector's. It never
+// waits.
 func (c *channel) reload(p profiles.Channel) {
 	c.reloads.put(p)
 }
 
-// close stops the channel: its ffmpeg is reaped and its destinations torn down when it returns.
+// force switches the channel to an input, or back to auto (see switcher.force); the channel's
+// goroutine applies it at once.
+func (c *channel) force(target string) error {
+	if err := c.sw.force(c.name, target); err != nil {
+		return err
+	}
+	c.reloads.wake()
+	return nil
+}
+
+// close stops the channel: its ffmpeg children are reaped and its destinations torn down when
+// it returns.
 func (c *channel) close() {
 	c.cancel()
 	<-c.done
@@ -76,28 +88,24 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 	for f == nil {
 		select {
 		case <-ctx.Done():
-			c.enc.publish(func(st *Status) { st.State = StateStopped })
+			c.source().enc.publish(func(st *Status) { st.State = StateStopped })
 			return
 		case <-reloads:
 		}
 		if next, ok := c.reloads.take(); ok {
 			p = next
-			c.enc.publish(func(st *Status) { st.File = p.File })
+			c.setInputs(p)
+			c.source().enc.publish(func(st *Status) { st.File = p.File })
 			f = c.newFanout(p)
 		}
 	}
 	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
+	c.sw.f = f
+	defer c.stopInputs()
 
-	c.enc.Profile, c.enc.Sink = p, f
-	ffmpegDone := make(chan struct{})
-	go func() {
-		defer close(ffmpegDone)
-		c.enc.Run(ctx) //nolint:errcheck // it returns nil, and logs what it meets
-	}()
-	defer func() { <-ffmpegDone }()
-
-	hold := &holder{ctx: ctx, c: c, f: f, ffmpeg: c.enc.FFmpeg}
+	hold := &holder{ctx: ctx, sw: c.sw, log: c.log, f: f, ffmpeg: c.sup.FFmpeg}
 	defer hold.wait()
+	c.decide(ctx, time.Now())
 	tick := time.NewTicker(holdTick)
 	defer tick.Stop()
 	for {
@@ -105,30 +113,105 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			c.decide(ctx, now)
 			hold.check(now, time.Duration(p.Hold))
 			continue
 		case <-reloads:
 		}
 		next, ok := c.reloads.take()
 		if !ok {
+			c.decide(ctx, time.Now()) // an operator's switch
 			continue
 		}
 		changes := strings.Join(profiles.Changed(p, next), ", ")
-		if !profiles.SameEncoding(p, next) {
-			c.enc.Reload(next)
-			c.log.Info("channel restarted", "file", next.File, "changes", changes)
+		if restarted := c.setInputs(next); len(restarted) > 0 {
+			c.log.Info("channel restarted", "file", next.File, "inputs", strings.Join(restarted, ", "), "changes", changes)
+		} else if !profiles.SameInputs(p, next) {
+			c.log.Info("channel inputs changed", "file", next.File, "changes", changes)
 		}
 		if !profiles.SameDestinations(p, next) {
 			if err := f.SetTargets(targets(next)); err != nil {
 				// the injector keeps the destinations it has, and so does the profile held
 				c.log.Error("destinations not changed", "file", next.File, "error", err)
 				next.Destinations = p.Destinations
-			} else if profiles.SameEncoding(p, next) {
+			} else {
 				c.log.Info("channel retargeted", "file", next.File, "changes", changes)
 			}
 		}
 		p = next
+		c.decide(ctx, time.Now())
 	}
+}
+
+// decide applies the switcher's rules and starts and stops the inputs they say.
+func (c *channel) decide(ctx context.Context, now time.Time) {
+	start, stop := c.sw.decide(now)
+	c.sw.runFeeds(ctx, start, stop)
+}
+
+// setInputs makes the channel's inputs those of profile p: an input whose ffmpeg would run as
+// before is left alone (on air or not), a changed one starts again with its new command, a new
+// one waits on standby, a removed one stops. It returns the names of the inputs restarted.
+func (c *channel) setInputs(p profiles.Channel) (restarted []string) {
+	c.sw.setTimings(p)
+	profs := feedProfiles(p)
+	sw := c.sw
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	feeds := make([]*feed, len(profs))
+	for i, fp := range profs {
+		name := profiles.InputName(i)
+		if i < len(sw.feeds) && sw.feeds[i].kind == fp.Source.Kind {
+			if feeds[i] = sw.feeds[i]; feeds[i].reload(fp) && feeds[i].running() {
+				restarted = append(restarted, name)
+			}
+			continue
+		}
+		if i < len(sw.feeds) {
+			sw.remove(sw.feeds[i])
+			sw.feeds[i].stop()
+		}
+		feeds[i] = newFeed(c, c.sup, name, fp)
+	}
+	for _, fd := range sw.feeds[min(len(sw.feeds), len(feeds)):] {
+		sw.remove(fd)
+		fd.stop()
+	}
+	sw.feeds = feeds
+
+	switch {
+	case p.Slate.Off && sw.slate != nil:
+		sw.remove(sw.slate)
+		sw.slate.stop()
+		sw.slate = nil
+	case p.Slate.Off:
+	case sw.slate == nil:
+		sw.slate = newFeed(c, c.sup, "slate", slateProfile(p))
+	case sw.slate.reload(slateProfile(p)) && sw.slate.running():
+		restarted = append(restarted, "slate")
+	}
+	return restarted
+}
+
+// stopInputs stops every input and waits for their ffmpeg to be reaped, those that a reload
+// removed included.
+func (c *channel) stopInputs() {
+	c.sw.mu.Lock()
+	all := append(c.sw.all(), c.sw.retired...)
+	c.sw.mu.Unlock()
+	for _, fd := range all {
+		fd.stop()
+	}
+	for _, fd := range all {
+		fd.wait()
+	}
+}
+
+// source returns the channel's source input.
+func (c *channel) source() *feed {
+	c.sw.mu.Lock()
+	defer c.sw.mu.Unlock()
+	return c.sw.feeds[0]
 }
 
 // newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
@@ -136,7 +219,7 @@ func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
 	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: c.log, StateFile: c.stateFile}
 	if err := f.Initialize(); err != nil {
 		c.log.Error("channel not started", "file", p.File, "error", err)
-		c.enc.publish(func(st *Status) { st.State = StateError; st.setCause(err.Error(), CauseProfile) })
+		c.source().enc.publish(func(st *Status) { st.State = StateError; st.setCause(err.Error(), CauseProfile) })
 		return nil
 	}
 	c.mu.Lock()
@@ -144,10 +227,46 @@ func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
 	c.mu.Unlock()
 	return f
 }
-
-// status returns the channel's status with its destinations' figures.
+// status returns the channel's status: that of the input on air (the source's while none is),
+// with the channel's counters, its inputs, and its destinations' figures.
 func (c *channel) status() Status {
-	st := c.enc.Status()
+	sw := c.sw
+	sw.mu.Lock()
+	base := sw.feeds[0]
+	if sw.onAir != nil {
+		base = sw.onAir
+	}
+	st := base.enc.Status()
+	st.Starts, st.Stalls, st.DemuxErrors = sw.gone.starts, sw.gone.stalls, sw.gone.demuxErrors
+	for _, fd := range sw.all() {
+		in := fd.enc.Status()
+		st.Starts += in.Starts
+		st.Stalls += in.Stalls
+		st.DemuxErrors += in.DemuxErrors
+		is := InputStatus{Name: fd.name, Kind: fd.kind, State: in.State, Since: in.Since, PID: in.PID,
+			Starts: in.Starts, Frames: in.Frames, LastCause: in.LastCause, Cause: in.Cause,
+			LastCauseAt: in.LastCauseAt, RetryAt: in.RetryAt}
+		if !fd.running() && is.State != StateError {
+			is.State, is.PID, is.RetryAt = StateStandby, 0, time.Time{}
+		}
+		st.Inputs = append(st.Inputs, is)
+	}
+	st.Frames, st.AudioFrames = sw.frames, sw.audioFrames
+	st.HoldingSince, st.Held = sw.holdingSince, sw.held
+	switch {
+	case sw.onAir != nil:
+		st.OnAir = sw.onAir.name
+	case sw.last != nil:
+		st.OnAir = "hold"
+	default:
+		st.OnAir = "none"
+	}
+	st.OnAirSince, st.Mode = sw.onAirSince, "auto"
+	if sw.forced != nil {
+		st.Mode, st.Forced = "manual", sw.forced.name
+	}
+	st.Switches = maps.Clone(sw.switches)
+	sw.mu.Unlock()
 	if f := c.injector(); f != nil {
 		st.Destinations = f.Stats()
 	}

@@ -1,6 +1,9 @@
 package supervisor
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // UnknownChannelError is returned for a channel the Supervisor does not have.
 type UnknownChannelError struct {
@@ -37,3 +40,14 @@ func (e *FFmpegNotFoundError) Error() string {
 }
 
 func (e *FFmpegNotFoundError) Unwrap() error { return e.Err }
+
+// BadSwitchError is returned by Supervisor.Switch for a target the channel does not have.
+type BadSwitchError struct {
+	Channel, Target string
+	// Want lists the targets the channel has.
+	Want []string
+}
+
+func (e *BadSwitchError) Error() string {
+	return fmt.Sprintf("channel %q has no input %q: want one of %s", e.Channel, e.Target, strings.Join(e.Want, ", "))
+}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,7 +21,8 @@ const (
 // inject.Fanout.Hold), from the channel's goroutine, and shows it in the channel's status.
 type holder struct {
 	ctx    context.Context
-	c      *channel
+	sw     *switcher // shows the hold in the channel's status
+	log    *slog.Logger
 	f      *inject.Fanout
 	ffmpeg string // encodes the silence
 	// since is when the hold began, zero when not holding; sent when the keyframe last went out.
@@ -39,8 +41,10 @@ func (h *holder) check(now time.Time, after time.Duration) {
 	if after <= 0 || last.IsZero() || now.Sub(last) < after {
 		if !h.since.IsZero() {
 			held := now.Sub(h.since)
-			h.c.enc.publish(func(st *Status) { st.HoldingSince, st.Held = time.Time{}, st.Held+held })
-			h.c.log.Info("frames are back: hold ended", "held", held.Round(time.Millisecond))
+			h.sw.mu.Lock()
+			h.sw.holdingSince, h.sw.held = time.Time{}, h.sw.held+held
+			h.sw.mu.Unlock()
+			h.log.Info("frames are back: hold ended", "held", held.Round(time.Millisecond))
 			h.since = time.Time{}
 		}
 		return
@@ -49,14 +53,16 @@ func (h *holder) check(now time.Time, after time.Duration) {
 		return
 	}
 	if err := h.f.Hold(now, h.silenceOf(h.f.AudioConfig())); err != nil {
-		h.c.log.Debug("nothing to hold", "error", err)
+		h.log.Debug("nothing to hold", "error", err)
 		return
 	}
 	h.sent = now
 	if h.since.IsZero() {
 		h.since = last
-		h.c.enc.publish(func(st *Status) { st.HoldingSince = last })
-		h.c.log.Info("no frame: holding the last picture", "since", last)
+		h.sw.mu.Lock()
+		h.sw.holdingSince = last
+		h.sw.mu.Unlock()
+		h.log.Info("no frame: holding the last picture", "since", last)
 	}
 }
 
@@ -76,7 +82,7 @@ func (h *holder) silenceOf(cfg *mpeg4audio.AudioSpecificConfig) []byte {
 			defer h.wg.Done()
 			frame, err := silentAAC(h.ctx, h.ffmpeg, cfg)
 			if err != nil && h.ctx.Err() == nil {
-				h.c.log.Warn("the hold has no silence to send: audio pauses during it", "error", err)
+				h.log.Warn("the hold has no silence to send: audio pauses during it", "error", err)
 			}
 			made <- frame
 		}(h.made)

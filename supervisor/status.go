@@ -48,8 +48,55 @@ type Status struct {
 	// long the holds that ended lasted, together.
 	HoldingSince time.Time
 	Held         time.Duration
+	// OnAir names the input whose frames the destinations get: "source", "backup 1" …
+	// "backup 4", "slate", "hold" while none does (the last picture is held, see
+	// HoldingSince), or "none" before the first frame; OnAirSince says since when. Mode is "auto", or "manual" while an operator
+	// has forced an input (see Supervisor.Switch).
+	OnAir      string
+	OnAirSince time.Time
+	Mode       string
+	// Forced is the input an operator switched to, "" in auto mode.
+	Forced string
+	// Switches counts the changes of OnAir to an input, by reason: SwitchFailed (the input on
+	// air gave no frame for failover_after), SwitchReturned (an earlier input worked again),
+	// SwitchManual (an operator's switch).
+	Switches map[string]uint64
+	// Inputs are the channel's inputs in order: the source, the backups, the slate.
+	Inputs []InputStatus
 	// Destinations are the injector's figures, one per destination.
 	Destinations []inject.Stats
+}
+
+// Reasons of a switch, as Status.Switches counts them.
+const (
+	SwitchFailed   = "failed"
+	SwitchReturned = "returned"
+	SwitchManual   = "manual"
+)
+
+// Input states, beside the channel states an input's ffmpeg goes through (starting, running,
+// backoff, error).
+const (
+	// StateStandby: the input is not needed (one before it is on air), and its ffmpeg does not
+	// run; it starts when the inputs before it fail.
+	StateStandby = "standby"
+)
+
+// InputStatus is one input of a channel: its ffmpeg's state and last cause.
+type InputStatus struct {
+	// Name is "source", "backup N" or "slate"; Kind the source kind ("testsrc", "rtsp", …,
+	// "slate").
+	Name, Kind string
+	// State is the input's: starting, running (frames flowing), backoff, error, or standby.
+	State string
+	Since time.Time
+	PID   int
+	// Starts counts its ffmpeg starts; Frames the video frames it delivered (on air or not).
+	Starts, Frames uint64
+	// LastCause, Cause and LastCauseAt say why its ffmpeg last ended (see Status).
+	LastCause, Cause string
+	LastCauseAt      time.Time
+	RetryAt          time.Time
 }
 
 // setCause records why ffmpeg ended, or why the profile cannot run: full in LastCause, in a few

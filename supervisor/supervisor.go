@@ -145,29 +145,59 @@ func targets(ch profiles.Channel) []inject.Target {
 	return out
 }
 
-// Restart restarts a channel's ffmpeg at once (see encoder.Restart). It fails with an
-// *UnknownChannelError for a channel it does not have, and with a *NotRunnableError for one in
-// state error, which runs no ffmpeg.
+// Restart restarts the ffmpeg of a channel's input on air (its source's while none is) at once
+// (see encoder.Restart). It fails with an *UnknownChannelError for a channel it does not have,
+// and with a *NotRunnableError for one in state error, which runs no ffmpeg.
 func (s *Supervisor) Restart(name string) error {
+	c, err := s.channel(name)
+	if err != nil {
+		return err
+	}
+	if st := c.source().enc.Status(); st.State == StateError {
+		return &NotRunnableError{Channel: name, File: st.File, Cause: st.LastCause}
+	}
+	c.sw.mu.Lock()
+	fd := c.sw.feeds[0]
+	if c.sw.onAir != nil {
+		fd = c.sw.onAir
+	}
+	c.sw.mu.Unlock()
+	fd.enc.Restart()
+	return nil
+}
+
+// Switch puts an input of a channel on air and keeps it there ("source", "backup N",
+// "slate"), or gives the choice back to the channel's rules ("auto"): the switch happens at
+// the input's next keyframe, once it runs. It fails with an *UnknownChannelError or a
+// *BadSwitchError.
+func (s *Supervisor) Switch(name, target string) error {
+	c, err := s.channel(name)
+	if err != nil {
+		return err
+	}
+	return c.force(target)
+}
+
+func (s *Supervisor) channel(name string) (*channel, error) {
 	s.mu.Lock()
 	c, ok := s.byName[name]
 	s.mu.Unlock()
 	if !ok {
-		return &UnknownChannelError{Channel: name}
+		return nil, &UnknownChannelError{Channel: name}
 	}
-	if st := c.enc.Status(); st.State == StateError {
-		return &NotRunnableError{Channel: name, File: st.File, Cause: st.LastCause}
-	}
-	c.enc.Restart()
-	return nil
+	return c, nil
 }
 
-// RetryNow starts every channel that waits in backoff at once (see encoder.RetryNow).
+// RetryNow starts every input that waits in backoff at once (see encoder.RetryNow).
 func (s *Supervisor) RetryNow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.byName {
-		c.enc.RetryNow()
+		c.sw.mu.Lock()
+		for _, fd := range c.sw.all() {
+			fd.enc.RetryNow()
+		}
+		c.sw.mu.Unlock()
 	}
 }
 

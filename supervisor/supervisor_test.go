@@ -166,7 +166,7 @@ func TestUpdate(t *testing.T) {
 	}
 	ev.waitFor(t, "publish a2.sdp")
 	for _, want := range []string{
-		`msg="channel restarted" channel=b file="" changes="video.bitrate \"300k\" → \"400k\""`,
+		`msg="channel restarted" channel=b file="" inputs=source changes="video.bitrate \"300k\" → \"400k\""`,
 		`msg="channel retargeted" channel=a file="" changes="destination +rtsp://` + rl.Addr() + `/a2.sdp"`,
 	} {
 		fftest.WaitFor(t, 10*time.Second, want, func() bool { return strings.Contains(logs.String(), want) })
