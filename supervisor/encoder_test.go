@@ -61,6 +61,8 @@ func fakeFFmpeg(mode string) int {
 		return 0
 	}
 	switch mode {
+	case "inputs": // an input the test controls (see fakeInput)
+		return fakeInput()
 	case "ts": // a short stream, then a clean exit
 		f, err := os.Open(os.Getenv("FAKE_FFMPEG_TS"))
 		if err != nil {
