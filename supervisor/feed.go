@@ -30,6 +30,8 @@ type feed struct {
 	started time.Time
 	// active says, to the switcher's frame path, what cancel says to the channel's goroutine.
 	active atomic.Bool
+	// source is profile's, for watchReady.
+	source atomic.Pointer[profiles.Source]
 
 	// Guarded by the switcher's mu: when its latest frame came, and since when its frames
 	// have come without a break (zero when they do not).
@@ -39,6 +41,7 @@ type feed struct {
 // newFeed makes the feed of input name, running profile p, on standby.
 func newFeed(c *channel, s *Supervisor, name string, p profiles.Channel) *feed {
 	fd := &feed{name: name, kind: p.Source.Kind, profile: p}
+	fd.source.Store(&p.Source)
 	log := c.log.With("input", name)
 	fd.enc = &encoder{Profile: p, FFmpeg: s.FFmpeg, Logger: log, Checker: &s.checker,
 		Sink: feedSink{c.sw, fd}}
@@ -68,7 +71,13 @@ func (fd *feed) start(ctx context.Context, sw *switcher) {
 		if prev != nil {
 			<-prev // its last ffmpeg is reaped before the next opens the device
 		}
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchReady(ctx, fd.source.Load, fd.enc)
+		}()
 		fd.enc.Run(ctx) //nolint:errcheck // it returns nil, and logs what it meets
+		<-watched
 	}()
 }
 
@@ -93,6 +102,7 @@ func (fd *feed) wait() {
 func (fd *feed) reload(p profiles.Channel) bool {
 	same := sameRun(fd.profile, p)
 	fd.profile = p
+	fd.source.Store(&p.Source)
 	if !same {
 		fd.enc.Reload(p)
 	}

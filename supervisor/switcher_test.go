@@ -61,7 +61,11 @@ func fakeInput() int {
 	for {
 		mode := "play"
 		if ctl != "slate" {
-			b, _ := os.ReadFile(ctl)
+			b, err := os.ReadFile(ctl)
+			if err != nil { // the device was unplugged
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
 			mode = strings.TrimSpace(string(b))
 		}
 		switch mode {
@@ -303,5 +307,31 @@ func TestInputsReload(t *testing.T) {
 	it.waitOnAir("slate", 15*time.Second)
 	if n := len(it.status().Inputs); n != 2 {
 		t.Errorf("%d inputs, want the source and the slate", n)
+	}
+}
+
+// TestInputComesBackAtOnce: an input whose file is gone fails until its backoff is long; when
+// the file is back, it is tried at once rather than at the end of the backoff (watchReady).
+func TestInputComesBackAtOnce(t *testing.T) {
+	it, p := newInputsTest(t, 1, nil)
+	it.waitOnAir("source", 10*time.Second)
+	if err := os.Remove(p.Source.Path); err != nil {
+		t.Fatal(err)
+	}
+	var retryAt time.Time
+	fftest.WaitFor(t, 30*time.Second, "a backoff of 4 s", func() bool {
+		in := it.input("source")
+		retryAt = in.RetryAt
+		return in.State == StateBackoff && time.Until(retryAt) > 3*time.Second
+	})
+	it.set("source", "play")
+	fftest.WaitFor(t, 10*time.Second, "the source running again", func() bool {
+		return it.input("source").State == StateRunning
+	})
+	if !time.Now().Before(retryAt) {
+		t.Errorf("the source ran again at the end of its backoff (%v), not when its file came back", retryAt)
+	}
+	if !strings.Contains(it.logs.String(), `msg="input is back: trying it now" channel=test input=source`) {
+		t.Error("no log line says the input was tried at once")
 	}
 }
