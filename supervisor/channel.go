@@ -227,6 +227,7 @@ func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
 	c.mu.Unlock()
 	return f
 }
+
 // status returns the channel's status: that of the input on air (the source's while none is),
 // with the channel's counters, its inputs, and its destinations' figures.
 func (c *channel) status() Status {
