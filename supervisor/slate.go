@@ -1,7 +1,10 @@
 package supervisor
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -72,7 +75,15 @@ func slateCard(ch profiles.Channel) string {
 	if ch.Slate.Text != "" { // drawtext refuses an empty text
 		card += "," + drawText(ch.Slate.Text, small, "(h+text_h)/2+"+strconv.Itoa(small))
 	}
-	return card + fmt.Sprintf(",drawtext=text='%%{localtime\\:%%H\\\\\\:%%M\\\\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h", small)
+	return card + "," + drawClock(small)
+}
+
+// drawClock is a drawtext filter that draws the local time, HH:MM:SS, at the bottom. Its text
+// is expanded at every frame: every colon is escaped for the option parser, those of the time
+// format also for drawtext's function arguments, and the quotes keep the filtergraph parser
+// off the backslashes.
+func drawClock(size int) string {
+	return fmt.Sprintf(`drawtext=text='%%{localtime\:%%H\\\:%%M\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h`, size)
 }
 
 // drawText is a drawtext filter that draws text as it is, centred, at y: the text is escaped
@@ -89,8 +100,8 @@ func escapeOption(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads '\', ”',
-// '[', ']', ',' and ';' itself.
+// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads backslash,
+// quote, brackets, comma and semicolon itself.
 func escapeGraph(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -100,4 +111,46 @@ func escapeGraph(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// CheckSlate returns the problem of channel ch's slate image with ffmpeg, or nil: a picture
+// that does not decode. Loading the profile reads only the image's first bytes, and a damaged
+// or truncated file would otherwise show only when the slate is needed, in an outage. ffmpeg
+// is told to stop at the first damage, which it would otherwise draw over.
+func CheckSlate(ctx context.Context, ch profiles.Channel, ffmpeg string) *Problem {
+	if ch.Slate.Off || ch.Slate.Image == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-xerror", "-err_detect", "explode", "-i", ch.Slate.Image, "-frames:v", "1", "-f", "null", "-")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var msg string
+	switch {
+	case ctx.Err() != nil:
+		msg = fmt.Sprintf("cannot decode slate image %s: %v", ch.Slate.Image, context.Cause(ctx))
+	case err != nil:
+		msg = fmt.Sprintf("slate image %s does not decode (%s): replace it with a PNG or JPEG file that opens",
+			ch.Slate.Image, lastLine(stderr.String(), err))
+	default:
+		return nil
+	}
+	return &Problem{Channel: ch.Name, File: ch.File, Msg: msg}
+}
+
+// lastLine returns ffmpeg's last line of stderr, which says what failed, without the name and
+// address of the part that said it ("[png @ 0x55…] "); or err when ffmpeg said nothing.
+func lastLine(stderr string, err error) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if who, rest, ok := strings.Cut(last, "] "); ok && strings.HasPrefix(who, "[") && strings.Contains(who, " @ ") {
+		last = rest
+	}
+	if last == "" {
+		return err.Error()
+	}
+	return last
 }
