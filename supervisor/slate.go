@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,13 +44,10 @@ var (
 // and silence at its sample rate.
 func slateInput(ch profiles.Channel) input {
 	v := ch.Video
-	var in input
+	in := input{video: "0:v", size: v.Size, fps: v.FPS}
 	if ch.Slate.Image != "" {
-		// an image of any size, fitted by normalize
-		in = input{video: "0:v", fps: v.FPS}
-		in.args = []string{"-re", "-loop", "1", "-framerate", strconv.Itoa(v.FPS), "-i", ch.Slate.Image}
+		in.args = []string{"-re", "-f", "lavfi", "-i", slateImage(ch)}
 	} else {
-		in = input{video: "0:v", size: v.Size, fps: v.FPS}
 		in.args = []string{"-re", "-f", "lavfi", "-i", slateCard(ch)}
 	}
 	if ch.Audio.Encoder != "none" {
@@ -62,6 +60,19 @@ func slateInput(ch profiles.Channel) input {
 		in.audio = "1:a"
 	}
 	return in
+}
+
+// slateImage is the lavfi graph of an image slate: the image, of any size, fitted to the
+// channel's as normalize fits an input of unknown size, once, then the same picture at the
+// channel's rate. Looping the image file instead (image2's -loop 1) decodes and fits it again
+// for every frame: a fifth of a core for a 1080p PNG at 25 fps.
+func slateImage(ch profiles.Channel) string {
+	v := ch.Video
+	fit := normalize(v, input{fps: v.FPS})
+	// The output's own normalize uploads to the GPU, where the encoder needs it.
+	fit = slices.DeleteFunc(fit, func(f string) bool { return f == "hwupload" })
+	return "movie=filename=" + escapeGraph(escapeOption(ch.Slate.Image)) + "," + strings.Join(fit, ",") +
+		fmt.Sprintf(",loop=loop=-1:size=1,setpts=N/%d/TB", v.FPS)
 }
 
 // slateCard is the lavfi graph of the generated card: a dark background, the channel's name,

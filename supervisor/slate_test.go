@@ -159,6 +159,14 @@ func TestSlateRuns(t *testing.T) {
 		{name: "jpeg 1024x768", bars: true, change: func(t *testing.T, ch *profiles.Channel) {
 			ch.Slate = profiles.Slate{Image: image(t, "slate.jpg", "1024x768")}
 		}},
+		{name: "png named with quotes and separators", bars: true, change: func(t *testing.T, ch *profiles.Channel) {
+			img := image(t, "slate.png", "800x600")
+			named := filepath.Join(filepath.Dir(img), `it's a, [slate]; 100% \ ü:x=y.png`)
+			if err := os.Rename(img, named); err != nil {
+				t.Fatal(err)
+			}
+			ch.Slate = profiles.Slate{Image: named}
+		}},
 		{name: "channel that copies", size: slateVideo.Size, change: func(_ *testing.T, ch *profiles.Channel) {
 			ch.Source = profiles.Source{Kind: "rtsp", URL: "rtsp://cam.example/s"}
 			ch.Video = profiles.Video{Encoder: profiles.EncoderCopy}
@@ -253,4 +261,36 @@ func TestCheckSlate(t *testing.T) {
 	if p := CheckSlate(t.Context(), ch, "ffmpeg"); p != nil {
 		t.Errorf("card: problem %v, want none", p)
 	}
+}
+
+// TestSlateImageDecodedOnce runs an image slate with a tiny picture and with a large one that
+// takes milliseconds to decode and scale: the large one costs ffmpeg about as much CPU as the
+// tiny one, since the picture is decoded and fitted once rather than for every frame (which
+// costs a 1080p PNG a fifth of a core at 25 fps, see slateInput).
+func TestSlateImageDecodedOnce(t *testing.T) {
+	fftest.Require(t)
+	dir := t.TempDir()
+	cpu := func(size string) time.Duration {
+		ch := slateChannel()
+		ch.Slate = profiles.Slate{Image: filepath.Join(dir, size+".png")}
+		runFFmpeg(t, nil, "-f", "lavfi", "-i", "testsrc2=size="+size, "-frames:v", "1", "-y", ch.Slate.Image)
+		ch.FFmpeg.ExtraOutputArgs = []string{"-t", "2"} // an output option: 50 frames
+		args, err := Args(slateProfile(ch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), ffmpegTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("slate with a %s image: %v\n%s", size, err, b)
+		}
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	tiny, large := cpu("16x16"), cpu("1920x1080")
+	// 50 decodes and scalings of the large picture take 0.3 s or more of CPU.
+	if large-tiny > 150*time.Millisecond {
+		t.Errorf("a slate of a 1920x1080 image took %v of CPU for 2 s, one of 16x16 %v: the image is decoded again and again", large, tiny)
+	}
+	t.Logf("CPU for 2 s of slate: 16x16 image %v, 1920x1080 image %v", tiny, large)
 }

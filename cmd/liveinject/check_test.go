@@ -166,8 +166,9 @@ func TestCheckInputs(t *testing.T) {
 		"\n  backup 1: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -rtsp_transport tcp -timeout 5000000 -i rtsp://op:xxxxx@192.0.2.11/stream1 -map 0:v:0 ",
 		"\n  backup 2: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -re -stream_loop -1 -i " + missing + " -map 0:v:0 ",
 		"\n  backup 3: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -f lavfi -i smptebars -map 0:v:0 ",
-		"\n  slate: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -re -loop 1 -framerate 25 -i " + slate +
-			" -re -f lavfi -i anullsrc=channel_layout=stereo:sample_rate=48000 -map 0:v ",
+		// the image in a lavfi graph, escaped for it, then quoted for the shell
+		"\n  slate: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -re -f lavfi -i 'movie=filename=\\'\\''" + slate + "\\'\\'',",
+		"-re -f lavfi -i anullsrc=channel_layout=stereo:sample_rate=48000 -map 0:v ",
 		"\n  warning: channel \"cam\" (" + filepath.Join(dir, "cam.toml") + "): file " + missing + " not found",
 		"\n  warning: channel \"cam\" (" + filepath.Join(dir, "cam.toml") + "): slate image " + slate + " does not decode (",
 	} {
