@@ -266,7 +266,7 @@ func TestCheckSlate(t *testing.T) {
 // TestSlateImageDecodedOnce runs an image slate with a tiny picture and with a large one that
 // takes milliseconds to decode and scale: the large one costs ffmpeg about as much CPU as the
 // tiny one, since the picture is decoded and fitted once rather than for every frame (which
-// costs a 1080p PNG a fifth of a core at 25 fps, see slateInput).
+// costs a 1080p PNG a fifth of a core at 25 fps, see slateImage).
 func TestSlateImageDecodedOnce(t *testing.T) {
 	fftest.Require(t)
 	dir := t.TempDir()
