@@ -170,7 +170,7 @@ func videoArgs(v profiles.Video, in input) []string {
 // range; square pixels; and colour tags cleared, since x264 writes them into the SPS. The
 // colours are not converted (a matrix conversion costs a third more CPU at 720p): players
 // take untagged HD for BT.709, as they did before. Inputs whose size and rate liveinject
-// chose need none of the scaling, and the rest cost about 1 % (BENCHMARKS.md).
+// chose need none of the scaling and cost nothing measurable; others about 3 % (BENCHMARKS.md).
 func normalize(v profiles.Video, in input) []string {
 	var vf []string
 	if in.fps != v.FPS {

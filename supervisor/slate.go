@@ -1,7 +1,11 @@
 package supervisor
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,13 +44,10 @@ var (
 // and silence at its sample rate.
 func slateInput(ch profiles.Channel) input {
 	v := ch.Video
-	var in input
+	in := input{video: "0:v", size: v.Size, fps: v.FPS}
 	if ch.Slate.Image != "" {
-		// an image of any size, fitted by normalize
-		in = input{video: "0:v", fps: v.FPS}
-		in.args = []string{"-re", "-loop", "1", "-framerate", strconv.Itoa(v.FPS), "-i", ch.Slate.Image}
+		in.args = []string{"-re", "-f", "lavfi", "-i", slateImage(ch)}
 	} else {
-		in = input{video: "0:v", size: v.Size, fps: v.FPS}
 		in.args = []string{"-re", "-f", "lavfi", "-i", slateCard(ch)}
 	}
 	if ch.Audio.Encoder != "none" {
@@ -61,6 +62,19 @@ func slateInput(ch profiles.Channel) input {
 	return in
 }
 
+// slateImage is the lavfi graph of an image slate: the image, of any size, fitted to the
+// channel's as normalize fits an input of unknown size, once, then the same picture at the
+// channel's rate. Looping the image file instead (image2's -loop 1) decodes and fits it again
+// for every frame: a fifth of a core for a 1080p PNG at 25 fps.
+func slateImage(ch profiles.Channel) string {
+	v := ch.Video
+	fit := normalize(v, input{fps: v.FPS})
+	// The output's own normalize uploads to the GPU, where the encoder needs it.
+	fit = slices.DeleteFunc(fit, func(f string) bool { return f == "hwupload" })
+	return "movie=filename=" + escapeGraph(escapeOption(ch.Slate.Image)) + "," + strings.Join(fit, ",") +
+		fmt.Sprintf(",loop=loop=-1:size=1,setpts=N/%d/TB", v.FPS)
+}
+
 // slateCard is the lavfi graph of the generated card: a dark background, the channel's name,
 // the slate's text under it, and the local time at the bottom.
 func slateCard(ch profiles.Channel) string {
@@ -72,7 +86,15 @@ func slateCard(ch profiles.Channel) string {
 	if ch.Slate.Text != "" { // drawtext refuses an empty text
 		card += "," + drawText(ch.Slate.Text, small, "(h+text_h)/2+"+strconv.Itoa(small))
 	}
-	return card + fmt.Sprintf(",drawtext=text='%%{localtime\\:%%H\\\\\\:%%M\\\\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h", small)
+	return card + "," + drawClock(small)
+}
+
+// drawClock is a drawtext filter that draws the local time, HH:MM:SS, at the bottom. Its text
+// is expanded at every frame: every colon is escaped for the option parser, those of the time
+// format also for drawtext's function arguments, and the quotes keep the filtergraph parser
+// off the backslashes.
+func drawClock(size int) string {
+	return fmt.Sprintf(`drawtext=text='%%{localtime\:%%H\\\:%%M\\\:%%S}':fontcolor=0xa0a8b0:fontsize=%d:x=(w-text_w)/2:y=h-2*text_h`, size)
 }
 
 // drawText is a drawtext filter that draws text as it is, centred, at y: the text is escaped
@@ -89,8 +111,8 @@ func escapeOption(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads '\', ”',
-// '[', ']', ',' and ';' itself.
+// escapeGraph escapes a filter's arguments for the filtergraph parser, which reads backslash,
+// quote, brackets, comma and semicolon itself.
 func escapeGraph(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -100,4 +122,46 @@ func escapeGraph(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// CheckSlate returns the problem of channel ch's slate image with ffmpeg, or nil: a picture
+// that does not decode. Loading the profile reads only the image's first bytes, and a damaged
+// or truncated file would otherwise show only when the slate is needed, in an outage. ffmpeg
+// is told to stop at the first damage, which it would otherwise draw over.
+func CheckSlate(ctx context.Context, ch profiles.Channel, ffmpeg string) *Problem {
+	if ch.Slate.Off || ch.Slate.Image == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-xerror", "-err_detect", "explode", "-i", ch.Slate.Image, "-frames:v", "1", "-f", "null", "-")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var msg string
+	switch {
+	case ctx.Err() != nil:
+		msg = fmt.Sprintf("cannot decode slate image %s: %v", ch.Slate.Image, context.Cause(ctx))
+	case err != nil:
+		msg = fmt.Sprintf("slate image %s does not decode (%s): replace it with a PNG or JPEG file that opens",
+			ch.Slate.Image, lastLine(stderr.String(), err))
+	default:
+		return nil
+	}
+	return &Problem{Channel: ch.Name, File: ch.File, Msg: msg}
+}
+
+// lastLine returns ffmpeg's last line of stderr, which says what failed, without the name and
+// address of the part that said it ("[png @ 0x55…] "); or err when ffmpeg said nothing.
+func lastLine(stderr string, err error) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if who, rest, ok := strings.Cut(last, "] "); ok && strings.HasPrefix(who, "[") && strings.Contains(who, " @ ") {
+		last = rest
+	}
+	if last == "" {
+		return err.Error()
+	}
+	return last
 }

@@ -22,10 +22,12 @@ func (m *Main) check(ctx context.Context, args []string) int {
 	if !ok {
 		return exitConfig
 	}
-	if _, err := exec.LookPath(cfg.FFmpeg); err != nil {
+	_, err := exec.LookPath(cfg.FFmpeg)
+	if err != nil {
 		// Configs are often checked on another machine before a rollout: warn, do not fail.
 		fmt.Fprintf(m.Stdout, "warning: %v\n", &supervisor.FFmpegNotFoundError{Path: cfg.FFmpeg, Err: err})
 	}
+	haveFFmpeg := err == nil
 	if cfg.Relay.Listen != "" {
 		fmt.Fprintf(m.Stdout, "relay: rtsp://%s\n", cfg.Relay.Listen)
 	}
@@ -38,20 +40,37 @@ func (m *Main) check(ctx context.Context, args []string) int {
 	}
 	checker := &supervisor.Checker{}
 	for _, ch := range cfg.Channels {
-		args, err := supervisor.Args(ch)
-		if err != nil {
-			fmt.Fprintf(m.Stderr, "%s: %v\n", ch.File, err)
-			return exitConfig
+		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n", ch.Name, ch.File)
+		// One ffmpeg per input, each with the channel's [video] and [audio].
+		inputs, names := supervisor.InputProfiles(ch), supervisor.InputNames(ch)
+		var problems []*supervisor.Problem
+		for i, in := range inputs {
+			args, err := supervisor.Args(in)
+			if err != nil {
+				fmt.Fprintf(m.Stderr, "%s: %s: %v\n", ch.File, names[i], err)
+				return exitConfig
+			}
+			redact := supervisor.Redactor(in)
+			for j := range args {
+				args[j] = redact(args[j])
+			}
+			fmt.Fprintf(m.Stdout, "  %s: %s\n", names[i], shellQuote(append([]string{cfg.FFmpeg}, args...)))
+			problems = append(problems, checker.Check(ctx, in, cfg.FFmpeg)...)
 		}
-		redact := supervisor.Redactor(ch)
-		for i := range args {
-			args[i] = redact(args[i])
+		if haveFFmpeg {
+			if p := supervisor.CheckSlate(ctx, ch, cfg.FFmpeg); p != nil {
+				problems = append(problems, p)
+			}
 		}
-		fmt.Fprintf(m.Stdout, "\nchannel %s (%s)\n  %s\n", ch.Name, ch.File, shellQuote(append([]string{cfg.FFmpeg}, args...)))
 		// Devices and encoders of the machine check runs on, which may not be the one the
-		// config is for: warnings, not errors.
-		for _, p := range checker.Check(ctx, ch, cfg.FFmpeg) {
-			fmt.Fprintf(m.Stdout, "  warning: %v\n", p)
+		// config is for: warnings, not errors. The inputs share their encoders: each
+		// problem is said once.
+		said := map[string]bool{}
+		for _, p := range problems {
+			if !said[p.Msg] {
+				said[p.Msg] = true
+				fmt.Fprintf(m.Stdout, "  warning: %v\n", p)
+			}
 		}
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveinject/liveinject/internal/fftest"
 )
@@ -111,5 +114,78 @@ func TestCheckDeepAndHugeFiles(t *testing.T) {
 				t.Errorf("check exited %d, want %d with %q:\n%s", code, exitConfig, tt.want, stderr.String())
 			}
 		})
+	}
+}
+
+// TestCheckInputs checks a channel with backups and an image slate, and one without a slate:
+// check prints one command per input, named as the operator counts them, with every password
+// hidden; it warns about a backup's missing file and about a slate image that does not decode
+// (it starts as a PNG file does, which is all the profile's check reads), naming the channel,
+// its profile and the image.
+func TestCheckInputs(t *testing.T) {
+	fftest.Require(t)
+	config := writeConfig(t, httpAnyPort+"[[defaults.destination]]\nurl = \"rtsp://127.0.0.1:8554/{channel}.sdp\"\n")
+	dir := filepath.Join(filepath.Dir(config), "profiles")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	slate := filepath.Join(dir, "slate.png")
+	if b, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-f", "lavfi", "-i", "color=c=white:size=800x600", "-frames:v", "1", "-y", slate).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg making a slate image: %v\n%s", err, b)
+	}
+	png, err := os.ReadFile(slate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(slate, png[:len(png)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "gone.mp4")
+	for name, profile := range map[string]string{
+		"cam.toml": "[source]\nkind = \"rtsp\"\nurl = \"rtsp://admin:s3cret@192.0.2.10/stream1\"\n" +
+			"[[backup]]\nkind = \"rtsp\"\nurl = \"rtsp://op:t0ps3cret@192.0.2.11/stream1\"\n" +
+			"[[backup]]\nkind = \"file\"\npath = \"gone.mp4\"\n" +
+			"[[backup]]\nkind = \"ffmpeg\"\ninput_args = [\"-f\", \"lavfi\", \"-i\", \"smptebars\"]\n" +
+			"[slate]\nimage = \"slate.png\"\n",
+		"plain.toml": "slate = \"off\"\n[source]\nkind = \"testsrc\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(profile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	// Channels come in name order: cam, plain, test.
+	cam, plain, _ := strings.Cut(out[strings.Index(out, "\nchannel cam "):], "\nchannel plain ")
+	plain, _, _ = strings.Cut(plain, "\nchannel ")
+	for _, want := range []string{
+		"\n  source: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -rtsp_transport tcp -timeout 5000000 -i rtsp://admin:xxxxx@192.0.2.10/stream1 -map 0:v:0 ",
+		"\n  backup 1: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -rtsp_transport tcp -timeout 5000000 -i rtsp://op:xxxxx@192.0.2.11/stream1 -map 0:v:0 ",
+		"\n  backup 2: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -re -stream_loop -1 -i " + missing + " -map 0:v:0 ",
+		"\n  backup 3: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -f lavfi -i smptebars -map 0:v:0 ",
+		// the image in a lavfi graph, escaped for it, then quoted for the shell
+		"\n  slate: ffmpeg -hide_banner -nostdin -loglevel warning -progress pipe:2 -stats_period 1 -re -f lavfi -i 'movie=filename=\\'\\''" + slate + "\\'\\'',",
+		"-re -f lavfi -i anullsrc=channel_layout=stereo:sample_rate=48000 -map 0:v ",
+		"\n  warning: channel \"cam\" (" + filepath.Join(dir, "cam.toml") + "): file " + missing + " not found",
+		"\n  warning: channel \"cam\" (" + filepath.Join(dir, "cam.toml") + "): slate image " + slate + " does not decode (",
+	} {
+		if !strings.Contains(cam, want) {
+			t.Errorf("check output of channel cam lacks %q:\n%s", want, cam)
+		}
+	}
+	if n := strings.Count(cam, "warning:"); n != 2 {
+		t.Errorf("%d warnings for channel cam, want 2:\n%s", n, cam)
+	}
+	if n := strings.Count(cam, "-c:v libx264 -preset veryfast"); n != 5 {
+		t.Errorf("%d of 5 inputs encode with the channel's settings:\n%s", n, cam)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("check shows a camera's password:\n%s", out)
+	}
+	if !strings.Contains(plain, "\n  source: ffmpeg ") || strings.Contains(plain, "slate:") || strings.Contains(plain, "warning:") {
+		t.Errorf("channel plain: want its source's command, no slate, no warning:\n%s", plain)
 	}
 }

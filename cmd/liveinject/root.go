@@ -36,9 +36,9 @@ var (
 	}
 	checkCommand = command{
 		name:    "check",
-		short:   "validate the config and profiles, print each channel's ffmpeg command",
+		short:   "validate the config and profiles, print the ffmpeg command of each channel's inputs",
 		args:    "[-c config]",
-		about:   "Validate the config and its profiles, and print each channel's ffmpeg command and\ndestinations. Exits 0 when run would accept the config, 2 when it would not.",
+		about:   "Validate the config and its profiles, and print the ffmpeg command of each input of each\nchannel (source, backups, slate) and its destinations. Exits 0 when run would accept the\nconfig, 2 when it would not.",
 		example: "liveinject check -c " + defaultConfig,
 	}
 	statusCommand = command{
