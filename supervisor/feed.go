@@ -117,7 +117,8 @@ func sameRun(a, b profiles.Channel) bool {
 }
 
 // feedProfiles returns the channel as each of its inputs but the slate runs it: the source
-// (ch without its backups), then each backup in its place, with its own input_args.
+// (ch without its backups), then each backup in its place; a backup of kind "ffmpeg" carries
+// its input part itself.
 func feedProfiles(ch profiles.Channel) []profiles.Channel {
 	src := ch
 	src.Backups = nil

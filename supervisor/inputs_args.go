@@ -7,16 +7,7 @@ import "github.com/liveinject/liveinject/profiles"
 // command line; every one encodes with the channel's [video] and [audio], so that the
 // destinations see one stream across a switch. None of them has backups of its own.
 func InputProfiles(ch profiles.Channel) []profiles.Channel {
-	source := ch
-	source.Backups = nil
-	out := []profiles.Channel{source}
-	for _, b := range ch.Backups {
-		in := source
-		in.Source = b
-		// A backup of kind "ffmpeg" carries its input part itself.
-		in.FFmpeg.InputArgs = b.InputArgs
-		out = append(out, in)
-	}
+	out := feedProfiles(ch)
 	if !ch.Slate.Off {
 		out = append(out, slateProfile(ch))
 	}
