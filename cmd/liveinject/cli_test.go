@@ -29,7 +29,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-h"}, []string{"usage: liveinject <command>", "run ", "check ", "status ", "restart ", "version ", "examples:"}},
+		{[]string{"-h"}, []string{"usage: liveinject <command>", "run ", "check ", "status ", "restart ", "switch ", "version ", "examples:"}},
 		{[]string{"--help"}, []string{"usage: liveinject <command>", "liveinject check -c /etc/liveinject/liveinject.toml"}},
 		{[]string{"help"}, []string{"usage: liveinject <command>"}},
 		{[]string{"run", "--help"}, []string{"usage: liveinject run [-c config]", "-log-level level", "debug, info, warn or error", "example:\n  liveinject run -c "}},
@@ -37,6 +37,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"check", "-h"}, []string{"usage: liveinject check [-c config]", "(default \"/etc/liveinject/liveinject.toml\")", "example:"}},
 		{[]string{"status", "-help"}, []string{"usage: liveinject status [-addr host:port] [-json]", "(default \"127.0.0.1:7580\")", "example:"}},
 		{[]string{"restart", "--help"}, []string{"usage: liveinject restart [-addr host:port] NAME", "example:\n  liveinject restart lobby"}},
+		{[]string{"switch", "-h"}, []string{"usage: liveinject switch [-addr host:port] NAME source|backup N|slate|auto",
+			"(default \"127.0.0.1:7580\")", "example:\n  liveinject switch lobby backup 1"}},
 		{[]string{"version", "-h"}, []string{"usage: liveinject version\n", "example:"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -93,6 +95,8 @@ func TestSlips(t *testing.T) {
 		{"unknown command", []string{"stats"}, []string{`unknown command "stats"`, "usage: liveinject <command>"}},
 		{"unknown flag", []string{"check", "-x"}, []string{"flag provided but not defined: -x", "liveinject check -h for more"}},
 		{"stray argument", []string{"status", "now"}, []string{`liveinject status: unexpected argument "now"`, "usage: liveinject status"}},
+		{"switch without an input", []string{"switch", "lobby"},
+			[]string{"liveinject switch: give a channel name and an input: liveinject switch [-addr host:port] NAME source|backup N|slate|auto"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := cli(t, tc.args...)

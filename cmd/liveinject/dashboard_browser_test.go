@@ -43,53 +43,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	r := startRun(t, writeConfig(t, relayAny+httpAnyPort, "rtsp://{relay}/test.sdp"))
 	first := waitSent(t, r, 0).Channels[0]
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.WindowSize(1280, 1000),
-		chromedp.UserDataDir(t.TempDir()),
-		// Chromium's sandbox refuses to run as root, and needs user namespaces that containers
-		// often lack; the page is the test's own, on loopback.
-		chromedp.NoSandbox,
-	)
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	shots := t.TempDir()
-
+	b := openBrowser(t, browser)
+	do, poll, screenshot := b.do, b.poll, b.screenshot
 	const card = `article[data-channel="test"]`
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	// poll waits until the expression is truthy and returns its value.
-	poll := func(what, expr string) any {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Poll[any](expr,
-			chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		return v
-	}
-	screenshot := func(name string) string {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		path := filepath.Join(shots, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot of the dashboard: %s (%d bytes)", path, len(png))
-		return path
-	}
-
 	do("open the dashboard", chromedp.Navigate("http://"+r.inst.httpAddr+"/"))
 	poll("the channel running with a green light", `(() => {
 		const c = document.querySelector('`+card+`');
@@ -107,6 +63,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	poll("the destination light green", `(() => {
 		const l = document.querySelector('`+card+` .dest .light');
 		return l && l.dataset.colour === "green";
+	})()`)
+	poll("the source on air, in auto mode", `(() => {
+		const c = document.querySelector('`+card+`'), i = c.querySelector(".onair-input");
+		return i.textContent === "source" && i.dataset.kind === "source" && c.querySelector(".manual").hidden;
 	})()`)
 	screenshot("dashboard.png")
 
@@ -140,6 +100,117 @@ func TestDashboardInBrowser(t *testing.T) {
 		return document.documentElement.scrollWidth <= window.innerWidth && c.left >= 0 && c.right <= window.innerWidth;
 	})()`)
 	screenshot("dashboard-phone.png")
+}
+
+// TestDashboardSwitchInBrowser opens the dashboard of a channel whose source fails: the card
+// shows its backup on air in amber and the source's cause; switching to the slate with the
+// card's control shows the slate in red, tagged manual, and auto gives the backup back.
+func TestDashboardSwitchInBrowser(t *testing.T) {
+	fftest.Require(t)
+	path := chromium(t)
+	r, _ := startBackupRun(t)
+	b := openBrowser(t, path)
+	const card = `article[data-channel="test"]`
+	onAir := func(what, input, kind string, manual bool) {
+		t.Helper()
+		b.poll(what, `(() => {
+			const c = document.querySelector('`+card+`');
+			if (!c) return false;
+			const i = c.querySelector(".onair-input"), m = c.querySelector(".manual");
+			return i.textContent === "`+input+`" && i.dataset.kind === "`+kind+`" && m.hidden === `+strconv.FormatBool(!manual)+` &&
+				(getComputedStyle(m).display !== "none") === `+strconv.FormatBool(manual)+`;
+		})()`)
+	}
+	b.do("open the dashboard", chromedp.Navigate("http://"+r.inst.httpAddr+"/"))
+	onAir("backup 1 on air in amber", "backup 1", "backup", false)
+	colour := b.poll("the backup's colour", `getComputedStyle(document.querySelector('`+card+` .onair-input')).backgroundColor`)
+	if colour != "rgb(217, 112, 8)" { // --amber
+		t.Errorf("backup on air in %v, want amber", colour)
+	}
+	failing := b.poll("the source's cause on the card", `(() => {
+		const t = document.querySelector('`+card+` .inputs').textContent;
+		return t.startsWith("source ") && t.includes(" ago)") ? t : false;
+	})()`)
+	t.Logf("the card says: %v", failing)
+	options := b.poll("the inputs offered", `Array.from(document.querySelectorAll('`+card+` select.switch-to option')).map(o => o.value).join(",")`)
+	if options != "source,backup 1,slate,auto" {
+		t.Errorf("the switch offers %v, want source, backup 1, slate, auto", options)
+	}
+	b.screenshot("dashboard-backup.png")
+
+	b.do("switch to the slate", chromedp.SetValue(chromedp.CSS(card+` select.switch-to`), "slate"),
+		chromedp.Click(chromedp.CSS(card+` button.switch`)))
+	onAir("the slate on air in red, manual", "slate", "down", true)
+	if c := getStatusReport(t, r).Channels[0]; c.Mode != "manual" || c.Forced != "slate" {
+		t.Errorf("after the switch: mode %q, forced %q; want manual, slate", c.Mode, c.Forced)
+	}
+	b.poll("the note", `document.querySelector('`+card+` .note').textContent.startsWith("switch to slate requested")`)
+	b.screenshot("dashboard-slate.png")
+
+	b.do("back to auto", chromedp.SetValue(chromedp.CSS(card+` select.switch-to`), "auto"),
+		chromedp.Click(chromedp.CSS(card+` button.switch`)))
+	onAir("backup 1 on air again, auto", "backup 1", "backup", false)
+}
+
+// browser is a headless Chromium for a test, with helpers that fail the test.
+type browser struct {
+	ctx context.Context
+	// do runs actions; poll waits until the expression is truthy and returns its value;
+	// screenshot leaves a screenshot of the page in the test's temp dir.
+	do         func(what string, actions ...chromedp.Action[chromedp.Void])
+	poll       func(what, expr string) any
+	screenshot func(name string) string
+}
+
+// openBrowser starts Chromium at path for the test; it ends with the test.
+func openBrowser(t *testing.T, path string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.WindowSize(1280, 1000),
+		chromedp.UserDataDir(t.TempDir()),
+		// Chromium's sandbox refuses to run as root, and needs user namespaces that containers
+		// often lack; the page is the test's own, on loopback.
+		chromedp.NoSandbox,
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	shots := t.TempDir()
+	return &browser{
+		ctx: ctx,
+		do: func(what string, actions ...chromedp.Action[chromedp.Void]) {
+			t.Helper()
+			if err := chromedp.Do(ctx, actions...); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		},
+		poll: func(what, expr string) any {
+			t.Helper()
+			v, err := chromedp.Run(ctx, chromedp.Poll[any](expr,
+				chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			return v
+		},
+		screenshot: func(name string) string {
+			t.Helper()
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			path := filepath.Join(shots, name)
+			if err := os.WriteFile(path, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot of the dashboard: %s (%d bytes)", path, len(png))
+			return path
+		},
+	}
 }
 
 // pair returns the two numbers of a JSON array of two.

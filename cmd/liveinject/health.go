@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -66,6 +67,11 @@ func unhealthy(channels []supervisor.Status) []string {
 		if !c.HoldingSince.IsZero() {
 			problem("channel "+c.Name, "holding", "no frame since "+c.HoldingSince.UTC().Format(time.RFC3339))
 		}
+		// A backup on air is the program on air: healthy (its alert and /status say it). The
+		// slate is not: like the hold, no input gives the channel's picture.
+		if c.OnAir == "slate" {
+			problem("channel "+c.Name, "slate on air", failingInputs(c))
+		}
 		for _, d := range c.Destinations {
 			if d.State != inject.StateRecording {
 				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
@@ -73,4 +79,21 @@ func unhealthy(channels []supervisor.Status) []string {
 		}
 	}
 	return out
+}
+
+// failingInputs says why each input of c but the slate does not run: "no input works: source:
+// CAUSE, backup 1: CAUSE"; an operator's switch to the slate says so.
+func failingInputs(c supervisor.Status) string {
+	if c.Mode == "manual" && c.Forced == "slate" {
+		return "switched to by an operator (liveinject switch " + c.Name + " auto gives it back)"
+	}
+	var why []string
+	for _, in := range c.Inputs {
+		if in.Name == "slate" {
+			continue
+		}
+		cause := cmp.Or(in.LastCause, in.State)
+		why = append(why, in.Name+": "+cause)
+	}
+	return "no input works: " + strings.Join(why, ", ")
 }

@@ -89,6 +89,7 @@ func (s *httpServer) Initialize() error {
 	}))
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("POST /channels/{name}/restart", s.serveRestart)
+	mux.HandleFunc("POST /channels/{name}/switch", s.serveSwitch)
 	mux.HandleFunc("GET /channels/{name}/thumbnail.jpg", s.serveThumbnail)
 	mux.HandleFunc("GET /history", s.serveHistory)
 	mux.HandleFunc("GET /{$}", s.serveDashboard)
@@ -214,9 +215,40 @@ type channelReport struct {
 	RetryAt      *time.Time     `json:"retry_at"` // set in state backoff
 	// HoldingSince is when the last frame came while the destinations get its last keyframe
 	// again; null when frames come. HeldSeconds is all the time held, this hold included.
-	HoldingSince *time.Time          `json:"holding_since"`
-	HeldSeconds  float64             `json:"held_seconds"`
+	HoldingSince *time.Time `json:"holding_since"`
+	HeldSeconds  float64    `json:"held_seconds"`
+	// OnAir is the input whose frames the destinations get ("source", "backup N", "slate"),
+	// "hold" while none does, "none" before the first; OnAirSince is null before the first.
+	OnAir      string     `json:"on_air"`
+	OnAirSince *time.Time `json:"on_air_since"`
+	// Mode is "auto", or "manual" while an operator has forced the input Forced ("" in auto).
+	Mode         string              `json:"mode"`
+	Forced       string              `json:"forced"`
+	Switches     switchesReport      `json:"switches"`
+	Inputs       []inputReport       `json:"inputs"`
 	Destinations []destinationReport `json:"destinations"`
+}
+
+// switchesReport counts the changes of a channel's input on air, by reason.
+type switchesReport struct {
+	Failed   uint64 `json:"failed"`   // the input on air gave no frame for failover_after
+	Returned uint64 `json:"returned"` // an earlier input worked again for return_after
+	Manual   uint64 `json:"manual"`   // an operator's switch
+}
+
+// inputReport is one input of a channel (its source, a backup, its slate) and its ffmpeg.
+type inputReport struct {
+	Name         string     `json:"name"` // "source", "backup N", "slate"
+	Kind         string     `json:"kind"` // the source kind, or "slate"
+	State        string     `json:"state"`
+	Since        *time.Time `json:"since"`
+	FFmpegPID    int        `json:"ffmpeg_pid"`
+	FFmpegStarts uint64     `json:"ffmpeg_starts"`
+	Frames       uint64     `json:"frames"` // video frames it delivered, on air or not
+	Cause        string     `json:"cause"`
+	LastCause    string     `json:"last_cause"`
+	LastCauseAt  *time.Time `json:"last_cause_at"`
+	RetryAt      *time.Time `json:"retry_at"` // set in state backoff
 }
 
 // progressReport is what the running ffmpeg last reported of its encoding; zero when none runs.
@@ -316,6 +348,18 @@ func (s *httpServer) report() statusReport {
 		if !c.HoldingSince.IsZero() {
 			cr.HoldingSince = &c.HoldingSince
 		}
+		cr.OnAir, cr.OnAirSince, cr.Mode, cr.Forced = c.OnAir, timeOrNull(c.OnAirSince), c.Mode, c.Forced
+		cr.Switches = switchesReport{Failed: c.Switches[supervisor.SwitchFailed],
+			Returned: c.Switches[supervisor.SwitchReturned], Manual: c.Switches[supervisor.SwitchManual]}
+		cr.Inputs = make([]inputReport, len(c.Inputs))
+		for i, in := range c.Inputs {
+			cr.Inputs[i] = inputReport{Name: in.Name, Kind: in.Kind, State: in.State, Since: timeOrNull(in.Since),
+				FFmpegPID: in.PID, FFmpegStarts: in.Starts, Frames: in.Frames, Cause: in.Cause,
+				LastCause: in.LastCause, LastCauseAt: timeOrNull(in.LastCauseAt)}
+			if in.State == supervisor.StateBackoff {
+				cr.Inputs[i].RetryAt = timeOrNull(in.RetryAt)
+			}
+		}
 		for i, d := range c.Destinations {
 			cr.Destinations[i] = destinationReport{
 				URL:            d.URL,
@@ -389,6 +433,44 @@ func (s *httpServer) serveRestart(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, "restarting %s\n", name)
+}
+
+// serveSwitch puts a channel's input on air and keeps it there, or gives the choice back to the
+// channel's rules: POST /channels/NAME/switch?to=TARGET, TARGET one of source, "backup N",
+// slate, auto (or to=TARGET in a form body).
+func (s *httpServer) serveSwitch(w http.ResponseWriter, r *http.Request) {
+	name, target := r.PathValue("name"), r.FormValue("to")
+	if target == "" {
+		http.Error(w, "say which input: ?to=source, ?to=backup+1 (backup N), ?to=slate, or ?to=auto", http.StatusBadRequest)
+		return
+	}
+	if err := s.Instance.sup.Switch(name, target); err != nil {
+		code := http.StatusNotFound
+		if _, ok := errors.AsType[*supervisor.BadSwitchError](err); ok {
+			code = http.StatusBadRequest
+		}
+		http.Error(w, err.Error(), code)
+		return
+	}
+	s.Logger.Info("channel switch requested", "channel", name, "to", target, "remote", r.RemoteAddr)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, switchedText(name, target))
+}
+
+// switchedText says what a switch of channel to target does.
+func switchedText(channel, target string) string {
+	if target == "auto" {
+		return fmt.Sprintf("channel %s: inputs back on auto", channel)
+	}
+	return fmt.Sprintf("channel %s: %s goes on air at its next keyframe (once it runs) and stays until auto", channel, target)
+}
+
+// timeOrNull returns &t, or nil for the zero time (JSON null).
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // heldFor returns how long a channel has held its last picture, the hold going on included.

@@ -19,6 +19,7 @@ type collector struct {
 	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
 	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
 	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
+	onAir, inputSwitches, inputUp                                           *prometheus.Desc
 	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
 	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
 	relayReaders, relayPackets                                              *prometheus.Desc
@@ -30,6 +31,8 @@ var (
 		supervisor.StateStopped, supervisor.StateError}
 	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
 		inject.StateStalled, inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
+	// switchReasons are those of input_switches_total: every one is exported, 0 before the first.
+	switchReasons = []string{supervisor.SwitchFailed, supervisor.SwitchReturned, supervisor.SwitchManual}
 )
 
 func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
@@ -62,6 +65,10 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		holding:      desc("channel_holding", "1 while the channel's frames have stopped and its destinations get its last picture again.", ch...),
 		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
 
+		onAir:         desc("channel_on_air", "1 for the channel's input whose frames the destinations get (source, backup N, slate; hold while none does), 0 for the others.", "channel", "input"),
+		inputSwitches: desc("channel_input_switches_total", "Changes of the channel's input on air, by reason: failed (the input on air gave no frame), returned (an earlier input works again), manual (an operator's switch).", "channel", "reason"),
+		inputUp:       desc("channel_input_up", "1 while the channel's input (source, backup N, slate) delivers frames, on air or not.", "channel", "input"),
+
 		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
 		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, stalled, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
 		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
@@ -83,6 +90,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.buildInfo, c.profileErrors, c.thumbnailDecodes,
 		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
 		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
+		c.onAir, c.inputSwitches, c.inputUp,
 		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
 		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
 		c.relayReaders, c.relayPackets,
@@ -124,6 +132,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.demuxErrors, s.DemuxErrors, s.Name)
 		gauge(c.holding, one(!s.HoldingSince.IsZero()), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.held, prometheus.CounterValue, heldFor(s, now).Seconds(), s.Name)
+		for _, in := range s.Inputs {
+			gauge(c.onAir, one(s.OnAir == in.Name), s.Name, in.Name)
+			gauge(c.inputUp, one(in.State == supervisor.StateRunning), s.Name, in.Name)
+		}
+		gauge(c.onAir, one(s.OnAir == "hold"), s.Name, "hold")
+		for _, reason := range switchReasons {
+			counter(c.inputSwitches, s.Switches[reason], s.Name, reason)
+		}
 		gauge(c.fps, s.Progress.FPS, s.Name)
 		gauge(c.speed, s.Progress.Speed, s.Name)
 		if p, ok := c.hist.Latest(s.Name); ok {

@@ -55,13 +55,22 @@ var (
 		about:   "Restart a channel's ffmpeg at once, through the HTTP endpoint (POST /channels/NAME/restart).",
 		example: "liveinject restart lobby",
 	}
+	switchCommand = command{
+		name:  "switch",
+		short: "put a channel's source, a backup or its slate on air, or back to auto",
+		args:  "[-addr host:port] NAME source|backup N|slate|auto",
+		about: "Put a channel's input on air and keep it there (source, backup N, slate), or give the choice\n" +
+			"back to the channel's rules (auto), through the HTTP endpoint (POST /channels/NAME/switch).\n" +
+			"The switch happens at the input's next keyframe, once it runs.",
+		example: "liveinject switch lobby backup 1",
+	}
 	versionCommand = command{
 		name:    "version",
 		short:   "print liveinject's version and ffmpeg's",
 		about:   "Print liveinject's version and ffmpeg's.",
 		example: "liveinject version",
 	}
-	commands = []command{runCommand, checkCommand, statusCommand, restartCommand, versionCommand}
+	commands = []command{runCommand, checkCommand, statusCommand, restartCommand, switchCommand, versionCommand}
 )
 
 // usage is the program's help: the commands, and examples.
@@ -116,6 +125,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.status(ctx, args[1:])
 	case "restart":
 		return m.restart(ctx, args[1:])
+	case "switch":
+		return m.switchInput(ctx, args[1:])
 	case "version":
 		return m.version(args[1:])
 	case "-version", "--version", "-V":

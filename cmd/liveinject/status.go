@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,7 +155,7 @@ func (m *Main) restart(ctx context.Context, args []string) int {
 func printStatus(w io.Writer, r *statusReport) {
 	fmt.Fprintf(w, "liveinject %s, up %s\n\n", r.Version, seconds(r.UptimeSeconds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHANNEL\tSTATE\tUPTIME\tFPS\tFRAMES\tDESTINATIONS\tLAST ERROR")
+	fmt.Fprintln(tw, "CHANNEL\tSTATE\tON AIR\tUPTIME\tFPS\tFRAMES\tDESTINATIONS\tLAST ERROR")
 	for _, c := range r.Channels {
 		recording := 0
 		for _, d := range c.Destinations {
@@ -162,8 +163,24 @@ func printStatus(w io.Writer, r *statusReport) {
 				recording++
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%d\t%d/%d ok\t%s\n", c.Name, c.State, seconds(c.StateSeconds),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d/%d ok\t%s\n", c.Name, c.State, onAir(c), seconds(c.StateSeconds),
 			c.Progress.FPS, c.Frames, recording, len(c.Destinations), lastError(c))
+		// the inputs that fail, under their channel: what an operator checks when a backup or
+		// the slate is on air. While none is, the channel's line is its source's.
+		shown := c.OnAir
+		if shown == "hold" || shown == "none" {
+			shown = "source"
+		}
+		for _, in := range c.Inputs {
+			if in.Name == shown || in.State == supervisor.StateRunning || in.State == supervisor.StateStandby {
+				continue
+			}
+			var age string
+			if in.Since != nil {
+				age = seconds(time.Since(*in.Since).Seconds())
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t\t%s\t\t\t\t%s\n", in.Name, in.State, age, inputError(in))
+		}
 	}
 	tw.Flush() //nolint:errcheck // w's errors are the caller's
 	if len(r.Channels) == 0 {
@@ -219,6 +236,34 @@ func lastError(c channelReport) string {
 		}
 	}
 	return "-"
+}
+
+// onAir says what a channel's line shows as on air: the input, and the one an operator forced.
+func onAir(c channelReport) string {
+	switch {
+	case c.OnAir == "":
+		return "-" // an endpoint of a version without inputs
+	case c.Mode != "manual":
+		return c.OnAir
+	case c.Forced == c.OnAir:
+		return c.OnAir + " (manual)"
+	}
+	return c.OnAir + " (manual: " + c.Forced + ")"
+}
+
+// inputError says why an input that is not running last ended, and how long ago.
+func inputError(in inputReport) string {
+	cause := cmp.Or(in.Cause, in.LastCause)
+	switch {
+	case cause == "":
+		return "-"
+	case in.LastCauseAt != nil:
+		cause += fmt.Sprintf(" (%v ago)", time.Since(*in.LastCauseAt).Round(time.Second))
+	}
+	if in.RetryAt != nil {
+		cause += fmt.Sprintf(", retry in %v", max(0, time.Until(*in.RetryAt)).Round(time.Second))
+	}
+	return cause
 }
 
 // seconds renders a number of seconds as a duration rounded to the second, such as "1h2m3s".

@@ -1,6 +1,6 @@
 // liveinject's dashboard: reads /status and /history every 2 s and each channel's thumbnail
-// every 5 s while the page is visible, and restarts a channel's ffmpeg on request. Text from the
-// box (names, errors, URLs) goes in with textContent only.
+// every 5 s while the page is visible, and restarts a channel's ffmpeg or switches its input on
+// request. Text from the box (names, errors, URLs) goes in with textContent only.
 "use strict";
 
 const POLL_MS = 2000;
@@ -100,6 +100,14 @@ function newCard(name) {
   const state = el("span", "state");
   head.append(light, title, state);
 
+  // what is on air: the source, a backup (amber), the slate or the hold (red)
+  const onair = el("div", "onair");
+  const onairInput = el("b", "onair-input");
+  const manual = el("span", "tag manual", "manual");
+  const onairFor = el("span", "muted onair-for");
+  onair.append(el("span", "muted", "on air "), onairInput, manual, onairFor);
+  const inputs = el("p", "inputs");
+
   const picture = el("div", "picture");
   const img = el("img");
   img.alt = `current picture of ${name}`;
@@ -127,12 +135,18 @@ function newCard(name) {
   const button = el("button", "restart", "Restart ffmpeg");
   button.type = "button";
   const note = el("span", "note");
-  actions.append(button, note);
+  const target = el("select", "switch-to");
+  target.setAttribute("aria-label", `input to put on air on ${name}`);
+  const switcher = el("button", "switch", "Switch");
+  switcher.type = "button";
+  actions.append(button, target, switcher, note);
   button.addEventListener("click", () => restart(name, button, note));
+  switcher.addEventListener("click", () => switchInput(name, target.value, switcher, note));
 
   const dests = el("ul", "dests");
-  card.append(head, picture, figures, counts, cause, actions, dests);
-  const c = { card, light, state, img, none, fps, kbps, restarts, stalls, pid, cause, dests, note, thumbAt: 0 };
+  card.append(head, onair, picture, figures, counts, cause, inputs, actions, dests);
+  const c = { card, light, state, img, none, fps, kbps, restarts, stalls, pid, cause, dests, note, thumbAt: 0,
+    onairInput, manual, onairFor, inputs, target };
   cards.set(name, c);
   return c;
 }
@@ -164,6 +178,55 @@ async function restart(name, button, note) {
     button.disabled = false;
   }
   poll();
+}
+
+// switchInput puts an input on air (or "auto") through POST /channels/NAME/switch.
+async function switchInput(name, to, button, note) {
+  button.disabled = true;
+  try {
+    const r = await fetch(`/channels/${encodeURIComponent(name)}/switch?to=${encodeURIComponent(to)}`, { method: "POST" });
+    note.textContent = r.ok ? `switch to ${to} requested at ${new Date().toLocaleTimeString()}`
+      : `switch refused: ${r.status} ${(await r.text()).trim()}`;
+  } catch (e) {
+    note.textContent = `switch failed: ${e}`;
+  } finally {
+    button.disabled = false;
+  }
+  poll();
+}
+
+// onAirKind is how the input on air looks: normal for the source, amber for a backup, red for
+// the slate and the hold, muted before the first.
+function onAirKind(onAir) {
+  if (onAir === "source") return "source";
+  if (onAir.startsWith("backup")) return "backup";
+  if (onAir === "slate" || onAir === "hold") return "down";
+  return "none";
+}
+
+// renderOnAir shows what is on air, the inputs that fail, and offers the channel's inputs.
+function renderOnAir(c, ch, now) {
+  const onAir = ch.on_air || "none";
+  c.onairInput.textContent = onAir;
+  c.onairInput.dataset.kind = onAirKind(onAir);
+  c.manual.hidden = ch.mode !== "manual";
+  c.manual.textContent = ch.forced && ch.forced !== onAir ? `manual: ${ch.forced}` : "manual";
+  c.onairFor.textContent = ch.on_air_since ? ` for ${duration(now - Date.parse(ch.on_air_since) / 1000)}` : "";
+  const inputs = ch.inputs || [];
+  // the channel's line is its source's while nothing is on air
+  const shown = onAir === "hold" || onAir === "none" ? "source" : onAir;
+  c.inputs.textContent = inputs
+    .filter(i => i.name !== shown && i.state !== "running" && i.state !== "standby")
+    .map(i => `${i.name} ${i.state}` + (i.cause || i.last_cause ? `: ${i.cause || i.last_cause}` : "") +
+      (i.last_cause_at ? ` (${duration(now - Date.parse(i.last_cause_at) / 1000)} ago)` : ""))
+    .join(" · ");
+  const names = inputs.map(i => i.name).concat("auto");
+  if (c.target.dataset.names !== names.join("\n")) {
+    const chosen = c.target.value;
+    c.target.replaceChildren(...names.map(n => { const o = el("option", "", n); o.value = n; return o; }));
+    c.target.value = names.includes(chosen) ? chosen : "auto";
+    c.target.dataset.names = names.join("\n");
+  }
 }
 
 function causeText(c, now) {
@@ -246,6 +309,7 @@ function render(status, history) {
     c.stalls.textContent = ch.stalls;
     c.pid.textContent = ch.ffmpeg_pid || "–";
     c.cause.textContent = causeText(ch, now);
+    renderOnAir(c, ch, now);
     renderDestinations(c.dests, ch.destinations);
     thumbnail(c, ch.name, nowMs);
   }
