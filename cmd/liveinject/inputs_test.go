@@ -302,7 +302,7 @@ url = %q
 	}
 	cam.kill(t)
 	died = time.Now()
-	onAir("slate", failoverAfter+slateAfter+2*time.Second, died)
+	onAir("slate", slateAfter+2*time.Second, died)
 	slated := time.Now()
 	fftest.WaitFor(t, 10*time.Second, "3 s of the slate", func() bool { return time.Since(slated) > 3*time.Second })
 
