@@ -248,7 +248,7 @@ url = %q
 	}
 	config := filepath.Join(dir, "liveinject.toml")
 	for path, content := range map[string]string{
-		config:                                   httpAnyPort + relayAny,
+		config: httpAnyPort + relayAny,
 		filepath.Join(dir, "profiles", "ch.toml"): profile,
 	} {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
