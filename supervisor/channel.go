@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,7 +198,7 @@ func (c *channel) setInputs(p profiles.Channel) (restarted []string) {
 // removed included.
 func (c *channel) stopInputs() {
 	c.sw.mu.Lock()
-	all := append(c.sw.all(), c.sw.retired...)
+	all := slices.Concat(c.sw.all(), c.sw.retired)
 	c.sw.mu.Unlock()
 	for _, fd := range all {
 		fd.stop()
