@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,37 +117,6 @@ func (w *rtpWatch) check(t *testing.T) {
 	}
 }
 
-// inputsStatus is the part of /status the inputs test reads.
-type inputsStatus struct {
-	Channels []struct {
-		OnAir    string            `json:"on_air"`
-		Switches map[string]uint64 `json:"switches"`
-		Inputs   []struct {
-			Name  string `json:"name"`
-			State string `json:"state"`
-			PID   int    `json:"pid"`
-		} `json:"inputs"`
-		Destinations []struct {
-			URL        string `json:"url"`
-			State      string `json:"state"`
-			Reconnects uint64 `json:"reconnects"`
-		} `json:"destinations"`
-	} `json:"channels"`
-}
-
-func getInputsStatus(t *testing.T, r *running) inputsStatus {
-	t.Helper()
-	code, body := get(t, "http://"+r.inst.httpAddr+"/status")
-	if code != http.StatusOK {
-		t.Fatalf("/status: %d %s", code, body)
-	}
-	var s inputsStatus
-	if err := json.Unmarshal([]byte(body), &s); err != nil {
-		t.Fatalf("/status: %v\n%s", err, body)
-	}
-	return s
-}
-
 // camera is an ffmpeg publishing a test pattern with a tone into a relay, as an IP camera
 // serves its stream.
 type camera struct {
@@ -257,11 +224,11 @@ url = %q
 	}
 	r := startRun(t, config)
 
-	var st inputsStatus
+	var st statusReport
 	onAir := func(name string, within time.Duration, since time.Time) {
 		t.Helper()
 		fftest.WaitFor(t, within, name+" on air", func() bool {
-			st = getInputsStatus(t, r)
+			st = getStatusReport(t, r)
 			return len(st.Channels) == 1 && st.Channels[0].OnAir == name
 		})
 		t.Logf("%s on air %.1f s after its cause", name, time.Since(since).Seconds())
@@ -292,7 +259,7 @@ url = %q
 	back := time.Now()
 	onAir("source", returnAfter+3*time.Second, back)
 	fftest.WaitFor(t, 10*time.Second, "the backup on standby", func() bool {
-		return getInputsStatus(t, r).Channels[0].Inputs[1].State == "standby"
+		return getStatusReport(t, r).Channels[0].Inputs[1].State == "standby"
 	})
 
 	// (3) every input dies: the camera, and the backup's file (it is only read when the
@@ -306,8 +273,8 @@ url = %q
 	slated := time.Now()
 	fftest.WaitFor(t, 10*time.Second, "3 s of the slate", func() bool { return time.Since(slated) > 3*time.Second })
 
-	c := getInputsStatus(t, r).Channels[0]
-	if c.Switches["failed"] < 2 || c.Switches["returned"] < 1 {
+	c := getStatusReport(t, r).Channels[0]
+	if c.Switches.Failed < 2 || c.Switches.Returned < 1 {
 		t.Errorf("switches %v, want 2 failed over (to the backup, to the slate) and 1 returned", c.Switches)
 	}
 	for _, d := range c.Destinations {
