@@ -51,7 +51,7 @@ func (c *Checker) Check(ctx context.Context, ch profiles.Channel, ffmpeg string)
 	case profiles.SourceV4L2:
 		msgs = append(msgs, checkPath(s.Device, "v4l2 device", "is the camera plugged in?"))
 	case profiles.SourceFile:
-		msgs = append(msgs, checkPath(s.Path, "file", "source.path must name a media file"))
+		msgs = append(msgs, checkPath(s.Path, "file", "its path must name a media file"))
 	}
 	if v.Encoder == profiles.EncoderVAAPI {
 		msgs = append(msgs, checkPath(v.VAAPIDevice, "VAAPI device", "h264_vaapi needs an Intel or AMD GPU with its driver"))

@@ -220,7 +220,7 @@ func TestCheckPaths(t *testing.T) {
 	// with no ffmpeg to ask, the encoders are not checked
 	got := (&Checker{}).Check(t.Context(), ch, filepath.Join(dir, "ffmpeg"))
 	want := []string{
-		`channel "test" (cam.toml): file ` + dir + `/clip.mp4 not found: source.path must name a media file`,
+		`channel "test" (cam.toml): file ` + dir + `/clip.mp4 not found: its path must name a media file`,
 		`channel "test" (cam.toml): VAAPI device ` + dir + `/renderD128 not found: h264_vaapi needs an Intel or AMD GPU with its driver`,
 	}
 	if s := problemStrings(got); !slices.Equal(s, want) {

@@ -152,7 +152,8 @@ func (sw *switcher) decide(now time.Time) (start, stop []*feed) {
 	if sw.onAir != nil && !up(sw.onAir) {
 		sw.log.Warn("input on air gave no frame: holding the last picture", "input", sw.onAir.name,
 			"for", now.Sub(sw.onAir.lastFrame).Round(time.Millisecond))
-		sw.onAir = nil
+		// on hold since its last frame
+		sw.onAir, sw.onAirSince = nil, sw.onAir.lastFrame
 	}
 	slateDue := sw.slate != nil && now.Sub(sw.lastOnAir) >= sw.slateAfter
 

@@ -211,8 +211,15 @@ func TestInputsSlate(t *testing.T) {
 	it.waitOnAir("source", 10*time.Second)
 	it.set("source", "hang")
 	it.set("backup1", "fail")
-	fftest.WaitFor(t, 10*time.Second, "hold", func() bool { return it.status().OnAir == "hold" })
+	var hold Status
+	fftest.WaitFor(t, 10*time.Second, "hold", func() bool {
+		hold = it.status()
+		return hold.OnAir == "hold"
+	})
 	held := time.Now()
+	if last := it.input("source"); hold.OnAirSince.IsZero() || time.Since(hold.OnAirSince) < time.Second {
+		t.Errorf("on hold since %v (source %+v), want since the source's last frame, failover_after ago", hold.OnAirSince, last)
+	}
 	it.waitOnAir("slate", 15*time.Second)
 	if d := time.Since(held); d < 2*time.Second {
 		t.Errorf("slate after %v of hold, want about slate_after less failover_after (2.5 s)", d)
