@@ -168,6 +168,12 @@ type Fanout struct {
 	// audioFloor is where the audio of the process before ended, in channel time (see
 	// StateFile): audio from before it would take the track back.
 	audioFloor int64
+	// silence is one silent AAC frame in config silenceFor (see SetSilence), nil before it is
+	// made; audioRejoin is set from a discontinuity or a hold to the next audio frame, whose
+	// time the silence is filled up to, so that the audio track goes on without a hole.
+	silence     []byte
+	silenceFor  mpeg4audio.AudioSpecificConfig
+	audioRejoin bool
 	// lastLive is when WriteFrame last got a frame, as monotonic time since clock.start, plus
 	// one; 0 before the first. A step of the wall clock must not look like a lost source.
 	lastLive atomic.Int64
@@ -360,7 +366,16 @@ func (f *Fanout) Stats() []Stats {
 func (f *Fanout) Discontinuity() {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	f.restart, f.newRun = true, true
+	f.restart, f.newRun, f.audioRejoin = true, true, true
+}
+
+// SetSilence gives the Fanout one silent AAC frame in config cfg: when the audio of a new run or
+// of a live source after a hold starts later than where the track is, the hole is filled with
+// it, whole frames, and players hear no break (a switch of inputs, a restart of ffmpeg).
+func (f *Fanout) SetSilence(cfg *mpeg4audio.AudioSpecificConfig, frame []byte) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.silence, f.silenceFor = frame, *cfg
 }
 
 // WriteFrame packetizes a frame and offers it to every destination. It never blocks on a
@@ -431,21 +446,21 @@ func (f *Fanout) Hold(now time.Time, silence []byte) error {
 	// channel time goes on with the wall clock, for this frame and for the next live one
 	f.restart = true
 	err := f.write(f.key, now)
-	f.restart, f.held = true, true
+	f.restart, f.held, f.audioRejoin = true, true, true
 	if err != nil || silence == nil || !f.audioSeen || f.params.Audio == nil {
 		return err
 	}
-	return f.writeSilence(silence)
+	return f.writeSilence(silence, ticks.Scale(f.last, int64(f.params.Audio.SampleRate), ticks.Rate))
 }
 
 // maxSilence bounds the silence one Hold sends, in frames: about 4 s at 48 kHz.
 const maxSilence = 200
 
-// writeSilence sends silent AAC frames from where the audio stopped up to the time of the held
-// picture just written; wmu is held.
-func (f *Fanout) writeSilence(silence []byte) error {
+// writeSilence sends silent AAC frames from where the audio stopped up to target, in samples
+// of channel time (the time of the held picture just written, or of the next live audio);
+// wmu is held.
+func (f *Fanout) writeSilence(silence []byte, target int64) error {
 	rate := int64(f.params.Audio.SampleRate)
-	target := ticks.Scale(f.last, rate, ticks.Rate)
 	n := (target - f.audioNext) / 1024
 	if n <= 0 {
 		return nil
@@ -538,6 +553,12 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 		if (f.audioSeen && samples+512 < f.audioNext) || samples+512 < ticks.Scale(f.audioFloor, rate, ticks.Rate) {
 			return nil
 		}
+		if f.audioRejoin && f.audioSeen && f.silence != nil && f.silenceFor == *f.params.Audio {
+			if err := f.writeSilence(f.silence, samples); err != nil {
+				return err
+			}
+		}
+		f.audioRejoin = false
 	}
 	f.units++
 	u := &unit{

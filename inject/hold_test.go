@@ -275,3 +275,41 @@ func startsWithSPS(payload []byte) bool {
 	}
 	return false
 }
+
+// TestSwitchFillsTheAudio has a new run of the source (another input put on air, a restart of
+// ffmpeg) start 300 ms after the last one ended: the audio track gets silence up to the new
+// run's first audio frame, whole frames without a hole of one frame or more, and no time going
+// back.
+func TestSwitchFillsTheAudio(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	silence := []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} // stands for an AAC frame
+	pushLive(t, f, fr)
+	f.SetSilence(f.AudioConfig(), silence)
+	<-time.After(300 * time.Millisecond) // the outage between two inputs
+	f.Discontinuity()
+	pushLive(t, f, fr)
+	waitSettled(t, f, 0)
+
+	audio := onChannel(s.received(0), 2)
+	silent := 0
+	for i := 1; i < len(audio); i++ {
+		prev := audio[i-1]
+		// the AU headers' length, in bits, 16 a frame (AU-size 13, AU-index 3)
+		next := prev.Timestamp + 1024*uint32(int(prev.Payload[0])<<8|int(prev.Payload[1]))/16
+		if d := int32(audio[i].Timestamp - next); d < 0 || d >= 1024 {
+			t.Errorf("audio packet %d starts %d samples after the one before ends, want less than a frame", i, d)
+		}
+		if string(audio[i].Payload[len(audio[i].Payload)-len(silence):]) == string(silence) {
+			silent++
+		}
+	}
+	if silent == 0 {
+		t.Error("no silence between the two runs")
+	}
+}

@@ -37,6 +37,8 @@ type holder struct {
 
 // check holds, or ends the hold, at time now; after is the profile's hold delay, 0 for none.
 func (h *holder) check(now time.Time, after time.Duration) {
+	// made ahead: a switch of inputs fills its audio's hole with it too (Fanout.SetSilence)
+	h.silenceOf(h.f.AudioConfig())
 	last := h.f.LastLive()
 	if after <= 0 || last.IsZero() || now.Sub(last) < after {
 		if !h.since.IsZero() {
@@ -90,6 +92,9 @@ func (h *holder) silenceOf(cfg *mpeg4audio.AudioSpecificConfig) []byte {
 	select {
 	case frame := <-h.made:
 		h.silence = frame
+		if frame != nil {
+			h.f.SetSilence(cfg, frame)
+		}
 	default:
 	}
 	return h.silence
