@@ -140,7 +140,7 @@ func checkHeldRecording(t *testing.T, name, recording string, span float64) {
 	}
 }
 
-// outageConfig writes a config whose channel "test" (source: the profile text given, plus
+// outageConfig writes a config whose channel "test" (slate off; source: the profile text given, plus
 // [video]/[audio] at 640x360 25 fps, 48 kHz stereo) pushes to the relay over TCP and over UDP and
 // to two ffmpeg receivers, over TCP and over UDP. It returns a function that waits for the
 // receivers to end (after the run's TEARDOWN) and checks what each recorded.
@@ -153,7 +153,8 @@ func outageConfig(t *testing.T, source string) (config string, checkReceivers fu
 	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	profile := source + `
+	// These outages are the hold's: with the slate, it would go on air after slate_after.
+	profile := "slate = \"off\"\n" + source + `
 [video]
 size = "640x360"
 fps = 25
