@@ -95,6 +95,8 @@ func TestSlips(t *testing.T) {
 		{"unknown command", []string{"stats"}, []string{`unknown command "stats"`, "usage: liveinject <command>"}},
 		{"unknown flag", []string{"check", "-x"}, []string{"flag provided but not defined: -x", "liveinject check -h for more"}},
 		{"stray argument", []string{"status", "now"}, []string{`liveinject status: unexpected argument "now"`, "usage: liveinject status"}},
+		{"switch with a flag last", []string{"switch", "lobby", "slate", "-addr", "127.0.0.1:1"},
+			[]string{`liveinject switch: "-addr" after an argument: flags come first: liveinject switch [-addr host:port] NAME`}},
 		{"switch without an input", []string{"switch", "lobby"},
 			[]string{"liveinject switch: give a channel name and an input: liveinject switch [-addr host:port] NAME source|backup N|slate|auto"}},
 	} {

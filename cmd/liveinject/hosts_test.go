@@ -102,6 +102,7 @@ func TestHTTPRefusesOtherHosts(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"GET", "/status"}, {"GET", "/metrics"}, {"GET", "/healthz"}, {"GET", "/"}, {"GET", "/assets/app.js"},
 		{"GET", "/history"}, {"GET", "/channels/test/thumbnail.jpg"}, {"POST", "/channels/test/restart"},
+		{"POST", "/channels/test/switch?to=slate"},
 	}
 	for _, host := range []string{"evil.example:7580", "evil.example", "127.0.0.1.evil.example:7580",
 		"localhost.evil.example", "encoder1.example.net.evil.example:7580"} {
@@ -125,6 +126,8 @@ func TestHTTPRefusesOtherHosts(t *testing.T) {
 	}
 	if c := getStatusReport(t, r).Channels[0]; c.FFmpegPID != first.FFmpegPID || c.FFmpegStarts != first.FFmpegStarts {
 		t.Errorf("restarts refused: ffmpeg pid %d, starts %d; want %d and %d", c.FFmpegPID, c.FFmpegStarts, first.FFmpegPID, first.FFmpegStarts)
+	} else if c.Mode != "auto" || c.Switches.Manual != 0 {
+		t.Errorf("switches refused: mode %q, %d manual switches; want auto and none", c.Mode, c.Switches.Manual)
 	}
 }
 

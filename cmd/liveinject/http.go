@@ -142,7 +142,7 @@ func (s *httpServer) Close() {
 
 // sameOrigin refuses the requests that change something (POST) sent by a browser for a page of
 // another origin: a page elsewhere on the web, or on another port of the box, must not restart
-// channels with the operator's browser. Browsers say where a request comes from (Sec-Fetch-Site,
+// or switch channels with the operator's browser. Browsers say where a request comes from (Sec-Fetch-Site,
 // or Origin); the CLI and other programs say nothing and are served.
 func (s *httpServer) sameOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
@@ -151,7 +151,7 @@ func (s *httpServer) sameOrigin(next http.Handler) http.Handler {
 			s.Logger.Debug("cross-origin request refused", "remote", r.RemoteAddr, "path", r.URL.Path,
 				"origin", r.Header.Get("Origin"), "error", err)
 			http.Error(w, "refused: "+err.Error()+": control requests come from the dashboard of this endpoint "+
-				"or from programs such as liveinject restart, not from a page of another site", http.StatusForbidden)
+				"or from programs such as liveinject restart and switch, not from a page of another site", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -429,6 +429,18 @@ func TestHTTPBasicAuth(t *testing.T) {
 		}
 	}
 
+	// the control requests too
+	for _, path := range []string{"/channels/test/restart", "/channels/test/switch?to=slate"} {
+		if code, body := post(t, "http://"+r.inst.httpAddr+path, nil, nil); code != http.StatusUnauthorized {
+			t.Errorf("POST %s without credentials: %d %s, want 401", path, code, body)
+		}
+	}
+	var st statusReport
+	if _, body := get(t, "http://"+r.inst.httpAddr+"/status", "ops", "pa55word"); json.Unmarshal([]byte(body), &st) != nil ||
+		len(st.Channels) != 1 || st.Channels[0].Mode != "auto" {
+		t.Errorf("after a switch without credentials: %s, want the channel in mode auto", body)
+	}
+
 	var stdout, stderr fftest.Buffer
 	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"status", "-addr", r.inst.httpAddr}); code != exitFail ||
 		!strings.Contains(stderr.String(), "401 Unauthorized: the endpoint needs the [http] user and password") {

@@ -36,10 +36,10 @@ func TestStatusCommand(t *testing.T) {
 				line = l
 			}
 		}
-		if f := strings.Fields(line); len(f) != 8 || f[1] != "running" || f[5] != "1/1" || f[7] != "-" {
-			t.Errorf("channel line %q, want test running with 1/1 destinations ok and no error:\n%s", line, out)
+		if f := strings.Fields(line); len(f) != 9 || f[1] != "running" || f[2] != "source" || f[6] != "1/1" || f[8] != "-" {
+			t.Errorf("channel line %q, want test running with its source on air, 1/1 destinations ok and no error:\n%s", line, out)
 		}
-		for _, want := range []string{"CHANNEL  STATE", "LAST ERROR", "relay rtsp://" + r.inst.relayAddr, "test.sdp  true"} {
+		for _, want := range []string{"CHANNEL  STATE    ON AIR", "LAST ERROR", "relay rtsp://" + r.inst.relayAddr, "test.sdp  true"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}

@@ -23,6 +23,13 @@ func (m *Main) switchInput(ctx context.Context, args []string) int {
 			strings.TrimPrefix(switchCommand.args, "[-addr host:port] "))
 		return exitConfig
 	}
+	for _, arg := range fs.Args() {
+		if strings.HasPrefix(arg, "-") {
+			fmt.Fprintf(m.Stderr, "liveinject switch: %q after an argument: flags come first: liveinject switch %s\n",
+				arg, switchCommand.args)
+			return exitConfig
+		}
+	}
 	name, target := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
 	path := "/channels/" + neturl.PathEscape(name) + "/switch?to=" + neturl.QueryEscape(target)
 	if _, err := request(ctx, http.MethodPost, *addr, path, http.StatusOK); err != nil {
