@@ -25,7 +25,8 @@ const maxWallStep = 500 * time.Millisecond
 // which tell when its frames were captured even when they come late or in a burst. Tying it to
 // channel time for ever, as before, let any excess of the source's time over the wall clock (a
 // backlog written at once, a run faster than real time) stay in every later report: 136 s on a
-// real box after a stall.
+// real box after a stall. A lead under a second stays rather than going back (see
+// Fanout.anchorTime): players time the stream by the reports.
 type channelClock struct {
 	// start is when the clock began, with its monotonic reading; startTicks the wall-clock time
 	// then, in ticks since 1970.

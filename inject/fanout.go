@@ -532,7 +532,7 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 			at = max(at, f.last+max(f.frameTicks, 1))
 		}
 		f.offset = at - fr.DTS
-		f.clock.anchor(at, now)
+		f.clock.anchor(at, f.anchorTime(at, now))
 		f.started = true
 	}
 	f.restart = false
@@ -613,6 +613,27 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 	f.last = max(f.last, fr.DTS+f.offset)
 	f.offer(u)
 	return nil
+}
+
+// maxReportLead is how far ahead of the wall clock the sender reports' time may stay at a
+// discontinuity rather than go back (see anchorTime).
+const maxReportLead = time.Second
+
+// anchorTime returns when channel time at, the first frame of a new run, counts as captured:
+// now, unless the sender reports so far put it later, by less than maxReportLead. Players and
+// recorders (ffmpeg) time the stream by the latest report, so a report whose time went back
+// against the RTP time would take their timestamps back: at each switch of inputs the time
+// moved by the difference of the inputs' delays (0.1 s between an IP camera and a file, on
+// DSS), and recordings got audio going back at the next report. A larger lead (a backlog
+// written at once) is dropped, as the reports would otherwise stay that far ahead.
+func (f *Fanout) anchorTime(at int64, now time.Time) time.Time {
+	if !f.started {
+		return now
+	}
+	if lead := f.clock.ntp(at, now).Sub(now); lead > 0 && lead < maxReportLead {
+		return now.Add(lead)
+	}
+	return now
 }
 
 // packetNTP returns the capture time of the unit's i-th packet, whose clock runs at rate: the

@@ -119,3 +119,35 @@ func TestPacketNTP(t *testing.T) {
 		}
 	}
 }
+
+// TestReportTimeGoesOnAtASwitch: a run whose timestamps got ahead of the wall clock (half a
+// second of frames written at once) is followed by another at once (another input on air): the
+// sender reports' time of the new run's first frame is not before that of the last run's last
+// frame, so that players and recorders that time the stream by the reports do not go back.
+func TestReportTimeGoesOnAtASwitch(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ntpOfLast := func() time.Time {
+		f.wmu.Lock()
+		defer f.wmu.Unlock()
+		return f.clock.ntp(f.last, time.Now())
+	}
+	for _, x := range fr[:len(fr)/2] { // a burst: half a second ahead of the clock
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := ntpOfLast()
+	f.Discontinuity()
+	if err := f.WriteFrame(fr[0]); err != nil {
+		t.Fatal(err)
+	}
+	if after := ntpOfLast(); after.Before(before) {
+		t.Errorf("the new run's first frame is reported %v before the last run's last", before.Sub(after))
+	}
+}
