@@ -453,6 +453,19 @@ func (f *Fanout) Hold(now time.Time, silence []byte) error {
 	return f.writeSilence(silence, ticks.Scale(f.last, int64(f.params.Audio.SampleRate), ticks.Rate))
 }
 
+// FillSilence sends the channel's silence (see SetSilence) on the audio track up to the time
+// of the latest video frame: for an input without sound put on air in a channel with audio,
+// whose frames carry the channel's audio config, so that the track goes on and no new ANNOUNCE
+// drops it. It does nothing before the channel has had audio, or without silence in its config.
+func (f *Fanout) FillSilence() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.silence == nil || !f.audioSeen || f.params == nil || f.params.Audio == nil || f.silenceFor != *f.params.Audio {
+		return nil
+	}
+	return f.writeSilence(f.silence, ticks.Scale(f.last, int64(f.params.Audio.SampleRate), ticks.Rate))
+}
+
 // maxSilence bounds the silence one Hold sends, in frames: about 4 s at 48 kHz.
 const maxSilence = 200
 

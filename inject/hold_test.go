@@ -313,3 +313,58 @@ func TestSwitchFillsTheAudio(t *testing.T) {
 		t.Error("no silence between the two runs")
 	}
 }
+
+// TestFillSilence puts a run without sound after one with it, its frames carrying the
+// channel's audio config, as the switcher does for a camera without a microphone: one session,
+// and the audio track goes on with silence, without a hole, for as long as the video does.
+func TestFillSilence(t *testing.T) {
+	fr := frames(t, "1")
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	silence := []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} // stands for an AAC frame
+	pushLive(t, f, fr)
+	f.SetSilence(f.AudioConfig(), silence)
+	f.Discontinuity()
+	var video []*demux.Frame
+	for _, x := range fr {
+		if x.Kind == demux.Video {
+			v := *x
+			v.Params = &demux.Params{SPS: x.Params.SPS, PPS: x.Params.PPS, Audio: f.AudioConfig()}
+			video = append(video, &v)
+		}
+	}
+	start := time.Now()
+	for i, x := range video { // at their own pace, 25 a second
+		<-time.After(time.Until(start.Add(time.Duration(i) * 40 * time.Millisecond)))
+		if err := f.WriteFrame(x); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.FillSilence(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSettled(t, f, 0)
+	if n := len(s.requestsOf(base.Announce)); n != 1 {
+		t.Errorf("%d ANNOUNCEs, want the one session", n)
+	}
+	audio := onChannel(s.received(0), 2)
+	var silent uint32
+	for i := 1; i < len(audio); i++ {
+		prev := audio[i-1]
+		n := uint32(int(prev.Payload[0])<<8|int(prev.Payload[1])) / 16
+		if d := int32(audio[i].Timestamp - (prev.Timestamp + 1024*n)); d < 0 || d >= 1024 {
+			t.Errorf("audio packet %d starts %d samples after the one before ends, want less than a frame", i, d)
+		}
+		if string(audio[i].Payload[len(audio[i].Payload)-len(silence):]) == string(silence) {
+			silent += uint32(int(audio[i].Payload[0])<<8|int(audio[i].Payload[1])) / 16
+		}
+	}
+	// the second run's video lasts about a second: about 47 frames of 1024 samples at 48 kHz
+	if silent < 40 {
+		t.Errorf("%d silent frames, want about a second's worth", silent)
+	}
+}

@@ -59,6 +59,12 @@ type switcher struct {
 	held         time.Duration
 	// timings are the profile's failover_after, return_after and slate_after.
 	failoverAfter, returnAfter, slateAfter time.Duration
+	// wantAudio: the profile's audio encoder is not "none". An input without sound then gets
+	// the channel's audio config in its frames' params and silence on the audio track (see
+	// frame); withAudio are those params, made for params withAudioOf.
+	wantAudio   bool
+	withAudio   *demux.Params
+	withAudioOf *demux.Params
 }
 
 // goneCounts are the counters of inputs that a reload removed, so that the channel's go on.
@@ -75,6 +81,7 @@ func (sw *switcher) setTimings(p profiles.Channel) {
 	sw.failoverAfter = cmp.Or(time.Duration(p.FailoverAfter), DefaultFailoverAfter)
 	sw.returnAfter = cmp.Or(time.Duration(p.ReturnAfter), DefaultReturnAfter)
 	sw.slateAfter = cmp.Or(time.Duration(p.SlateAfter), DefaultSlateAfter)
+	sw.wantAudio = p.Audio.Encoder != "none"
 }
 
 // frame takes a frame of input fd: it goes out if fd is on air, and puts fd on air if fd is
@@ -105,7 +112,31 @@ func (sw *switcher) frame(fd *feed, fr *demux.Frame) error {
 	} else {
 		sw.audioFrames++
 	}
-	return sw.f.WriteFrame(fr)
+	if !sw.wantAudio || fr.Params == nil || fr.Params.Audio != nil {
+		return sw.f.WriteFrame(fr)
+	}
+	return sw.writeWithoutSound(fr)
+}
+
+// writeWithoutSound writes a frame of an input without sound (an IP camera without a
+// microphone) in a channel with audio: with the channel's audio config in its params, so that
+// the destinations need no new ANNOUNCE without the audio track, and with silence on that track
+// up to its time. A channel that has had no audio yet gets the frame as it is; mu is held.
+func (sw *switcher) writeWithoutSound(fr *demux.Frame) error {
+	cfg := sw.f.AudioConfig()
+	if cfg == nil {
+		return sw.f.WriteFrame(fr)
+	}
+	if sw.withAudioOf != fr.Params || *sw.withAudio.Audio != *cfg {
+		sw.withAudioOf = fr.Params
+		sw.withAudio = &demux.Params{SPS: fr.Params.SPS, PPS: fr.Params.PPS, Audio: cfg}
+	}
+	with := *fr
+	with.Params = sw.withAudio
+	if err := sw.f.WriteFrame(&with); err != nil {
+		return err
+	}
+	return sw.f.FillSilence()
 }
 
 // putOnAir makes fd the input on air from its current frame; mu is held.

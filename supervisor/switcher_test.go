@@ -16,11 +16,12 @@ import (
 
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/relay"
 )
 
 // fakeInput is the fake ffmpeg of an input whose file (the argument of -i) says what it does,
 // read again twice a second: "play" writes FAKE_FFMPEG_TS (one second, a keyframe first) over
-// and over, "hang" writes nothing, "fail" exits as a busy camera does. It holds an exclusive
+// and over, "play-silent" FAKE_FFMPEG_TS_VIDEO (the same without audio), "hang" writes nothing, "fail" exits as a busy camera does. It holds an exclusive
 // lock on its file while it runs, as a capture device that opens once: an ffmpeg that finds
 // it taken writes "busy FILE" to FAKE_FFMPEG_LOG and fails. It logs "start FILE" there too.
 // The slate (a lavfi graph) plays. SIGINT ends it after 300 ms, as ffmpeg takes a while to
@@ -74,6 +75,14 @@ func fakeInput() int {
 			return 3
 		case "play":
 			if _, err := os.Stdout.Write(ts); err != nil {
+				return 1
+			}
+		case "play-silent": // a camera without a microphone: FAKE_FFMPEG_TS_VIDEO
+			b, err := os.ReadFile(os.Getenv("FAKE_FFMPEG_TS_VIDEO"))
+			if err == nil {
+				_, err = os.Stdout.Write(b)
+			}
+			if err != nil {
 				return 1
 			}
 		}
@@ -340,5 +349,36 @@ func TestInputComesBackAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(it.logs.String(), `msg="input is back: trying it now" channel=test input=source`) {
 		t.Error("no log line says the input was tried at once")
+	}
+}
+
+// TestInputWithoutSound: a backup without sound goes on air in a channel with audio: the
+// destination keeps its session (no new ANNOUNCE without the audio track) and gets the
+// channel's silence on the audio track meanwhile.
+func TestInputWithoutSound(t *testing.T) {
+	t.Setenv("FAKE_FFMPEG_TS_VIDEO", fftest.TS(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "50", "-an"))
+	rl := &relay.Server{Address: "127.0.0.1:0"}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	it, _ := newInputsTest(t, 1, func(p *profiles.Channel) {
+		p.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/test.sdp"}}
+	})
+	it.set("backup1", "play-silent")
+	it.waitOnAir("source", 10*time.Second)
+	fftest.WaitFor(t, 10*time.Second, "recording", func() bool {
+		d := it.status().Destinations
+		return len(d) == 1 && d[0].State == "recording"
+	})
+	it.set("source", "fail")
+	it.waitOnAir("backup 1", 15*time.Second)
+	sent := it.status().Destinations[0].PacketsSent
+	fftest.WaitFor(t, 10*time.Second, "3 s of the backup", func() bool {
+		return it.status().Destinations[0].PacketsSent > sent+300
+	})
+	st := it.status()
+	if d := st.Destinations[0]; d.Reconnects != 0 || st.OnAir != "backup 1" {
+		t.Errorf("on air %s, destination %+v: want backup 1 on the first session", st.OnAir, d)
 	}
 }
