@@ -36,6 +36,8 @@ type feed struct {
 	// Guarded by the switcher's mu: when its latest frame came, and since when its frames
 	// have come without a break (zero when they do not).
 	lastFrame, steadySince time.Time
+	// run counts its ffmpeg runs (see switcher.newRun), also guarded by the switcher's mu.
+	run uint64
 }
 
 // newFeed makes the feed of input name, running profile p, on standby.

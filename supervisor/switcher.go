@@ -43,6 +43,8 @@ type switcher struct {
 	// that goes on air at its next keyframe, for reason; last the input on air before.
 	onAir, pending, last *feed
 	reason               string
+	// lastRun is last's run when it was last on air.
+	lastRun uint64
 	// forced is the input an operator switched to, nil in auto mode.
 	forced     *feed
 	onAirSince time.Time
@@ -145,14 +147,21 @@ func (sw *switcher) putOnAir(fd *feed, now time.Time) {
 	if sw.onAir != nil {
 		from = sw.onAir.name
 	}
-	sw.f.Discontinuity()
-	sw.onAir, sw.pending, sw.last, sw.onAirSince = fd, nil, fd, now
+	newRun := fd != sw.last || fd.run != sw.lastRun
+	if newRun {
+		sw.f.Discontinuity()
+	}
+	// (else the input on air before comes back in the same run, as a camera's stalled read or
+	// a SIGSTOPped ffmpeg does: its frames go on from where they were, and the injector holds
+	// until they come at their own pace again, rather than playing what they buffered meanwhile
+	// fast-forward)
+	sw.onAir, sw.pending, sw.last, sw.lastRun, sw.onAirSince = fd, nil, fd, fd.run, now
 	if sw.reason == "" { // the first input on air
 		sw.log.Debug("input on air", "input", fd.name)
 		return
 	}
 	sw.switches[sw.reason]++
-	sw.log.Info("input on air", "input", fd.name, "was", from, "reason", sw.reason)
+	sw.log.Info("input on air", "input", fd.name, "was", from, "reason", sw.reason, "new_run", newRun)
 }
 
 // newRun tells that fd's next frame starts a new run of its ffmpeg: its steady count starts
@@ -161,6 +170,7 @@ func (sw *switcher) newRun(fd *feed) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	fd.steadySince = time.Time{}
+	fd.run++
 	if fd == sw.onAir {
 		sw.f.Discontinuity()
 	}

@@ -382,3 +382,24 @@ func TestInputWithoutSound(t *testing.T) {
 		t.Errorf("on air %s, destination %+v: want backup 1 on the first session", st.OnAir, d)
 	}
 }
+
+// TestInputResumesInItsRun: the source stops giving frames for longer than failover_after, as
+// a stalled camera read or a SIGSTOPped ffmpeg does, and resumes in the same run: it goes back
+// on air without a discontinuity, so that the injector holds until its frames come at their
+// own pace again instead of playing a backlog fast-forward. A source that restarted comes back
+// as a new run.
+func TestInputResumesInItsRun(t *testing.T) {
+	it, _ := newInputsTest(t, 0, func(p *profiles.Channel) { p.Slate.Off = true })
+	it.waitOnAir("source", 10*time.Second)
+	it.set("source", "hang")
+	fftest.WaitFor(t, 10*time.Second, "hold", func() bool { return it.status().OnAir == "hold" })
+	it.set("source", "play")
+	it.waitOnAir("source", 10*time.Second)
+	want := `msg="input on air" channel=test input=source was=hold reason=returned new_run=false`
+	if !strings.Contains(it.logs.String(), want) {
+		t.Errorf("no line %s", want)
+	}
+	if n := it.input("source").Starts; n != 1 {
+		t.Errorf("the source started %d times, want once", n)
+	}
+}

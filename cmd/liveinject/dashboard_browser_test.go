@@ -127,6 +127,14 @@ func TestDashboardSwitchInBrowser(t *testing.T) {
 	if colour != "rgb(217, 112, 8)" { // --amber
 		t.Errorf("backup on air in %v, want amber", colour)
 	}
+	light := func(what, colour, word string) {
+		t.Helper()
+		b.poll(what, `(() => {
+			const c = document.querySelector('`+card+`');
+			return c.querySelector(".light").dataset.colour === "`+colour+`" && c.dataset.state === "`+word+`";
+		})()`)
+	}
+	light("the channel's light amber on a backup", "amber", "on backup 1")
 	failing := b.poll("the source's cause on the card", `(() => {
 		const t = document.querySelector('`+card+` .inputs').textContent;
 		return t.startsWith("source ") && t.includes(" ago)") ? t : false;
@@ -141,6 +149,7 @@ func TestDashboardSwitchInBrowser(t *testing.T) {
 	b.do("switch to the slate", chromedp.SetValue(chromedp.CSS(card+` select.switch-to`), "slate"),
 		chromedp.Click(chromedp.CSS(card+` button.switch`)))
 	onAir("the slate on air in red, manual", "slate", "down", true)
+	light("the channel's light red on the slate", "red", "slate on air")
 	if c := getStatusReport(t, r).Channels[0]; c.Mode != "manual" || c.Forced != "slate" {
 		t.Errorf("after the switch: mode %q, forced %q; want manual, slate", c.Mode, c.Forced)
 	}

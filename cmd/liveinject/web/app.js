@@ -39,10 +39,12 @@ function bytes(n) {
   return (i ? n.toFixed(1) : n) + " " + units[i];
 }
 
-// The colour of a channel's light: green running, amber holding or waiting to restart, red
-// error, grey stopped.
+// The colour of a channel's light: green running, amber holding, on a backup or waiting to
+// restart, red error or the slate on air (no input works), grey stopped.
 function channelLight(c) {
   if (c.state === "running" && c.holding_since) return ["amber", "holding"];
+  if (c.state === "running" && c.on_air === "slate") return ["red", "slate on air"];
+  if (c.state === "running" && (c.on_air || "").startsWith("backup")) return ["amber", "on " + c.on_air];
   switch (c.state) {
     case "running": return ["green", "running"];
     case "starting": return ["amber", "starting"];
