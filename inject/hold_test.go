@@ -276,40 +276,54 @@ func startsWithSPS(payload []byte) bool {
 	return false
 }
 
+// startHoldFanout starts a Fanout pushing to a fake server, with a queue that takes a whole
+// test's frames; it is closed when the test ends.
+func startHoldFanout(t *testing.T) (*Fanout, *fakeServer) {
+	t.Helper()
+	s := newFakeServer(t, nil)
+	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, s
+}
+
+// testSilence stands for an AAC frame of silence; the fake server does not decode.
+var testSilence = []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}
+
+// checkAudioGoesOn checks the audio packets a fake server got: each starts less than a frame
+// after the one before ends (the AU headers' length says how many 1024-sample frames a packet
+// holds, 16 bits a frame). It returns how many frames of testSilence there were.
+func checkAudioGoesOn(t *testing.T, audio []rtp.Packet) (silent int) {
+	t.Helper()
+	frames := func(p rtp.Packet) int { return (int(p.Payload[0])<<8 | int(p.Payload[1])) / 16 }
+	for i := 1; i < len(audio); i++ {
+		prev := audio[i-1]
+		if d := int32(audio[i].Timestamp - (prev.Timestamp + 1024*uint32(frames(prev)))); d < 0 || d >= 1024 {
+			t.Errorf("audio packet %d starts %d samples after the one before ends, want less than a frame", i, d)
+		}
+		if string(audio[i].Payload[len(audio[i].Payload)-len(testSilence):]) == string(testSilence) {
+			silent += frames(audio[i])
+		}
+	}
+	return silent
+}
+
 // TestSwitchFillsTheAudio has a new run of the source (another input put on air, a restart of
 // ffmpeg) start 300 ms after the last one ended: the audio track gets silence up to the new
 // run's first audio frame, whole frames without a hole of one frame or more, and no time going
 // back.
 func TestSwitchFillsTheAudio(t *testing.T) {
 	fr := frames(t, "1")
-	s := newFakeServer(t, nil)
-	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
-	if err := f.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	silence := []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} // stands for an AAC frame
+	f, s := startHoldFanout(t)
 	pushLive(t, f, fr)
-	f.SetSilence(f.AudioConfig(), silence)
+	f.SetSilence(f.AudioConfig(), testSilence)
 	<-time.After(300 * time.Millisecond) // the outage between two inputs
 	f.Discontinuity()
 	pushLive(t, f, fr)
 	waitSettled(t, f, 0)
-
-	audio := onChannel(s.received(0), 2)
-	silent := 0
-	for i := 1; i < len(audio); i++ {
-		prev := audio[i-1]
-		// the AU headers' length, in bits, 16 a frame (AU-size 13, AU-index 3)
-		next := prev.Timestamp + 1024*uint32(int(prev.Payload[0])<<8|int(prev.Payload[1]))/16
-		if d := int32(audio[i].Timestamp - next); d < 0 || d >= 1024 {
-			t.Errorf("audio packet %d starts %d samples after the one before ends, want less than a frame", i, d)
-		}
-		if string(audio[i].Payload[len(audio[i].Payload)-len(silence):]) == string(silence) {
-			silent++
-		}
-	}
-	if silent == 0 {
+	if checkAudioGoesOn(t, onChannel(s.received(0), 2)) == 0 {
 		t.Error("no silence between the two runs")
 	}
 }
@@ -319,15 +333,9 @@ func TestSwitchFillsTheAudio(t *testing.T) {
 // and the audio track goes on with silence, without a hole, for as long as the video does.
 func TestFillSilence(t *testing.T) {
 	fr := frames(t, "1")
-	s := newFakeServer(t, nil)
-	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
-	if err := f.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	silence := []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} // stands for an AAC frame
+	f, s := startHoldFanout(t)
 	pushLive(t, f, fr)
-	f.SetSilence(f.AudioConfig(), silence)
+	f.SetSilence(f.AudioConfig(), testSilence)
 	f.Discontinuity()
 	var video []*demux.Frame
 	for _, x := range fr {
@@ -351,20 +359,8 @@ func TestFillSilence(t *testing.T) {
 	if n := len(s.requestsOf(base.Announce)); n != 1 {
 		t.Errorf("%d ANNOUNCEs, want the one session", n)
 	}
-	audio := onChannel(s.received(0), 2)
-	var silent uint32
-	for i := 1; i < len(audio); i++ {
-		prev := audio[i-1]
-		n := uint32(int(prev.Payload[0])<<8|int(prev.Payload[1])) / 16
-		if d := int32(audio[i].Timestamp - (prev.Timestamp + 1024*n)); d < 0 || d >= 1024 {
-			t.Errorf("audio packet %d starts %d samples after the one before ends, want less than a frame", i, d)
-		}
-		if string(audio[i].Payload[len(audio[i].Payload)-len(silence):]) == string(silence) {
-			silent += uint32(int(audio[i].Payload[0])<<8|int(audio[i].Payload[1])) / 16
-		}
-	}
 	// the second run's video lasts about a second: about 47 frames of 1024 samples at 48 kHz
-	if silent < 40 {
+	if silent := checkAudioGoesOn(t, onChannel(s.received(0), 2)); silent < 40 {
 		t.Errorf("%d silent frames, want about a second's worth", silent)
 	}
 }

@@ -126,12 +126,7 @@ func TestPacketNTP(t *testing.T) {
 // frame, so that players and recorders that time the stream by the reports do not go back.
 func TestReportTimeGoesOnAtASwitch(t *testing.T) {
 	fr := frames(t, "1")
-	s := newFakeServer(t, nil)
-	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
-	if err := f.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, _ := startHoldFanout(t)
 	ntpOfLast := func() time.Time {
 		f.wmu.Lock()
 		defer f.wmu.Unlock()
