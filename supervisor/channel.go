@@ -151,8 +151,10 @@ func (c *channel) decide(ctx context.Context, now time.Time) {
 }
 
 // setInputs makes the channel's inputs those of profile p: an input whose ffmpeg would run as
-// before is left alone (on air or not), a changed one starts again with its new command, a new
-// one waits on standby, a removed one stops. It returns the names of the inputs restarted.
+// before is left alone (on air or not), one with new settings starts again with its new
+// command, one whose place another input takes (a new URL, device or file) and a new one start
+// as a new feed once the rules want them, a removed one stops. It returns the names of the
+// inputs restarted.
 func (c *channel) setInputs(p profiles.Channel) (restarted []string) {
 	c.sw.setTimings(p)
 	profs := feedProfiles(p)
@@ -162,13 +164,18 @@ func (c *channel) setInputs(p profiles.Channel) (restarted []string) {
 	feeds := make([]*feed, len(profs))
 	for i, fp := range profs {
 		name := profiles.InputName(i)
-		if i < len(sw.feeds) && sw.feeds[i].kind == fp.Source.Kind {
+		if i < len(sw.feeds) && sameInput(sw.feeds[i].profile, fp) {
 			if feeds[i] = sw.feeds[i]; feeds[i].reload(fp) && feeds[i].running() {
 				restarted = append(restarted, name)
 			}
 			continue
 		}
+		// another input in this place: a new feed, which starts once the old one's ffmpeg
+		// (which may hold the device it opens) has stopped
 		if i < len(sw.feeds) {
+			if sw.feeds[i].running() {
+				restarted = append(restarted, name)
+			}
 			sw.remove(sw.feeds[i])
 			sw.feeds[i].stop()
 		}

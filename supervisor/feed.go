@@ -57,8 +57,10 @@ func newFeed(c *channel, s *Supervisor, name string, p profiles.Channel) *feed {
 // running reports whether the feed's encoder runs (it may be in backoff).
 func (fd *feed) running() bool { return fd.active.Load() }
 
-// start runs the feed's encoder until stop or ctx ends; a running feed is left alone.
-func (fd *feed) start(ctx context.Context, sw *switcher) {
+// start runs the feed's encoder until stop or ctx ends; a running feed is left alone. Its
+// ffmpeg starts once after have closed: the inputs a reload replaced, whose ffmpeg may hold the
+// device this one opens.
+func (fd *feed) start(ctx context.Context, sw *switcher, after []chan struct{}) {
 	if fd.cancel != nil {
 		return
 	}
@@ -72,6 +74,9 @@ func (fd *feed) start(ctx context.Context, sw *switcher) {
 		defer close(done)
 		if prev != nil {
 			<-prev // its last ffmpeg is reaped before the next opens the device
+		}
+		for _, done := range after {
+			<-done
 		}
 		watched := make(chan struct{})
 		go func() {
@@ -109,6 +114,13 @@ func (fd *feed) reload(p profiles.Channel) bool {
 		fd.enc.Reload(p)
 	}
 	return !same
+}
+
+// sameInput reports whether two profiles of an input capture the same thing (its source, and
+// the source's input_args): a feed runs one input, and a reload that gives its place another
+// makes a new feed.
+func sameInput(a, b profiles.Channel) bool {
+	return reflect.DeepEqual(a.Source, b.Source) && slices.Equal(a.FFmpeg.InputArgs, b.FFmpeg.InputArgs)
 }
 
 // sameRun reports whether two profiles of an input run the same ffmpeg, the same way.

@@ -239,7 +239,7 @@ func (sw *switcher) decide(now time.Time) (start, stop []*feed) {
 			if fd == sw.onAir {
 				break
 			}
-			if fd.running() {
+			if fd.running() || fd.done == nil { // being retried, or new from a reload
 				want[fd] = true
 			}
 		}
@@ -373,7 +373,33 @@ func (sw *switcher) runFeeds(ctx context.Context, start, stop []*feed) {
 		fd.stop()
 		sw.log.Info("input on standby", "input", fd.name)
 	}
-	for _, fd := range start {
-		fd.start(ctx, sw)
+	if len(start) == 0 {
+		return
 	}
+	after := sw.stopping()
+	for _, fd := range start {
+		fd.start(ctx, sw, after)
+	}
+}
+
+// stopping returns when the inputs a reload removed have stopped, forgetting those that have.
+func (sw *switcher) stopping() []chan struct{} {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	var after []chan struct{}
+	kept := sw.retired[:0]
+	for _, fd := range sw.retired {
+		if fd.done == nil {
+			continue
+		}
+		select {
+		case <-fd.done:
+		default:
+			after = append(after, fd.done)
+			kept = append(kept, fd)
+		}
+	}
+	clear(sw.retired[len(kept):])
+	sw.retired = kept
+	return after
 }

@@ -403,3 +403,25 @@ func TestInputResumesInItsRun(t *testing.T) {
 		t.Errorf("the source started %d times, want once", n)
 	}
 }
+
+// TestInputMovesUpOnReload: a reload removes backup 1, so that backup 2, on air, becomes backup
+// 1: the input in its new place starts only once its ffmpeg in the old place has stopped, and
+// never finds its device taken by itself.
+func TestInputMovesUpOnReload(t *testing.T) {
+	it, p := newInputsTest(t, 2, nil)
+	it.waitOnAir("source", 10*time.Second)
+	it.set("source", "fail")
+	it.set("backup1", "fail")
+	it.waitOnAir("backup 2", 15*time.Second)
+
+	next := p
+	next.Backups = p.Backups[1:]
+	it.s.Update([]profiles.Channel{next})
+	it.waitOnAir("backup 1", 15*time.Second)
+	if log := it.fakeLog(); strings.Contains(log, "busy") {
+		t.Errorf("the input was opened while its old ffmpeg still had it:\n%s", log)
+	}
+	if n := len(it.status().Inputs); n != 3 {
+		t.Errorf("%d inputs, want the source, backup 1 and the slate", n)
+	}
+}
