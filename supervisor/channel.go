@@ -265,7 +265,7 @@ func (c *channel) status() Status {
 	switch {
 	case sw.onAir != nil:
 		st.OnAir = sw.onAir.name
-	case sw.last != nil:
+	case sw.onAirOnce:
 		st.OnAir = "hold"
 	default:
 		st.OnAir = "none"

@@ -58,8 +58,8 @@ type Status struct {
 	// Forced is the input an operator switched to, "" in auto mode.
 	Forced string
 	// Switches counts the changes of OnAir to an input, by reason: SwitchFailed (the input on
-	// air gave no frame for failover_after), SwitchReturned (an earlier input worked again),
-	// SwitchManual (an operator's switch).
+	// air gave no frame for failover_after, or a reload removed it), SwitchReturned (an
+	// earlier input worked again), SwitchManual (an operator's switch).
 	Switches map[string]uint64
 	// Inputs are the channel's inputs in order: the source, the backups, the slate.
 	Inputs []InputStatus

@@ -43,8 +43,10 @@ type switcher struct {
 	// that goes on air at its next keyframe, for reason; last the input on air before.
 	onAir, pending, last *feed
 	reason               string
-	// lastRun is last's run when it was last on air.
-	lastRun uint64
+	// lastRun is last's run when it was last on air. onAirOnce is set once an input has been
+	// on air (last may be gone since, removed by a reload).
+	lastRun   uint64
+	onAirOnce bool
 	// forced is the input an operator switched to, nil in auto mode.
 	forced     *feed
 	onAirSince time.Time
@@ -156,7 +158,9 @@ func (sw *switcher) putOnAir(fd *feed, now time.Time) {
 	// until they come at their own pace again, rather than playing what they buffered meanwhile
 	// fast-forward)
 	sw.onAir, sw.pending, sw.last, sw.lastRun, sw.onAirSince = fd, nil, fd, fd.run, now
-	if sw.reason == "" { // the first input on air
+	first := !sw.onAirOnce
+	sw.onAirOnce = true
+	if first {
 		sw.log.Debug("input on air", "input", fd.name)
 		return
 	}
@@ -293,14 +297,13 @@ func (sw *switcher) setPending(target *feed) {
 	if target == nil {
 		return
 	}
+	// (the first input on air is no switch, and has no reason)
 	switch {
-	case sw.last == nil:
-		sw.reason = "" // the first input on air is no switch
 	case sw.forced == target:
 		sw.reason = SwitchManual
 	case sw.last != nil && sw.index(target) <= sw.index(sw.last):
 		sw.reason = SwitchReturned
-	default:
+	default: // (also when the input on air before was removed by a reload)
 		sw.reason = SwitchFailed
 	}
 }

@@ -414,10 +414,19 @@ func TestInputMovesUpOnReload(t *testing.T) {
 	it.set("backup1", "fail")
 	it.waitOnAir("backup 2", 15*time.Second)
 
+	failed := it.status().Switches[SwitchFailed]
+
 	next := p
 	next.Backups = p.Backups[1:]
 	it.s.Update([]profiles.Channel{next})
-	it.waitOnAir("backup 1", 15*time.Second)
+	st := it.waitOnAir("backup 1", 15*time.Second)
+	// its input on air removed, the channel failed over to what is now backup 1: a switch
+	if n := st.Switches[SwitchFailed]; n != failed+1 {
+		t.Errorf("%d switches that failed over, want %d", n, failed+1)
+	}
+	if want := `msg="input on air" channel=test input="backup 1" was=hold reason=failed`; !strings.Contains(it.logs.String(), want) {
+		t.Errorf("no line %s", want)
+	}
 	if log := it.fakeLog(); strings.Contains(log, "busy") {
 		t.Errorf("the input was opened while its old ffmpeg still had it:\n%s", log)
 	}

@@ -231,7 +231,7 @@ type channelReport struct {
 
 // switchesReport counts the changes of a channel's input on air, by reason.
 type switchesReport struct {
-	Failed   uint64 `json:"failed"`   // the input on air gave no frame for failover_after
+	Failed   uint64 `json:"failed"`   // the input on air gave no frame for failover_after, or was removed
 	Returned uint64 `json:"returned"` // an earlier input worked again for return_after
 	Manual   uint64 `json:"manual"`   // an operator's switch
 }

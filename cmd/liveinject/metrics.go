@@ -66,7 +66,7 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		held:         desc("channel_held_seconds_total", "Time the channel's destinations got its last picture again, its frames having stopped.", ch...),
 
 		onAir:         desc("channel_on_air", "1 for the channel's input whose frames the destinations get (source, backup N, slate; hold while none does), 0 for the others.", "channel", "input"),
-		inputSwitches: desc("channel_input_switches_total", "Changes of the channel's input on air, by reason: failed (the input on air gave no frame), returned (an earlier input works again), manual (an operator's switch).", "channel", "reason"),
+		inputSwitches: desc("channel_input_switches_total", "Changes of the channel's input on air, by reason: failed (the input on air gave no frame, or a reload removed it), returned (an earlier input works again), manual (an operator's switch).", "channel", "reason"),
 		inputUp:       desc("channel_input_up", "1 while the channel's input (source, backup N, slate) delivers frames, on air or not.", "channel", "input"),
 
 		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
