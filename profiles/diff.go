@@ -93,12 +93,12 @@ func SameDestinations(a, b Channel) bool {
 // SameInputs reports whether two versions of a channel have the same backups, in the same
 // order, the same slate and the same failover timings.
 func SameInputs(a, b Channel) bool {
-	return slices.EqualFunc(a.Backups, b.Backups, sameSource) && a.Slate == b.Slate &&
+	return slices.EqualFunc(a.Backups, b.Backups, SameSource) && a.Slate == b.Slate &&
 		a.FailoverAfter == b.FailoverAfter && a.ReturnAfter == b.ReturnAfter && a.SlateAfter == b.SlateAfter
 }
 
-// sameSource reports whether two inputs are the same, input_args nil or empty alike.
-func sameSource(a, b Source) bool {
+// SameSource reports whether two inputs are the same, input_args nil or empty alike.
+func SameSource(a, b Source) bool {
 	if !slices.Equal(a.InputArgs, b.InputArgs) {
 		return false
 	}

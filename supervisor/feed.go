@@ -120,7 +120,7 @@ func (fd *feed) reload(p profiles.Channel) bool {
 // the source's input_args): a feed runs one input, and a reload that gives its place another
 // makes a new feed.
 func sameInput(a, b profiles.Channel) bool {
-	return reflect.DeepEqual(a.Source, b.Source) && slices.Equal(a.FFmpeg.InputArgs, b.FFmpeg.InputArgs)
+	return profiles.SameSource(a.Source, b.Source) && slices.Equal(a.FFmpeg.InputArgs, b.FFmpeg.InputArgs)
 }
 
 // sameRun reports whether two profiles of an input run the same ffmpeg, the same way.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/liveinject/liveinject/profiles"
 )
@@ -35,7 +36,7 @@ func slateProfile(ch profiles.Channel) profiles.Channel {
 // slateVideo and slateAudio encode the slate of a channel that copies its source's streams.
 var (
 	slateVideo = profiles.Video{Encoder: profiles.EncoderX264, Preset: "veryfast", Profile: "high",
-		Bitrate: 1_000_000, GOP: profiles.Duration(2e9), Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25}
+		Bitrate: 1_000_000, GOP: profiles.Duration(2 * time.Second), Size: profiles.Size{Width: 1280, Height: 720}, FPS: 25}
 	slateAudio = profiles.Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2}
 )
 
@@ -44,12 +45,11 @@ var (
 // and silence at its sample rate.
 func slateInput(ch profiles.Channel) input {
 	v := ch.Video
-	in := input{video: "0:v", size: v.Size, fps: v.FPS}
+	graph := slateCard(ch)
 	if ch.Slate.Image != "" {
-		in.args = []string{"-re", "-f", "lavfi", "-i", slateImage(ch)}
-	} else {
-		in.args = []string{"-re", "-f", "lavfi", "-i", slateCard(ch)}
+		graph = slateImage(ch)
 	}
+	in := input{video: "0:v", size: v.Size, fps: v.FPS, args: []string{"-re", "-f", "lavfi", "-i", graph}}
 	if ch.Audio.Encoder != "none" {
 		layout := "stereo"
 		if ch.Audio.Channels == 1 {
