@@ -210,19 +210,7 @@ url = "rtsp://{relay}/test.sdp"
 [[destination]]
 url = %q
 `, failoverAfter, returnAfter, slateAfter, cams.Addr(), loop, watch.url())
-	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "liveinject.toml")
-	for path, content := range map[string]string{
-		config: httpAnyPort + relayAny,
-		filepath.Join(dir, "profiles", "ch.toml"): profile,
-	} {
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := startRun(t, config)
+	r := startRun(t, writeProfileConfig(t, httpAnyPort+relayAny, profile))
 
 	var st statusReport
 	onAir := func(name string, within time.Duration, since time.Time) {

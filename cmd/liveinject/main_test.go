@@ -42,10 +42,6 @@ const (
 // 1280x720 25 fps test pattern with 48 kHz stereo AAC to dests, and returns the config's path.
 func writeConfig(t *testing.T, main string, dests ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	profile := fmt.Sprintf(`[source]
 kind = "testsrc"
 [video]
@@ -58,6 +54,17 @@ channels = 2
 `)
 	for _, d := range dests {
 		profile += fmt.Sprintf("[[destination]]\nurl = %q\n", d)
+	}
+	return writeProfileConfig(t, main, profile)
+}
+
+// writeProfileConfig writes a main config with the given body and one channel "test" with the
+// given profile, and returns the config's path.
+func writeProfileConfig(t *testing.T, main, profile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
@@ -258,7 +265,13 @@ func TestBinaryStops(t *testing.T) {
 			if tc.gogc == "" && gogc <= 100 || tc.gogc != "" && strconv.Itoa(gogc) != tc.gogc {
 				t.Errorf("GOGC %d with %q in the environment, want %s", gogc, tc.env, cmp.Or(tc.gogc, "over 100"))
 			}
-			children := ffmpegChildren(cmd.Process.Pid)
+			// Beside the channel's ffmpeg, a short one encodes the channel's AAC silence once its
+			// audio config is known (made ahead of a hold or a switch): it ends within a second.
+			var children []int
+			fftest.WaitFor(t, 10*time.Second, "one ffmpeg child", func() bool {
+				children = ffmpegChildren(cmd.Process.Pid)
+				return len(children) == 1
+			})
 			if len(children) != 1 {
 				t.Fatalf("ffmpeg children %v, want one", children)
 			}

@@ -149,10 +149,6 @@ func outageConfig(t *testing.T, source string) (config string, checkReceivers fu
 	rtpAddr, rtcpAddr := fftest.FreeUDPPair(t)
 	url, waitTCP := fftest.Receiver(t)
 	udpURL, waitUDP := fftest.Receiver(t)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// These tests are of the hold: no slate takes its place after slate_after.
 	profile := "slate = \"off\"\n" + source + `
 [video]
@@ -175,13 +171,7 @@ transport = "udp"
 `
 	main := fmt.Sprintf("%s[relay]\nlisten = \"127.0.0.1:0\"\nudp_rtp_address = %q\nudp_rtcp_address = %q\n",
 		httpAnyPort, rtpAddr, rtcpAddr)
-	config = filepath.Join(dir, "liveinject.toml")
-	for path, content := range map[string]string{config: main, filepath.Join(dir, "profiles", "test.toml"): profile} {
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return config, func(span float64) {
+	return writeProfileConfig(t, main, profile), func(span float64) {
 		checkHeldRecording(t, "ffmpeg-receiver-tcp", waitTCP(), span)
 		checkHeldRecording(t, "ffmpeg-receiver-udp", waitUDP(), span)
 	}

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,11 +42,7 @@ url = "rtsp://{relay}/test.sdp"
 // air and its destination has sent packets.
 func startBackupRun(t *testing.T) (*running, channelReport) {
 	t.Helper()
-	config := writeConfig(t, relayAny+httpAnyPort)
-	if err := os.WriteFile(filepath.Join(filepath.Dir(config), "profiles", "test.toml"), []byte(backupProfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := startRun(t, config)
+	r := startRun(t, writeProfileConfig(t, relayAny+httpAnyPort, backupProfile))
 	var c channelReport
 	fftest.WaitFor(t, 30*time.Second, "backup 1 on air with its source failing", func() bool {
 		s := waitSent(t, r, 0)
