@@ -41,6 +41,32 @@ const (
 	StateStopped    = "stopped"
 )
 
+// Return check states, as shown in Stats.Verify (see Verify).
+const (
+	// VerifyOff: the destination is not played back (verify = false).
+	VerifyOff = "off"
+	// VerifyChecking: a check is under way and has not found the stream yet.
+	VerifyChecking = "checking"
+	// VerifyVerified: what the server plays back is this channel's stream.
+	VerifyVerified = "verified"
+	// VerifyUnverified: it is not, or it could not be played back (Cause says why).
+	VerifyUnverified = "unverified"
+)
+
+// Verify is what the return check of one destination found: the stream played back from the
+// server at the URL players use.
+type Verify struct {
+	State string
+	// Cause says why the destination is unverified ("DESCRIBE 404", "no packets for 10 s", "not
+	// our stream", "video only", ...); empty otherwise.
+	Cause string
+	// ServerDelay is, once verified, the time from a packet's send to its return from the
+	// server (e.g. Darwin Streaming Server's reflector buffer).
+	ServerDelay time.Duration
+	// Since is when State began.
+	Since time.Time
+}
+
 // writeQueueSize is the client's own packet queue: room for the burst a destination sends when it
 // starts from a queued IDR, about 3 s of 8 Mbit/s video.
 const writeQueueSize = 2048
@@ -112,6 +138,8 @@ type Stats struct {
 	BytesWaiting int
 	// StalledSince is, in StateStalled, when bytes last reached the server; else zero.
 	StalledSince time.Time
+	// Verify is the return check's finding.
+	Verify Verify
 }
 
 // destination pushes to one server from its own goroutine, fed through a bounded queue.

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/ticks"
 )
 
@@ -51,6 +52,8 @@ type settings struct {
 	retryMin, retryMax time.Duration
 	authRetry          time.Duration
 	keepAlive          time.Duration
+	// events hears of each destination's changes (see event.Sink); nil: nobody does.
+	events event.Sink
 	// heldRetry is the delay between tries while the server answers 412 (after two quick ones),
 	// for at most heldFor; then the backoff takes over. Its jitter keeps it above a second (1.2
 	// to 1.5 s): every refused SETUP leaves Darwin Streaming Server a session that times out
@@ -116,6 +119,9 @@ type Fanout struct {
 	// that the next process goes on from them: without it a restart of liveinject starts new
 	// sequence numbers, which players take for old packets and drop.
 	StateFile string
+	// OnEvent, if set, hears of the destinations' changes: recording, failed, verified,
+	// unverified. It must not block.
+	OnEvent event.Sink
 
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1.5 s) and how long it lasts
@@ -201,6 +207,7 @@ func (f *Fanout) Initialize() error {
 		readTimeout:   f.readTimeout,
 		healthyAfter:  cmp.Or(f.healthyAfter, 10*time.Second),
 		senderReports: cmp.Or(f.senderReports, senderReportPeriod),
+		events:        f.OnEvent,
 	}
 
 	now := time.Now()

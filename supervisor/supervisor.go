@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -30,6 +31,9 @@ type Supervisor struct {
 	// channels, with what changed: removed channels are stopped by then, and added, restarted and
 	// retargeted ones are on their way.
 	OnApplied func(profiles.Changes)
+	// OnEvent, if set, hears of what happens to the channels and their destinations (see
+	// package event). It must not block.
+	OnEvent event.Sink
 
 	checker Checker // shared, so that each ffmpeg is asked for its encoders once
 
