@@ -11,9 +11,9 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
-// serveHealth answers 200 "ok" while every channel runs and every destination records, and 503
-// with one line for each that does not. A box with no profile at all is healthy: nothing on it
-// fails.
+// serveHealth answers 200 "ok" while every channel runs and every destination records and is not
+// unverified (its server plays it back, a check is under way, or none is made), and 503 with one
+// line for each that does not. A box with no profile at all is healthy: nothing on it fails.
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	// Before the supervisor has started them, the channels are not in its status yet: a box that
@@ -50,8 +50,9 @@ func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, strings.Join(problems, "\n"))
 }
 
-// unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause" and
-// "channel NAME destination URL: STATE: error".
+// unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause",
+// "channel NAME destination URL: STATE: error", and for a destination that records but whose
+// server does not play it back, "channel NAME destination URL: unverified: cause".
 func unhealthy(channels []supervisor.Status) []string {
 	var out []string
 	problem := func(what, state, cause string) {
@@ -73,8 +74,13 @@ func unhealthy(channels []supervisor.Status) []string {
 			problem("channel "+c.Name, "slate on air", failingInputs(c))
 		}
 		for _, d := range c.Destinations {
-			if d.State != inject.StateRecording {
+			switch {
+			case d.State != inject.StateRecording:
 				problem("channel "+c.Name+" destination "+d.URL, d.State, d.LastError)
+			case d.Verify.State == inject.VerifyUnverified:
+				// The server takes the push and does not play it back. Checking is no problem
+				// yet: a check that finds nothing ends unverified.
+				problem("channel "+c.Name+" destination "+d.URL, d.Verify.State, d.Verify.Cause)
 			}
 		}
 	}

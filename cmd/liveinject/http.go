@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -277,6 +278,22 @@ type destinationReport struct {
 	QueueDepth     int        `json:"queue_depth"`
 	BytesWaiting   int        `json:"bytes_waiting"` // in the connection, not taken by the server
 	StalledSince   *time.Time `json:"stalled_since"` // set in state stalled: when bytes last left
+
+	// Verify is the return check's finding.
+	Verify verifyReport `json:"verify"`
+}
+
+// verifyReport is a destination's return check: the stream played back from its server at the
+// URL players use.
+type verifyReport struct {
+	// State is off, checking, verified or unverified: never "", so that readers can rely on
+	// one of the four (a destination nothing checks is off).
+	State string `json:"state"`
+	Cause string `json:"cause"` // why unverified ("DESCRIBE 404", "not our stream", ...)
+	// ServerDelaySeconds is, while verified, the time from our send to the server's return;
+	// null otherwise: a delay of a stream that is not ours, or none, means nothing.
+	ServerDelaySeconds *float64   `json:"server_delay_seconds"`
+	Since              *time.Time `json:"since"` // when the state began; null when not known
 }
 
 type relayReport struct {
@@ -361,31 +378,7 @@ func (s *httpServer) report() statusReport {
 			}
 		}
 		for i, d := range c.Destinations {
-			cr.Destinations[i] = destinationReport{
-				URL:            d.URL,
-				State:          d.State,
-				Transport:      d.Transport,
-				Reconnects:     d.Reconnects,
-				FailedAttempts: d.FailedAttempts,
-				LastError:      d.LastError,
-				PacketsSent:    d.PacketsSent,
-				PacketsDropped: d.PacketsDropped,
-				BytesSent:      d.BytesSent,
-				QueueDepth:     d.QueueDepth,
-				BytesWaiting:   d.BytesWaiting,
-			}
-			if !d.ConnectedSince.IsZero() {
-				cr.Destinations[i].ConnectedSince = &d.ConnectedSince
-			}
-			if !d.RetryAt.IsZero() {
-				cr.Destinations[i].RetryAt = &d.RetryAt
-			}
-			if !d.LastErrorAt.IsZero() {
-				cr.Destinations[i].LastErrorAt = &d.LastErrorAt
-			}
-			if !d.StalledSince.IsZero() {
-				cr.Destinations[i].StalledSince = &d.StalledSince
-			}
+			cr.Destinations[i] = destinationReportOf(d)
 		}
 		r.Channels = append(r.Channels, cr)
 	}
@@ -401,6 +394,43 @@ func (s *httpServer) report() statusReport {
 		}
 	}
 	return r
+}
+
+// destinationReportOf is how /status shows a destination's figures.
+func destinationReportOf(d inject.Stats) destinationReport {
+	return destinationReport{
+		URL:            d.URL,
+		State:          d.State,
+		Transport:      d.Transport,
+		ConnectedSince: timeOrNull(d.ConnectedSince),
+		RetryAt:        timeOrNull(d.RetryAt),
+		Reconnects:     d.Reconnects,
+		FailedAttempts: d.FailedAttempts,
+		LastError:      d.LastError,
+		LastErrorAt:    timeOrNull(d.LastErrorAt),
+		PacketsSent:    d.PacketsSent,
+		PacketsDropped: d.PacketsDropped,
+		BytesSent:      d.BytesSent,
+		QueueDepth:     d.QueueDepth,
+		BytesWaiting:   d.BytesWaiting,
+		StalledSince:   timeOrNull(d.StalledSince),
+		Verify:         verifyReportOf(d.Verify),
+	}
+}
+
+// verifyReportOf is how /status shows a destination's return check.
+func verifyReportOf(v inject.Verify) verifyReport {
+	r := verifyReport{State: verifyState(v), Cause: v.Cause, Since: timeOrNull(v.Since)}
+	if r.State == inject.VerifyVerified {
+		delay := v.ServerDelay.Seconds()
+		r.ServerDelaySeconds = &delay
+	}
+	return r
+}
+
+// verifyState is v's state, off for a destination whose figures say nothing of a return check.
+func verifyState(v inject.Verify) string {
+	return cmp.Or(v.State, inject.VerifyOff)
 }
 
 func (s *httpServer) serveStatus(w http.ResponseWriter, _ *http.Request) {

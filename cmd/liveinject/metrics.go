@@ -22,6 +22,7 @@ type collector struct {
 	onAir, inputSwitches, inputUp                                           *prometheus.Desc
 	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
 	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
+	verified, verifyState, serverDelay                                      *prometheus.Desc
 	relayReaders, relayPackets                                              *prometheus.Desc
 }
 
@@ -31,6 +32,8 @@ var (
 		supervisor.StateStopped, supervisor.StateError}
 	destinationStates = []string{inject.StateWaiting, inject.StateConnecting, inject.StateRecording,
 		inject.StateStalled, inject.StateBackoff, inject.StateAuthFailed, inject.StateStopped}
+	// verifyStates are those of destination_verify_state.
+	verifyStates = []string{inject.VerifyOff, inject.VerifyChecking, inject.VerifyVerified, inject.VerifyUnverified}
 	// switchReasons are those of input_switches_total: every one is exported, 0 before the first.
 	switchReasons = []string{supervisor.SwitchFailed, supervisor.SwitchReturned, supervisor.SwitchManual}
 )
@@ -80,6 +83,10 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		waitingBytes:     desc("destination_waiting_bytes", "Bytes in the destination's TCP connection that its server has not taken yet (unsent or unacknowledged).", dest...),
 		stalledSeconds:   desc("destination_stalled_seconds", "Seconds since any byte reached the destination's server, while it is stalled (not reading what is sent); 0 otherwise.", dest...),
 
+		verified:    desc("destination_verified", "1 while what the destination's server plays back at the URL players use is the channel's stream (return check verified).", dest...),
+		verifyState: desc("destination_verify_state", "1 for the state of the destination's return check (off, checking, verified, unverified), 0 for the others.", "channel", "destination", "state"),
+		serverDelay: desc("destination_server_delay_seconds", "While verified: the time from a packet's send to its return from the destination's server (its buffer); absent otherwise.", dest...),
+
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
 	}
@@ -93,6 +100,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.onAir, c.inputSwitches, c.inputUp,
 		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
 		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
+		c.verified, c.verifyState, c.serverDelay,
 		c.relayReaders, c.relayPackets,
 	}
 }
@@ -165,6 +173,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				stalled = now.Sub(d.StalledSince).Seconds()
 			}
 			gauge(c.stalledSeconds, stalled, s.Name, d.URL)
+			c.collectVerify(ch, s.Name, d)
 		}
 	}
 	if c.inst.relay != nil {
@@ -172,6 +181,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.relayReaders, float64(p.Readers), p.Path)
 			counter(c.relayPackets, p.Packets, p.Path)
 		}
+	}
+}
+
+// collectVerify exports the return check of channel's destination d.
+func (c *collector) collectVerify(ch chan<- prometheus.Metric, channel string, d inject.Stats) {
+	state := verifyState(d.Verify)
+	ch <- prometheus.MustNewConstMetric(c.verified, prometheus.GaugeValue, one(state == inject.VerifyVerified), channel, d.URL)
+	for _, st := range verifyStates {
+		ch <- prometheus.MustNewConstMetric(c.verifyState, prometheus.GaugeValue, one(state == st), channel, d.URL, st)
+	}
+	if state == inject.VerifyVerified {
+		ch <- prometheus.MustNewConstMetric(c.serverDelay, prometheus.GaugeValue, d.Verify.ServerDelay.Seconds(), channel, d.URL)
 	}
 }
 

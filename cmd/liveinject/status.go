@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -150,8 +151,8 @@ func (m *Main) restart(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// printStatus writes r as a table, one line per channel, then the relay's paths and the profile
-// errors if there are any.
+// printStatus writes r as a table, one line per channel, then one per destination, the relay's
+// paths and the profile errors if there are any.
 func printStatus(w io.Writer, r *statusReport) {
 	fmt.Fprintf(w, "liveinject %s, up %s\n\n", r.Version, seconds(r.UptimeSeconds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -159,7 +160,7 @@ func printStatus(w io.Writer, r *statusReport) {
 	for _, c := range r.Channels {
 		recording := 0
 		for _, d := range c.Destinations {
-			if d.State == inject.StateRecording {
+			if destinationOK(d) {
 				recording++
 			}
 		}
@@ -186,6 +187,7 @@ func printStatus(w io.Writer, r *statusReport) {
 	if len(r.Channels) == 0 {
 		fmt.Fprintln(w, "(no channels)")
 	}
+	printDestinations(w, r.Channels)
 	if r.Relay != nil && len(r.Relay.Paths) > 0 {
 		fmt.Fprintf(w, "\nrelay rtsp://%s\n", r.Relay.Address)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -218,6 +220,9 @@ func lastError(c channelReport) string {
 	}
 	candidates := []candidate{{c.State != supervisor.StateRunning, cause, c.LastCauseAt}}
 	for _, d := range c.Destinations {
+		if d.State == inject.StateRecording && d.Verify.State == inject.VerifyUnverified {
+			candidates = append(candidates, candidate{true, d.URL + ": unverified: " + cmp.Or(d.Verify.Cause, "-"), nil})
+		}
 		msg := d.LastError
 		if msg != "" {
 			msg = d.URL + ": " + msg
@@ -236,6 +241,51 @@ func lastError(c channelReport) string {
 		}
 	}
 	return "-"
+}
+
+// destinationOK reports whether d is as it should be: recording, and not unverified (its server
+// plays it back, a check is under way, or none is made).
+func destinationOK(d destinationReport) bool {
+	return d.State == inject.StateRecording && d.Verify.State != inject.VerifyUnverified
+}
+
+// printDestinations writes a table of the destinations of channels: their state and what the
+// return check found, with the server's delay or why the stream is unverified.
+func printDestinations(w io.Writer, channels []channelReport) {
+	if !slices.ContainsFunc(channels, func(c channelReport) bool { return len(c.Destinations) > 0 }) {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANNEL\tDESTINATION\tSTATE\tVERIFY\tSERVER DELAY\tWHY")
+	for _, c := range channels {
+		for _, d := range c.Destinations {
+			v := d.Verify
+			// an endpoint of a version without the return check says nothing of it
+			state, delay, why := cmp.Or(v.State, "-"), "-", "-"
+			if v.ServerDelaySeconds != nil {
+				delay = serverDelay(*v.ServerDelaySeconds)
+			}
+			if v.State == inject.VerifyUnverified || (v.State != inject.VerifyVerified && v.Cause != "") {
+				why = cmp.Or(v.Cause, "-")
+				if v.Since != nil {
+					why += fmt.Sprintf(" (for %v)", time.Since(*v.Since).Round(time.Second))
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, d.URL, d.State, state, delay, why)
+		}
+	}
+	tw.Flush() //nolint:errcheck // w's errors are the caller's
+}
+
+// serverDelay renders a server's delay in seconds to a tenth of a second, or to the millisecond
+// below one (a relay on the box answers within a few).
+func serverDelay(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 // onAir says what a channel's line shows as on air: the input, and the one an operator forced.

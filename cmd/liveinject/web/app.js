@@ -54,12 +54,35 @@ function channelLight(c) {
   }
 }
 
+// A destination that records is amber while its server does not play it back (unverified).
 function destinationLight(d) {
   switch (d.state) {
-    case "recording": return "green";
+    case "recording": return verifyOf(d).state === "unverified" ? "amber" : "green";
     case "waiting": case "connecting": return "amber";
     case "stopped": return "grey";
     default: return "red"; // stalled, backoff, auth_failed
+  }
+}
+
+// verifyOf is a destination's return check; an endpoint without one says nothing: off.
+function verifyOf(d) {
+  return d.verify && d.verify.state ? d.verify : { state: "off", cause: "", server_delay_seconds: null, since: null };
+}
+
+function delay(seconds) {
+  return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
+}
+
+// verifyText says what the return check found: the stream played back from the server.
+function verifyText(v, now) {
+  const since = v.since ? ` (for ${duration(now - Date.parse(v.since) / 1000)})` : "";
+  switch (v.state) {
+    case "verified":
+      return "verified: the server plays it back" +
+        (v.server_delay_seconds !== null ? `, server delay ${delay(v.server_delay_seconds)}` : "");
+    case "unverified": return `unverified: ${v.cause || "the server does not play it back"}${since}`;
+    case "checking": return "checking what the server plays back" + (v.cause ? `: ${v.cause}` : "");
+    default: return "playback not checked (verify off)";
   }
 }
 
@@ -255,11 +278,14 @@ function renderDestinations(list, dests) {
       li = el("li", "dest");
       const head = el("div", "dest-head");
       head.append(el("span", "light"), el("span", "dest-url"), el("span", "state"));
-      li.append(head, el("div", "counts"), el("div", "error"));
+      li.append(head, el("div", "verify"), el("div", "counts"), el("div", "error"));
       list.append(li);
     }
     li.dataset.url = d.url;
-    setLight(li.querySelector(".light"), destinationLight(d), d.state);
+    const v = verifyOf(d), verify = li.querySelector(".verify");
+    setLight(li.querySelector(".light"), destinationLight(d), d.state + " · " + v.state);
+    verify.dataset.state = v.state;
+    verify.textContent = verifyText(v, Date.now() / 1000);
     li.querySelector(".dest-url").textContent = d.url;
     li.querySelector(".state").textContent = d.state + (d.transport ? ` · ${d.transport}` : "") +
       (d.stalled_since ? ` · the server is not reading: ${bytes(d.bytes_waiting)} waiting, none taken for ` +
