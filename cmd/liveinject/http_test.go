@@ -121,7 +121,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
 			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
-			"packets_dropped", "bytes_sent", "queue_depth", "bytes_waiting", "stalled_since")
+			"packets_dropped", "bytes_sent", "queue_depth", "bytes_waiting", "stalled_since", "verify")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")
 		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "packets_received")
@@ -165,6 +165,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			{"liveinject_destination_packets_sent_total", dto.MetricType_COUNTER, destLabels, positive},
 			{"liveinject_destination_packets_dropped_total", dto.MetricType_COUNTER, destLabels, nil},
 			{"liveinject_destination_reconnects_total", dto.MetricType_COUNTER, destLabels, is(0)},
+			{"liveinject_destination_verified", dto.MetricType_GAUGE, destLabels, nil},
 			{"liveinject_relay_readers", dto.MetricType_GAUGE, map[string]string{"path": "test.sdp"}, is(0)},
 			{"liveinject_relay_packets_received_total", dto.MetricType_COUNTER, map[string]string{"path": "test.sdp"}, positive},
 			{"liveinject_profile_errors", dto.MetricType_GAUGE, map[string]string{}, is(0)},

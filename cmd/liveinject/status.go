@@ -257,7 +257,8 @@ func printDestinations(w io.Writer, channels []channelReport) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHANNEL\tDESTINATION\tSTATE\tVERIFY\tSERVER DELAY\tWHY")
+	// the URL first: a line that begins with a channel's name is that channel's
+	fmt.Fprintln(tw, "DESTINATION\tCHANNEL\tSTATE\tVERIFY\tSERVER DELAY\tWHY")
 	for _, c := range channels {
 		for _, d := range c.Destinations {
 			v := d.Verify
@@ -272,7 +273,7 @@ func printDestinations(w io.Writer, channels []channelReport) {
 					why += fmt.Sprintf(" (for %v)", time.Since(*v.Since).Round(time.Second))
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, d.URL, d.State, state, delay, why)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.URL, c.Name, d.State, state, delay, why)
 		}
 	}
 	tw.Flush() //nolint:errcheck // w's errors are the caller's

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,11 @@ func TestStatusCommand(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
+		}
+		// its destination, with what the return check found (whichever it is by now)
+		dest := regexp.QuoteMeta("rtsp://liveinject:xxxxx@" + r.inst.relayAddr + "/test.sdp")
+		if !regexp.MustCompile(`(?m)^` + dest + ` +test +recording +(off|checking|verified) `).MatchString(out) {
+			t.Errorf("no line for the destination, recording:\n%s", out)
 		}
 	})
 

@@ -118,14 +118,14 @@ func TestStatusShowsVerify(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^lobby +running +source +0s +0\.0 +0 +2/3 ok +rtsp://dss2/lobby.sdp: unverified: DESCRIBE 404$`,
 		`(?m)^yard +running +source +0s +0\.0 +0 +3/4 ok +rtsp://dss2/yard.sdp: connection refused$`,
-		`(?m)^CHANNEL +DESTINATION +STATE +VERIFY +SERVER DELAY +WHY$`,
-		`(?m)^lobby +rtsp://broadcaster:xxxxx@dss1/lobby.sdp +recording +verified +2.5s +-$`,
-		`(?m)^lobby +rtsp://dss2/lobby.sdp +recording +unverified +- +DESCRIBE 404 \(for 1m2s\)$`,
-		`(?m)^lobby +rtsp://relay/lobby.sdp +recording +verified +12ms +-$`,
-		`(?m)^yard +rtsp://dss1/yard.sdp +recording +checking +- +-$`,
-		`(?m)^yard +rtsp://cdn/yard.sdp +recording +off +- +-$`,
-		`(?m)^yard +rtsp://dss2/yard.sdp +backoff +unverified +- +not our stream \(for 1m2s\)$`,
-		`(?m)^yard +rtsp://relay/old.sdp +recording +- +- +-$`,
+		`(?m)^DESTINATION +CHANNEL +STATE +VERIFY +SERVER DELAY +WHY$`,
+		`(?m)^rtsp://broadcaster:xxxxx@dss1/lobby.sdp +lobby +recording +verified +2.5s +-$`,
+		`(?m)^rtsp://dss2/lobby.sdp +lobby +recording +unverified +- +DESCRIBE 404 \(for 1m2s\)$`,
+		`(?m)^rtsp://relay/lobby.sdp +lobby +recording +verified +12ms +-$`,
+		`(?m)^rtsp://dss1/yard.sdp +yard +recording +checking +- +-$`,
+		`(?m)^rtsp://cdn/yard.sdp +yard +recording +off +- +-$`,
+		`(?m)^rtsp://dss2/yard.sdp +yard +backoff +unverified +- +not our stream \(for 1m2s\)$`,
+		`(?m)^rtsp://relay/old.sdp +yard +recording +- +- +-$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", want, out)
