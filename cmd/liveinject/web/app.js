@@ -79,7 +79,7 @@ function verifyText(v, now) {
   switch (v.state) {
     case "verified":
       return "verified: the server plays it back" +
-        (v.server_delay_seconds !== null ? `, server delay ${delay(v.server_delay_seconds)}` : "");
+        (v.server_delay_seconds != null ? `, server delay ${delay(v.server_delay_seconds)}` : "");
     case "unverified": return `unverified: ${v.cause || "the server does not play it back"}${since}`;
     case "checking": return "checking what the server plays back" + (v.cause ? `: ${v.cause}` : "");
     default: return "playback not checked (verify off)";
