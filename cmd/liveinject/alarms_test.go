@@ -9,17 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
-// TestAlarmsShown runs a channel whose camera sends black for eight seconds, with black_after
-// "1s": /status, the metrics, /healthz and the status command say it, and stop saying it once
-// the picture comes back.
-func TestAlarmsShown(t *testing.T) {
-	fftest.Require(t)
-	profile := `[source]
+// blackProfile is a channel whose camera sends black for its first eight seconds, then the test
+// pattern, with black_after "1s".
+const blackProfile = `[source]
 kind = "ffmpeg"
 [ffmpeg]
 input_args = ["-re", "-f", "lavfi", "-i", "color=c=black:size=320x240:rate=25:duration=8[b];testsrc2=size=320x240:rate=25[p];[b][p]concat=n=2[out0];sine=sample_rate=48000[out1]"]
@@ -31,7 +29,13 @@ black_after = "1s"
 [[destination]]
 url = "rtsp://{relay}/test.sdp"
 `
-	r := startRun(t, writeProfileConfig(t, relayAny+httpAnyPort, profile))
+
+// TestAlarmsShown runs a channel whose camera sends black for eight seconds, with black_after
+// "1s": /status, the metrics, /healthz and the status command say it, and stop saying it once
+// the picture comes back.
+func TestAlarmsShown(t *testing.T) {
+	fftest.Require(t)
+	r := startRun(t, writeProfileConfig(t, relayAny+httpAnyPort, blackProfile))
 	health := "http://" + r.inst.httpAddr + "/healthz"
 	var s statusReport
 	fftest.WaitFor(t, 20*time.Second, "the black alarm in /status", func() bool {
@@ -69,4 +73,29 @@ url = "rtsp://{relay}/test.sdp"
 		t.Errorf("liveinject_channel_alarm black %v after the picture came back", black)
 	}
 	fftest.WaitFor(t, 10*time.Second, "healthy", func() bool { code, _ := get(t, health); return code == http.StatusOK })
+}
+
+// TestDashboardAlarmInBrowser opens the dashboard of the channel of blackProfile in a real
+// headless Chromium: its card shows the black alarm in red, with what to check, and its light
+// red, until the picture comes back.
+func TestDashboardAlarmInBrowser(t *testing.T) {
+	fftest.Require(t)
+	path := chromium(t)
+	r := startRun(t, writeProfileConfig(t, relayAny+httpAnyPort, blackProfile))
+	b := openBrowser(t, path)
+	const card = `article[data-channel="test"]`
+	b.do("open the dashboard", chromedp.Navigate("http://"+r.inst.httpAddr+"/"))
+	shown := b.poll("the black alarm on the card", `(() => {
+		const c = document.querySelector('`+card+`');
+		const a = c && c.querySelector(".alarms .alarm[data-alarm=black]");
+		return a && a.textContent === "black picture on source" && getComputedStyle(a).backgroundColor === "rgb(201, 55, 44)" &&
+			c.querySelector(".light").dataset.colour === "red" && c.dataset.state === "black" ? a.parentNode.textContent : false;
+	})()`)
+	t.Logf("the card says: %v", shown)
+	b.screenshot("dashboard-alarm.png")
+	b.poll("the alarm gone once the picture is back", `(() => {
+		const c = document.querySelector('`+card+`');
+		return c.querySelector(".alarms").children.length === 0 && getComputedStyle(c.querySelector(".alarms")).display === "none" &&
+			c.querySelector(".light").dataset.colour === "green";
+	})()`)
 }
