@@ -38,18 +38,24 @@ func printMeta(filter, key string) string {
 	return filter + "=mode=print:key=" + key + ":file=" + escapeGraph(`pipe\:2`) + ":direct=1"
 }
 
-// videoAlarmFilters returns the filters of a's black and frozen alarms, for the end of an
-// input's video chain, where the picture is the channel's: its size, its rate.
+// alarmRate is how many pictures a second the black and frozen checks look at: enough for
+// alarms that wait a second at least, and a fifth of the cost of every picture of a 25 fps
+// channel (blackdetect reads every pixel: 0.9 ms a 1080p picture here, see BENCHMARKS.md).
+const alarmRate = 5
+
+// videoAlarmFilters returns the chain of a's black and frozen alarms, for a branch of an
+// input's video chain split off at its end, where the picture is the channel's (its size, its
+// rate fps), and thinned to about alarmRate pictures a second; nil when a has none.
 //
-// blackdetect marks the first black frame at once (d=0): its own duration gates only its log
+// blackdetect marks the first black picture at once (d=0): its own duration gates only its log
 // line, printed when the black ends, and the alarm must come while it lasts; black_after is
-// counted here, from that frame (see detector). freezedetect marks the frame at which the
+// counted here, from that picture (see detector). freezedetect marks the picture at which the
 // picture has stood still for frozen_after itself.
-func videoAlarmFilters(a profiles.Alarms) []string {
-	var vf []string
-	if a.Off {
+func videoAlarmFilters(a profiles.Alarms, fps int) []string {
+	if a.Off || a.BlackAfter <= 0 && a.FrozenAfter <= 0 {
 		return nil
 	}
+	vf := []string{fmt.Sprintf("framestep=%d", max(1, (fps+alarmRate/2)/alarmRate))}
 	if a.BlackAfter > 0 {
 		vf = append(vf, fmt.Sprintf("blackdetect=d=0:pix_th=%s:pic_th=%s", ratio(a.BlackThreshold), ratio(a.BlackRatio)))
 	}

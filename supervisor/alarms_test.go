@@ -31,9 +31,10 @@ func TestAlarmFilters(t *testing.T) {
 	}
 	const meta = `:file=pipe\\:2:direct=1`
 	wantVF := "format=yuv420p,setsar=1,setparams=range=tv:color_primaries=unknown:color_trc=unknown:colorspace=unknown," +
-		"blackdetect=d=0:pix_th=0.1:pic_th=0.98,freezedetect=n=-60dB:d=10," +
+		"split[main][alarms];[alarms]framestep=5,blackdetect=d=0:pix_th=0.1:pic_th=0.98,freezedetect=n=-60dB:d=10," +
 		"metadata=mode=print:key=lavfi.black_start" + meta + ",metadata=mode=print:key=lavfi.black_end" + meta + "," +
-		"metadata=mode=print:key=lavfi.freezedetect.freeze_start" + meta + ",metadata=mode=print:key=lavfi.freezedetect.freeze_end" + meta
+		"metadata=mode=print:key=lavfi.freezedetect.freeze_start" + meta + ",metadata=mode=print:key=lavfi.freezedetect.freeze_end" + meta +
+		",nullsink;[main]null"
 	if vf := filters(args, "-vf"); vf != wantVF {
 		t.Errorf("-vf\n%s\nwant\n%s", vf, wantVF)
 	}
@@ -46,8 +47,16 @@ func TestAlarmFilters(t *testing.T) {
 	vaapi := ch
 	vaapi.Video.Encoder, vaapi.Video.VAAPIDevice = profiles.EncoderVAAPI, "/dev/dri/renderD128"
 	args, _ = Args(vaapi)
-	if vf := filters(args, "-vf"); !strings.HasSuffix(vf, "freeze_end"+meta+",hwupload") {
-		t.Errorf("vaapi -vf %s: want the alarms before hwupload", vf)
+	if vf := filters(args, "-vf"); !strings.HasSuffix(vf, "freeze_end"+meta+",nullsink;[main]hwupload") {
+		t.Errorf("vaapi -vf %s: want the alarms split off before hwupload", vf)
+	}
+	for fps, step := range map[int]string{1: "framestep=1", 10: "framestep=2", 30: "framestep=6", 60: "framestep=12"} {
+		p := ch
+		p.Video.FPS = fps
+		args, _ = Args(p)
+		if vf := filters(args, "-vf"); !strings.Contains(vf, "[alarms]"+step+",") {
+			t.Errorf("%d fps: -vf %s, want %s: about 5 pictures a second", fps, vf, step)
+		}
 	}
 
 	off := ch

@@ -4,7 +4,6 @@ package supervisor
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -56,7 +55,7 @@ func Args(ch profiles.Channel) ([]string, error) {
 	args = append(args, in.args...)
 
 	args = append(args, "-map", in.video)
-	args = append(args, videoArgs(ch.Video, in, videoAlarmFilters(ch.Alarms))...)
+	args = append(args, videoArgs(ch.Video, in, videoAlarmFilters(ch.Alarms, ch.Video.FPS))...)
 	if in.audio != "" {
 		args = append(args, "-map", in.audio)
 		args = append(args, audioArgs(ch.Audio, audioAlarmFilters(ch.Alarms))...)
@@ -120,21 +119,26 @@ func inputArgs(ch profiles.Channel) (input, error) {
 	return in, nil
 }
 
-// videoArgs returns the video encoder's part: filters (normalize's, then the alarms' detect,
-// on the picture as the channel has it, before it goes to the GPU), encoder and its settings.
-// Every encoder gets a regular GOP (a keyframe every gop seconds, none in between for a scene
-// cut), no B-frames, and a constant bitrate capped by a two-second buffer. A copied stream is
-// not decoded: it has no filters, and no alarms.
+// videoArgs returns the video encoder's part: filters, encoder and its settings. The filters
+// are normalize's, and the alarms' checks (detect, see videoAlarmFilters) on a branch split off
+// at their end, before the upload to the GPU: the picture as the channel has it, and frames the
+// checks drop leave the encoder's alone. Every encoder gets a regular GOP (a keyframe every gop
+// seconds, none in between for a scene cut), no B-frames, and a constant bitrate capped by a
+// two-second buffer. A copied stream is not decoded: it has no filters, and no alarms.
 func videoArgs(v profiles.Video, in input, detect []string) []string {
 	if v.Encoder == profiles.EncoderCopy {
 		return []string{"-c:v", "copy"}
 	}
 	var args []string
 	vf := normalize(v, in)
-	if n := len(vf); n > 0 && vf[n-1] == "hwupload" {
-		vf = slices.Insert(vf, n-1, detect...)
-	} else {
-		vf = append(vf, detect...)
+	if len(detect) > 0 {
+		last := "null"
+		if n := len(vf); n > 0 && vf[n-1] == "hwupload" {
+			vf, last = vf[:n-1], "hwupload"
+		}
+		graph := strings.Join(append(vf, "split[main][alarms]"), ",") +
+			";[alarms]" + strings.Join(detect, ",") + ",nullsink;[main]" + last
+		vf = []string{graph}
 	}
 	if len(vf) > 0 {
 		args = append(args, "-vf", strings.Join(vf, ","))
