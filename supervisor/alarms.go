@@ -120,7 +120,11 @@ func (d *detector) line(s string, now time.Time) bool {
 	defer d.mu.Unlock()
 	switch key {
 	case keyBlackStart:
-		d.blackSince = now
+		// A filter graph made anew mid-run (the input's size changed) marks a black picture
+		// that lasts as a new start: the black goes on.
+		if d.blackSince.IsZero() {
+			d.blackSince = now
+		}
 	case keyBlackEnd:
 		d.blackSince = time.Time{}
 	case keyFreezeStart:

@@ -90,7 +90,8 @@ func TestDetectorLines(t *testing.T) {
 	}{
 		{0, nil, []string{}},
 		{1, []string{"frame:25   pts:1000000 pts_time:1", "lavfi.black_start=1"}, []string{}},
-		{5.9, nil, []string{}},
+		// a filter graph made anew (the input's size changed) marks the black again: it goes on
+		{5.9, []string{"frame:0    pts:180000  pts_time:2", "lavfi.black_start=2"}, []string{}},
 		{6, nil, []string{"black"}},
 		// black stands still too: one alarm
 		{11, []string{"frame:250  pts:10000000 pts_time:10", "lavfi.freezedetect.freeze_start=1"}, []string{"black"}},
