@@ -125,6 +125,8 @@ type Channel struct {
 	SlateAfter Duration `toml:"slate_after"`
 	// Slate is what goes on air when no input works: [slate], or slate = "off".
 	Slate Slate `toml:"slate"`
+	// Alarms are the content checks of the input on air: [alarms], or alarms = "off".
+	Alarms Alarms `toml:"alarms"`
 
 	Video        Video         `toml:"video"`
 	Audio        Audio         `toml:"audio"`
@@ -164,6 +166,31 @@ type Slate struct {
 	Image string `toml:"image"`
 	// Text is the card's line under the channel's name. Default "Back soon".
 	Text string `toml:"text"`
+}
+
+// Alarms are a channel's content checks: ffmpeg's blackdetect, freezedetect and silencedetect
+// in the encoding graph of each of its inputs (not the slate's), which say when the picture is
+// black, when it stands still, and when the sound is silent. A stream copied through (encoder
+// "copy") is not decoded: its video, or its audio, has no alarms.
+type Alarms struct {
+	// Off runs none of the checks (alarms = "off").
+	Off bool `toml:"-"`
+	// BlackAfter is how long the picture must be black before the black alarm. Default 5s.
+	BlackAfter Duration `toml:"black_after"`
+	// BlackThreshold is the luma (0 to 1 of the limited range) under which a pixel is black
+	// (blackdetect's pix_th); BlackRatio the share of the picture's pixels that must be black
+	// (its picture_black_ratio_th). Defaults 0.10 and 0.98.
+	BlackThreshold float64 `toml:"black_threshold"`
+	BlackRatio     float64 `toml:"black_ratio"`
+	// FrozenAfter is how long the picture must stand still before the frozen alarm. Default 10s.
+	FrozenAfter Duration `toml:"frozen_after"`
+	// FrozenNoise is the difference between two pictures under which they are the same
+	// (freezedetect's n). Default -60dB.
+	FrozenNoise Level `toml:"frozen_noise"`
+	// SilentAfter is how long the sound must be silent before the silent alarm. Default 10s.
+	SilentAfter Duration `toml:"silent_after"`
+	// SilentLevel is the level under which sound is silence (silencedetect's n). Default -60dB.
+	SilentLevel Level `toml:"silent_level"`
 }
 
 // Source says what ffmpeg captures. Which keys apply depends on Kind; the others stay zero.

@@ -329,8 +329,15 @@ func abs(n int) int { return max(n, -n) }
 // two neighbours that turn a into b (optimal string alignment distance): "vidoe" is one from
 // "video".
 func editDistance(a, b string) int {
-	// rows i-2, i-1 and i of the table
-	pp, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	// rows i-2, i-1 and i of the table, on the stack for a known key (they are short): a file of
+	// many unknown keys compares each with every known key of its length
+	var buf [3 * 32]int
+	n := len(b) + 1
+	rows := buf[:]
+	if 3*n > len(buf) {
+		rows = make([]int, 3*n)
+	}
+	pp, prev, cur := rows[:n], rows[n:2*n], rows[2*n:3*n]
 	for j := range prev {
 		prev[j] = j
 	}

@@ -67,6 +67,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d.ffmpeg(ff, &ch.FFmpeg)
 	d.checkSourceFits(&ch, source, video, audio, ff, backups)
 	d.slate(root, &ch.Slate)
+	d.alarms(root, &ch)
 	fillDefaults(&ch)
 	d.checkDevices(&ch, append([]*table{source}, backups...))
 	if timingsRight {

@@ -40,6 +40,8 @@ func TestDecodeChannelDefaults(t *testing.T) {
 		ReturnAfter:   Duration(10 * time.Second),
 		SlateAfter:    Duration(10 * time.Second),
 		Slate:         Slate{Text: "Back soon"},
+		Alarms: Alarms{BlackAfter: Duration(5 * time.Second), BlackThreshold: 0.10, BlackRatio: 0.98,
+			FrozenAfter: Duration(10 * time.Second), FrozenNoise: -60, SilentAfter: Duration(10 * time.Second), SilentLevel: -60},
 		Video: Video{
 			Encoder: "libx264",
 			Preset:  "veryfast",

@@ -16,7 +16,8 @@ type Changes struct {
 	// Removed channels are stopped.
 	Removed []Channel
 	// Restart channels changed what the source's ffmpeg does ([source], [video], [audio],
-	// [ffmpeg]): their ffmpeg is stopped and started again.
+	// [ffmpeg], [alarms], whose filters are in its encoding graph): their ffmpeg is stopped and
+	// started again.
 	Restart []Channel
 	// Retarget channels changed their destinations, backups, slate or failover timings, and
 	// not what the source's ffmpeg does: the channel's owner takes the new version while it
@@ -108,15 +109,15 @@ func SameSource(a, b Source) bool {
 
 // Changed says what differs between two versions of a channel, for the log of a reload: one
 // "key old → new" per setting ("video.bitrate 2500k → 800k", "backup 1.url ..."), the backups
-// added (+), removed (-) or of another kind (~) by position, the slate turned off or on, and
-// the destinations added (+), removed (-) and changed (~). Passwords never show; lists say only
-// that they changed.
+// added (+), removed (-) or of another kind (~) by position, the slate turned off or on, the
+// alarms turned off or on, and the destinations added (+), removed (-) and changed (~).
+// Passwords never show; lists say only that they changed.
 func Changed(was, is Channel) []string {
 	var out []string
 	ov, nv := reflect.ValueOf(was), reflect.ValueOf(is)
 	for i := range ov.NumField() {
 		section := ov.Type().Field(i).Tag.Get("toml")
-		if ov.Field(i).Kind() != reflect.Struct || section == "-" || section == "slate" {
+		if ov.Field(i).Kind() != reflect.Struct || section == "-" || section == "slate" || section == "alarms" {
 			continue
 		}
 		out = append(out, changedKeys(section, ov.Field(i), nv.Field(i))...)
@@ -131,6 +132,15 @@ func Changed(was, is Channel) []string {
 			out = append(out, "slate on")
 		}
 		out = append(out, changedKeys("slate", reflect.ValueOf(was.Slate), reflect.ValueOf(is.Slate))...)
+	}
+	switch {
+	case was.Alarms == is.Alarms:
+	case is.Alarms.Off:
+		out = append(out, "alarms off")
+	case was.Alarms.Off:
+		out = append(out, "alarms on")
+	default:
+		out = append(out, changedKeys("alarms", reflect.ValueOf(was.Alarms), reflect.ValueOf(is.Alarms))...)
 	}
 	before := make(map[string]Destination, len(was.Destinations))
 	for _, d := range was.Destinations {

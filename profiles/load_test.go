@@ -200,7 +200,7 @@ func TestLoadExample(t *testing.T) {
 		Hold:          Duration(time.Second),
 		Source:        Source{Kind: "testsrc"},
 		FailoverAfter: Duration(3 * time.Second), ReturnAfter: Duration(10 * time.Second), SlateAfter: Duration(10 * time.Second),
-		Slate: Slate{Text: "Back soon"},
+		Slate: Slate{Text: "Back soon"}, Alarms: DefaultAlarms(),
 		Video: Video{
 			Encoder: "libx264", Preset: "veryfast", Profile: "high", Bitrate: 2_500_000, GOP: Duration(2 * time.Second),
 			Size: Size{Width: 1280, Height: 720}, FPS: 25,

@@ -105,3 +105,23 @@ func (s *Size) UnmarshalText(text []byte) error {
 	}
 	return fmt.Errorf("invalid size %q (want WIDTHxHEIGHT, e.g. \"1280x720\")", text)
 }
+
+// Level is a sound or picture difference level in dB (below full scale), written "-60dB".
+type Level float64
+
+// String returns the level as ffmpeg's filters take it: "-60dB".
+func (l Level) String() string { return strconv.FormatFloat(float64(l), 'f', -1, 64) + "dB" }
+
+// MarshalText implements encoding.TextMarshaler.
+func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText reads "-60dB", or "-60".
+func (l *Level) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	x, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "dB")), 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return fmt.Errorf("invalid level %q (want dB below full scale, e.g. \"-60dB\")", s)
+	}
+	*l = Level(x)
+	return nil
+}

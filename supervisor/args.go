@@ -55,10 +55,10 @@ func Args(ch profiles.Channel) ([]string, error) {
 	args = append(args, in.args...)
 
 	args = append(args, "-map", in.video)
-	args = append(args, videoArgs(ch.Video, in)...)
+	args = append(args, videoArgs(ch.Video, in, videoAlarmFilters(ch.Alarms, ch.Video.FPS))...)
 	if in.audio != "" {
 		args = append(args, "-map", in.audio)
-		args = append(args, audioArgs(ch.Audio)...)
+		args = append(args, audioArgs(ch.Audio, audioAlarmFilters(ch.Alarms))...)
 	}
 	args = append(args, ch.FFmpeg.ExtraOutputArgs...)
 	return append(args, outputArgs...), nil
@@ -119,15 +119,28 @@ func inputArgs(ch profiles.Channel) (input, error) {
 	return in, nil
 }
 
-// videoArgs returns the video encoder's part: filters, encoder and its settings. Every encoder
-// gets a regular GOP (a keyframe every gop seconds, none in between for a scene cut), no
-// B-frames, and a constant bitrate capped by a two-second buffer.
-func videoArgs(v profiles.Video, in input) []string {
+// videoArgs returns the video encoder's part: filters, encoder and its settings. The filters
+// are normalize's, and the alarms' checks (detect, see videoAlarmFilters) on a branch split off
+// at their end, before the upload to the GPU: the picture as the channel has it, and frames the
+// checks drop leave the encoder's alone. Every encoder gets a regular GOP (a keyframe every gop
+// seconds, none in between for a scene cut), no B-frames, and a constant bitrate capped by a
+// two-second buffer. A copied stream is not decoded: it has no filters, and no alarms.
+func videoArgs(v profiles.Video, in input, detect []string) []string {
 	if v.Encoder == profiles.EncoderCopy {
 		return []string{"-c:v", "copy"}
 	}
 	var args []string
-	if vf := normalize(v, in); len(vf) > 0 {
+	vf := normalize(v, in)
+	if len(detect) > 0 {
+		last := "null"
+		if n := len(vf); n > 0 && vf[n-1] == "hwupload" {
+			vf, last = vf[:n-1], "hwupload"
+		}
+		graph := strings.Join(append(vf, "split[main][alarms]"), ",") +
+			";[alarms]" + strings.Join(detect, ",") + ",nullsink;[main]" + last
+		vf = []string{graph}
+	}
+	if len(vf) > 0 {
 		args = append(args, "-vf", strings.Join(vf, ","))
 	}
 	gop := strconv.Itoa(max(1, int(v.GOP.Std().Seconds()*float64(v.FPS))))
@@ -206,14 +219,20 @@ func vaapiProfile(profile string) string {
 	return profile
 }
 
-func audioArgs(a profiles.Audio) []string {
+// audioArgs returns the audio encoder's part, with the alarms' detect filters; a copied stream
+// has neither.
+func audioArgs(a profiles.Audio, detect []string) []string {
 	if a.Encoder == profiles.EncoderCopy {
 		return []string{"-c:a", "copy"}
 	}
-	return []string{
+	var args []string
+	if len(detect) > 0 {
+		args = append(args, "-af", strings.Join(detect, ","))
+	}
+	return append(args,
 		"-c:a", a.Encoder,
 		"-b:a", strconv.FormatInt(int64(a.Bitrate), 10),
 		"-ar", strconv.Itoa(a.SampleRate),
 		"-ac", strconv.Itoa(a.Channels),
-	}
+	)
 }

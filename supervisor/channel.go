@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -32,6 +33,11 @@ type channel struct {
 	// reloads holds the profile reload handed in, not yet applied; its wake also brings an
 	// operator's switch.
 	reloads mailbox[profiles.Channel]
+
+	// alarms are the content alarms of onAirName that the events last told of; owned by the
+	// goroutine.
+	alarms    []string
+	onAirName string
 
 	mu sync.Mutex
 	// fanout is the channel's injector, nil while it cannot start. Set once, by the goroutine.
@@ -103,6 +109,7 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
 	c.sw.f = f
 	defer c.stopInputs()
+	defer c.reportAlarms(time.Now(), true)
 
 	hold := &holder{ctx: ctx, sw: c.sw, log: c.log, f: f, ffmpeg: c.sup.FFmpeg}
 	defer hold.wait()
@@ -116,6 +123,7 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 		case now := <-tick.C:
 			c.decide(ctx, now)
 			hold.check(now, time.Duration(p.Hold))
+			c.reportAlarms(now, false)
 			continue
 		case <-reloads:
 		}
@@ -141,7 +149,45 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 		}
 		p = next
 		c.decide(ctx, time.Now())
+		c.reportAlarms(time.Now(), false)
 	}
+}
+
+// reportAlarms tells the supervisor's OnEvent, and the log, of the changes of the channel's
+// alarms (those of the input on air) since the last call; stopping clears them all. The alarms
+// come up at their filters' pace and are looked at on the channel's tick: an event comes at
+// most holdTick after its alarm.
+func (c *channel) reportAlarms(now time.Time, stopping bool) {
+	on, alarms := "stopped", []string{}
+	if !stopping {
+		on, alarms = c.onAirAlarms(now)
+	}
+	for _, e := range alarmEvents(c.name, c.alarms, c.onAirName, alarms, on) {
+		if e.Kind == event.AlarmRaised {
+			c.log.Warn("content alarm raised", "alarm", e.Alarm, "input", on)
+		} else {
+			c.log.Info("content alarm cleared", "alarm", e.Alarm, "cause", e.Cause)
+		}
+		c.sup.OnEvent.Emit(e)
+	}
+	c.alarms, c.onAirName = alarms, on
+}
+
+// onAirAlarms returns the name of the input on air (as Status.OnAir) and its alarms: none for
+// the slate and the hold, which are the channel's own.
+func (c *channel) onAirAlarms(now time.Time) (string, []string) {
+	sw := c.sw
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	switch {
+	case sw.onAir == nil && sw.onAirOnce:
+		return "hold", []string{}
+	case sw.onAir == nil:
+		return "none", []string{}
+	case sw.onAir == sw.slate:
+		return sw.onAir.name, []string{}
+	}
+	return sw.onAir.name, sw.onAir.enc.detect.raised(now)
 }
 
 // decide applies the switcher's rules and starts and stops the inputs they say.
@@ -248,6 +294,7 @@ func (c *channel) status() Status {
 	}
 	st := base.enc.Status()
 	st.Starts, st.Stalls, st.DemuxErrors = sw.gone.starts, sw.gone.stalls, sw.gone.demuxErrors
+	st.Alarms = []string{}
 	for _, fd := range sw.all() {
 		in := fd.enc.Status()
 		st.Starts += in.Starts
@@ -255,7 +302,10 @@ func (c *channel) status() Status {
 		st.DemuxErrors += in.DemuxErrors
 		is := InputStatus{Name: fd.name, Kind: fd.kind, State: in.State, Since: in.Since, PID: in.PID,
 			Starts: in.Starts, Frames: in.Frames, LastCause: in.LastCause, Cause: in.Cause,
-			LastCauseAt: in.LastCauseAt, RetryAt: in.RetryAt}
+			LastCauseAt: in.LastCauseAt, RetryAt: in.RetryAt, Alarms: in.Alarms}
+		if fd == sw.onAir && fd != sw.slate {
+			st.Alarms = in.Alarms
+		}
 		if !fd.running() && is.State != StateError {
 			is.State, is.PID, is.RetryAt = StateStandby, 0, time.Time{}
 		}

@@ -56,6 +56,9 @@ type encoder struct {
 	// came; owned by Run's goroutine.
 	firstFrame, lastFrame time.Time
 
+	// detect keeps what the running ffmpeg's alarm filters said.
+	detect detector
+
 	status      atomic.Pointer[Status]
 	publishMu   sync.Mutex // serializes publish
 	frames      atomic.Uint64
@@ -166,6 +169,7 @@ func (e *encoder) Run(ctx context.Context) error {
 		run.redact = Redactor(e.Profile)
 		run.grace = cmp.Or(time.Duration(e.Profile.FFmpeg.StopGrace), DefaultGrace)
 		run.stallTimeout = cmp.Or(time.Duration(e.Profile.FFmpeg.StallTimeout), DefaultStallTimeout)
+		run.alarms = e.Profile.Alarms
 		return nil
 	}
 	ok := prepare() == nil
@@ -258,6 +262,7 @@ func (e *encoder) Status() Status {
 		s = Status{Name: e.Profile.Name, File: e.Profile.File, State: StateStarting}
 	}
 	s.Frames, s.AudioFrames, s.DemuxErrors = e.frames.Load(), e.audioFrames.Load(), e.demuxErrors.Load()
+	s.Alarms = e.detect.raised(time.Now())
 	return s
 }
 
@@ -266,6 +271,7 @@ type runSpec struct {
 	args                []string
 	redact              func(string) string
 	grace, stallTimeout time.Duration
+	alarms              profiles.Alarms
 }
 
 // runOnce starts ffmpeg, pumps its output until it ends, stalls or ctx ends, and reaps it. It
@@ -277,7 +283,11 @@ func (e *encoder) runOnce(ctx context.Context, run runSpec) (cause string, err e
 		return classify(err, nil, nil), err
 	}
 	onProgress := func(pr Progress) { e.publish(func(s *Status) { s.Progress = pr }) }
-	p, err := startProcess(bin, run.args, run.redact, e.Logger, onProgress)
+	// A run's alarms are its own: its filters start afresh, and an input that does not run
+	// shows nothing.
+	e.detect.reset(run.alarms)
+	defer e.detect.reset(profiles.Alarms{})
+	p, err := startProcess(bin, run.args, run.redact, e.Logger, onProgress, &e.detect)
 	if err != nil {
 		return "exited", fmt.Errorf("starting ffmpeg: %w", err)
 	}

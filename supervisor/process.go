@@ -44,8 +44,9 @@ type process struct {
 // it spawned, and on Linux a SIGKILL (Pdeathsig) when liveinject dies without stopping it.
 //
 // Lines of ffmpeg's -progress output (key=value) are not kept: they are gathered into a Progress
-// given to onProgress at the end of each block.
-func startProcess(bin string, args []string, redact func(string) string, log *slog.Logger, onProgress func(Progress)) (*process, error) {
+// given to onProgress at the end of each block. Nor are the alarm filters' lines: they go to
+// detect, if not nil.
+func startProcess(bin string, args []string, redact func(string) string, log *slog.Logger, onProgress func(Progress), detect *detector) (*process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
 	go func() {
 		// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
-		p.readStderr(rawio.NewReader(errR), redact, log, onProgress)
+		p.readStderr(rawio.NewReader(errR), redact, log, onProgress, detect)
 		errR.Close()
 		waitExited(cmd.Process.Pid)
 		p.signalMu.Lock()
@@ -89,7 +90,7 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // readStderr splits on \r as well as \n: ffmpeg rewrites its status line with \r.
-func (p *process) readStderr(r io.Reader, redact func(string) string, log *slog.Logger, onProgress func(Progress)) {
+func (p *process) readStderr(r io.Reader, redact func(string) string, log *slog.Logger, onProgress func(Progress), detect *detector) {
 	var pr Progress
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64*1024)
@@ -111,6 +112,9 @@ func (p *process) readStderr(r io.Reader, redact func(string) string, log *slog.
 			if strings.HasPrefix(line, "progress=") && onProgress != nil {
 				onProgress(pr)
 			}
+			continue
+		}
+		if detect != nil && detect.line(line, time.Now()) {
 			continue
 		}
 		log.Debug("ffmpeg", "line", line)

@@ -52,7 +52,7 @@ func TestExitErrorNamesSignal(t *testing.T) {
 		{syscall.SIGKILL, "ffmpeg killed by SIGKILL"},
 		{syscall.SIGTERM, "ffmpeg killed by SIGTERM"},
 	} {
-		p, err := startProcess(os.Args[0], nil, func(s string) string { return s }, slog.New(slog.DiscardHandler), nil)
+		p, err := startProcess(os.Args[0], nil, func(s string) string { return s }, slog.New(slog.DiscardHandler), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestExitErrorNamesSignal(t *testing.T) {
 // that other process here: it must live on.
 func TestNoSignalAfterReap(t *testing.T) {
 	t.Setenv("FAKE_FFMPEG", "orphan")
-	p, err := startProcess(os.Args[0], nil, func(s string) string { return s }, slog.New(slog.DiscardHandler), nil)
+	p, err := startProcess(os.Args[0], nil, func(s string) string { return s }, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,8 @@ const sourceSlate = "slate"
 func slateProfile(ch profiles.Channel) profiles.Channel {
 	ch.Source = profiles.Source{Kind: sourceSlate}
 	ch.Backups = nil
+	// The slate is the channel's own picture and silence, black or still by design: no alarms.
+	ch.Alarms = profiles.Alarms{Off: true}
 	if ch.Video.Encoder == profiles.EncoderCopy {
 		ch.Video = slateVideo
 	}

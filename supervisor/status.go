@@ -61,6 +61,10 @@ type Status struct {
 	// air gave no frame for failover_after, or a reload removed it), SwitchReturned (an
 	// earlier input worked again), SwitchManual (an operator's switch).
 	Switches map[string]uint64
+	// Alarms are the content alarms of the input on air (see profiles.Alarms): AlarmBlack,
+	// AlarmFrozen, AlarmSilent, sorted; empty, not nil, when none is up, and while the slate or
+	// the hold is on air (the channel's own picture and silence are not its camera's).
+	Alarms []string
 	// Inputs are the channel's inputs in order: the source, the backups, the slate.
 	Inputs []InputStatus
 	// Destinations are the injector's figures, one per destination.
@@ -97,6 +101,9 @@ type InputStatus struct {
 	LastCause, Cause string
 	LastCauseAt      time.Time
 	RetryAt          time.Time
+	// Alarms are the content alarms of the input's picture and sound, on air or not (see
+	// Status.Alarms); empty, not nil, when none is up.
+	Alarms []string
 }
 
 // setCause records why ffmpeg ended, or why the profile cannot run: full in LastCause, in a few

@@ -11,9 +11,10 @@ import (
 	"github.com/liveinject/liveinject/supervisor"
 )
 
-// serveHealth answers 200 "ok" while every channel runs and every destination records and is not
-// unverified (its server plays it back, a check is under way, or none is made), and 503 with one
-// line for each that does not. A box with no profile at all is healthy: nothing on it fails.
+// serveHealth answers 200 "ok" while every channel runs, with no content alarm, and every
+// destination records and is not unverified (its server plays it back, a check is under way, or
+// none is made), and 503 with one line for each that does not. A box with no profile at all is
+// healthy: nothing on it fails.
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	// Before the supervisor has started them, the channels are not in its status yet: a box that
@@ -73,6 +74,10 @@ func unhealthy(channels []supervisor.Status) []string {
 		if c.OnAir == "slate" {
 			problem("channel "+c.Name, "slate on air", failingInputs(c))
 		}
+		// Viewers see black, or a still picture, or hear nothing, while every part runs.
+		for _, a := range c.Alarms {
+			problem("channel "+c.Name, "alarm "+a, alarmText[a]+" on "+c.OnAir)
+		}
 		for _, d := range c.Destinations {
 			switch {
 			case d.State != inject.StateRecording:
@@ -85,6 +90,13 @@ func unhealthy(channels []supervisor.Status) []string {
 		}
 	}
 	return out
+}
+
+// alarmText says what each content alarm means, for /healthz and the status command.
+var alarmText = map[string]string{
+	supervisor.AlarmBlack:  "the picture is black",
+	supervisor.AlarmFrozen: "the picture stands still",
+	supervisor.AlarmSilent: "the sound is silent",
 }
 
 // failingInputs says why each input of c but the slate does not run: "no input works: source:

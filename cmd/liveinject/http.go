@@ -228,6 +228,9 @@ type channelReport struct {
 	Switches     switchesReport      `json:"switches"`
 	Inputs       []inputReport       `json:"inputs"`
 	Destinations []destinationReport `json:"destinations"`
+	// Alarms are the content alarms of the input on air: "black", "frozen", "silent"; empty
+	// when none is up, and while the slate or the hold is on air.
+	Alarms []string `json:"alarms"`
 }
 
 // switchesReport counts the changes of a channel's input on air, by reason.
@@ -250,6 +253,7 @@ type inputReport struct {
 	LastCause    string     `json:"last_cause"`
 	LastCauseAt  *time.Time `json:"last_cause_at"`
 	RetryAt      *time.Time `json:"retry_at"` // set in state backoff
+	Alarms       []string   `json:"alarms"`   // its content alarms, on air or not
 }
 
 // progressReport is what the running ffmpeg last reported of its encoding; zero when none runs.
@@ -368,11 +372,12 @@ func (s *httpServer) report() statusReport {
 		cr.OnAir, cr.OnAirSince, cr.Mode, cr.Forced = c.OnAir, timeOrNull(c.OnAirSince), c.Mode, c.Forced
 		cr.Switches = switchesReport{Failed: c.Switches[supervisor.SwitchFailed],
 			Returned: c.Switches[supervisor.SwitchReturned], Manual: c.Switches[supervisor.SwitchManual]}
+		cr.Alarms = append([]string{}, c.Alarms...)
 		cr.Inputs = make([]inputReport, len(c.Inputs))
 		for i, in := range c.Inputs {
 			cr.Inputs[i] = inputReport{Name: in.Name, Kind: in.Kind, State: in.State, Since: timeOrNull(in.Since),
 				FFmpegPID: in.PID, FFmpegStarts: in.Starts, Frames: in.Frames, Cause: in.Cause,
-				LastCause: in.LastCause, LastCauseAt: timeOrNull(in.LastCauseAt)}
+				LastCause: in.LastCause, LastCauseAt: timeOrNull(in.LastCauseAt), Alarms: append([]string{}, in.Alarms...)}
 			if in.State == supervisor.StateBackoff {
 				cr.Inputs[i].RetryAt = timeOrNull(in.RetryAt)
 			}

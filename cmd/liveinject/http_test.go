@@ -117,7 +117,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 		hasKeys(t, "status", raw, "version", "revision", "started", "uptime_seconds", "channels", "relay", "profile_errors")
 		ch := raw["channels"].([]any)[0].(map[string]any)
 		hasKeys(t, "channel", ch, "name", "file", "state", "since", "state_seconds", "ffmpeg_pid", "ffmpeg_starts",
-			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_cause_at", "last_stderr", "retry_at", "destinations")
+			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_cause_at", "last_stderr", "retry_at", "destinations", "alarms")
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
 			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
@@ -161,6 +161,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			{"liveinject_channel_frames_total", dto.MetricType_COUNTER, chLabels, positive},
 			{"liveinject_channel_fps", dto.MetricType_GAUGE, chLabels, nil},
 			{"liveinject_channel_speed", dto.MetricType_GAUGE, chLabels, nil},
+			{"liveinject_channel_alarm", dto.MetricType_GAUGE, map[string]string{"channel": "test", "alarm": "black"}, is(0)},
 			{"liveinject_destination_up", dto.MetricType_GAUGE, destLabels, is(1)},
 			{"liveinject_destination_packets_sent_total", dto.MetricType_COUNTER, destLabels, positive},
 			{"liveinject_destination_packets_dropped_total", dto.MetricType_COUNTER, destLabels, nil},

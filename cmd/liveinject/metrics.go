@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type collector struct {
 	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
 	verified, verifyState, serverDelay                                      *prometheus.Desc
 	relayReaders, relayPackets                                              *prometheus.Desc
+	alarm                                                                   *prometheus.Desc
 }
 
 // The states of channel_state and destination_state: every one is exported, 1 for the current.
@@ -36,6 +38,8 @@ var (
 	verifyStates = []string{inject.VerifyOff, inject.VerifyChecking, inject.VerifyVerified, inject.VerifyUnverified}
 	// switchReasons are those of input_switches_total: every one is exported, 0 before the first.
 	switchReasons = []string{supervisor.SwitchFailed, supervisor.SwitchReturned, supervisor.SwitchManual}
+	// alarms are those of channel_alarm: every one is exported, 1 while it is up.
+	alarms = []string{supervisor.AlarmBlack, supervisor.AlarmFrozen, supervisor.AlarmSilent}
 )
 
 func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
@@ -89,6 +93,8 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
+
+		alarm: desc("channel_alarm", "1 while the content alarm (black: the picture is black, frozen: it stands still, silent: the sound is silent) is up on the channel's input on air, 0 otherwise.", "channel", "alarm"),
 	}
 }
 
@@ -102,6 +108,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
 		c.verified, c.verifyState, c.serverDelay,
 		c.relayReaders, c.relayPackets,
+		c.alarm,
 	}
 }
 
@@ -147,6 +154,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.onAir, one(s.OnAir == "hold"), s.Name, "hold")
 		for _, reason := range switchReasons {
 			counter(c.inputSwitches, s.Switches[reason], s.Name, reason)
+		}
+		for _, a := range alarms {
+			gauge(c.alarm, one(slices.Contains(s.Alarms, a)), s.Name, a)
 		}
 		gauge(c.fps, s.Progress.FPS, s.Name)
 		gauge(c.speed, s.Progress.Speed, s.Name)

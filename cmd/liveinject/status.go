@@ -166,6 +166,10 @@ func printStatus(w io.Writer, r *statusReport) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d/%d ok\t%s\n", c.Name, c.State, onAir(c), seconds(c.StateSeconds),
 			c.Progress.FPS, c.Frames, recording, len(c.Destinations), lastError(c))
+		// the content alarms, under their channel: what viewers of the input on air get
+		for _, a := range c.Alarms {
+			fmt.Fprintf(tw, "  alarm\t%s\t%s\t\t\t\t\t%s\n", a, c.OnAir, alarmText[a])
+		}
 		// the inputs that fail, under their channel: what an operator checks when a backup or
 		// the slate is on air. While none is, the channel's line is its source's.
 		shown := c.OnAir

@@ -39,11 +39,15 @@ function bytes(n) {
   return (i ? n.toFixed(1) : n) + " " + units[i];
 }
 
-// The colour of a channel's light: green running, amber holding, on a backup or waiting to
-// restart, red error or the slate on air (no input works), grey stopped.
+// The colour of a channel's light: green running, amber holding, on a backup, waiting to
+// restart, or a still picture or silence on air, red error, the slate on air (no input works)
+// or a black picture, grey stopped.
 function channelLight(c) {
   if (c.state === "running" && c.holding_since) return ["amber", "holding"];
   if (c.state === "running" && c.on_air === "slate") return ["red", "slate on air"];
+  // a content alarm: everything runs, and viewers see black or a still picture, or hear nothing
+  const alarms = c.alarms || [];
+  if (c.state === "running" && alarms.length) return [alarms.includes("black") ? "red" : "amber", alarms.join(", ")];
   if (c.state === "running" && (c.on_air || "").startsWith("backup")) return ["amber", "on " + c.on_air];
   switch (c.state) {
     case "running": return ["green", "running"];
@@ -132,6 +136,8 @@ function newCard(name) {
   const onairFor = el("span", "muted onair-for");
   onair.append(el("span", "muted", "on air "), onairInput, manual, onairFor);
   const inputs = el("p", "inputs");
+  // the content alarms of the input on air, each with what to check
+  const alarms = el("div", "alarms");
 
   const picture = el("div", "picture");
   const img = el("img");
@@ -169,9 +175,9 @@ function newCard(name) {
   switcher.addEventListener("click", () => switchInput(name, target.value, switcher, note));
 
   const dests = el("ul", "dests");
-  card.append(head, onair, picture, figures, counts, cause, inputs, actions, dests);
+  card.append(head, onair, alarms, picture, figures, counts, cause, inputs, actions, dests);
   const c = { card, light, state, img, none, fps, kbps, restarts, stalls, pid, cause, dests, note, thumbAt: 0,
-    onairInput, manual, onairFor, inputs, target };
+    onairInput, manual, onairFor, inputs, target, alarms };
   cards.set(name, c);
   return c;
 }
@@ -252,6 +258,29 @@ function renderOnAir(c, ch, now) {
     c.target.value = names.includes(chosen) ? chosen : "auto";
     c.target.dataset.names = names.join("\n");
   }
+}
+
+// alarmWords say what each content alarm means, and what to check.
+const alarmWords = {
+  black: ["black picture", "check the camera: lens cap, exposure, its cable or link to the capture"],
+  frozen: ["still picture", "the camera or the device upstream may hang: restart it"],
+  silent: ["no sound", "check the microphone: muted, unplugged, the mixer's fader"],
+};
+
+// renderAlarms shows each content alarm of the input on air: a badge, and what to check.
+function renderAlarms(c, ch) {
+  const alarms = ch.alarms || [];
+  const key = alarms.join(",") + "@" + ch.on_air;
+  if (c.alarms.dataset.key === key) return;
+  c.alarms.dataset.key = key;
+  c.alarms.replaceChildren(...alarms.map(a => {
+    const [word, todo] = alarmWords[a] || [a, ""];
+    const row = el("div", "alarm-row");
+    const badge = el("span", "alarm", `${word} on ${ch.on_air}`);
+    badge.dataset.alarm = a;
+    row.append(badge, el("span", "muted", todo));
+    return row;
+  }));
 }
 
 function causeText(c, now) {
@@ -338,6 +367,7 @@ function render(status, history) {
     c.pid.textContent = ch.ffmpeg_pid || "–";
     c.cause.textContent = causeText(ch, now);
     renderOnAir(c, ch, now);
+    renderAlarms(c, ch);
     renderDestinations(c.dests, ch.destinations);
     thumbnail(c, ch.name, nowMs);
   }
