@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -23,6 +24,7 @@ type collector struct {
 	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
 	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
 	relayReaders, relayPackets                                              *prometheus.Desc
+	webhookDeliveries, webhookDropped, webhookQueued, webhookUp, webhookLastSuccess *prometheus.Desc
 }
 
 // The states of channel_state and destination_state: every one is exported, 1 for the current.
@@ -82,6 +84,12 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
+
+		webhookDeliveries:  desc("webhook_deliveries_total", "Tries to deliver an event to the webhook, by result: ok (2xx), failed (no answer, 408, 429, 5xx or a redirect: tried again), rejected (another 4xx: not tried again).", "webhook", "result"),
+		webhookDropped:     desc("webhook_dropped_events_total", "Events the webhook never got: the oldest, dropped when its queue was full, and those still queued when liveinject stopped.", "webhook"),
+		webhookQueued:      desc("webhook_queued_events", "Events waiting for the webhook, the one being tried included.", "webhook"),
+		webhookUp:          desc("webhook_up", "0 from a failed try until a try succeeds, else 1.", "webhook"),
+		webhookLastSuccess: desc("webhook_last_success_timestamp_seconds", "Unix time of the webhook's last delivered event; absent before the first.", "webhook"),
 	}
 }
 
@@ -94,6 +102,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
 		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
 		c.relayReaders, c.relayPackets,
+		c.webhookDeliveries, c.webhookDropped, c.webhookQueued, c.webhookUp, c.webhookLastSuccess,
 	}
 }
 
@@ -171,6 +180,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, p := range c.inst.relay.Paths() {
 			gauge(c.relayReaders, float64(p.Readers), p.Path)
 			counter(c.relayPackets, p.Packets, p.Path)
+		}
+	}
+	if c.inst.webhooks != nil {
+		for _, h := range c.inst.webhooks.Stats() {
+			for _, result := range []string{webhook.ResultOK, webhook.ResultFailed, webhook.ResultRejected} {
+				counter(c.webhookDeliveries, h.Deliveries[result], h.Name, result)
+			}
+			counter(c.webhookDropped, h.Dropped, h.Name)
+			gauge(c.webhookQueued, float64(h.Queued), h.Name)
+			gauge(c.webhookUp, one(h.Up), h.Name)
+			if !h.LastSuccess.IsZero() {
+				gauge(c.webhookLastSuccess, float64(h.LastSuccess.UnixNano())/1e9, h.Name)
+			}
 		}
 	}
 }
