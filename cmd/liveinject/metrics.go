@@ -17,13 +17,13 @@ type collector struct {
 	hist              *history
 	thumbs            *thumbnailer
 
-	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
-	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
-	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
-	onAir, inputSwitches, inputUp                                           *prometheus.Desc
-	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
-	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
-	relayReaders, relayPackets                                              *prometheus.Desc
+	buildInfo, profileErrors, thumbnailDecodes                                      *prometheus.Desc
+	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames              *prometheus.Desc
+	demuxErrors, fps, speed, bitrate, lastFrame, holding, held                      *prometheus.Desc
+	onAir, inputSwitches, inputUp                                                   *prometheus.Desc
+	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes         *prometheus.Desc
+	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds                *prometheus.Desc
+	relayReaders, relayPackets                                                      *prometheus.Desc
 	webhookDeliveries, webhookDropped, webhookQueued, webhookUp, webhookLastSuccess *prometheus.Desc
 }
 
