@@ -8,7 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -392,3 +396,28 @@ func TestInitializeRefuses(t *testing.T) {
 }
 
 func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+// TestSignatureMatchesOpenSSL: the signature is what the README's openssl check computes from
+// the secret file and the body as received.
+func TestSignatureMatchesOpenSSL(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	body := []byte(`{"event":"channel.started","time":"2026-12-04T10:00:00Z","channel":"lobby","seq":1,"host":"box1"}`)
+	if err := os.WriteFile(filepath.Join(dir, "webhook.secret"), []byte("k3y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "body.json"), body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `echo "sha256=$(openssl dgst -sha256 -hmac "$(cat webhook.secret)" < body.json | awk '{print $NF}')"`)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(string(out)), Sign([]byte("k3y"), body); got != want {
+		t.Errorf("openssl says %s, Sign %s", got, want)
+	}
+}
