@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/liveinject/liveinject/internal/event"
@@ -39,7 +40,8 @@ func newHookReceiver(t *testing.T, secret []byte) *hookReceiver {
 		if err != nil {
 			return
 		}
-		if sig := r.Header.Get(webhook.SignatureHeader); !hmac.Equal([]byte(sig), []byte(webhook.Sign(h.secret, data))) {
+		sig := r.Header.Get(webhook.SignatureHeader)
+		if h.secret == nil && sig != "" || h.secret != nil && !hmac.Equal([]byte(sig), []byte(webhook.Sign(h.secret, data))) {
 			h.t.Errorf("signature %q does not match the body %s", sig, data)
 		}
 		var b webhook.Body
@@ -191,4 +193,28 @@ timeout = "1s"
 			}
 		}
 	}
+}
+
+// TestDashboardWebhooksInBrowser: a webhook whose receiver refuses shows in the dashboard, with
+// its queue and its error; one that works does not.
+func TestDashboardWebhooksInBrowser(t *testing.T) {
+	fftest.Require(t)
+	browser := chromium(t)
+	good := newHookReceiver(t, nil)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	refused := gone.URL
+	gone.Close() // nothing listens there any more: tries are refused
+	main := relayAny + httpAnyPort + fmt.Sprintf("[[webhook]]\nurl = %q\n[[webhook]]\nname = \"pager\"\nurl = %q\n", good.srv.URL, refused)
+	r := startRun(t, writeConfig(t, main, "rtsp://{relay}/test.sdp"))
+	waitSent(t, r, 0)
+
+	b := openBrowser(t, browser)
+	b.do("open the dashboard", chromedp.Navigate("http://"+r.inst.httpAddr+"/"))
+	shown := b.poll("the failing webhook", `(() => {
+		const s = document.getElementById("webhooks"), li = s.querySelectorAll("li");
+		return !s.hidden && li.length === 1 && li[0].textContent.startsWith("pager: ") &&
+			li[0].textContent.includes("connection refused") ? li[0].textContent : false;
+	})()`)
+	t.Logf("the dashboard shows: %v", shown)
+	b.screenshot("dashboard-webhooks.png")
 }
