@@ -262,7 +262,8 @@ func TestHungReceiver(t *testing.T) {
 	for range 100_000 {
 		sink.Emit(event.Event{Kind: event.ChannelLive, Channel: "a"})
 	}
-	if took := time.Since(began); took > 2*time.Second {
+	// (a Sink that waited for the receiver would never get here; the bound is for a slow one)
+	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("100000 events took %v to hand over", took)
 	}
 	st := h.Stats()[0]
