@@ -119,3 +119,37 @@ func TestDestinationEventsStall(t *testing.T) {
 		t.Errorf("cause %q", c)
 	}
 }
+
+// TestDestinationEventsHeldBriefly: a name the server holds for two quick tries, as Darwin
+// Streaming Server does for 100 ms after a TEARDOWN, is no failure to tell; held longer, it is.
+func TestDestinationEventsHeldBriefly(t *testing.T) {
+	fr := frames(t, "2")
+	for _, tc := range []struct {
+		refusals int
+		want     []string
+	}{
+		{2, []string{event.DestinationRecording}},
+		{3, []string{event.DestinationFailed, event.DestinationRecording}},
+	} {
+		s := newFakeServer(t, func(s *fakeServer) {
+			s.respond = func(n int, req *base.Request) *base.Response {
+				if n < tc.refusals && req.Method == base.Announce {
+					return &base.Response{StatusCode: base.StatusPreconditionFailed}
+				}
+				return nil
+			}
+		})
+		var log eventLog
+		f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
+			heldRetry: 100 * time.Millisecond, OnEvent: log.sink}
+		if err := f.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		feedFast(t, f, fr)
+		waitState(t, f, 0, StateRecording)
+		f.Close()
+		if got := log.kinds(); !slices.Equal(got, tc.want) || f.Stats()[0].FailedAttempts != uint64(tc.refusals) {
+			t.Errorf("%d refusals (412): events %q, %d failed attempts; want %q", tc.refusals, got, f.Stats()[0].FailedAttempts, tc.want)
+		}
+	}
+}
