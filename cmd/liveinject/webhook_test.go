@@ -218,3 +218,51 @@ func TestDashboardWebhooksInBrowser(t *testing.T) {
 	t.Logf("the dashboard shows: %v", shown)
 	b.screenshot("dashboard-webhooks.png")
 }
+
+// TestRunWebhookReceiverDown: a receiver that answers 503 while the channel starts gets the
+// events queued meanwhile once it answers again, in order. The outage is 3 s and the backoff a
+// tenth of run's (100 ms to 3 s, set through configureWebhooks): a 30 s outage scaled down, as
+// what is tested is the queue across the outage, not its length.
+func TestRunWebhookReceiverDown(t *testing.T) {
+	fftest.Require(t)
+	var mu sync.Mutex
+	down := true
+	good := newHookReceiver(t, nil)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		isDown := down
+		mu.Unlock()
+		if isDown {
+			io.Copy(io.Discard, r.Body) //nolint:errcheck
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		good.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	main := relayAny + httpAnyPort + fmt.Sprintf("[[webhook]]\nurl = %q\n", flaky.URL)
+	r := startRun(t, writeConfig(t, main, "rtsp://{relay}/test.sdp"), func(m *Main) {
+		m.configureWebhooks = func(h *webhook.Hub) { h.RetryMin, h.RetryMax = 100*time.Millisecond, 3*time.Second }
+	})
+	waitSent(t, r, 0)
+	began := time.Now()
+	fftest.WaitFor(t, 10*time.Second, "3 s of outage", func() bool { return time.Since(began) > 3*time.Second })
+	if st := getStatusReport(t, r).Webhooks[0]; st.Up || st.Queued != 2 || st.Deliveries[webhook.ResultFailed] < 3 {
+		t.Errorf("while the receiver is down: %+v, want failing with 2 events queued", st)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	fftest.WaitFor(t, 10*time.Second, "the queued events", func() bool { return len(good.kinds()) == 2 })
+	if got := good.kinds(); !slices.Equal(got, []string{event.ChannelStarted, event.DestinationRecording}) {
+		t.Errorf("events %q", got)
+	}
+	for i, b := range good.bodies() {
+		if b.Seq != uint64(i+1) {
+			t.Errorf("body %d: seq %d", i, b.Seq)
+		}
+	}
+	if st := getStatusReport(t, r).Webhooks[0]; !st.Up || st.Queued != 0 || st.Dropped != 0 {
+		t.Errorf("after: %+v", st)
+	}
+}
