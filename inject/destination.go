@@ -23,6 +23,7 @@ import (
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/backoff"
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/ratelog"
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
@@ -177,6 +178,10 @@ type destination struct {
 	// udpSent and udpBytes count the RTP packets and the bytes written over UDP, by the
 	// destination itself (see udpSession), over all sessions.
 	udpSent, udpBytes atomic.Uint64
+
+	// told is the last of event.DestinationRecording and event.DestinationFailed said (see
+	// tell); owned by the destination's goroutine.
+	told string
 
 	// decodeErrors and lost rate-limit what the clients report, across sessions: a server that
 	// reconnects often does not get a line each time.
@@ -346,10 +351,26 @@ func (d *destination) showStall(waiting int, left, now time.Time) {
 	d.mu.Unlock()
 	if warn != nil {
 		d.log.Warn("destination stalled", "error", warn)
+		d.tell(event.DestinationFailed, warn)
 	}
 	if recovered {
 		d.log.Info("the server reads again: recording")
+		d.tell(event.DestinationRecording, nil)
 	}
+}
+
+// tell says that the destination records, or that it does not (failed, with cause): once when
+// that changes, not at each try; from the destination's goroutine.
+func (d *destination) tell(kind string, cause error) {
+	if d.told == kind {
+		return
+	}
+	d.told = kind
+	e := event.Event{Kind: kind, Channel: d.channel, Destination: d.redacted}
+	if cause != nil {
+		e.Cause = cause.Error()
+	}
+	d.cfg.events.Emit(e)
 }
 
 // recording shows the session that has started to record over protocol ("tcp" or "udp").
@@ -361,6 +382,7 @@ func (d *destination) recording(c *gortsplib.Client, protocol string) {
 	d.recordedAt = d.since
 	d.mu.Unlock()
 	d.setState(StateRecording, nil)
+	d.tell(event.DestinationRecording, nil)
 }
 
 // retryLater shows a failure, in state, until the next try at the time given.
@@ -467,11 +489,13 @@ func (d *destination) run(ctx context.Context) {
 		}
 		var delay time.Duration
 		state := StateBackoff
+		// quiet: a name held briefly, as after a TEARDOWN of ours, is not news
+		quiet := false
 		if held && time.Since(heldSince) < d.cfg.heldFor {
 			// Try again soon, so that viewers get the stream back as soon as it can be had,
 			// and from where this try would have begun: they lose nothing.
 			if heldTries++; heldTries <= 2 {
-				delay = quick.Next()
+				delay, quiet = quick.Next(), true
 			} else {
 				delay = paced.Next()
 			}
@@ -489,6 +513,9 @@ func (d *destination) run(ctx context.Context) {
 			delay, state = max(delay, d.cfg.authRetry), StateAuthFailed
 		}
 		d.retryLater(state, err, time.Now().Add(delay))
+		if !quiet {
+			d.tell(event.DestinationFailed, err)
+		}
 		// The same failure over and over is logged once, until something else happens.
 		if msg := err.Error(); msg != lastLogged {
 			d.log.Warn("destination failed, retrying", "error", err, "retry_in", delay.Round(time.Millisecond))

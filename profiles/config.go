@@ -29,6 +29,10 @@ type Config struct {
 	// Defaults are what every profile starts from.
 	Defaults Defaults `toml:"defaults"`
 
+	// Webhooks are the programs told of what happens to the channels, one [[webhook]] each.
+	// Read at start only.
+	Webhooks []Webhook `toml:"webhook"`
+
 	// Channels are the enabled channels of the profile directory, sorted by name.
 	Channels []Channel `toml:"-"`
 	// Disabled names the profiles with enabled = false, sorted.
@@ -46,6 +50,25 @@ type Defaults struct {
 	// Destinations are templates for the profiles that have no [[destination]] of their own:
 	// "{channel}" in a URL becomes the channel's name.
 	Destinations []Destination `toml:"destination"`
+}
+
+// Webhook is one receiver of events (see package internal/webhook): a JSON POST for each.
+type Webhook struct {
+	// Name names it in logs, metrics and /status. Default: its URL without credentials and
+	// query.
+	Name string `toml:"name"`
+	// URL is where the events go: http:// or https://.
+	URL string `toml:"url"`
+	// SecretFile, when set, holds the key (trailing newline ignored) of the HMAC-SHA256 that
+	// signs each body, read into Secret when the config is loaded; relative to the config
+	// file's directory unless absolute.
+	SecretFile string `toml:"secret_file"`
+	Secret     string `toml:"-"`
+	// Events are the kinds of event it gets ("channel.started"), or families ("channel.*");
+	// empty: every kind.
+	Events []string `toml:"events"`
+	// Timeout bounds each try. Default 10s.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Relay configures the built-in RTSP relay. An empty Listen disables it.

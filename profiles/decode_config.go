@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
+
+	"github.com/liveinject/liveinject/internal/webhook"
 )
 
 // decodeConfig reads the main config file from src, the contents of file. It returns a nil
@@ -56,12 +60,71 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	}
 	d.unknown(defs)
 
+	hooks := map[string]bool{}
+	for _, t := range d.tables(root, "webhook") {
+		cfg.Webhooks = append(cfg.Webhooks, d.webhook(t, hooks))
+	}
+
 	d.unknown(root)
 	d.errs.sortByLine()
 	d.warns.sortByLine()
 	d.errs, d.warns = d.errs.capped(), d.warns.capped()
 	cfg.Warnings = d.warns
 	return cfg, d.errs
+}
+
+// defaultWebhookTimeout bounds a webhook's try when its config does not; maxWebhookTimeout
+// at most: a receiver slower than that is as good as down.
+const (
+	defaultWebhookTimeout = 10 * time.Second
+	maxWebhookTimeout     = time.Minute
+)
+
+// webhook reads a [[webhook]]; seen holds the URLs of those before, and gets its own.
+func (d *decoder) webhook(t *table, seen map[string]bool) Webhook {
+	w := Webhook{Timeout: Duration(defaultWebhookTimeout)}
+	urlPath := d.str(t, "url", &w.URL)
+	switch u, err := url.Parse(w.URL); {
+	case w.URL == "":
+		d.keyErrorf(urlPath, "required: the receiver's http:// or https:// URL")
+	case err != nil || strings.ContainsFunc(w.URL, unicode.IsControl):
+		d.keyErrorf(urlPath, "not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		d.keyErrorf(urlPath, "%s: want an http:// or https:// URL", webhook.DefaultName(w.URL))
+	case u.Host == "":
+		d.keyErrorf(urlPath, "%s: no host", webhook.DefaultName(w.URL))
+	case seen[w.URL]:
+		d.keyErrorf(urlPath, "%s is already a webhook: each event goes to it once", webhook.DefaultName(w.URL))
+	}
+	seen[w.URL] = true
+	namePath := d.str(t, "name", &w.Name)
+	if strings.ContainsFunc(w.Name, unicode.IsControl) || len(w.Name) > 128 {
+		d.keyErrorf(namePath, "want one line of at most 128 bytes")
+	}
+	if w.Name == "" {
+		w.Name = webhook.DefaultName(w.URL)
+	}
+	filePath := d.str(t, "secret_file", &w.SecretFile)
+	if w.SecretFile != "" {
+		secret, err := readSecret(d.relative(w.SecretFile))
+		d.check(filePath, err)
+		w.Secret = secret
+	}
+	eventsPath := d.strs(t, "events", &w.Events)
+	if t.has("events") && w.Events == nil {
+		d.keyErrorf(eventsPath, "empty: leave it out for every event")
+	}
+	for i, e := range w.Events {
+		if err := webhook.CheckEvents([]string{e}); err != nil {
+			d.errorf(eventsPath.index(i), "%s: %v", eventsPath.name(), err)
+		}
+	}
+	timeoutPath := d.text(t, "timeout", &w.Timeout, false)
+	if w.Timeout <= 0 || w.Timeout.Std() > maxWebhookTimeout {
+		d.keyErrorf(timeoutPath, "%v: want more than 0 and at most %v", w.Timeout, maxWebhookTimeout)
+	}
+	d.unknown(t)
+	return w
 }
 
 // decodeHTTP reads [http]. Serving status to other hosts is a choice to make explicitly, with

@@ -113,6 +113,35 @@ session_name = "Lobby"
 	}
 }
 
+func TestDecodeWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "hook.secret")
+	if err := os.WriteFile(secret, []byte("k3y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `[[webhook]]
+url = "https://ops:pw@hooks.example/liveinject?token=t"
+secret_file = "hook.secret"
+events = ["channel.*", "destination.failed"]
+timeout = "3s"
+[[webhook]]
+name = "pager"
+url = "http://127.0.0.1:9/"
+`
+	cfg, errs := decodeConfig(filepath.Join(dir, "c.toml"), []byte(src))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := []Webhook{{
+		Name: "https://hooks.example/liveinject", URL: "https://ops:pw@hooks.example/liveinject?token=t",
+		SecretFile: "hook.secret", Secret: "k3y", Events: []string{"channel.*", "destination.failed"},
+		Timeout: Duration(3 * time.Second),
+	}, {Name: "pager", URL: "http://127.0.0.1:9/", Timeout: Duration(10 * time.Second)}}
+	if !reflect.DeepEqual(cfg.Webhooks, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg.Webhooks, want)
+	}
+}
+
 func TestDecodeConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -213,6 +242,22 @@ func TestDecodeConfigErrors(t *testing.T) {
 		want: []string{
 			`c.toml:2: relay.udp_rtp_address: "x" is not host:port`,
 			`c.toml:3: relay.udp_rtcp_address: ":99999" has no valid port`,
+		},
+	}, {
+		name: "webhooks",
+		src: "[[webhook]]\nurl = \"ftp://h/x\"\nevents = [\"channel.*\",\n \"channel.start\"]\ntimeout = \"0s\"\nsecret_file = \"/nonexistent/s\"\n" +
+			"[[webhook]]\nevents = []\nretries = 3\n" +
+			"[[webhook]]\nurl = \"http://127.0.0.1:1/h\"\n[[webhook]]\nurl = \"http://127.0.0.1:1/h\"\ntimeout = \"2m\"\n",
+		want: []string{
+			`c.toml:2: webhook.url: ftp://h/x: want an http:// or https:// URL`,
+			`c.toml:4: webhook.events: "channel.start" is not an event: want one of channel.started, channel.stopped, channel.holding, channel.live, input.switched, destination.recording, destination.failed, destination.verified, destination.unverified, alarm.raised, alarm.cleared, profile.error, or a family such as "channel.*"`,
+			`c.toml:5: webhook.timeout: 0s: want more than 0 and at most 1m0s`,
+			`c.toml:6: webhook.secret_file: cannot read /nonexistent/s: no such file or directory`,
+			`c.toml:7: webhook.url: required: the receiver's http:// or https:// URL`,
+			`c.toml:8: webhook.events: empty: leave it out for every event`,
+			`c.toml:9: unknown key "webhook.retries"`,
+			`c.toml:13: webhook.url: http://127.0.0.1:1/h is already a webhook: each event goes to it once`,
+			`c.toml:14: webhook.timeout: 2m0s: want more than 0 and at most 1m0s`,
 		},
 	}}
 	for _, tt := range tests {

@@ -315,5 +315,9 @@ func (c *Config) clone() *Config {
 	cp.Defaults.Destinations = slices.Clone(c.Defaults.Destinations)
 	cp.Disabled = slices.Clone(c.Disabled)
 	cp.Warnings = slices.Clone(c.Warnings)
+	cp.Webhooks = slices.Clone(c.Webhooks)
+	for i := range cp.Webhooks {
+		cp.Webhooks[i].Events = slices.Clone(cp.Webhooks[i].Events)
+	}
 	return &cp
 }

@@ -51,14 +51,16 @@ type channel struct {
 func newChannel(ctx context.Context, p profiles.Channel, s *Supervisor) *channel {
 	log := s.Logger.With("channel", p.Name)
 	c := &channel{name: p.Name, log: log, sup: s, sw: newSwitcher(log), done: make(chan struct{})}
+	c.sw.events, c.sw.channel = s.OnEvent, p.Name
 	if s.StateDir != "" {
 		c.stateFile = filepath.Join(s.StateDir, "rtp", p.Name+".json")
 	}
 	c.setInputs(p)
 	// The injector starts here, so that the channel shows its destinations from the start.
 	f := c.newFanout(p)
+	parent := ctx
 	ctx, c.cancel = context.WithCancel(ctx)
-	go c.run(ctx, p, f)
+	go c.run(ctx, parent, p, f)
 	return c
 }
 
@@ -87,7 +89,9 @@ func (c *channel) close() {
 }
 
 // run is the channel's goroutine. f is the channel's injector, nil if it could not start with p.
-func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout) {
+// parent is the Supervisor's context: it ends when liveinject stops, not when the channel is
+// removed.
+func (c *channel) run(ctx, parent context.Context, p profiles.Channel, f *inject.Fanout) {
 	defer close(c.done)
 	reloads := c.reloads.ready()
 	// A channel that cannot start must not take the others down: it waits for a profile that
@@ -106,12 +110,21 @@ func (c *channel) run(ctx context.Context, p profiles.Channel, f *inject.Fanout)
 			f = c.newFanout(p)
 		}
 	}
+	c.sup.OnEvent.Emit(event.Event{Kind: event.ChannelStarted, Channel: c.name})
+	defer func() {
+		// once its destinations are torn down
+		cause := "removed"
+		if parent.Err() != nil {
+			cause = "liveinject stopped"
+		}
+		c.sup.OnEvent.Emit(event.Event{Kind: event.ChannelStopped, Channel: c.name, Cause: cause})
+	}()
 	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
 	c.sw.f = f
 	defer c.stopInputs()
 	defer c.reportAlarms(time.Now(), true)
 
-	hold := &holder{ctx: ctx, sw: c.sw, log: c.log, f: f, ffmpeg: c.sup.FFmpeg}
+	hold := &holder{ctx: ctx, sw: c.sw, log: c.log, f: f, ffmpeg: c.sup.FFmpeg, channel: c.name, events: c.sup.OnEvent}
 	defer hold.wait()
 	c.decide(ctx, time.Now())
 	tick := time.NewTicker(holdTick)

@@ -9,6 +9,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/event"
 )
 
 // How the hold goes: its clock, and how often the held keyframe goes out.
@@ -33,13 +34,22 @@ type holder struct {
 	silenceFor *mpeg4audio.AudioSpecificConfig
 	made       chan []byte
 	wg         sync.WaitGroup
+	// channel and events tell of the hold (see tell); down is what was told last.
+	channel string
+	events  event.Sink
+	down    bool
 }
+
+// eventAfterOff is how long frames must stop before a channel with hold = "off" is said to
+// hold: as long as the default hold.
+const eventAfterOff = time.Second
 
 // check holds, or ends the hold, at time now; after is the profile's hold delay, 0 for none.
 func (h *holder) check(now time.Time, after time.Duration) {
 	// made ahead: a switch of inputs fills its audio's hole with it too (Fanout.SetSilence)
 	h.silenceOf(h.f.AudioConfig())
 	last := h.f.LastLive()
+	h.tell(now, last, after)
 	if after <= 0 || last.IsZero() || now.Sub(last) < after {
 		if !h.since.IsZero() {
 			held := now.Sub(h.since)
@@ -66,6 +76,24 @@ func (h *holder) check(now time.Time, after time.Duration) {
 		h.sw.mu.Unlock()
 		h.log.Info("no frame: holding the last picture", "since", last)
 	}
+}
+
+// tell says once that the channel's frames have stopped for the hold's delay (eventAfterOff
+// without a hold), and once that they come again.
+func (h *holder) tell(now, last time.Time, after time.Duration) {
+	if after <= 0 {
+		after = eventAfterOff
+	}
+	down := !last.IsZero() && now.Sub(last) >= after
+	if down == h.down {
+		return
+	}
+	h.down = down
+	kind := event.ChannelLive
+	if down {
+		kind = event.ChannelHolding
+	}
+	h.events.Emit(event.Event{Kind: kind, Channel: h.channel, Time: now})
 }
 
 // silenceOf returns a silent AAC frame in config cfg, made once per config by ffmpeg in the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -33,6 +34,9 @@ const steadyGap = 2 * time.Second
 type switcher struct {
 	log *slog.Logger
 	f   *inject.Fanout
+	// events hears of the switches of channel's inputs.
+	events  event.Sink
+	channel string
 
 	mu sync.Mutex
 	// feeds are the inputs in order (source, backups), slate the slate (nil with slate =
@@ -149,6 +153,11 @@ func (sw *switcher) putOnAir(fd *feed, now time.Time) {
 	if sw.onAir != nil {
 		from = sw.onAir.name
 	}
+	// an event names the input the channel held after, unless that is fd itself
+	was := from
+	if sw.onAir == nil && sw.last != nil && sw.last != fd {
+		was = sw.last.name
+	}
 	newRun := fd != sw.last || fd.run != sw.lastRun
 	if newRun {
 		sw.f.Discontinuity()
@@ -166,6 +175,11 @@ func (sw *switcher) putOnAir(fd *feed, now time.Time) {
 	}
 	sw.switches[sw.reason]++
 	sw.log.Info("input on air", "input", fd.name, "was", from, "reason", sw.reason, "new_run", newRun)
+	if len(sw.feeds) > 1 || sw.slate != nil {
+		// (an input alone that comes back is told by channel.live)
+		sw.events.Emit(event.Event{Kind: event.InputSwitched, Channel: sw.channel, From: was,
+			To: fd.name, Reason: sw.reason, Time: now})
+	}
 }
 
 // newRun tells that fd's next frame starts a new run of its ffmpeg: its steady count starts

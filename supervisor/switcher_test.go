@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
@@ -102,6 +103,8 @@ type inputsTest struct {
 	dir  string
 	s    *Supervisor
 	logs *fftest.Buffer
+	// events are what the channel told
+	events eventLog
 }
 
 func newInputsTest(t *testing.T, backups int, change func(*profiles.Channel)) (*inputsTest, profiles.Channel) {
@@ -125,7 +128,7 @@ func newInputsTest(t *testing.T, backups int, change func(*profiles.Channel)) (*
 	pids := newPIDTracker()
 	it.s = &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p},
 		Logger:  slog.New(slog.NewTextHandler(it.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnStart: func(_ string, pid int) { pids.add(pid) }}
+		OnStart: func(_ string, pid int) { pids.add(pid) }, OnEvent: it.events.sink}
 	t.Cleanup(func() { pids.assertReaped(t) })
 	runSupervisor(t, it.s)
 	t.Cleanup(func() {
@@ -401,6 +404,11 @@ func TestInputResumesInItsRun(t *testing.T) {
 	}
 	if n := it.input("source").Starts; n != 1 {
 		t.Errorf("the source started %d times, want once", n)
+	}
+	// with no other input, the hold and its end are the news, not a switch
+	fftest.WaitFor(t, 5*time.Second, "live", func() bool { return slices.Contains(it.events.kinds("channel."), event.ChannelLive) })
+	if got := it.events.kinds("channel.", "input."); !slices.Equal(got, []string{event.ChannelStarted, event.ChannelHolding, event.ChannelLive}) {
+		t.Errorf("events %q, want started, holding, live", got)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -194,6 +195,8 @@ type statusReport struct {
 	ProfileErrors []string `json:"profile_errors"`
 	// ConfigWatch is "fsnotify" while edits are seen as they happen, else "polling: WHY".
 	ConfigWatch string `json:"config_watch"`
+	// Webhooks are the [[webhook]] receivers' figures, in the config's order.
+	Webhooks []webhook.Stats `json:"webhooks"`
 }
 
 type channelReport struct {
@@ -324,6 +327,10 @@ func (s *httpServer) report() statusReport {
 		UptimeSeconds: now.Sub(inst.started).Seconds(),
 		Channels:      []channelReport{},
 		ProfileErrors: []string{},
+		Webhooks:      []webhook.Stats{},
+	}
+	if inst.webhooks != nil {
+		r.Webhooks = inst.webhooks.Stats()
 	}
 	if errs := inst.profileErrors.Load(); errs != nil {
 		r.ProfileErrors = append(r.ProfileErrors, *errs...)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -17,15 +18,16 @@ type collector struct {
 	hist              *history
 	thumbs            *thumbnailer
 
-	buildInfo, profileErrors, thumbnailDecodes                              *prometheus.Desc
-	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames      *prometheus.Desc
-	demuxErrors, fps, speed, bitrate, lastFrame, holding, held              *prometheus.Desc
-	onAir, inputSwitches, inputUp                                           *prometheus.Desc
-	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes *prometheus.Desc
-	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds        *prometheus.Desc
-	verified, verifyState, serverDelay                                      *prometheus.Desc
-	relayReaders, relayPackets                                              *prometheus.Desc
-	alarm                                                                   *prometheus.Desc
+	buildInfo, profileErrors, thumbnailDecodes                                      *prometheus.Desc
+	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames              *prometheus.Desc
+	demuxErrors, fps, speed, bitrate, lastFrame, holding, held                      *prometheus.Desc
+	onAir, inputSwitches, inputUp                                                   *prometheus.Desc
+	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes         *prometheus.Desc
+	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds                *prometheus.Desc
+	verified, verifyState, serverDelay                                              *prometheus.Desc
+	relayReaders, relayPackets                                                      *prometheus.Desc
+	alarm                                                                           *prometheus.Desc
+	webhookDeliveries, webhookDropped, webhookQueued, webhookUp, webhookLastSuccess *prometheus.Desc
 }
 
 // The states of channel_state and destination_state: every one is exported, 1 for the current.
@@ -94,7 +96,12 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		relayReaders: desc("relay_readers", "Players reading the built-in relay's path.", "path"),
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
 
-		alarm: desc("channel_alarm", "1 while the content alarm (black: the picture is black, frozen: it stands still, silent: the sound is silent) is up on the channel's input on air, 0 otherwise.", "channel", "alarm"),
+		alarm:              desc("channel_alarm", "1 while the content alarm (black: the picture is black, frozen: it stands still, silent: the sound is silent) is up on the channel's input on air, 0 otherwise.", "channel", "alarm"),
+		webhookDeliveries:  desc("webhook_deliveries_total", "Tries to deliver an event to the webhook, by result: ok (2xx), failed (no answer, 408, 429, 5xx or a redirect: tried again), rejected (another 4xx: not tried again).", "webhook", "result"),
+		webhookDropped:     desc("webhook_dropped_events_total", "Events the webhook never got: the oldest, dropped when its queue was full, and those still queued when liveinject stopped.", "webhook"),
+		webhookQueued:      desc("webhook_queued_events", "Events waiting for the webhook, the one being tried included.", "webhook"),
+		webhookUp:          desc("webhook_up", "0 from a failed try until a try succeeds, else 1.", "webhook"),
+		webhookLastSuccess: desc("webhook_last_success_timestamp_seconds", "Unix time of the webhook's last delivered event; absent before the first.", "webhook"),
 	}
 }
 
@@ -109,6 +116,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.verified, c.verifyState, c.serverDelay,
 		c.relayReaders, c.relayPackets,
 		c.alarm,
+		c.webhookDeliveries, c.webhookDropped, c.webhookQueued, c.webhookUp, c.webhookLastSuccess,
 	}
 }
 
@@ -190,6 +198,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, p := range c.inst.relay.Paths() {
 			gauge(c.relayReaders, float64(p.Readers), p.Path)
 			counter(c.relayPackets, p.Packets, p.Path)
+		}
+	}
+	if c.inst.webhooks != nil {
+		for _, h := range c.inst.webhooks.Stats() {
+			for _, result := range []string{webhook.ResultOK, webhook.ResultFailed, webhook.ResultRejected} {
+				counter(c.webhookDeliveries, h.Deliveries[result], h.Name, result)
+			}
+			counter(c.webhookDropped, h.Dropped, h.Name)
+			gauge(c.webhookQueued, float64(h.Queued), h.Name)
+			gauge(c.webhookUp, one(h.Up), h.Name)
+			if !h.LastSuccess.IsZero() {
+				gauge(c.webhookLastSuccess, float64(h.LastSuccess.UnixNano())/1e9, h.Name)
+			}
 		}
 	}
 }

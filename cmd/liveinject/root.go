@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/profiles"
 )
 
@@ -108,6 +109,8 @@ type Main struct {
 	onApplied func(profiles.Changes)
 	// configureHTTP, if set, changes the HTTP endpoint's settings before it starts (tests).
 	configureHTTP func(*httpServer)
+	// configureWebhooks, if set, changes the webhooks' settings before they start (tests).
+	configureWebhooks func(*webhook.Hub)
 }
 
 // Run runs the command in args (without the program name) and returns the exit status.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"runtime/pprof"
 	"slices"
@@ -20,8 +21,10 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/gcfloor"
 	"github.com/liveinject/liveinject/internal/procs"
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/relay"
 	"github.com/liveinject/liveinject/supervisor"
@@ -43,6 +46,13 @@ type instance struct {
 	profileErrors atomic.Pointer[[]string]
 	// warnings are the config warnings logged last; the watcher's callback owns them.
 	warnings profiles.Errors
+	// webhooks deliver the events, nil without [[webhook]]; events is their Sink.
+	webhooks *webhook.Hub
+	events   event.Sink
+	// configPath is the main config's; toldErrors the mistakes told as events, which the
+	// watcher's callback owns.
+	configPath string
+	toldErrors map[string]bool
 }
 
 func (m *Main) run(ctx context.Context, args []string) int {
@@ -97,7 +107,22 @@ func (m *Main) run(ctx context.Context, args []string) int {
 		return exitFail
 	}
 
-	inst := &instance{started: time.Now()}
+	inst := &instance{started: time.Now(), configPath: path}
+	if len(cfg.Webhooks) > 0 {
+		// before anything that has events to tell
+		hub := newWebhooks(cfg.Webhooks, log.With("component", "webhook"))
+		if m.configureWebhooks != nil {
+			m.configureWebhooks(hub)
+		}
+		if err := hub.Initialize(); err != nil {
+			fmt.Fprintf(m.Stderr, "liveinject: %v\n", err)
+			return exitConfig
+		}
+		// Deferred first, so it runs last: the channels have told that they stopped by then,
+		// and the receivers get that within the hub's grace.
+		defer hub.Close()
+		inst.webhooks, inst.events = hub, hub.Sink()
+	}
 	if cfg.Relay.Listen != "" {
 		inst.relayUser, inst.relayPassword = cfg.Relay.User, cfg.Relay.Password
 		if inst.relayUser == "" {
@@ -134,7 +159,7 @@ func (m *Main) run(ctx context.Context, args []string) int {
 	watcher.Logger = log.With("component", "profiles")
 	inst.watcher = watcher
 	inst.sup = &supervisor.Supervisor{FFmpeg: cfg.FFmpeg, Channels: inst.resolve(cfg.Channels), Logger: log,
-		StateDir: stateDir}
+		StateDir: stateDir, OnEvent: inst.events}
 	if stateDir == "" {
 		log.Info("RTP state not kept: a restart starts new sequence numbers, which players may take for old packets; " +
 			"run with -state-dir (the systemd unit sets it)")
@@ -298,6 +323,9 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 	if !reflect.DeepEqual(u.Config.HTTP, started.HTTP) || u.Config.Log != started.Log {
 		log.Warn("the [http] or [log] settings changed: restart liveinject to apply them", "file", u.Config.Path)
 	}
+	if !reflect.DeepEqual(u.Config.Webhooks, started.Webhooks) {
+		log.Warn("the webhooks changed: restart liveinject to apply them", "file", u.Config.Path)
+	}
 	if !slices.EqualFunc(u.Config.Warnings, inst.warnings, func(a, b *profiles.Error) bool { return *a == *b }) {
 		logWarnings(log, u.Config.Warnings)
 		inst.warnings = u.Config.Warnings
@@ -306,16 +334,48 @@ func (inst *instance) reload(log *slog.Logger, started *profiles.Config, u profi
 }
 
 // setProfileErrors shows the mistakes of the files left out or kept at their last good version
-// in /status, /metrics and /healthz; with log, it logs them too (the watcher logs its own).
+// in /status, /metrics and /healthz; with log, it logs them too (the watcher logs its own). Each
+// mistake not told before is a profile.error event.
 func (inst *instance) setProfileErrors(log *slog.Logger, errs profiles.Errors) {
 	out := make([]string, len(errs))
+	told := make(map[string]bool, len(errs))
 	for i, e := range errs {
 		out[i] = e.Error()
 		if log != nil {
 			log.Error("profile not loaded", "file", e.File, "line", e.Line, "error", e.Msg)
 		}
+		told[out[i]] = true
+		if !inst.toldErrors[out[i]] {
+			inst.events.Emit(event.Event{Kind: event.ProfileError, Channel: inst.channelOf(e.File),
+				File: e.File, Line: e.Line, Cause: e.Msg})
+		}
 	}
+	// a mistake fixed and made again is news again
+	inst.toldErrors = told
 	inst.profileErrors.Store(&out)
+}
+
+// channelOf names the channel of a profile file by its file name, as the channel is named
+// unless its profile says otherwise; "" for the main config.
+func (inst *instance) channelOf(file string) string {
+	if file == inst.configPath {
+		return ""
+	}
+	return strings.TrimSuffix(filepath.Base(file), ".toml")
+}
+
+// newWebhooks returns the webhooks of the main config, to be initialized.
+func newWebhooks(hooks []profiles.Webhook, log *slog.Logger) *webhook.Hub {
+	h := &webhook.Hub{Logger: log}
+	h.Host, _ = os.Hostname()
+	for _, w := range hooks {
+		c := webhook.Config{Name: w.Name, URL: w.URL, Events: w.Events, Timeout: w.Timeout.Std()}
+		if w.Secret != "" {
+			c.Secret = []byte(w.Secret)
+		}
+		h.Webhooks = append(h.Webhooks, c)
+	}
+	return h
 }
 
 // logWarnings logs what in the files works but should be written otherwise.

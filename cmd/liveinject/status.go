@@ -201,6 +201,22 @@ func printStatus(w io.Writer, r *statusReport) {
 		}
 		tw.Flush() //nolint:errcheck // w's errors are the caller's
 	}
+	if len(r.Webhooks) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "WEBHOOK\tSTATE\tQUEUED\tDROPPED\tLAST ERROR")
+		for _, h := range r.Webhooks {
+			state, lastErr := "ok", ""
+			if !h.Up {
+				state = "failing"
+			}
+			if h.LastError != "" {
+				lastErr = h.LastError + " (" + seconds(time.Since(h.LastErrorAt).Seconds()) + " ago)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", h.Name, state, h.Queued, h.Dropped, lastErr)
+		}
+		tw.Flush() //nolint:errcheck // w's errors are the caller's
+	}
 	if len(r.ProfileErrors) > 0 {
 		fmt.Fprintln(w, "\nprofile errors (these files run at their last good version):")
 		for _, e := range r.ProfileErrors {

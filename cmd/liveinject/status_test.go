@@ -11,6 +11,7 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/internal/webhook"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -125,5 +126,25 @@ func TestLastErrorAge(t *testing.T) {
 	backoff := channelReport{State: supervisor.StateBackoff, LastCause: "ffmpeg exited with code 1", LastCauseAt: &before}
 	if got, want := lastError(backoff), "ffmpeg exited with code 1"; got != want {
 		t.Errorf("channel in backoff: %q, want %q", got, want)
+	}
+}
+
+// TestStatusWebhooks: `liveinject status` lists the webhooks, a failing one with its queue and
+// its last error.
+func TestStatusWebhooks(t *testing.T) {
+	at := time.Now().Add(-30 * time.Second)
+	var out strings.Builder
+	printStatus(&out, &statusReport{Webhooks: []webhook.Stats{
+		{Name: "https://hooks.example/a", Up: true},
+		{Name: "pager", Queued: 12, Dropped: 3, LastError: "answered 503 Service Unavailable", LastErrorAt: at},
+	}})
+	for _, want := range []string{
+		"WEBHOOK                  STATE    QUEUED  DROPPED  LAST ERROR\n",
+		"https://hooks.example/a  ok       0       0        \n",
+		"pager                    failing  12      3        answered 503 Service Unavailable (30s ago)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

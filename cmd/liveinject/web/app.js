@@ -345,6 +345,13 @@ function render(status, history) {
   document.getElementById("profile-errors").hidden = errs.length === 0;
   document.getElementById("profile-error-list").replaceChildren(...errs.map(e => el("li", "", e)));
 
+  // a webhook that fails: its receivers hear nothing; the channels are not affected
+  const failing = (status.webhooks || []).filter(h => !h.up);
+  document.getElementById("webhooks").hidden = failing.length === 0;
+  document.getElementById("webhook-list").replaceChildren(...failing.map(h => el("li", "",
+    `${h.name}: ${h.queued} queued, ${h.dropped} dropped, last error` +
+    (h.last_error_at ? ` (${duration(now - Date.parse(h.last_error_at) / 1000)} ago)` : "") + `: ${h.last_error}`)));
+
   const root = document.getElementById("channels");
   const seen = new Set();
   for (const ch of status.channels) {
