@@ -44,6 +44,14 @@ type Target struct {
 	TLSCA string
 	// TLSInsecure, for rtsps, skips the check of the server's certificate.
 	TLSInsecure bool
+	// NoVerify turns the return check off: the stream is not played back from the server.
+	NoVerify bool
+	// VerifyURL is where the return check plays the stream, rtsp or rtsps; default URL. It
+	// is played with the credentials of User and Password, or of URL, unless it has its own.
+	VerifyURL string
+	// VerifyEvery is 0 for a check that plays the stream all the time; else a short check
+	// (until the stream is found, or verifyTimeout) is made that often.
+	VerifyEvery time.Duration
 }
 
 // settings are what every destination of a Fanout follows.
