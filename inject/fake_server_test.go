@@ -42,6 +42,9 @@ type fakeServer struct {
 	// respondCheck answers a request of a return check's connection (see serveCheck); nil
 	// answers DESCRIBE with 404 Not Found, as a server that plays nothing.
 	respondCheck func(req *base.Request) *base.Response
+	// afterPlay, when set, is started in a goroutine of its own once a return check's PLAY is
+	// answered 200, to serve it; it must return when the connection fails or done is closed.
+	afterPlay func(c *conn.Conn)
 
 	wg    sync.WaitGroup
 	done  chan struct{} // closed by close
@@ -292,6 +295,13 @@ func (s *fakeServer) serveCheck(nc net.Conn) {
 		res.Header["CSeq"] = req.Header["CSeq"]
 		if c.WriteResponse(res) != nil {
 			return
+		}
+		if req.Method == base.Play && res.StatusCode == base.StatusOK && s.afterPlay != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.afterPlay(c)
+			}()
 		}
 	}
 }

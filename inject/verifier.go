@@ -87,6 +87,7 @@ const (
 	causeNoVideo       = "no video track"
 	causeOtherKeyframe = "keyframe of another stream: its SPS differs"
 	causeNotRecording  = "the destination is not recording"
+	causeStandsStill   = "the stream stands still: one frame over and over"
 )
 
 // verifyConfig is what a Target says of its return check.
@@ -464,7 +465,9 @@ type playWatch struct {
 	// start is when PLAY was answered; first and last when a packet of the leading track (video,
 	// else audio) came; firstOurs and lastOurs one of the channel's.
 	start, first, last, firstOurs, lastOurs, lastAudio time.Time
-	lastTS                                             uint32
+	// lastTS is the timestamp of the latest frame, which began at lastNew.
+	lastTS  uint32
+	lastNew time.Time
 	// delays are the server's delays of the channel's frames, at the time they came back.
 	delays []timedDelay
 }
@@ -524,7 +527,7 @@ func (w *playWatch) lead(pkt *rtp.Packet) {
 	if w.first.IsZero() {
 		w.first = now
 	}
-	w.lastTS = pkt.Timestamp
+	w.lastTS, w.lastNew = pkt.Timestamp, now
 	sentAt, ok := w.sent.lookup(pkt.Timestamp)
 	if !ok && (w.ssrc == 0 || pkt.SSRC != w.ssrc) {
 		return
@@ -558,6 +561,8 @@ func (w *playWatch) judge(now time.Time, tm verifyTimings, final bool) (cause st
 		return "", false, 0
 	case now.Sub(w.last) >= tm.noPackets:
 		return "no packets for " + seconds(now.Sub(w.last)), false, 0
+	case w.last.Sub(w.lastNew) >= tm.notOurs:
+		return causeStandsStill, false, 0
 	case w.firstOurs.IsZero():
 		if since(w.first, tm.notOurs) {
 			return causeNotOurs, false, 0

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/conn"
+	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/event"
@@ -401,5 +403,207 @@ func TestVerifyOff(t *testing.T) {
 	}
 	if d := s.requestsOf(base.Describe); len(d) != 0 {
 		t.Errorf("%d DESCRIBE, want none", len(d))
+	}
+}
+
+// reflect has s serve its return checks what its first push session sent, as a reflecting
+// server does, each packet changed by edit first: the SDP the push announced, the packets
+// from the latest IDR the push sent on.
+func reflect(s *fakeServer, edit func(p *rtp.Packet)) {
+	s.respondCheck = func(req *base.Request) *base.Response {
+		switch req.Method {
+		case base.Describe:
+			ann := s.requestsOf(base.Announce)
+			if len(ann) == 0 {
+				return &base.Response{StatusCode: base.StatusNotFound}
+			}
+			return &base.Response{StatusCode: base.StatusOK, Body: ann[0].Body, Header: base.Header{
+				"Content-Type": base.HeaderValue{"application/sdp"},
+				"Content-Base": base.HeaderValue{req.URL.String() + "/"},
+			}}
+		case base.Setup:
+			return &base.Response{StatusCode: base.StatusOK, Header: base.Header{
+				"Transport": req.Header["Transport"], "Session": base.HeaderValue{"87654321"}}}
+		}
+		return nil
+	}
+	s.afterPlay = func(c *conn.Conn) {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		buf := make([]byte, 2048)
+		next := -1
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-tick.C:
+			}
+			pkts := s.received(0)
+			if next < 0 {
+				// start at the latest IDR's first packet, with its SPS
+				for i := len(pkts) - 1; i >= 0 && next < 0; i-- {
+					if pkts[i].channel == 0 && startsWithSPS(pkts[i].pkt.Payload) {
+						next = i
+					}
+				}
+				if next < 0 {
+					continue
+				}
+			}
+			for ; next < len(pkts); next++ {
+				p := pkts[next].pkt
+				edit(&p)
+				b, err := p.Marshal()
+				if err != nil {
+					panic(err)
+				}
+				fr := base.InterleavedFrame{Channel: pkts[next].channel, Payload: b}
+				if len(buf) < 4+len(b) {
+					buf = make([]byte, 4+len(b))
+				}
+				if c.WriteInterleavedFrame(&fr, buf) != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// TestVerifyReadsWhatTheServerSent checks the return check against servers that reflect the
+// stream with one of its marks changed, each in turn: what gortsplib hands the check must be
+// the SSRC and the RTP timestamps as the server sent them (a version that set either on the
+// way would fail here), and either of them, going on, is enough.
+func TestVerifyReadsWhatTheServerSent(t *testing.T) {
+	fr := liveFrames(t)
+	for _, tc := range []struct {
+		name  string
+		edit  func(p *rtp.Packet)
+		cause string
+	}{
+		{"as sent", func(*rtp.Packet) {}, ""},
+		// Darwin Streaming Server, the built-in relay
+		{"SSRC of the server's", func(p *rtp.Packet) { p.SSRC ^= 0x5a5a5a5a }, ""},
+		{"timestamps of the server's", func(p *rtp.Packet) { p.Timestamp += 1 << 30 }, ""},
+		{"neither ours", func(p *rtp.Packet) { p.SSRC ^= 0x5a5a5a5a; p.Timestamp += 1 << 30 }, causeNotOurs},
+		// a player would see nothing new: the server repeats one frame's time
+		{"stuck", func(p *rtp.Packet) { p.Timestamp = 1 }, causeStandsStill},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFakeServer(t, func(s *fakeServer) { reflect(s, tc.edit) })
+			f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp")}}, verifyTimings: testVerifyTimings}
+			if err := f.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			liveFeed(t, f, fr)
+			state := VerifyVerified
+			if tc.cause != "" {
+				state = VerifyUnverified
+			}
+			v := waitVerify(t, f, 0, 15*time.Second, state, tc.cause)
+			if tc.cause == "" && strings.HasPrefix(tc.name, "timestamps") != (v.ServerDelay == 0) {
+				t.Errorf("server delay %v: want one exactly when the timestamps are ours", v.ServerDelay)
+			}
+		})
+	}
+}
+
+// TestVerifyVideoOnly: a server that serves the video of a channel with audio.
+func TestVerifyVideoOnly(t *testing.T) {
+	fr := liveFrames(t)
+	s := newFakeServer(t, func(s *fakeServer) {
+		reflect(s, func(*rtp.Packet) {})
+		serve := s.respondCheck
+		s.respondCheck = func(req *base.Request) *base.Response {
+			res := serve(req)
+			if req.Method == base.Describe && res.StatusCode == base.StatusOK {
+				// the SDP without its audio media
+				sdp := string(res.Body)
+				if i := strings.Index(sdp, "m=audio"); i >= 0 {
+					res.Body = []byte(sdp[:i])
+				}
+			}
+			return res
+		}
+	})
+	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp")}}, verifyTimings: testVerifyTimings}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	liveFeed(t, f, fr)
+	waitVerify(t, f, 0, 15*time.Second, VerifyUnverified, causeVideoOnly)
+}
+
+// TestVerifyEvery: with verify_every the check plays the stream for a short while, keeps its
+// finding, and plays it again a period later.
+func TestVerifyEvery(t *testing.T) {
+	fr := liveFrames(t)
+	r := startRelay(t)
+	f := &Fanout{Channel: "lobby", verifyTimings: testVerifyTimings,
+		Targets: []Target{{URL: "rtsp://" + r.Addr() + "/lobby.sdp", VerifyEvery: time.Second}}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	liveFeed(t, f, fr)
+	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
+	// the player leaves once the stream is verified, and comes back
+	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Readers == 0 })
+	if v := f.Stats()[0].Verify; v.State != VerifyVerified {
+		t.Errorf("between checks: %+v, want verified kept", v)
+	}
+	fftest.WaitFor(t, 10*time.Second, "the next check's player", func() bool { return r.Paths()[0].Readers == 1 })
+}
+
+// TestVerifyTurnedOff: verify = false on a reload stops the check, and keeps the push.
+func TestVerifyTurnedOff(t *testing.T) {
+	fr := liveFrames(t)
+	r := startRelay(t)
+	target := Target{URL: "rtsp://" + r.Addr() + "/lobby.sdp"}
+	f := &Fanout{Channel: "lobby", verifyTimings: testVerifyTimings, Targets: []Target{target}}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	liveFeed(t, f, fr)
+	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
+	since := f.Stats()[0].ConnectedSince
+	target.NoVerify = true
+	if err := f.SetTargets([]Target{target}); err != nil {
+		t.Fatal(err)
+	}
+	waitVerify(t, f, 0, time.Second, VerifyOff, "")
+	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Readers == 0 })
+	if st := f.Stats()[0]; st.ConnectedSince != since {
+		t.Errorf("the push restarted: %+v", st)
+	}
+	target.VerifyURL = "http://elsewhere/"
+	target.NoVerify = false
+	if err := f.SetTargets([]Target{target}); err == nil || !strings.Contains(err.Error(), "verify URL") {
+		t.Errorf("SetTargets with an http verify URL: %v, want an error", err)
+	}
+	if v := f.Stats()[0].Verify; v.State != VerifyOff {
+		t.Errorf("after a refused change: %+v, want off still", v)
+	}
+}
+
+// TestSentTimes checks the ring of send times across its wrap.
+func TestSentTimes(t *testing.T) {
+	var s sentTimes
+	start := time.Now()
+	for i := range sentRingSize + 10 {
+		s.add(uint32(i*3600), start.Add(time.Duration(i)*40*time.Millisecond))
+		s.add(uint32(i*3600), start.Add(time.Hour)) // a frame's second unit: no new entry
+	}
+	if _, ok := s.lookup(0); ok {
+		t.Error("the oldest frame is still found past the ring's size")
+	}
+	at, ok := s.lookup(uint32((sentRingSize + 9) * 3600))
+	if want := start.Add(time.Duration(sentRingSize+9) * 40 * time.Millisecond); !ok || !at.Equal(want) {
+		t.Errorf("the newest frame: %v %v, want %v", at, ok, want)
+	}
+	if at, ok := s.lookup(uint32(10 * 3600)); !ok || !at.Equal(start.Add(400*time.Millisecond)) {
+		t.Errorf("the oldest kept frame: %v %v", at, ok)
 	}
 }
