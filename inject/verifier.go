@@ -126,8 +126,13 @@ type verifier struct {
 
 	mu sync.Mutex
 	st Verify
-	// causes rate-limits the lines of an unverified destination whose cause keeps changing.
-	causes ratelog.Limiter
+	// causes rate-limits the lines of a destination that turns unverified again and again, or
+	// whose cause keeps changing; lastCause is the latest cause, and quiet is set while a
+	// repeated one is held back (its return to verified is then held back too). Used by the
+	// check's goroutine only.
+	causes    ratelog.Limiter
+	lastCause string
+	quiet     bool
 }
 
 // newVerifier returns the return check of d as t sets it, not started.
@@ -203,22 +208,37 @@ func (v *verifier) show(state, cause string, delay time.Duration) {
 	ev := event.Event{Channel: v.d.channel, Destination: v.d.redacted}
 	switch {
 	case state == VerifyVerified && changed:
-		v.log.Info("verified: the server plays the stream back", "server_delay", delay.Round(time.Millisecond))
+		if !v.quiet {
+			v.log.Info("verified: the server plays the stream back", "server_delay", delay.Round(time.Millisecond))
+		}
 		ev.Kind, ev.ServerDelay = event.DestinationVerified, delay.Seconds()
 		v.d.cfg.events.Emit(ev)
 	case state == VerifyUnverified && changed:
-		v.log.Warn("unverified: the server does not play the stream back", "cause", cause)
+		// A stream that comes and goes for the same cause is logged once a libraryLogEvery,
+		// its return with it; the events tell every change.
+		heldBack, ok := v.causes.Allow(now)
+		v.quiet = cause == v.lastCause && !ok
+		v.lastCause = cause
+		if !v.quiet {
+			v.logLimited(v.log.Warn, "unverified: the server does not play the stream back", cause, heldBack)
+		}
 		ev.Kind, ev.Cause = event.DestinationUnverified, cause
 		v.d.cfg.events.Emit(ev)
 	case state == VerifyUnverified && cause != prev.Cause:
+		v.lastCause = cause
 		if heldBack, ok := v.causes.Allow(now); ok {
-			args := []any{"cause", cause}
-			if heldBack > 0 {
-				args = append(args, "left_out", heldBack)
-			}
-			v.log.Warn("still unverified", args...)
+			v.logLimited(v.log.Warn, "still unverified", cause, heldBack)
 		}
 	}
+}
+
+// logLimited logs a line of the check's with its cause, and how many like it were held back.
+func (v *verifier) logLimited(log func(string, ...any), msg, cause string, heldBack uint64) {
+	args := []any{"cause", cause}
+	if heldBack > 0 {
+		args = append(args, "left_out", heldBack)
+	}
+	log(msg, args...)
 }
 
 // fail shows the stream unverified for cause.

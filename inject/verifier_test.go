@@ -2,6 +2,7 @@ package inject
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -358,7 +359,9 @@ func TestVerifyServerStopsServing(t *testing.T) {
 	r := startRelay(t)
 	p := newPausableProxy(t, r.Addr())
 	var ev events
+	var logs fftest.Buffer
 	f := &Fanout{Channel: "lobby", OnEvent: ev.sink, verifyTimings: testVerifyTimings,
+		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 		Targets: []Target{{URL: "rtsp://" + r.Addr() + "/lobby.sdp", VerifyURL: "rtsp://" + p.l.Addr().String() + "/lobby.sdp"}}}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -375,9 +378,19 @@ func TestVerifyServerStopsServing(t *testing.T) {
 	}
 	p.unpause()
 	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
-	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationVerified,
-		event.DestinationUnverified + " no packets for 2 s", event.DestinationVerified}) {
+
+	// Again, at once: every change is an event, but the log has the repeated one once.
+	p.pause()
+	waitVerify(t, f, 0, 15*time.Second, VerifyUnverified, "no packets for 2 s")
+	p.unpause()
+	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
+	lost := event.DestinationUnverified + " no packets for 2 s"
+	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationVerified, lost, event.DestinationVerified,
+		lost, event.DestinationVerified}) {
 		t.Errorf("events %q", got)
+	}
+	if u, v := strings.Count(logs.String(), `msg="unverified:`), strings.Count(logs.String(), `msg="verified:`); u != 1 || v != 2 {
+		t.Errorf("%d lines unverified and %d verified, want 1 and 2:\n%s", u, v, logs.String())
 	}
 }
 
