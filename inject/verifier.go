@@ -252,6 +252,9 @@ func (v *verifier) run(ctx context.Context) {
 		if !v.waitRecording(ctx) {
 			return
 		}
+		if cur := v.status(); cur.State == VerifyChecking && cur.Cause != "" {
+			v.show(VerifyChecking, "", 0) // it records now
+		}
 		verified := v.check(ctx)
 		if ctx.Err() != nil {
 			return
@@ -488,8 +491,10 @@ type playWatch struct {
 	// lastTS is the timestamp of the latest frame, which began at lastNew.
 	lastTS  uint32
 	lastNew time.Time
-	// delays are the server's delays of the channel's frames, at the time they came back.
+	// delays are the server's delays of the channel's frames, at the time they came back; delay
+	// the latest figure made of them.
 	delays []timedDelay
+	delay  time.Duration
 }
 
 type timedDelay struct {
@@ -607,16 +612,25 @@ func (w *playWatch) judge(now time.Time, tm verifyTimings, final bool) (cause st
 	case now.Sub(w.firstOurs) < tm.settle && !final:
 		return "", false, 0
 	}
+	if len(w.delays) == 0 {
+		// a pause of the frames (a hold that has not begun, a stalled push): the last figure
+		return "", true, w.delay
+	}
 	for j, d := range w.delays {
 		if j == 0 || d.delay < delay {
 			delay = d.delay
 		}
 	}
+	w.delay = delay
 	return "", true, delay
 }
 
-// seconds writes a duration as the check's causes do: "10 s", "1.5 s".
+// seconds writes a duration as the check's causes do: "10 s", "1.5 s"; whole seconds from 2 s
+// on, so that a cause does not change with the poll's timing.
 func seconds(d time.Duration) string {
+	if d >= 2*time.Second {
+		d = d.Truncate(time.Second)
+	}
 	return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + " s"
 }
 

@@ -620,3 +620,29 @@ func TestSentTimes(t *testing.T) {
 		t.Errorf("the oldest kept frame: %v %v", at, ok)
 	}
 }
+
+// TestVerifyWaitsForRecording: a destination the server refuses is not played (the server is
+// not asked for what it was not given), and says why it is not verified.
+func TestVerifyWaitsForRecording(t *testing.T) {
+	fr := liveFrames(t)
+	s := newFakeServer(t, func(s *fakeServer) {
+		s.respond = func(_ int, req *base.Request) *base.Response {
+			if req.Method == base.Announce {
+				return &base.Response{StatusCode: base.StatusForbidden}
+			}
+			return nil
+		}
+	})
+	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp")}}, verifyTimings: testVerifyTimings,
+		RetryMin: 50 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+	if err := f.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	liveFeed(t, f, fr)
+	waitVerify(t, f, 0, 10*time.Second, VerifyChecking, causeNotRecording)
+	fftest.WaitFor(t, 10*time.Second, "three refused pushes", func() bool { return len(s.requestsOf(base.Announce)) >= 3 })
+	if r := s.checkRequests(); len(r) != 0 {
+		t.Errorf("%d requests of the return check to a server that took nothing", len(r))
+	}
+}
