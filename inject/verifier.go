@@ -209,7 +209,7 @@ func (v *verifier) show(state, cause string, delay time.Duration) {
 	switch {
 	case state == VerifyVerified && changed:
 		if !v.quiet {
-			v.log.Info("verified: the server plays the stream back", "server_delay", delay.Round(time.Millisecond))
+			v.log.Info("verified: the server plays the stream back", "server_delay", delay.Round(100*time.Microsecond))
 		}
 		ev.Kind, ev.ServerDelay = event.DestinationVerified, delay.Seconds()
 		v.d.cfg.events.Emit(ev)
