@@ -50,7 +50,7 @@ type Target struct {
 	// is played with the credentials of User and Password, or of URL, unless it has its own.
 	VerifyURL string
 	// VerifyEvery is 0 for a check that plays the stream all the time; else a short check
-	// (until the stream is found, or verifyTimeout) is made that often.
+	// (until the stream is found, at most 15 s) is made that often, and its finding kept.
 	VerifyEvery time.Duration
 }
 
