@@ -646,3 +646,30 @@ func TestVerifyWaitsForRecording(t *testing.T) {
 		t.Errorf("%d requests of the return check to a server that took nothing", len(r))
 	}
 }
+
+// TestVerifyOneTrack: a channel of video alone is verified without audio; one of audio alone
+// by its audio timestamps.
+func TestVerifyOneTrack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"video", []string{"-map", "0:v", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10"}},
+		{"audio", []string{"-map", "1:a", "-c:a", "aac", "-ac", "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fr := frames(t, "2", tc.extra...)
+			r := startRelay(t)
+			f := &Fanout{Channel: "lobby", Targets: []Target{{URL: "rtsp://" + r.Addr() + "/lobby.sdp"}},
+				verifyTimings: testVerifyTimings}
+			if err := f.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			liveFeed(t, f, fr)
+			if v := waitVerify(t, f, 0, 15*time.Second, VerifyVerified, ""); v.ServerDelay <= 0 {
+				t.Errorf("server delay %v, want one", v.ServerDelay)
+			}
+		})
+	}
+}
