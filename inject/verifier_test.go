@@ -673,3 +673,28 @@ func TestVerifyOneTrack(t *testing.T) {
 		})
 	}
 }
+
+// TestJudgeKeepsDelay: while no frame of the channel comes back (a pause of the frames, a
+// stalled push), a verified stream keeps the server delay last measured rather than showing 0
+// (seen on Darwin Streaming Server stopped with SIGSTOP).
+func TestJudgeKeepsDelay(t *testing.T) {
+	start := time.Now()
+	w := &playWatch{start: start, first: start, last: start, lastNew: start, firstOurs: start, lastOurs: start,
+		key: 1, video: true, delays: []timedDelay{{start, 900 * time.Millisecond}, {start, 800 * time.Millisecond}}}
+	tm := defaultVerifyTimings
+	if cause, ok, delay := w.judge(start.Add(tm.settle), tm, false); !ok || delay != 800*time.Millisecond {
+		t.Fatalf("judge: %q %v %v, want verified with the least delay, 800ms", cause, ok, delay)
+	}
+	// 6 s on, the frames sent later have not come back: the delays measured are past the window
+	w.last, w.lastNew, w.lastOurs = start.Add(5*time.Second), start.Add(5*time.Second), start.Add(5*time.Second)
+	if cause, ok, delay := w.judge(start.Add(6*time.Second), tm, false); !ok || delay != 800*time.Millisecond {
+		t.Errorf("judge with no delay in the window: %q %v %v, want verified with 800ms kept", cause, ok, delay)
+	}
+	for d, want := range map[time.Duration]string{
+		10*time.Second + 200*time.Millisecond: "10 s", 2 * time.Second: "2 s", 1500 * time.Millisecond: "1.5 s",
+	} {
+		if got := seconds(d); got != want {
+			t.Errorf("seconds(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
