@@ -187,6 +187,15 @@ type destination struct {
 	// reconnects often does not get a line each time.
 	decodeErrors, lost ratelog.Limiter
 
+	// ver is the return check, replaced when the target's verify settings change; sentAt the
+	// timestamps of the frames sent last, and params the parameters of the latest session
+	// that recorded, for it.
+	ver    atomic.Pointer[verifier]
+	sentAt sentTimes
+	params atomic.Pointer[demux.Params]
+	// ctx is the destination's, which its return check runs in.
+	ctx context.Context
+
 	// stop ends the destination's goroutine, which closes done when it has ended.
 	stop context.CancelFunc
 	done chan struct{}
@@ -276,6 +285,11 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 		}
 	}
 	d.log = log.With("destination", d.redacted)
+	v, err := newVerifier(d, t, cfg.verify)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", d.redacted, err)
+	}
+	d.ver.Store(v)
 	return d, nil
 }
 
@@ -393,6 +407,13 @@ func (d *destination) retryLater(state string, err error, at time.Time) {
 	d.retryAt = at
 }
 
+// currentState returns the destination's state.
+func (d *destination) currentState() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state
+}
+
 // recordingStarted returns when the latest session began to record.
 func (d *destination) recordingStarted() time.Time {
 	d.mu.Lock()
@@ -425,6 +446,7 @@ func (d *destination) stats() Stats {
 		QueueDepth:     len(d.queue),
 		BytesWaiting:   d.waiting,
 		StalledSince:   d.stalledSince,
+		Verify:         d.ver.Load().status(),
 	}
 }
 
@@ -735,6 +757,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 		}
 		w = udp
 	}
+	d.params.Store(params) // before the state: the return check reads it once recording
 	d.recording(c, protocol)
 	d.log.Info("recording", "transport", protocol)
 
@@ -806,6 +829,16 @@ func (d *destination) write(w packetWriter, s *session, u *unit, reports *report
 	now := time.Now()
 	// the client counts what it wrote of what it was handed; over UDP the session counts itself
 	_, viaClient := w.(clientWriter)
+	// The return check looks for the leading track's timestamps: video's, else audio's, whose
+	// packets each start a frame of their own.
+	switch {
+	case u.kind == demux.Video:
+		d.sentAt.add(u.pkts[0].Timestamp, now)
+	case u.params.SPS == nil:
+		for _, p := range u.pkts {
+			d.sentAt.add(p.Timestamp, now)
+		}
+	}
 	for i, p := range u.pkts {
 		// The client stamps its SSRC into the packet: each destination writes its own header
 		// copy, the payload stays shared.

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"bufio"
 	"bytes"
 	"net"
 	"slices"
@@ -38,14 +39,24 @@ type fakeServer struct {
 	udp bool
 	// dss, when set, makes the server answer and reflect as Darwin Streaming Server 6.0.3 does.
 	dss *fakeDSS
+	// respondCheck answers a request of a return check's connection (see serveCheck); nil
+	// answers DESCRIBE with 404 Not Found, as a server that plays nothing.
+	respondCheck func(req *base.Request) *base.Response
+	// afterPlay, when set, is started in a goroutine of its own once a return check's PLAY is
+	// answered 200, to serve it; it must return when the connection fails or done is closed.
+	afterPlay func(c *conn.Conn)
 
-	wg      sync.WaitGroup
-	done    chan struct{} // closed by close
-	mu      sync.Mutex
-	conns   []net.Conn
-	udps    []net.PacketConn
-	reqs    []fakeRequest
-	packets map[int][]fakePacket
+	wg    sync.WaitGroup
+	done  chan struct{} // closed by close
+	mu    sync.Mutex
+	conns []net.Conn
+	udps  []net.PacketConn
+	reqs  []fakeRequest
+	// checks are the return checks' connections, and checkReqs their requests: apart from the
+	// pushes', whose connections are numbered in the order they come.
+	checks    []net.Conn
+	checkReqs []fakeRequest
+	packets   map[int][]fakePacket
 	// reports are the RTCP sender reports received, by interleaved channel
 	reports map[int][]rtcp.SenderReport
 }
@@ -112,6 +123,9 @@ func (s *fakeServer) close() {
 	for _, c := range s.conns {
 		c.Close()
 	}
+	for _, c := range s.checks {
+		c.Close()
+	}
 	for _, c := range s.udps {
 		c.Close()
 	}
@@ -122,18 +136,30 @@ func (s *fakeServer) close() {
 func (s *fakeServer) accept() {
 	defer s.wg.Done()
 	for {
-		nc, err := s.l.Accept()
+		raw, err := s.l.Accept()
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		n := len(s.conns)
-		s.conns = append(s.conns, nc)
-		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer nc.Close()
+			defer raw.Close()
+			nc := &peekedConn{Conn: raw, r: bufio.NewReader(raw)}
+			s.mu.Lock()
+			s.checks = append(s.checks, raw) // until it shows what it is, for close
+			s.mu.Unlock()
+			check, err := isCheck(nc.r)
+			if err != nil {
+				return
+			}
+			if check {
+				s.serveCheck(nc)
+				return
+			}
+			s.mu.Lock()
+			n := len(s.conns)
+			s.conns = append(s.conns, raw)
+			s.mu.Unlock()
 			s.serve(n, nc)
 			if s.dss != nil {
 				s.dss.closed(n)
@@ -151,7 +177,7 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 	if s.stallAfter != nil {
 		if stall = s.stallAfter(n); stall > 0 {
 			// so that the client's writes block soon after the server stops reading
-			nc.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck
+			nc.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4096) //nolint:errcheck
 		}
 	}
 	for {
@@ -207,6 +233,84 @@ func (s *fakeServer) serve(n int, nc net.Conn) {
 			}
 		}
 	}
+}
+
+// peekedConn is a connection whose first bytes were looked at.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *peekedConn) SetReadBuffer(n int) error { return c.Conn.(*net.TCPConn).SetReadBuffer(n) }
+
+// isCheck reads ahead to the end of a connection's first request and tells whether it comes
+// from a destination's return check, by its User-Agent: the tests of the push count its
+// connections, to which the check's would add.
+func isCheck(r *bufio.Reader) (bool, error) {
+	for n := 1; n <= 8192; n++ {
+		b, err := r.Peek(n)
+		if err != nil {
+			return false, err
+		}
+		if bytes.HasSuffix(b, []byte("\r\n\r\n")) {
+			return bytes.Contains(b, []byte("User-Agent: "+checkUserAgent+"\r\n")), nil
+		}
+	}
+	return false, nil
+}
+
+// serveCheck answers a return check's connection with respondCheck.
+func (s *fakeServer) serveCheck(nc net.Conn) {
+	c := conn.NewConn(nc)
+	for {
+		what, err := c.Read()
+		if err != nil {
+			return
+		}
+		req, ok := what.(*base.Request)
+		if !ok {
+			continue
+		}
+		s.mu.Lock()
+		s.checkReqs = append(s.checkReqs, fakeRequest{req: req, at: time.Now()})
+		s.mu.Unlock()
+		var res *base.Response
+		if s.respondCheck != nil {
+			res = s.respondCheck(req)
+		}
+		if res == nil {
+			res = &base.Response{StatusCode: base.StatusOK, Header: base.Header{}}
+			switch req.Method {
+			case base.Options:
+				res.Header["Public"] = base.HeaderValue{"DESCRIBE, SETUP, PLAY, TEARDOWN"}
+			case base.Describe:
+				res.StatusCode = base.StatusNotFound
+			}
+		}
+		if res.Header == nil {
+			res.Header = base.Header{}
+		}
+		res.Header["CSeq"] = req.Header["CSeq"]
+		if c.WriteResponse(res) != nil {
+			return
+		}
+		if req.Method == base.Play && res.StatusCode == base.StatusOK && s.afterPlay != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.afterPlay(c)
+			}()
+		}
+	}
+}
+
+// checkRequests returns the requests of the return checks, with their time, in order.
+func (s *fakeServer) checkRequests() []fakeRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.checkReqs)
 }
 
 // record keeps an RTP packet received on the n-th connection and returns how many it has.

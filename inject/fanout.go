@@ -44,6 +44,14 @@ type Target struct {
 	TLSCA string
 	// TLSInsecure, for rtsps, skips the check of the server's certificate.
 	TLSInsecure bool
+	// NoVerify turns the return check off: the stream is not played back from the server.
+	NoVerify bool
+	// VerifyURL is where the return check plays the stream, rtsp or rtsps; default URL. It
+	// is played with the credentials of User and Password, or of URL, unless it has its own.
+	VerifyURL string
+	// VerifyEvery is 0 for a check that plays the stream all the time; else a short check
+	// (until the stream is found, at most 15 s) is made that often, and its finding kept.
+	VerifyEvery time.Duration
 }
 
 // settings are what every destination of a Fanout follows.
@@ -71,6 +79,8 @@ type settings struct {
 	healthyAfter time.Duration
 	// senderReports is the period of a session's RTCP sender reports.
 	senderReports time.Duration
+	// verify times the return checks.
+	verify verifyTimings
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
@@ -129,6 +139,8 @@ type Fanout struct {
 	// recording after which a session counts as healthy; senderReports the 5 s between RTCP
 	// sender reports; saveEvery the 1 s between saves of the StateFile. Tests shorten them.
 	heldRetry, heldFor, readTimeout, healthyAfter, senderReports, saveEvery time.Duration
+	// verifyTimings, where set, replace the return check's (see defaultVerifyTimings).
+	verifyTimings verifyTimings
 
 	ctx    context.Context // parent of every destination's context
 	cancel context.CancelFunc
@@ -208,6 +220,15 @@ func (f *Fanout) Initialize() error {
 		healthyAfter:  cmp.Or(f.healthyAfter, 10*time.Second),
 		senderReports: cmp.Or(f.senderReports, senderReportPeriod),
 		events:        f.OnEvent,
+		verify: verifyTimings{
+			noPackets: cmp.Or(f.verifyTimings.noPackets, defaultVerifyTimings.noPackets),
+			notOurs:   cmp.Or(f.verifyTimings.notOurs, defaultVerifyTimings.notOurs),
+			settle:    cmp.Or(f.verifyTimings.settle, defaultVerifyTimings.settle),
+			timeout:   cmp.Or(f.verifyTimings.timeout, defaultVerifyTimings.timeout),
+			retryMin:  cmp.Or(f.verifyTimings.retryMin, defaultVerifyTimings.retryMin),
+			retryMax:  cmp.Or(f.verifyTimings.retryMax, defaultVerifyTimings.retryMax),
+			poll:      cmp.Or(f.verifyTimings.poll, defaultVerifyTimings.poll),
+		},
 	}
 
 	now := time.Now()
@@ -278,10 +299,11 @@ func (f *Fanout) snapshot() savedState {
 	return s
 }
 
-// start runs a destination in its own goroutine until it is stopped or the Fanout closes.
+// start runs a destination in its own goroutine, and its return check in another, until it is
+// stopped or the Fanout closes.
 func (f *Fanout) start(d *destination) {
 	ctx, cancel := context.WithCancel(f.ctx)
-	d.stop = cancel
+	d.ctx, d.stop = ctx, cancel
 	d.done = make(chan struct{})
 	f.wg.Add(1)
 	go func() {
@@ -289,10 +311,28 @@ func (f *Fanout) start(d *destination) {
 		defer close(d.done)
 		d.run(ctx)
 	}()
+	f.check(d, d.ver.Load())
+}
+
+// check starts v, the return check of the started destination d, in place of the one before,
+// which stops.
+func (f *Fanout) check(d *destination, v *verifier) {
+	v.ctx, v.stop = context.WithCancel(d.ctx)
+	if old := d.ver.Swap(v); old != v && old.stop != nil {
+		old.stop()
+	}
+	if v.cfg.off {
+		return
+	}
+	f.wg.Go(func() {
+		defer v.stop()
+		v.run(v.ctx)
+	})
 }
 
 // SetTargets changes the destinations while the channel streams. A destination whose target is
-// in both lists is left alone: same connection, no frame lost. New ones start at the next IDR;
+// in both lists is left alone: same connection, no frame lost; one whose return check settings
+// alone changed keeps its connection, and gets a new return check. New ones start at the next IDR;
 // the ones no longer listed are torn down, all at once and without SetTargets waiting for them:
 // a server that stopped reading holds its TEARDOWN up to teardownGrace, and the caller may be
 // the one that keeps the channel's picture going meanwhile. Close waits for them. An invalid
@@ -303,11 +343,25 @@ func (f *Fanout) SetTargets(targets []Target) error {
 	left := slices.Clone(f.dests)
 	for i, t := range targets {
 		for j, d := range left {
-			if d != nil && d.target == t {
+			if d != nil && pushTarget(d.target) == pushTarget(t) {
 				keep[i], left[j] = d, nil
 				break
 			}
 		}
+	}
+	// new return checks, made before anything changes: an invalid verify URL changes nothing
+	rechecks := map[*destination]*verifier{}
+	for i, t := range targets {
+		d := keep[i]
+		if d == nil || d.ver.Load().cfg == verifyConfigOf(t) {
+			continue
+		}
+		v, err := newVerifier(d, t, f.cfg.verify)
+		if err != nil {
+			f.mu.Unlock()
+			return fmt.Errorf("channel %q: destination %s: %w", f.Channel, d.redacted, err)
+		}
+		rechecks[d] = v
 	}
 	var added []*destination
 	for i, t := range targets {
@@ -321,6 +375,10 @@ func (f *Fanout) SetTargets(targets []Target) error {
 		}
 		keep[i] = d
 		added = append(added, d)
+	}
+	for d, v := range rechecks {
+		f.check(d, v)
+		d.log.Info("return check changed", "verify", !v.cfg.off)
 	}
 	for _, d := range added {
 		f.start(d)

@@ -344,6 +344,16 @@ type Destination struct {
 	TLSCA     string `toml:"-"`
 	// TLSInsecure, for an rtsps URL, skips the check of the server's certificate.
 	TLSInsecure bool `toml:"tls_insecure"`
+	// Verify has the stream played back from the server at VerifyURL and checked to be the
+	// channel's (the return check). Default true; false for a server that does not let the box
+	// play.
+	Verify bool `toml:"verify"`
+	// VerifyURL is where players get the stream, rtsp or rtsps; "{channel}" and "{relay}" as in
+	// URL. Default: URL. It is played with the destination's credentials unless it has its own.
+	VerifyURL string `toml:"verify_url"`
+	// VerifyEvery is 0 (the default) for a check that plays the stream all the time, else the
+	// time between short checks, for servers where a player costs something.
+	VerifyEvery Duration `toml:"verify_every"`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "500ms".

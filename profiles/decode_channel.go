@@ -80,6 +80,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 		for _, t := range dests {
 			dest, urlPath := d.destination(t, cfg.Relay.Listen)
 			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
+			dest.VerifyURL = strings.ReplaceAll(dest.VerifyURL, "{channel}", ch.Name)
 			d.checkDuplicate(seen, dest, urlPath)
 			ch.Destinations = append(ch.Destinations, dest)
 			res.urlLines = append(res.urlLines, d.lines.lineOf(urlPath))
@@ -93,6 +94,12 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
 			if err := checkDestinationURL(dest.URL, cfg.Relay.Listen); err != nil {
 				d.errorf(nil, "[[defaults.destination]] of %s for this channel: %v", cfg.Path, err)
+			}
+			if dest.VerifyURL != "" {
+				dest.VerifyURL = strings.ReplaceAll(dest.VerifyURL, "{channel}", ch.Name)
+				if err := checkDestinationURL(dest.VerifyURL, cfg.Relay.Listen); err != nil {
+					d.errorf(nil, "[[defaults.destination]] verify_url of %s for this channel: %v", cfg.Path, err)
+				}
 			}
 			ch.Destinations = append(ch.Destinations, dest)
 		}
@@ -208,8 +215,39 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	if rtsps && dest.Transport == "udp" {
 		d.keyErrorf(transportPath, "udp does not work with rtsps: use tcp")
 	}
+	d.verify(t, &dest, relayListen)
 	d.unknown(t)
 	return dest, urlPath
+}
+
+// verify reads the return check's keys of a destination. "{channel}" stays in verify_url, as in
+// url.
+func (d *decoder) verify(t *table, dest *Destination, relayListen string) {
+	d.boolean(t, "verify", &dest.Verify)
+	urlPath := d.str(t, "verify_url", &dest.VerifyURL)
+	if dest.VerifyURL != "" {
+		d.check(urlPath, checkDestinationURL(strings.ReplaceAll(dest.VerifyURL, "{channel}", "channel"), relayListen))
+		if u, err := url.Parse(dest.VerifyURL); err == nil {
+			if _, ok := u.User.Password(); ok {
+				d.warnf(urlPath, "password is readable by anyone who can read this file: leave it out, "+
+					"and the destination's credentials are used")
+			}
+		}
+	}
+	everyPath := d.text(t, "verify_every", &dest.VerifyEvery, false)
+	if dest.VerifyEvery != 0 {
+		d.check(everyPath, checkAtLeast(dest.VerifyEvery, minVerifyEvery))
+	}
+	if !dest.Verify {
+		for _, k := range []struct {
+			set  bool
+			path keyPath
+		}{{dest.VerifyURL != "", urlPath}, {dest.VerifyEvery != 0, everyPath}} {
+			if k.set {
+				d.warnf(k.path, "has no effect: verify = false turns the return check off")
+			}
+		}
+	}
 }
 
 // credentials reads a destination's user and password. The password may come from one place

@@ -54,7 +54,7 @@ func TestDecodeChannelDefaults(t *testing.T) {
 		Audio:  Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
 		FFmpeg: FFmpeg{StopGrace: Duration(3 * time.Second), StallTimeout: Duration(10 * time.Second)},
 		Destinations: []Destination{
-			{URL: "rtsp://dss.example/lobby.sdp", Transport: "tcp"},
+			{URL: "rtsp://dss.example/lobby.sdp", Transport: "tcp", Verify: true},
 		},
 	}
 	if !reflect.DeepEqual(ch, want) {
@@ -97,10 +97,10 @@ url = "rtsp://{relay}/{channel}.sdp"
 		t.Errorf("audio = %+v, want %+v", ch.Audio, wantAudio)
 	}
 	wantDests := []Destination{
-		{URL: "rtsp://user:secret@a.example:554/live/cam.sdp", Transport: "udp"},
-		{URL: "rtsps://b.example/cam/cam.sdp", Transport: "auto"},
+		{URL: "rtsp://user:secret@a.example:554/live/cam.sdp", Transport: "udp", Verify: true},
+		{URL: "rtsps://b.example/cam/cam.sdp", Transport: "auto", Verify: true},
 		// {relay} stays: the relay's port is known only once it listens.
-		{URL: "rtsp://{relay}/cam.sdp", Transport: "tcp"},
+		{URL: "rtsp://{relay}/cam.sdp", Transport: "tcp", Verify: true},
 	}
 	if !slices.Equal(ch.Destinations, wantDests) {
 		t.Errorf("destinations = %+v, want %+v", ch.Destinations, wantDests)

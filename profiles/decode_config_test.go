@@ -77,8 +77,8 @@ session_name = "Lobby"
 				Audio: Audio{Encoder: "aac", Bitrate: 96_000, SampleRate: 44100, Channels: 1},
 				Destinations: []Destination{
 					{URL: "rtsp://dss1.example/{channel}.sdp", Transport: "tcp", User: "broadcaster", Password: "pw1",
-						PasswordEnv: "LIVEINJECT_TEST_DSS1"},
-					{URL: "rtsp://dss2.example:8554/live/{channel}.sdp", Transport: "udp", SessionName: "Lobby"},
+						PasswordEnv: "LIVEINJECT_TEST_DSS1", Verify: true},
+					{URL: "rtsp://dss2.example:8554/live/{channel}.sdp", Transport: "udp", SessionName: "Lobby", Verify: true},
 				},
 			},
 		},

@@ -95,8 +95,12 @@ func fillSourceDefaults(s *Source) {
 
 // defaultDestination returns the settings each [[destination]] starts from.
 func defaultDestination() Destination {
-	return Destination{Transport: defaultTransport}
+	return Destination{Transport: defaultTransport, Verify: true}
 }
+
+// minVerifyEvery is the least time between two short return checks: each costs the server a
+// player for a few seconds, and one that comes sooner would be continuous in all but name.
+const minVerifyEvery = 10 * time.Second
 
 // defaultHold is how long frames may stop before the hold begins: longer than any gap between
 // frames of a healthy stream, short enough that players do not give up.

@@ -40,9 +40,14 @@ func TestDiff(t *testing.T) {
 		ch("e", func(c *Channel) { c.Audio.Encoder = "none"; c.Destinations = nil }), // restart
 		ch("f", func(c *Channel) { c.File = "/srv/profiles/f.toml" }),                // unchanged
 		ch("g"), // added
+		// the return check's keys: retarget, never a restart of ffmpeg
+		ch("i", func(c *Channel) {
+			c.Destinations[0].Verify, c.Destinations[1].VerifyURL = false, "rtsp://dss2/out/i.sdp"
+			c.Destinations[1].VerifyEvery = Duration(time.Minute)
+		}),
 	}
 	// old "h" is removed; the order of the input does not matter
-	old = append(old, ch("h"))
+	old = append(old, ch("h"), ch("i"))
 	slices.Reverse(new)
 
 	got := Diff(old, new)
@@ -54,7 +59,7 @@ func TestDiff(t *testing.T) {
 		{"added", got.Added, []string{"g"}},
 		{"removed", got.Removed, []string{"h"}},
 		{"restart", got.Restart, []string{"b", "e"}},
-		{"retarget", got.Retarget, []string{"c", "d"}},
+		{"retarget", got.Retarget, []string{"c", "d", "i"}},
 		{"unchanged", got.Unchanged, []string{"a", "f"}},
 	} {
 		if n := names(tc.got); !slices.Equal(n, tc.want) {

@@ -207,7 +207,7 @@ func TestLoadExample(t *testing.T) {
 		},
 		Audio:        Audio{Encoder: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
 		FFmpeg:       FFmpeg{StopGrace: Duration(3 * time.Second), StallTimeout: Duration(10 * time.Second)},
-		Destinations: []Destination{{URL: "rtsp://{relay}/test.sdp", Transport: "tcp"}},
+		Destinations: []Destination{{URL: "rtsp://{relay}/test.sdp", Transport: "tcp", Verify: true}},
 	}
 	if !reflect.DeepEqual(ch, wantCh) {
 		t.Errorf("got  %+v\nwant %+v", ch, wantCh)

@@ -78,9 +78,9 @@ kind = "testsrc"
 	cam1, hall := cfg.Channels[0], cfg.Channels[1]
 	wantDests := []Destination{
 		{URL: "rtsp://dss1.example/cam1.sdp", Transport: "tcp", User: "broadcaster", Password: "pw1",
-			PasswordFile: "dss1.password"},
+			PasswordFile: "dss1.password", Verify: true},
 		{URL: "rtsp://dss2.example/cam1.sdp", Transport: "tcp", User: "broadcaster", Password: "pw2",
-			PasswordEnv: "LIVEINJECT_TEST_DSS2", SessionName: "Rack 2"},
+			PasswordEnv: "LIVEINJECT_TEST_DSS2", SessionName: "Rack 2", Verify: true},
 	}
 	if !reflect.DeepEqual(cam1.Destinations, wantDests) {
 		t.Errorf("cam1 destinations\n%+v\nwant\n%+v", cam1.Destinations, wantDests)
@@ -92,7 +92,7 @@ kind = "testsrc"
 	if hall.Video.Bitrate != 6_000_000 || hall.Video.Size != (Size{1920, 1080}) {
 		t.Errorf("hall's video %+v, want its own bitrate over the default size", hall.Video)
 	}
-	if want := []Destination{{URL: "rtsp://hall.example/hall.sdp", Transport: "tcp"}}; !reflect.DeepEqual(hall.Destinations, want) {
+	if want := []Destination{{URL: "rtsp://hall.example/hall.sdp", Transport: "tcp", Verify: true}}; !reflect.DeepEqual(hall.Destinations, want) {
 		t.Errorf("hall destinations %+v, want only its own, with {channel} its name", hall.Destinations)
 	}
 	if len(cfg.Warnings) != 0 {

@@ -144,6 +144,7 @@ func targets(ch profiles.Channel) []inject.Target {
 			Metadata: inject.Metadata{Info: d.SessionInfo, Author: d.SessionAuthor,
 				Copyright: d.SessionCopyright, Comment: d.SessionComment},
 			TLSCA: d.TLSCA, TLSInsecure: d.TLSInsecure,
+			NoVerify: !d.Verify, VerifyURL: d.VerifyURL, VerifyEvery: d.VerifyEvery.Std(),
 		}
 	}
 	return out

@@ -286,6 +286,7 @@ func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
 		ds := slices.Clone(out[i].Destinations)
 		for j := range ds {
 			ds[j].URL = profiles.ExpandRelay(ds[j].URL, inst.relayAddr)
+			ds[j].VerifyURL = profiles.ExpandRelay(ds[j].VerifyURL, inst.relayAddr)
 			if relayHost != "" && hostOf(ds[j].URL) == relayHost && ds[j].User == "" && !hasUser(ds[j].URL) {
 				ds[j].User, ds[j].Password = inst.relayUser, inst.relayPassword
 			}
