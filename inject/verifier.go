@@ -28,6 +28,7 @@ import (
 	"github.com/liveinject/liveinject/internal/backoff"
 	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/ratelog"
+	"github.com/liveinject/liveinject/internal/useragent"
 )
 
 // The return check plays each destination's stream back from the server, at the URL players
@@ -77,8 +78,9 @@ var defaultVerifyTimings = verifyTimings{
 // that join) sends old frames at once, which would pass for a long delay.
 const delayWindow = 5 * time.Second
 
-// checkUserAgent names the return check's requests to the server.
-const checkUserAgent = "liveinject return check"
+// checkUserAgent names the return check's requests to the server, which the built-in relay
+// counts apart from its players.
+const checkUserAgent = useragent.ReturnCheck
 
 // The return check's causes that are not a failed request.
 const (

@@ -327,12 +327,18 @@ type player struct {
 
 func play(t *testing.T, url string) *player {
 	t.Helper()
+	return playAs(t, url, "")
+}
+
+// playAs plays url with a client that says userAgent (gortsplib's own when empty).
+func playAs(t *testing.T, url, userAgent string) *player {
+	t.Helper()
 	u, err := base.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tcp := gortsplib.TransportTCP
-	pl := &player{c: &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: &tcp},
+	pl := &player{c: &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Transport: &tcp, UserAgent: userAgent},
 		reports: map[description.MediaType][]rtcp.SenderReport{}}
 	if err := pl.c.Start2(); err != nil {
 		t.Fatal(err)

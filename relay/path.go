@@ -77,6 +77,8 @@ type reader struct {
 	medias  map[*description.Media]bool // the medias it has set up
 	waiting bool                        // it has not started: it waits for the next IDR
 	dropped uint64                      // packets its write queue refused
+	// check: it is liveinject's return check (see useragent.ReturnCheck), not a viewer.
+	check bool
 }
 
 // newPath makes the stream of a publisher's announced description.
@@ -240,8 +242,10 @@ func (p *path) writeRTCP(media *description.Media, pkt rtcp.Packet) {
 
 // addReader starts a player: it gets the cached GOP now, or waits for the next IDR when there is
 // none. It is called from OnPlay, when the session's write queue exists but is not drained yet.
-// It returns false when the path has closed meanwhile.
+// It returns false when the path has closed meanwhile. check says the player is liveinject's
+// return check.
 func (p *path) addReader(ss *gortsplib.ServerSession, r *reader, medias map[*description.Media]bool,
+	check bool,
 ) (replayed int, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -252,7 +256,7 @@ func (p *path) addReader(ss *gortsplib.ServerSession, r *reader, medias map[*des
 		// a second PLAY while playing changes nothing
 		return 0, true
 	}
-	r.medias = medias
+	r.medias, r.check = medias, check
 	p.readers[ss] = r
 	replayed = p.replay(ss, r)
 	r.waiting = replayed == 0 && p.video != nil
@@ -291,10 +295,13 @@ func (p *path) write(ss *gortsplib.ServerSession, r *reader, media *description.
 func (p *path) info() PathInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PathInfo{
-		Path:       p.name,
-		Publishing: p.recording && !p.closed,
-		Readers:    len(p.readers),
-		Packets:    p.packets,
+	info := PathInfo{Path: p.name, Publishing: p.recording && !p.closed, Packets: p.packets}
+	for _, r := range p.readers {
+		if r.check {
+			info.Checks++
+		} else {
+			info.Readers++
+		}
 	}
+	return info
 }

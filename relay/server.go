@@ -60,9 +60,12 @@ type Server struct {
 // PathInfo is one path in Server.Paths.
 type PathInfo struct {
 	Path       string
-	Publishing bool   // a publisher has started RECORD
-	Readers    int    // players that have started PLAY
-	Packets    uint64 // RTP packets received from the publisher
+	Publishing bool // a publisher has started RECORD
+	Readers    int  // players that have started PLAY, liveinject's return checks not counted
+	// Checks are liveinject's return checks playing the path: a destination of a channel that
+	// plays its stream back from the relay to see that it is served (inject's verifier).
+	Checks  int
+	Packets uint64 // RTP packets received from the publisher
 }
 
 // Initialize binds the listeners and starts serving.

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -12,6 +13,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"github.com/liveinject/liveinject/internal/useragent"
 )
 
 // handler answers gortsplib's server callbacks. It is apart from Server so that the callbacks do
@@ -105,7 +108,8 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 	for _, m := range ctx.Session.SetuppedMedias() {
 		medias[m] = true
 	}
-	replayed, ok := r.path.addReader(ctx.Session, r, medias)
+	check := slices.Contains(ctx.Request.Header["User-Agent"], useragent.ReturnCheck)
+	replayed, ok := r.path.addReader(ctx.Session, r, medias, check)
 	if !ok {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/liveinject/liveinject/internal/fftest"
+	"github.com/liveinject/liveinject/internal/useragent"
 )
 
 // fftest.TS's test pattern and tone, as ffprobe must find them at the relay
@@ -332,6 +333,12 @@ func TestPublishHooks(t *testing.T) {
 			if got := s.Paths(); !slices.Equal(got, want) {
 				t.Errorf("Paths() = %+v, want %+v", got, want)
 			}
+			// liveinject's return check plays too, and is counted apart from the viewers
+			check := playAs(t, "rtsp://"+s.Addr()+"/live/x", useragent.ReturnCheck)
+			want[0].Checks = 1
+			if got := s.Paths(); !slices.Equal(got, want) {
+				t.Errorf("with a return check, Paths() = %+v, want %+v", got, want)
+			}
 
 			if tc.drop {
 				conn.Close()
@@ -343,6 +350,9 @@ func TestPublishHooks(t *testing.T) {
 			}
 			if err := waitDone(t, "the player to be disconnected", pl.c); err == nil {
 				t.Error("player ended without error")
+			}
+			if err := waitDone(t, "the return check to be disconnected", check.c); err == nil {
+				t.Error("the return check ended without error")
 			}
 			if got := s.Paths(); len(got) != 0 {
 				t.Errorf("Paths() = %+v after unpublish, want none", got)

@@ -311,7 +311,8 @@ type relayReport struct {
 type pathReport struct {
 	Path            string `json:"path"`
 	Publishing      bool   `json:"publishing"`
-	Readers         int    `json:"readers"`
+	Readers         int    `json:"readers"` // players; the return checks are Checks
+	Checks          int    `json:"checks"`
 	PacketsReceived uint64 `json:"packets_received"`
 }
 
@@ -401,6 +402,7 @@ func (s *httpServer) report() statusReport {
 				Path:            p.Path,
 				Publishing:      p.Publishing,
 				Readers:         p.Readers,
+				Checks:          p.Checks,
 				PacketsReceived: p.Packets,
 			})
 		}
