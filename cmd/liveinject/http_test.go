@@ -124,7 +124,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			"packets_dropped", "bytes_sent", "queue_depth", "bytes_waiting", "stalled_since", "verify")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")
-		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "packets_received")
+		hasKeys(t, "relay path", rl["paths"].([]any)[0].(map[string]any), "path", "publishing", "readers", "checks", "packets_received")
 
 		c := first.Channels[0]
 		if c.Name != "test" || c.State != "running" || c.FFmpegPID == 0 || c.FFmpegStarts != 1 || c.Frames == 0 ||
@@ -142,6 +142,26 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			t.Errorf("status %+v, want a version, an uptime and no profile errors", first)
 		}
 		waitSent(t, r, first.Channels[0].Destinations[0].PacketsSent)
+	})
+
+	// The return check plays the relay's path back: verified, with the relay's delay, within
+	// 10 s of the first RECORD; it is no viewer of the relay's.
+	t.Run("return check", func(t *testing.T) {
+		var d destinationReport
+		fftest.WaitFor(t, 15*time.Second, "verified", func() bool {
+			d = getStatusReport(t, r).Channels[0].Destinations[0]
+			return d.Verify.State == "verified"
+		})
+		if d.ConnectedSince == nil || d.Verify.Since == nil || d.Verify.Since.Sub(*d.ConnectedSince) > 10*time.Second ||
+			d.Verify.ServerDelaySeconds == nil || *d.Verify.ServerDelaySeconds <= 0 || d.Verify.Cause != "" {
+			t.Errorf("verify %+v of a destination recording since %v: want verified within 10 s, with a delay",
+				d.Verify, d.ConnectedSince)
+		}
+		st := getStatusReport(t, r)
+		if i := slices.IndexFunc(st.Relay.Paths, func(p pathReport) bool { return p.Path == "test.sdp" }); i < 0 ||
+			st.Relay.Paths[i].Checks != 1 || st.Relay.Paths[i].Readers != 0 {
+			t.Errorf("relay paths %+v, want test.sdp with one return check and no reader", st.Relay.Paths)
+		}
 	})
 
 	t.Run("metrics", func(t *testing.T) {
@@ -166,7 +186,8 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			{"liveinject_destination_packets_sent_total", dto.MetricType_COUNTER, destLabels, positive},
 			{"liveinject_destination_packets_dropped_total", dto.MetricType_COUNTER, destLabels, nil},
 			{"liveinject_destination_reconnects_total", dto.MetricType_COUNTER, destLabels, is(0)},
-			{"liveinject_destination_verified", dto.MetricType_GAUGE, destLabels, nil},
+			{"liveinject_destination_verified", dto.MetricType_GAUGE, destLabels, is(1)},
+			{"liveinject_destination_server_delay_seconds", dto.MetricType_GAUGE, destLabels, positive},
 			{"liveinject_relay_readers", dto.MetricType_GAUGE, map[string]string{"path": "test.sdp"}, is(0)},
 			{"liveinject_relay_packets_received_total", dto.MetricType_COUNTER, map[string]string{"path": "test.sdp"}, positive},
 			{"liveinject_profile_errors", dto.MetricType_GAUGE, map[string]string{}, is(0)},
