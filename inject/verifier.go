@@ -379,7 +379,7 @@ func (v *verifier) check(ctx context.Context) (verified bool) {
 		return false
 	}
 	w := &playWatch{sent: &v.d.sentAt, ssrc: v.ssrc, want: params, audio: params.Audio != nil,
-		video: params.SPS != nil, start: time.Now()}
+		video: params.SPS != nil, start: time.Now(), settle: v.tm.settle}
 	if w.video {
 		if _, err := c.Setup(desc.BaseURL, videoMedia, 0, 0); err != nil {
 			v.fail(requestCause("SETUP", err))
@@ -494,9 +494,13 @@ type playWatch struct {
 	lastTS  uint32
 	lastNew time.Time
 	// delays are the server's delays of the channel's frames, at the time they came back; delay
-	// the latest figure made of them.
+	// the latest figure made of them. Frames that come in the first settle after the channel's
+	// first are left out: a server that a player joins sends old frames at once (the relay's
+	// cached GOP) or a few ahead of its buffer (Darwin Streaming Server's first frames came back
+	// after 0.5 ms, the rest after its 1 s buffer), and the least of them is no figure of it.
 	delays []timedDelay
 	delay  time.Duration
+	settle time.Duration
 }
 
 type timedDelay struct {
@@ -563,7 +567,7 @@ func (w *playWatch) lead(pkt *rtp.Packet) {
 		w.firstOurs = now
 	}
 	w.lastOurs = now
-	if ok {
+	if ok && now.Sub(w.firstOurs) >= w.settle {
 		w.delays = append(w.delays, timedDelay{now, now.Sub(sentAt)})
 	}
 }
@@ -612,6 +616,10 @@ func (w *playWatch) judge(now time.Time, tm verifyTimings, final bool) (cause st
 	case w.audio && w.video && now.Sub(w.lastAudio) >= tm.noPackets:
 		return causeVideoOnly, false, 0
 	case now.Sub(w.firstOurs) < tm.settle && !final:
+		return "", false, 0
+	case len(w.delays) == 0 && w.delay == 0 && now.Sub(w.firstOurs) < 2*tm.settle && !final:
+		// the first figure, from frames after the first settle; a server that keeps our SSRC and
+		// puts in timestamps of its own gives none, and is verified without one
 		return "", false, 0
 	}
 	if len(w.delays) == 0 {

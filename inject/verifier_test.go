@@ -78,12 +78,17 @@ func liveFeed(t *testing.T, f *Fanout, fr []*demux.Frame) (stop func()) {
 }
 
 // events collects what a Fanout tells of its destinations.
+// events keeps the return check's events: the destination's own (recording, failed) are
+// another test's.
 type events struct {
 	mu  sync.Mutex
 	all []event.Event
 }
 
 func (e *events) sink(ev event.Event) {
+	if ev.Kind != event.DestinationVerified && ev.Kind != event.DestinationUnverified {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -160,8 +165,8 @@ func TestVerifyAtRelay(t *testing.T) {
 	if e.Channel != "lobby" || e.Destination != st.URL || e.ServerDelay <= 0 {
 		t.Errorf("event %+v", e)
 	}
-	if p := r.Paths(); len(p) != 1 || p[0].Readers != 1 {
-		t.Errorf("relay paths %+v, want the check as the one reader", p)
+	if p := r.Paths(); len(p) != 1 || p[0].Checks != 1 || p[0].Readers != 0 {
+		t.Errorf("relay paths %+v, want the check playing, counted apart from the readers", p)
 	}
 }
 
@@ -562,11 +567,11 @@ func TestVerifyEvery(t *testing.T) {
 	liveFeed(t, f, fr)
 	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
 	// the player leaves once the stream is verified, and comes back
-	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Readers == 0 })
+	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Checks == 0 })
 	if v := f.Stats()[0].Verify; v.State != VerifyVerified {
 		t.Errorf("between checks: %+v, want verified kept", v)
 	}
-	fftest.WaitFor(t, 10*time.Second, "the next check's player", func() bool { return r.Paths()[0].Readers == 1 })
+	fftest.WaitFor(t, 10*time.Second, "the next check's player", func() bool { return r.Paths()[0].Checks == 1 })
 }
 
 // TestVerifyTurnedOff: verify = false on a reload stops the check, and keeps the push.
@@ -587,7 +592,7 @@ func TestVerifyTurnedOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVerify(t, f, 0, time.Second, VerifyOff, "")
-	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Readers == 0 })
+	fftest.WaitFor(t, 10*time.Second, "the check's player gone", func() bool { return r.Paths()[0].Checks == 0 })
 	if st := f.Stats()[0]; st.ConnectedSince != since {
 		t.Errorf("the push restarted: %+v", st)
 	}
@@ -696,5 +701,35 @@ func TestJudgeKeepsDelay(t *testing.T) {
 		if got := seconds(d); got != want {
 			t.Errorf("seconds(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestDelayLeavesOutTheJoin: the frames that come back in the first settle after the channel's
+// first are no figure of the server's delay (a cached GOP sent at once, or Darwin Streaming
+// Server's first frames, sent ahead of its buffer), and the check waits for a figure from those
+// after them, up to a second settle.
+func TestDelayLeavesOutTheJoin(t *testing.T) {
+	var sent sentTimes
+	sent.add(1000, time.Now().Add(-time.Second))
+	tm := defaultVerifyTimings
+	for _, tc := range []struct {
+		settle time.Duration
+		delays int
+	}{{time.Hour, 0}, {0, 1}} {
+		w := &playWatch{sent: &sent, video: true, key: 1, settle: tc.settle}
+		w.lead(&rtp.Packet{Header: rtp.Header{Timestamp: 1000}})
+		if len(w.delays) != tc.delays {
+			t.Errorf("settle %v: %d delays, want %d", tc.settle, len(w.delays), tc.delays)
+		}
+	}
+	start := time.Now()
+	w := &playWatch{start: start, first: start, last: start, lastNew: start, firstOurs: start, lastOurs: start,
+		key: 1, video: true}
+	if _, ok, _ := w.judge(start.Add(tm.settle), tm, false); ok {
+		t.Error("verified at the first settle with no figure of the delay, want to wait for one")
+	}
+	w.last, w.lastNew, w.lastOurs = start.Add(2*tm.settle), start.Add(2*tm.settle), start.Add(2*tm.settle)
+	if cause, ok, delay := w.judge(start.Add(2*tm.settle), tm, false); !ok || delay != 0 {
+		t.Errorf("judge after two settles without a figure: %q %v %v, want verified without one", cause, ok, delay)
 	}
 }
