@@ -14,12 +14,17 @@ import (
 )
 
 // eventLog keeps the events a Sink hears.
+// eventLog keeps the push's events, recording and failed: the return check's, which the fake
+// server's answers to its DESCRIBE make, are the verifier's tests'.
 type eventLog struct {
 	mu     sync.Mutex
 	events []event.Event
 }
 
 func (l *eventLog) sink(e event.Event) {
+	if e.Kind != event.DestinationRecording && e.Kind != event.DestinationFailed {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
