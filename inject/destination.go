@@ -217,17 +217,26 @@ type destination struct {
 	client      *gortsplib.Client
 }
 
-func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*destination, error) {
-	u, err := url.Parse(t.URL)
+// parseRTSPURL parses raw, an rtsp or rtsps URL with a host; its errors begin with what.
+func parseRTSPURL(what, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Parse quotes the whole URL in its error: keep the password out of it.
-		return nil, fmt.Errorf("destination: invalid URL")
+		return nil, fmt.Errorf("%s: invalid URL", what)
 	}
 	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return nil, fmt.Errorf("destination %s: scheme %q, want rtsp or rtsps", u.Redacted(), u.Scheme)
+		return nil, fmt.Errorf("%s %s: scheme %q, want rtsp or rtsps", what, u.Redacted(), u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("destination %s: no host", u.Redacted())
+		return nil, fmt.Errorf("%s %s: no host", what, u.Redacted())
+	}
+	return u, nil
+}
+
+func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*destination, error) {
+	u, err := parseRTSPURL("destination", t.URL)
+	if err != nil {
+		return nil, err
 	}
 	plain := *u
 	plain.User = nil

@@ -13,16 +13,26 @@ import (
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
-// eventLog keeps the events a Sink hears.
-// eventLog keeps the push's events, recording and failed: the return check's, which the fake
-// server's answers to its DESCRIBE make, are the verifier's tests'.
+// eventLog keeps the events of the kinds only that a Sink hears: a test of the push's events
+// (recording, failed) leaves out the return check's, which the fake server's answers to its
+// DESCRIBE make, and the other way round.
 type eventLog struct {
+	only   []string
 	mu     sync.Mutex
 	events []event.Event
 }
 
+// pushEvents and verifyEvents return a log of the push's events and of the return check's.
+func pushEvents() *eventLog {
+	return &eventLog{only: []string{event.DestinationRecording, event.DestinationFailed}}
+}
+
+func verifyEvents() *eventLog {
+	return &eventLog{only: []string{event.DestinationVerified, event.DestinationUnverified}}
+}
+
 func (l *eventLog) sink(e event.Event) {
-	if e.Kind != event.DestinationRecording && e.Kind != event.DestinationFailed {
+	if !slices.Contains(l.only, e.Kind) {
 		return
 	}
 	l.mu.Lock()
@@ -44,6 +54,15 @@ func (l *eventLog) kinds() []string {
 	return out
 }
 
+// withCauses returns the kinds of the events so far, each with its cause.
+func (l *eventLog) withCauses() []string {
+	var out []string
+	for _, e := range l.all() {
+		out = append(out, strings.TrimSpace(e.Kind+" "+e.Cause))
+	}
+	return out
+}
+
 // TestDestinationEventsOncePerChange: a server that refuses four tries in a row makes one
 // destination.failed, the session that records one destination.recording, a cut session one
 // destination.failed and the next session one destination.recording, each naming the channel
@@ -58,7 +77,7 @@ func TestDestinationEventsOncePerChange(t *testing.T) {
 			return nil
 		}
 	})
-	var log eventLog
+	log := pushEvents()
 	url := strings.Replace(s.url("/test.sdp"), "rtsp://", "rtsp://pub:secret@", 1)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024,
 		RetryMin: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, OnEvent: log.sink}
@@ -106,7 +125,7 @@ func TestDestinationEventsStall(t *testing.T) {
 		s.stallAfter = func(int) int { return 20 }
 		s.resume = resume
 	})
-	var log eventLog
+	log := pushEvents()
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024, OnEvent: log.sink}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -144,7 +163,7 @@ func TestDestinationEventsHeldBriefly(t *testing.T) {
 				return nil
 			}
 		})
-		var log eventLog
+		log := pushEvents()
 		f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024,
 			heldRetry: 100 * time.Millisecond, OnEvent: log.sink}
 		if err := f.Initialize(); err != nil {

@@ -146,16 +146,9 @@ func newVerifier(d *destination, t Target, tm verifyTimings) (*verifier, error) 
 		v.st.State = VerifyOff
 		return v, nil
 	}
-	raw := cmp.Or(t.VerifyURL, t.URL)
-	u, err := url.Parse(raw)
+	u, err := parseRTSPURL("verify URL", cmp.Or(t.VerifyURL, t.URL))
 	if err != nil {
-		return nil, fmt.Errorf("verify URL: invalid URL")
-	}
-	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return nil, fmt.Errorf("verify URL %s: scheme %q, want rtsp or rtsps", u.Redacted(), u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("verify URL %s: no host", u.Redacted())
+		return nil, err
 	}
 	if u.User == nil {
 		// the destination's credentials, as its push uses them

@@ -77,34 +77,6 @@ func liveFeed(t *testing.T, f *Fanout, fr []*demux.Frame) (stop func()) {
 	return stop
 }
 
-// events collects what a Fanout tells of its destinations.
-// events keeps the return check's events: the destination's own (recording, failed) are
-// another test's.
-type events struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (e *events) sink(ev event.Event) {
-	if ev.Kind != event.DestinationVerified && ev.Kind != event.DestinationUnverified {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.all = append(e.all, ev)
-}
-
-// kinds returns the kinds of the events so far, with their cause.
-func (e *events) kinds() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, ev := range e.all {
-		out = append(out, strings.TrimSpace(ev.Kind+" "+ev.Cause))
-	}
-	return out
-}
-
 func startRelay(t *testing.T) *relay.Server {
 	t.Helper()
 	r := &relay.Server{Address: "127.0.0.1:0"}
@@ -137,7 +109,7 @@ func liveFrames(t *testing.T) []*demux.Frame {
 func TestVerifyAtRelay(t *testing.T) {
 	fr := liveFrames(t)
 	r := startRelay(t)
-	var ev events
+	ev := verifyEvents()
 	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: "rtsp://" + r.Addr() + "/lobby.sdp"}}, OnEvent: ev.sink}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -156,12 +128,10 @@ func TestVerifyAtRelay(t *testing.T) {
 	if v.ServerDelay <= 0 || v.ServerDelay > time.Second {
 		t.Errorf("server delay %v, want a relay's few milliseconds", v.ServerDelay)
 	}
-	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationVerified}) {
+	if got := ev.withCauses(); !slices.Equal(got, []string{event.DestinationVerified}) {
 		t.Errorf("events %q, want one verified", got)
 	}
-	ev.mu.Lock()
-	e := ev.all[0]
-	ev.mu.Unlock()
+	e := ev.all()[0]
 	if e.Channel != "lobby" || e.Destination != st.URL || e.ServerDelay <= 0 {
 		t.Errorf("event %+v", e)
 	}
@@ -183,7 +153,7 @@ func TestVerifyDescribe404(t *testing.T) {
 			return nil
 		}
 	})
-	var ev events
+	ev := verifyEvents()
 	f := &Fanout{Channel: "lobby", Targets: []Target{{URL: s.url("/lobby.sdp")}}, OnEvent: ev.sink}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -210,7 +180,7 @@ func TestVerifyDescribe404(t *testing.T) {
 	if gap := d[1].at.Sub(d[0].at); gap < time.Second {
 		t.Errorf("DESCRIBE again after %v, want a backoff of about 2 s", gap)
 	}
-	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationUnverified + " DESCRIBE 404"}) {
+	if got := ev.withCauses(); !slices.Equal(got, []string{event.DestinationUnverified + " DESCRIBE 404"}) {
 		t.Errorf("events %q, want one unverified", got)
 	}
 	if st := f.Stats()[0]; st.State != StateRecording || st.Reconnects != 0 {
@@ -231,7 +201,7 @@ func TestVerifyNotOurStream(t *testing.T) {
 	defer other.Close()
 	liveFeed(t, other, fr)
 
-	var ev events
+	ev := verifyEvents()
 	target := Target{URL: "rtsp://" + r.Addr() + "/lobby.sdp", VerifyURL: "rtsp://" + r.Addr() + "/hall.sdp"}
 	f := &Fanout{Channel: "lobby", Targets: []Target{target}, OnEvent: ev.sink, verifyTimings: testVerifyTimings}
 	if err := f.Initialize(); err != nil {
@@ -251,7 +221,7 @@ func TestVerifyNotOurStream(t *testing.T) {
 	if st := f.Stats()[0]; st.ConnectedSince != since || st.Reconnects != 0 {
 		t.Errorf("the push after verify_url changed: %+v, want the same session", st)
 	}
-	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationUnverified + " " + causeNotOurs, event.DestinationVerified}) {
+	if got := ev.withCauses(); !slices.Equal(got, []string{event.DestinationUnverified + " " + causeNotOurs, event.DestinationVerified}) {
 		t.Errorf("events %q", got)
 	}
 }
@@ -363,7 +333,7 @@ func TestVerifyServerStopsServing(t *testing.T) {
 	fr := liveFrames(t)
 	r := startRelay(t)
 	p := newPausableProxy(t, r.Addr())
-	var ev events
+	ev := verifyEvents()
 	var logs fftest.Buffer
 	f := &Fanout{Channel: "lobby", OnEvent: ev.sink, verifyTimings: testVerifyTimings,
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
@@ -390,7 +360,7 @@ func TestVerifyServerStopsServing(t *testing.T) {
 	p.unpause()
 	waitVerify(t, f, 0, 15*time.Second, VerifyVerified, "")
 	lost := event.DestinationUnverified + " no packets for 2 s"
-	if got := ev.kinds(); !slices.Equal(got, []string{event.DestinationVerified, lost, event.DestinationVerified,
+	if got := ev.withCauses(); !slices.Equal(got, []string{event.DestinationVerified, lost, event.DestinationVerified,
 		lost, event.DestinationVerified}) {
 		t.Errorf("events %q", got)
 	}
