@@ -4,7 +4,16 @@
 // demuxer made, whatever the servers do.
 package record
 
-import "time"
+import (
+	"cmp"
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Recording states, as Stats shows them.
 const (
@@ -60,4 +69,95 @@ type Segment struct {
 	Size  int64
 	// Open: it is being written (its name ends in ".part").
 	Open bool
+}
+
+// nameLayout is how a segment's name says its start: UTC, to the second, sortable as text.
+const nameLayout = "2006-01-02T15-04-05Z"
+
+// Extensions of a closed segment and of the one being written.
+const (
+	extClosed = ".ts"
+	extOpen   = ".ts.part"
+)
+
+// SegmentName returns the name of a closed segment that starts at start, the n-th (from 1) to
+// start within that second: a segment after a short gap can start in the second of the one
+// before it.
+func SegmentName(start time.Time, n int) string {
+	name := start.UTC().Format(nameLayout)
+	if n > 1 {
+		name += "-" + strconv.Itoa(n)
+	}
+	return name + extClosed
+}
+
+// ParseSegmentName reads a segment's file name: its start, and whether it is being written. ok
+// is false for a name that is not a segment's.
+func ParseSegmentName(name string) (s Segment, ok bool) {
+	base, open := strings.CutSuffix(name, extOpen)
+	if !open {
+		var closed bool
+		if base, closed = strings.CutSuffix(name, extClosed); !closed {
+			return Segment{}, false
+		}
+	}
+	// the stamp has dashes of its own (2026-12-04T10-15-00Z): the counter follows its Z
+	stamp, n, hasN := base, "", false
+	if i := strings.LastIndex(base, "Z-"); i >= 0 {
+		stamp, n, hasN = base[:i+1], base[i+2:], true
+	}
+	start, err := time.Parse(nameLayout, stamp)
+	if err != nil {
+		return Segment{}, false
+	}
+	if hasN {
+		if k, err := strconv.Atoi(n); err != nil || k < 2 || strconv.Itoa(k) != n {
+			return Segment{}, false
+		}
+	}
+	return Segment{Name: name, Start: start, Open: open}, true
+}
+
+// List returns the segments in a channel's folder dir, oldest first, with their sizes; other
+// files are left out. A folder that does not exist has none.
+func List(dir string) ([]Segment, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Segment{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []Segment{}
+	for _, e := range entries {
+		s, ok := ParseSegmentName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		s.Size = info.Size()
+		out = append(out, s)
+	}
+	// names sort by start, then by counter only up to -9: order by what they say
+	slices.SortStableFunc(out, func(a, b Segment) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return cmp.Compare(counter(a.Name), counter(b.Name))
+	})
+	return out, nil
+}
+
+// counter is the n of a segment's name (see SegmentName), 1 when it has none.
+func counter(name string) int {
+	base := strings.TrimSuffix(strings.TrimSuffix(name, ".part"), extClosed)
+	if i := strings.LastIndex(base, "Z-"); i >= 0 {
+		if k, err := strconv.Atoi(base[i+2:]); err == nil {
+			return k
+		}
+	}
+	return 1
 }

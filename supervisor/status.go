@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/record"
 )
 
 // Channel states, as Status reports them.
@@ -69,6 +70,9 @@ type Status struct {
 	Inputs []InputStatus
 	// Destinations are the injector's figures, one per destination.
 	Destinations []inject.Stats
+	// Record is the channel's recording (see package record); nil when the profile has no
+	// [record].
+	Record *record.Stats
 }
 
 // Reasons of a switch, as Status.Switches counts them.
