@@ -420,7 +420,9 @@ func (r *Recorder) tryResume(s *recorderState, now time.Time) {
 		if err != nil || free < s.cfg.minFree(total) {
 			s.retryAt = now.Add(r.retryEvery)
 			if err == nil {
-				r.update(func(st *Stats) { st.Cause = fmt.Sprintf("disk full: %s free of %s", formatBytes(free), formatBytes(total)) })
+				r.update(func(st *Stats) {
+					st.Cause = fmt.Sprintf("disk full: %s free of %s", formatBytes(free), formatBytes(total))
+				})
 			}
 			return
 		}
