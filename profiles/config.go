@@ -50,6 +50,9 @@ type Defaults struct {
 	// Destinations are templates for the profiles that have no [[destination]] of their own:
 	// "{channel}" in a URL becomes the channel's name.
 	Destinations []Destination `toml:"destination"`
+	// Record, when On, records every channel whose profile does not say record = "off"; a
+	// profile's [record] sets its keys over it.
+	Record Record `toml:"record"`
 }
 
 // Webhook is one receiver of events (see package internal/webhook): a JSON POST for each.
@@ -155,6 +158,9 @@ type Channel struct {
 	Audio        Audio         `toml:"audio"`
 	FFmpeg       FFmpeg        `toml:"ffmpeg"`
 	Destinations []Destination `toml:"destination"`
+	// Record keeps the channel's program on disk: [record], or record = "off" against
+	// [defaults.record].
+	Record Record `toml:"record"`
 }
 
 // Source kinds.

@@ -30,7 +30,7 @@ type channelFile struct {
 func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d := &decoder{file: file}
 	ch := Channel{
-		Name: name, File: file, Video: cfg.Defaults.Video, Audio: cfg.Defaults.Audio,
+		Name: name, File: file, Video: cfg.Defaults.Video, Audio: cfg.Defaults.Audio, Record: cfg.Defaults.Record,
 		FFmpeg: FFmpeg{StopGrace: defaultStopGrace, StallTimeout: defaultStallTimeout},
 	}
 	res := channelFile{}
@@ -68,6 +68,7 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 	d.checkSourceFits(&ch, source, video, audio, ff, backups)
 	d.slate(root, &ch.Slate)
 	d.alarms(root, &ch)
+	d.record(root, &ch.Record, true)
 	fillDefaults(&ch)
 	d.checkDevices(&ch, append([]*table{source}, backups...))
 	if timingsRight {

@@ -52,6 +52,7 @@ func decodeConfig(file string, src []byte) (*Config, Errors) {
 	defs := d.table(root, "defaults")
 	d.video(d.table(defs, "video"), &cfg.Defaults.Video)
 	d.audio(d.table(defs, "audio"), &cfg.Defaults.Audio)
+	d.record(defs, &cfg.Defaults.Record, false)
 	seen := map[string]bool{}
 	for _, t := range d.tables(defs, "destination") {
 		dest, urlPath := d.destination(t, cfg.Relay.Listen)

@@ -25,13 +25,19 @@ type Changes struct {
 	// whose keys changed, or that is gone). The injector gets the new destinations; those
 	// that did not change keep their sessions.
 	Retarget []Channel
+	// Rerecord channels changed their [record] only: the channel's owner starts, stops or
+	// reconfigures its recording, and nothing else (no ffmpeg restarts, no destination
+	// reconnects). A channel that changed more is in Restart or Retarget, whose owner applies
+	// its [record] too.
+	Rerecord []Channel
 	// Unchanged channels are left alone.
 	Unchanged []Channel
 }
 
 // Empty reports whether applying the changes would do nothing.
 func (c Changes) Empty() bool {
-	return len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Restart) == 0 && len(c.Retarget) == 0
+	return len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Restart) == 0 && len(c.Retarget) == 0 &&
+		len(c.Rerecord) == 0
 }
 
 // Diff compares two channel sets by channel name. A channel whose profile moved to another file
@@ -53,6 +59,8 @@ func Diff(old, new []Channel) Changes {
 			c.Restart = append(c.Restart, ch)
 		case !SameDestinations(prev, ch) || !SameInputs(prev, ch):
 			c.Retarget = append(c.Retarget, ch)
+		case prev.Record != ch.Record:
+			c.Rerecord = append(c.Rerecord, ch)
 		default:
 			c.Unchanged = append(c.Unchanged, ch)
 		}
@@ -62,7 +70,7 @@ func Diff(old, new []Channel) Changes {
 			c.Removed = append(c.Removed, ch)
 		}
 	}
-	for _, l := range []*[]Channel{&c.Added, &c.Removed, &c.Restart, &c.Retarget, &c.Unchanged} {
+	for _, l := range []*[]Channel{&c.Added, &c.Removed, &c.Restart, &c.Retarget, &c.Rerecord, &c.Unchanged} {
 		slices.SortFunc(*l, func(a, b Channel) int { return cmp.Compare(a.Name, b.Name) })
 	}
 	return c
@@ -70,7 +78,7 @@ func Diff(old, new []Channel) Changes {
 
 // SameEncoding reports whether two versions of a channel run the same ffmpeg for the source:
 // everything but the destinations, the backups, the slate, the timings of failover and hold,
-// and where the profile was read from is the same.
+// the recording, and where the profile was read from is the same.
 func SameEncoding(a, b Channel) bool {
 	return reflect.DeepEqual(sourceOnly(a), sourceOnly(b))
 }
@@ -82,6 +90,7 @@ func sourceOnly(c Channel) Channel {
 	c.Hold = 0
 	c.Backups, c.Slate = nil, Slate{}
 	c.FailoverAfter, c.ReturnAfter, c.SlateAfter = 0, 0, 0
+	c.Record = Record{}
 	return c
 }
 
@@ -117,7 +126,7 @@ func Changed(was, is Channel) []string {
 	ov, nv := reflect.ValueOf(was), reflect.ValueOf(is)
 	for i := range ov.NumField() {
 		section := ov.Type().Field(i).Tag.Get("toml")
-		if ov.Field(i).Kind() != reflect.Struct || section == "-" || section == "slate" || section == "alarms" {
+		if ov.Field(i).Kind() != reflect.Struct || section == "-" || section == "slate" || section == "alarms" || section == "record" {
 			continue
 		}
 		out = append(out, changedKeys(section, ov.Field(i), nv.Field(i))...)
@@ -141,6 +150,15 @@ func Changed(was, is Channel) []string {
 		out = append(out, "alarms on")
 	default:
 		out = append(out, changedKeys("alarms", reflect.ValueOf(was.Alarms), reflect.ValueOf(is.Alarms))...)
+	}
+	switch {
+	case was.Record == is.Record:
+	case !is.Record.On:
+		out = append(out, "record off")
+	case !was.Record.On:
+		out = append(out, "record on")
+	default:
+		out = append(out, changedKeys("record", reflect.ValueOf(was.Record), reflect.ValueOf(is.Record))...)
 	}
 	before := make(map[string]Destination, len(was.Destinations))
 	for _, d := range was.Destinations {

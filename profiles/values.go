@@ -17,14 +17,29 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // MarshalText writes d as UnmarshalText reads it.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText reads a duration such as "2s" or "500ms". A bare number is refused: "gop = 5"
-// could mean seconds or frames.
+// UnmarshalText reads a duration such as "2s" or "500ms", or days first: "7d", "1d12h" (for
+// how long recordings are kept). A bare number is refused: "gop = 5" could mean seconds or
+// frames.
 func (d *Duration) UnmarshalText(text []byte) error {
-	v, err := time.ParseDuration(string(text))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (want a number with a unit, e.g. \"2s\" or \"500ms\")", text)
+	s := string(text)
+	var days int64
+	hasDays := false
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		hasDays = true
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n < 0 || n > 100_000 || !isDecimal(s[:i]) {
+			return fmt.Errorf("invalid duration %q (want a number with a unit, e.g. \"2s\" or \"500ms\")", text)
+		}
+		days, s = n, s[i+1:]
 	}
-	*d = Duration(v)
+	var v time.Duration
+	if s != "" || !hasDays {
+		var err error
+		if v, err = time.ParseDuration(s); err != nil || hasDays && v < 0 {
+			return fmt.Errorf("invalid duration %q (want a number with a unit, e.g. \"2s\" or \"500ms\")", text)
+		}
+	}
+	*d = Duration(time.Duration(days)*24*time.Hour + v)
 	return nil
 }
 

@@ -104,7 +104,7 @@ func (s *Supervisor) apply(ctx context.Context, current map[string]profiles.Chan
 	}
 
 	s.mu.Lock()
-	for _, ch := range slices.Concat(diff.Restart, diff.Retarget) {
+	for _, ch := range slices.Concat(diff.Restart, diff.Retarget, diff.Rerecord) {
 		s.byName[ch.Name].reload(ch)
 		current[ch.Name] = ch
 	}
