@@ -132,6 +132,12 @@ type Fanout struct {
 	// OnEvent, if set, hears of the destinations' changes: recording, failed, verified,
 	// unverified. It must not block.
 	OnEvent event.Sink
+	// Tap, if set, gets every frame of the source as it goes on air, at the channel time its
+	// RTP goes out with (pts, dts), so that a recording is continuous across input switches
+	// and ffmpeg restarts as the stream is: not the held pictures nor the silence the Fanout
+	// makes itself. gap is set on the first frame after a hold (an outage). It is called from
+	// WriteFrame's goroutine and must not block.
+	Tap func(fr *demux.Frame, pts, dts int64, gap bool)
 
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1.5 s) and how long it lasts
@@ -199,8 +205,10 @@ type Fanout struct {
 	// run's first frame. While frames of a held run catch up, minLag is their least lag so
 	// far, set at minLagAt (see rejoin).
 	held, newRun, catchingUp bool
-	minLag                   time.Duration
-	minLagAt                 time.Time
+	// tapGap is set by Hold until the next live frame is tapped (see Tap).
+	tapGap   bool
+	minLag   time.Duration
+	minLagAt time.Time
 }
 
 // Initialize creates the packetizers and starts one goroutine per destination.
@@ -511,7 +519,7 @@ func (f *Fanout) Hold(now time.Time, silence []byte) error {
 	// channel time goes on with the wall clock, for this frame and for the next live one
 	f.restart = true
 	err := f.write(f.key, now)
-	f.restart, f.held, f.audioRejoin = true, true, true
+	f.restart, f.held, f.audioRejoin, f.tapGap = true, true, true, true
 	if err != nil || silence == nil || !f.audioSeen || f.params.Audio == nil {
 		return err
 	}
@@ -690,6 +698,14 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 
 	f.last = max(f.last, fr.DTS+f.offset)
 	f.offer(u)
+	if f.Tap != nil && fr != f.key {
+		dts := pts
+		if fr.Kind == demux.Video {
+			dts = fr.DTS + f.offset
+		}
+		f.Tap(fr, pts, dts, f.tapGap)
+		f.tapGap = false
+	}
 	return nil
 }
 

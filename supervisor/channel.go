@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/record"
 )
 
 // channel is one channel and the one owner of its state, as MediaMTX has one per path: it holds
@@ -42,6 +44,9 @@ type channel struct {
 	mu sync.Mutex
 	// fanout is the channel's injector, nil while it cannot start. Set once, by the goroutine.
 	fanout *inject.Fanout
+	// rec is the channel's recording, nil while its profile has none; the goroutine sets it,
+	// the injector's tap and status read it.
+	rec atomic.Pointer[record.Recorder]
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -120,6 +125,8 @@ func (c *channel) run(ctx, parent context.Context, p profiles.Channel, f *inject
 		c.sup.OnEvent.Emit(event.Event{Kind: event.ChannelStopped, Channel: c.name, Cause: cause})
 	}()
 	defer f.Close() // after ffmpeg: the last frames go out before TEARDOWN
+	c.setRecord(p)
+	defer c.stopRecord() // after ffmpeg too: its last frames are in the last segment
 	c.sw.f = f
 	defer c.stopInputs()
 	defer c.reportAlarms(time.Now(), true)
@@ -158,6 +165,12 @@ func (c *channel) run(ctx, parent context.Context, p profiles.Channel, f *inject
 				next.Destinations = p.Destinations
 			} else {
 				c.log.Info("channel retargeted", "file", next.File, "changes", changes)
+			}
+		}
+		if next.Record != p.Record {
+			c.setRecord(next)
+			if profiles.SameEncoding(p, next) && profiles.SameInputs(p, next) && profiles.SameDestinations(p, next) {
+				c.log.Info("channel recording changed", "file", next.File, "changes", changes)
 			}
 		}
 		p = next
@@ -284,7 +297,7 @@ func (c *channel) source() *feed {
 // newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
 func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
 	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: c.log, StateFile: c.stateFile,
-		OnEvent: c.sup.OnEvent}
+		OnEvent: c.sup.OnEvent, Tap: c.tap}
 	if err := f.Initialize(); err != nil {
 		c.log.Error("channel not started", "file", p.File, "error", err)
 		c.source().enc.publish(func(st *Status) { st.State = StateError; st.setCause(err.Error(), CauseProfile) })
@@ -342,6 +355,10 @@ func (c *channel) status() Status {
 	sw.mu.Unlock()
 	if f := c.injector(); f != nil {
 		st.Destinations = f.Stats()
+	}
+	if r := c.rec.Load(); r != nil {
+		rs := r.Stats()
+		st.Record = &rs
 	}
 	return st
 }
