@@ -72,6 +72,14 @@ func (m *Main) check(ctx context.Context, args []string) int {
 				fmt.Fprintf(m.Stdout, "  warning: %v\n", p)
 			}
 		}
+		if r := ch.Record; r.On {
+			limit := "no max_size"
+			if r.MaxSize > 0 {
+				limit = "max_size " + r.MaxSize.String()
+			}
+			fmt.Fprintf(m.Stdout, "  record: %s (segment %s, keep %s, %s, min_free %s)\n",
+				r.ChannelDir(ch.Name), r.Segment, r.Keep, limit, r.MinFree)
+		}
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {

@@ -61,7 +61,8 @@ func TestCheckDSSWarnings(t *testing.T) {
 		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/live/a\"\n" +
 		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/b.sdp\"\ntransport = \"udp\"\n" +
 		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/c.sdp\"\nsession_name = \"Lobby\"\nsession_info = \"North\"\n" +
-		"session_author = \"Facilities\"\nsession_copyright = \"© 2026\"\nsession_comment = \"hi\"\n"
+		"session_author = \"Facilities\"\nsession_copyright = \"© 2026\"\nsession_comment = \"hi\"\n" +
+		"[record]\ndir = \"/srv/rec\"\nkeep = \"30d\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +72,7 @@ func TestCheckDSSWarnings(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
+		"  record: /srv/rec/test (segment 1m0s, keep 720h0m0s, no max_size, min_free 5%)\n",
 		"  -> rtsp://127.0.0.1:8554/live/a (tcp)\n     warning: the path does not end in .sdp: Darwin Streaming " +
 			"Server takes the ANNOUNCE, then refuses SETUP (415)\n",
 		// the SSRC stays over udp as over tcp: no warning

@@ -16,6 +16,8 @@ type Channel struct {
 	Source string
 	// URLs are the channel's destinations.
 	URLs []string
+	// Record, when set, is the [record] folder: the channel records too, in 1-minute segments.
+	Record string
 }
 
 // Write writes the configuration and its profile into dir and returns the configuration's path.
@@ -27,6 +29,9 @@ func (c Channel) Write(dir string) (string, error) {
 	profile := fmt.Sprintf("[source]\nkind = \"file\"\npath = %q\n[video]\nencoder = \"copy\"\n[audio]\nencoder = \"copy\"\n", c.Source)
 	for _, u := range c.URLs {
 		profile += fmt.Sprintf("[[destination]]\nurl = %q\n", u)
+	}
+	if c.Record != "" {
+		profile += fmt.Sprintf("[record]\ndir = %q\n", c.Record)
 	}
 	config := filepath.Join(dir, "liveinject.toml")
 	for path, text := range map[string]string{

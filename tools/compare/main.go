@@ -42,6 +42,7 @@ func main() {
 	flag.StringVar(&o.bitrate, "bitrate", "8M", "video bit rate")
 	flag.StringVar(&o.profiles, "cpuprofile", "", "directory where each liveinject run writes its CPU profile (liveinject run -cpuprofile)")
 	flag.StringVar(&o.env, "env", "", "environment for liveinject, comma-separated NAME=value pairs (GOMAXPROCS=1)")
+	flag.StringVar(&o.pushers, "pushers", "ffmpeg,liveinject", "pushers to run, comma-separated: ffmpeg, liveinject, record (liveinject recording the channel too, [record])")
 	flag.StringVar(&o.dests, "dests", "1", "destinations per push, comma-separated: with two counts, the marginal cost of a destination is printed too")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -53,6 +54,7 @@ func main() {
 type options struct {
 	liveinject, ffmpeg, work string
 	profiles, env            string
+	pushers                  string
 	duration                 time.Duration
 	runs                     int
 	size, bitrate, dests     string
@@ -152,13 +154,16 @@ func run(o options) error {
 	results := map[string][]result{}
 	for i := range o.runs {
 		for _, n := range counts {
-			for _, pusher := range []string{"ffmpeg", "liveinject"} {
+			for _, pusher := range strings.Split(o.pushers, ",") {
 				name := fmt.Sprintf("%s-%d-%d", pusher, n, i)
 				var r result
-				if pusher == "ffmpeg" {
+				switch pusher {
+				case "ffmpeg":
 					r, err = pushFFmpeg(o, rx, mkv, name, n)
-				} else {
-					r, err = pushLiveinject(o, rx, ts, name, n)
+				case "liveinject", "record":
+					r, err = pushLiveinject(o, rx, ts, name, n, pusher == "record")
+				default:
+					return fmt.Errorf("unknown pusher %q", pusher)
 				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
@@ -225,12 +230,16 @@ func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error
 // pushLiveinject runs liveinject with one channel whose source is the content as MPEG-TS,
 // passed through, pushing to n destinations, for the content's duration from its start, and
 // returns what its process and its ffmpeg child cost meanwhile.
-func pushLiveinject(o options, rx *receiver, ts, name string, n int) (result, error) {
+func pushLiveinject(o options, rx *receiver, ts, name string, n int, record bool) (result, error) {
 	urls := make([]string, n)
 	for i := range urls {
 		urls[i] = rx.URL(name, i)
 	}
-	config, err := benchrig.Channel{FFmpeg: o.ffmpeg, Source: ts, URLs: urls}.Write(filepath.Join(o.work, name))
+	ch := benchrig.Channel{FFmpeg: o.ffmpeg, Source: ts, URLs: urls}
+	if record {
+		ch.Record = filepath.Join(o.work, name, "recordings")
+	}
+	config, err := ch.Write(filepath.Join(o.work, name))
 	if err != nil {
 		return result{}, err
 	}
@@ -311,14 +320,14 @@ func report(o options, counts []int, results map[string][]result) {
 	}
 	median := map[string]float64{}
 	for _, n := range counts {
-		for _, pusher := range []string{"ffmpeg", "liveinject"} {
+		for _, pusher := range strings.Split(o.pushers, ",") {
 			rs := results[fmt.Sprintf("%s/%d", pusher, n)]
 			cl, cm := stat(rs, func(r result) float64 { return r.cpu.Seconds() })
 			ml, mm := stat(rs, func(r result) float64 { return float64(r.bytes) / 1e6 / r.cpu.Seconds() })
 			rl, rm := stat(rs, func(r result) float64 { return float64(r.rssKB) / 1024 })
 			sl, sm := stat(rs, func(r result) float64 { return r.steady.Seconds() })
 			child := "—"
-			if pusher == "liveinject" {
+			if pusher != "ffmpeg" {
 				hl, hm := stat(rs, func(r result) float64 { return r.child.Seconds() })
 				child = fmt.Sprintf("%.2f / %.2f", hl, hm)
 			}
@@ -330,13 +339,21 @@ func report(o options, counts []int, results map[string][]result) {
 	}
 	fmt.Println()
 	for _, n := range counts {
+		if median[fmt.Sprintf("record/%d", n)] > 0 && median[fmt.Sprintf("liveinject/%d", n)] > 0 {
+			fmt.Printf("recording adds to liveinject's Go process, %d destination(s): %+.1f %%, after the first %v %+.1f %% (medians)\n",
+				n, 100*(median[fmt.Sprintf("record/%d", n)]/median[fmt.Sprintf("liveinject/%d", n)]-1), warmup,
+				100*(median[fmt.Sprintf("record/%d/steady", n)]/median[fmt.Sprintf("liveinject/%d/steady", n)]-1))
+		}
+		if median[fmt.Sprintf("ffmpeg/%d", n)] == 0 || median[fmt.Sprintf("liveinject/%d", n)] == 0 {
+			continue
+		}
 		fmt.Printf("liveinject's Go process / ffmpeg, CPU, %d destination(s): %.2fx, after the first %v %.2fx (medians)\n",
 			n, median[fmt.Sprintf("liveinject/%d", n)]/median[fmt.Sprintf("ffmpeg/%d", n)], warmup,
 			median[fmt.Sprintf("liveinject/%d/steady", n)]/median[fmt.Sprintf("ffmpeg/%d/steady", n)])
 	}
 	if len(counts) >= 2 {
 		a, b := counts[0], counts[len(counts)-1]
-		for _, pusher := range []string{"ffmpeg", "liveinject"} {
+		for _, pusher := range strings.Split(o.pushers, ",") {
 			per := (median[fmt.Sprintf("%s/%d", pusher, b)] - median[fmt.Sprintf("%s/%d", pusher, a)]) / float64(b-a)
 			fmt.Printf("%s: each destination past %d adds %.3f CPU-s, %.2f %% of a core\n", pusher, a, per,
 				100*per/o.duration.Seconds())
