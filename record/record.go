@@ -53,6 +53,9 @@ type Stats struct {
 	Deleted map[string]uint64
 	// FreeBytes is the free space of Dir's file system, as last looked at.
 	FreeBytes int64
+	// Dropped counts the frames that found the recorder's queue full (the disk did not keep
+	// up): each run of them is a gap, and the recording goes on at the next keyframe.
+	Dropped uint64
 	// Errors counts the failures (a write, a rename, a sync, a full disk); LastError is the
 	// latest, kept after a recovery, and LastErrorAt when it came.
 	Errors      uint64

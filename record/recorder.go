@@ -184,11 +184,9 @@ func (r *Recorder) Stats() Stats {
 	defer r.mu.Unlock()
 	st := r.stats
 	st.Deleted = maps.Clone(st.Deleted)
+	st.Dropped = r.dropped.Load()
 	return st
 }
-
-// Dropped returns how many frames the queue had no room for.
-func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
 
 // recorderState is what the goroutine owns.
 type recorderState struct {

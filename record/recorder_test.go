@@ -58,13 +58,14 @@ func newRecorder(t *testing.T, cfg Config, space Space) *Recorder {
 // feed writes frames to r at channel time base on, as they came, so that its queue never fills.
 func feed(t *testing.T, r *Recorder, frs []*demux.Frame, base int64) {
 	t.Helper()
+	before := r.Stats().Dropped
 	for _, fr := range frs {
 		for len(r.queue) > cap(r.queue)/2 {
 			time.Sleep(time.Millisecond) // pacing a producer, not waiting for a result
 		}
 		r.WriteFrame(fr, fr.PTS+base, fr.DTS+base)
 	}
-	if n := r.Dropped(); n != 0 {
+	if n := r.Stats().Dropped - before; n != 0 {
 		t.Fatalf("%d frames dropped", n)
 	}
 }
@@ -446,4 +447,47 @@ func TestRecordChild(t *testing.T) {
 		return nil
 	})
 	select {} // killed before its end
+}
+
+// A disk that does not keep up fills the queue: WriteFrame drops frames rather than wait, and
+// the recording goes on after them in a new segment, at a keyframe.
+func TestRecorderSlowDisk(t *testing.T) {
+	frs := frames(t, "6")
+	release := make(chan struct{})
+	var once sync.Once
+	r := &Recorder{Channel: "ch", Config: Config{Dir: filepath.Join(t.TempDir(), "ch"), Segment: time.Hour},
+		QueueSize: 8, failWrite: func() error { <-release; return nil }}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer once.Do(func() { close(release) })
+	start := time.Now()
+	for _, fr := range frs[:len(frs)/4] {
+		r.WriteFrame(fr, fr.PTS+channelBase, fr.DTS+channelBase)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("WriteFrame waited for the disk: %v", d)
+	}
+	if st := r.Stats(); st.Dropped == 0 {
+		t.Fatalf("nothing dropped with the disk stuck: %+v", st)
+	}
+	once.Do(func() { close(release) })
+	feed(t, r, frs[len(frs)/4:], channelBase)
+	r.Close()
+	segs, _ := List(r.Config.Dir)
+	if len(segs) != 2 {
+		t.Fatalf("segments %+v, want 2: before the frames dropped, and after", segs)
+	}
+	for _, s := range segs {
+		p := probeSegment(t, filepath.Join(r.Config.Dir, s.Name))
+		for _, pk := range p.Packets {
+			if pk.CodecType == "video" {
+				if !strings.HasPrefix(pk.Flags, "K") {
+					t.Errorf("%s: first video frame not a keyframe", s.Name)
+				}
+				break
+			}
+		}
+	}
 }
