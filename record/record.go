@@ -47,7 +47,7 @@ type Stats struct {
 	BytesOnDisk    int64
 	Segments       int
 	Oldest, Newest time.Time
-	// BytesWritten counts what was written over the recorder's life.
+	// BytesWritten counts what was written over the recorder's life, as it goes.
 	BytesWritten uint64
 	// Deleted counts the segments that retention deleted, by reason (DeletedKeep, ...).
 	Deleted map[string]uint64

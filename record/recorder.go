@@ -71,9 +71,12 @@ func statfs(dir string) (free, total int64, err error) {
 }
 
 // Recorder keeps one channel's frames on disk (see the package comment). WriteFrame and Gap
-// never block: the frames go through a bounded queue to the Recorder's goroutine, which owns
-// the files. When the disk cannot keep up the queue fills, frames are dropped and counted, and
-// the recording goes on at the next keyframe in a new segment.
+// never block: the frames go to a bounded queue that the Recorder's goroutine, which owns the
+// files, takes in batches (every DrainEvery), and each batch goes to the file in one write.
+// Waking the goroutine and writing the file for every frame cost the channel's process half
+// as much CPU again as the stream itself (a system call wakes the runtime's sysmon; see
+// BENCHMARKS.md). When the disk cannot keep up the queue fills, frames are dropped and counted,
+// and the recording goes on at the next keyframe in a new segment.
 type Recorder struct {
 	// Channel names the channel in logs.
 	Channel string
@@ -81,6 +84,9 @@ type Recorder struct {
 	Logger  *slog.Logger
 	// QueueSize bounds the queue, in frames. Default 512 (several seconds of video and audio).
 	QueueSize int
+	// DrainEvery is how often the goroutine takes the queue and writes it: at most this much
+	// of the recording is lost on a kill -9 beyond what the queue held. Default 250 ms.
+	DrainEvery time.Duration
 	// Space tells the free space of the folder's file system; default the real one.
 	Space Space
 
@@ -89,10 +95,15 @@ type Recorder struct {
 	retainEvery, retryEvery time.Duration
 	failWrite               func() error
 
-	queue chan item
-	// lost is set when a frame was dropped, until the goroutine has heard of it.
-	lost    atomic.Bool
-	dropped atomic.Uint64
+	// qmu guards queue and lost: the frames and gaps not taken yet, and whether a frame was
+	// dropped since the last one queued.
+	qmu       sync.Mutex
+	queue     []item
+	queueSize int
+	lost      bool
+	dropped   atomic.Uint64
+	// written counts the bytes written to segments (Stats.BytesWritten), as they go.
+	written atomic.Uint64
 	configs chan Config
 	done    chan struct{}
 	closing chan struct{}
@@ -124,7 +135,9 @@ func (r *Recorder) Initialize() error {
 	}
 	r.retainEvery = cmp.Or(r.retainEvery, 10*time.Second)
 	r.retryEvery = cmp.Or(r.retryEvery, 3*time.Second)
-	r.queue = make(chan item, cmp.Or(max(r.QueueSize, 0), 512))
+	r.queueSize = cmp.Or(max(r.QueueSize, 0), 512)
+	r.queue = make([]item, 0, r.queueSize)
+	r.DrainEvery = cmp.Or(max(r.DrainEvery, 0), 250*time.Millisecond)
 	r.configs = make(chan Config, 1)
 	r.done, r.closing = make(chan struct{}), make(chan struct{})
 	r.stats = Stats{State: StateWaiting, Dir: r.Config.Dir, Deleted: map[string]uint64{}}
@@ -142,29 +155,40 @@ func (r *Recorder) Close() {
 // and what it points to must not change afterwards.
 func (r *Recorder) WriteFrame(fr *demux.Frame, pts, dts int64) {
 	it := item{fr: fr, pts: pts, dts: dts, at: time.Now()}
-	if r.lost.Load() {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	if r.lost {
 		it.gap = "frames dropped: the disk did not keep up"
 	}
-	select {
-	case r.queue <- it:
-		if it.gap != "" {
-			r.lost.Store(false)
-		}
-	default:
+	r.enqueue(it)
+}
+
+// enqueue queues it, or drops it and marks the loss when the queue is full; qmu is held.
+func (r *Recorder) enqueue(it item) {
+	if len(r.queue) >= r.queueSize {
 		r.dropped.Add(1)
-		r.lost.Store(true)
+		r.lost = true
+		return
 	}
+	r.queue = append(r.queue, it)
+	r.lost = false
+}
+
+// take returns what was queued, handing the queue spare for the next frames.
+func (r *Recorder) take(spare []item) []item {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	out := r.queue
+	r.queue = spare[:0]
+	return out
 }
 
 // Gap tells the Recorder that what comes next does not follow what came before (the channel
 // held its picture: an outage): the segment ends, and the next begins at a keyframe.
 func (r *Recorder) Gap(why string) {
-	select {
-	case r.queue <- item{gap: why}:
-	default:
-		r.dropped.Add(1)
-		r.lost.Store(true)
-	}
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	r.enqueue(item{gap: why})
 }
 
 // SetConfig changes the limits, the segment length or the folder, applied by the goroutine: a
@@ -184,7 +208,7 @@ func (r *Recorder) Stats() Stats {
 	defer r.mu.Unlock()
 	st := r.stats
 	st.Deleted = maps.Clone(st.Deleted)
-	st.Dropped = r.dropped.Load()
+	st.Dropped, st.BytesWritten = r.dropped.Load(), r.written.Load()
 	return st
 }
 
@@ -208,16 +232,27 @@ func (r *Recorder) run() {
 	s := &recorderState{cfg: r.Config}
 	r.prepare(s)
 	r.retain(s, time.Now())
-	tick := time.NewTicker(min(r.retainEvery, r.retryEvery))
+	tick := time.NewTicker(min(r.retainEvery, r.retryEvery, r.DrainEvery))
 	defer tick.Stop()
 	lastRetain := time.Now()
+	spare := make([]item, 0, r.queueSize)
+	drain := func() {
+		batch := r.take(spare)
+		for i := range batch {
+			r.handle(s, batch[i])
+			batch[i] = item{} // the frames are the GC's once written
+		}
+		spare = batch
+		if s.seg != nil {
+			if err := s.seg.flush(); err != nil {
+				r.writeFailed(s, err)
+			}
+		}
+	}
 	for {
 		select {
 		case <-r.closing:
-			// what was queued before Close goes in the last segment
-			for len(r.queue) > 0 {
-				r.handle(s, <-r.queue)
-			}
+			drain() // what was queued before Close goes in the last segment
 			r.endSegment(s, "")
 			return
 		case c := <-r.configs:
@@ -230,9 +265,8 @@ func (r *Recorder) run() {
 			s.cfg = c
 			r.retain(s, time.Now())
 			lastRetain = time.Now()
-		case it := <-r.queue:
-			r.handle(s, it)
 		case now := <-tick.C:
+			drain()
 			if s.stopped && !now.Before(s.retryAt) {
 				r.tryResume(s, now)
 			}
@@ -322,7 +356,7 @@ func (r *Recorder) startSegment(s *recorderState, p *demux.Params, it item) bool
 			continue
 		}
 		var err error
-		seg, err = openSegment(path, p, it.dts, r.failWrite)
+		seg, err = openSegment(path, p, it.dts, &r.written, r.failWrite)
 		if errors.Is(err, os.ErrExist) {
 			n++
 			continue
@@ -348,11 +382,9 @@ func (r *Recorder) endSegment(s *recorderState, state string) {
 	if s.seg != nil {
 		seg := s.seg
 		s.seg = nil
-		size := seg.size
 		if err := seg.close(); err != nil {
 			r.fail(s, "cannot close a segment", err, false)
 		} else {
-			r.update(func(st *Stats) { st.BytesWritten += uint64(size) })
 			r.retain(s, time.Now())
 		}
 	}
@@ -367,7 +399,6 @@ func (r *Recorder) writeFailed(s *recorderState, err error) {
 	if s.seg != nil {
 		seg := s.seg
 		s.seg = nil
-		r.update(func(st *Stats) { st.BytesWritten += uint64(seg.size) })
 		seg.abandon()
 	}
 	if errors.Is(err, syscall.ENOSPC) {

@@ -60,7 +60,7 @@ func feed(t *testing.T, r *Recorder, frs []*demux.Frame, base int64) {
 	t.Helper()
 	before := r.Stats().Dropped
 	for _, fr := range frs {
-		for len(r.queue) > cap(r.queue)/2 {
+		for r.queued() > r.queueSize/2 {
 			time.Sleep(time.Millisecond) // pacing a producer, not waiting for a result
 		}
 		r.WriteFrame(fr, fr.PTS+base, fr.DTS+base)
@@ -68,6 +68,12 @@ func feed(t *testing.T, r *Recorder, frs []*demux.Frame, base int64) {
 	if n := r.Stats().Dropped - before; n != 0 {
 		t.Fatalf("%d frames dropped", n)
 	}
+}
+
+func (r *Recorder) queued() int {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	return len(r.queue)
 }
 
 // probed is what ffprobe says of a segment's packets.

@@ -89,11 +89,9 @@ func (r *Recorder) retain(s *recorderState, now time.Time) {
 func (r *Recorder) endSegmentQuiet(s *recorderState) {
 	seg := s.seg
 	s.seg = nil
-	size := seg.size
 	if err := seg.close(); err != nil {
 		seg.abandon()
 	}
-	r.update(func(st *Stats) { st.BytesWritten += uint64(size) })
 }
 
 // isOpen reports whether g is the segment being written.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
@@ -36,8 +37,9 @@ type segment struct {
 
 // countingWriter counts what goes to the file, and lets a test fail a write (a full disk).
 type countingWriter struct {
-	s    *segment
-	fail func() error
+	s       *segment
+	written *atomic.Uint64
+	fail    func() error
 }
 
 func (c countingWriter) Write(p []byte) (int, error) {
@@ -48,18 +50,20 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	}
 	n, err := c.s.file.Write(p)
 	c.s.size += int64(n)
+	c.written.Add(uint64(n))
 	return n, err
 }
 
-// openSegment creates path+".part" for frames with params p, starting at channel time dts.
-func openSegment(path string, p *demux.Params, dts int64, fail func() error) (*segment, error) {
+// openSegment creates path+".part" for frames with params p, starting at channel time dts;
+// written counts the bytes that go to it.
+func openSegment(path string, p *demux.Params, dts int64, written *atomic.Uint64, fail func() error) (*segment, error) {
 	f, err := os.OpenFile(path+".part", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	s := &segment{path: path, file: f, params: p, firstDTS: dts}
-	// whole frames go to the file at once (see write): a crash leaves them on disk
-	s.bw = bufio.NewWriterSize(countingWriter{s: s, fail: fail}, 64<<10)
+	// a batch of frames goes to the file at once (see flush): a crash leaves them on disk
+	s.bw = bufio.NewWriterSize(countingWriter{s: s, written: written, fail: fail}, 512<<10)
 	var tracks []*mpegts.Track
 	if p.SPS != nil {
 		s.video = &mpegts.Track{Codec: &mpegts.CodecH264{}}
@@ -78,7 +82,7 @@ func openSegment(path string, p *demux.Params, dts int64, fail func() error) (*s
 	return s, nil
 }
 
-// write puts one frame in the segment, at channel time pts and dts, and hands it to the file.
+// write puts one frame in the segment, at channel time pts and dts; flush hands it to the file.
 func (s *segment) write(fr *demux.Frame, pts, dts int64) error {
 	var err error
 	switch {
@@ -99,11 +103,11 @@ func (s *segment) write(fr *demux.Frame, pts, dts int64) error {
 	default:
 		return nil
 	}
-	if err == nil {
-		err = s.bw.Flush()
-	}
 	return err
 }
+
+// flush hands what was written to the file.
+func (s *segment) flush() error { return s.bw.Flush() }
 
 // close ends the segment: its last bytes written and synced, renamed to its closed name, and
 // the folder synced so that the rename stays. On an error the .part is left, closed, for the
