@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,42 @@ func TestRecordE2E(t *testing.T) {
 		if d := int64(frames) - int64(st.Frames); d < -1 || d > 1 {
 			t.Errorf("%s: the segments hold %d video frames, the channel demuxed %d", name, frames, st.Frames)
 		}
+	}
+}
+
+// TestRecordFailingStreams has a channel whose recording cannot write (its folder is a file):
+// the recording is in state error with its cause, and the channel streams all the same.
+func TestRecordFailingStreams(t *testing.T) {
+	fftest.Require(t)
+	ev := newEvents()
+	rl := &relay.Server{Address: "127.0.0.1:0", OnPublish: func(path string) { ev.add("publish %s", path) }}
+	if err := rl.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	file := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ch := testProfile()
+	ch.Video.Size = profiles.Size{Width: 320, Height: 240}
+	ch.Video.Bitrate = 300_000
+	ch.Destinations = []profiles.Destination{{URL: "rtsp://" + rl.Addr() + "/test.sdp", Transport: "tcp"}}
+	ch.Record = profiles.Record{On: true, Dir: file, Segment: profiles.Duration(time.Minute),
+		Keep: profiles.Duration(time.Hour), MinFree: profiles.FreeSpace{Percent: 1}}
+	s := &Supervisor{FFmpeg: "ffmpeg", Channels: []profiles.Channel{ch}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	ev.waitFor(t, "publish test.sdp")
+	fftest.WaitFor(t, 30*time.Second, "frames on air with the recording in error", func() bool {
+		st := s.Status()
+		return len(st) == 1 && st[0].Frames > 50 && len(st[0].Destinations) == 1 && st[0].Destinations[0].PacketsSent > 100 &&
+			st[0].Record != nil && st[0].Record.State == record.StateError
+	})
+	r := s.Status()[0].Record
+	if r.Cause != "cannot make the folder" || r.Errors == 0 || !strings.Contains(r.LastError, "not a directory") {
+		t.Errorf("record status %+v", r)
 	}
 }
