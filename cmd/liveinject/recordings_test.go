@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -354,4 +356,89 @@ func TestRecordingsServe(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want 404 %q", path, code, body, want)
 		}
 	}
+}
+
+// TestDashboardRecordingInBrowser opens the dashboard in a real headless Chromium, its /status
+// made from the channel's snapshots as the endpoint makes it: the card shows the recording (REC,
+// its size and segments) with a link to the segments' list, in red with its cause once it
+// cannot write, and nothing once the channel records no more.
+func TestDashboardRecordingInBrowser(t *testing.T) {
+	path := chromium(t)
+	dir := filepath.Join(t.TempDir(), "lobby")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "2026-12-04T10-15-00Z.ts"), bytes.Repeat([]byte{0x47}, 188*1000))
+	writeFile(t, filepath.Join(dir, "2026-12-04T10-16-00Z.ts"), bytes.Repeat([]byte{0x47}, 188*1000))
+	rec := &record.Stats{State: record.StateRecording, Dir: dir, BytesOnDisk: 2 * 188 * 1000, Segments: 2,
+		Oldest: time.Date(2026, 12, 4, 10, 15, 0, 0, time.UTC), Newest: time.Now().Add(-40 * time.Second),
+		Deleted: map[string]uint64{}}
+	var channels atomic.Pointer[[]supervisor.Status]
+	set := func(r *record.Stats) {
+		channels.Store(&[]supervisor.Status{{Name: "lobby", State: supervisor.StateRunning, Since: time.Now(),
+			OnAir: "source", Mode: "auto", Record: r}})
+	}
+	set(rec)
+	status := func() []supervisor.Status { return *channels.Load() }
+
+	mux := http.NewServeMux()
+	hs := &httpServer{}
+	mux.HandleFunc("GET /{$}", hs.serveDashboard)
+	mux.Handle("GET /assets/", hs.serveAssets())
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		r := statusReport{Channels: []channelReport{}, ProfileErrors: []string{}, ConfigWatch: "fsnotify"}
+		for _, c := range status() {
+			r.Channels = append(r.Channels, channelReportOf(c, time.Now()))
+		}
+		writeJSON(w, r, "")
+	})
+	(&recordings{Status: status, Logger: slog.New(slog.DiscardHandler)}).Route(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	b := openBrowser(t, path)
+	const card = `article[data-channel="lobby"]`
+	b.do("open the dashboard", chromedp.Navigate(srv.URL+"/"))
+	shown := b.poll("the recording on the card", `(() => {
+		const c = document.querySelector('`+card+`'), r = c && c.querySelector(".rec");
+		if (!r || r.hidden || getComputedStyle(r).display === "none") return false;
+		const badge = r.querySelector(".rec-badge"), text = r.querySelector(".rec-text").textContent;
+		return badge.textContent === "● REC" && getComputedStyle(badge).color === "rgb(201, 55, 44)" &&
+			/^376\.0 KB in 2 segments, newest 4\ds ago$/.test(text) && c.querySelector(".light").dataset.colour === "green"
+			? r.textContent : false;
+	})()`)
+	t.Logf("the card says: %v", shown)
+	// the link leads to the list, whose URLs serve the segments
+	got := b.poll("the segments behind the link", `(async () => {
+		const a = document.querySelector('`+card+` .rec a.rec-list');
+		const list = await (await fetch(a.href)).json();
+		const first = await fetch(list.segments[0].url);
+		return [new URL(a.href).pathname, list.segments.map(s => s.name).join(","), first.status,
+			first.headers.get("Content-Type"), (await first.arrayBuffer()).byteLength].join(" ");
+	})()`)
+	if want := "/channels/lobby/recordings 2026-12-04T10-15-00Z.ts,2026-12-04T10-16-00Z.ts 200 video/mp2t 188000"; got != want {
+		t.Errorf("link: %v, want %s", got, want)
+	}
+	b.screenshot("dashboard-recording.png")
+
+	failing := *rec
+	failing.State, failing.Cause, failing.Errors = record.StateError, "disk full", 1
+	failing.LastError = "write " + filepath.Join(dir, "2026-12-04T10-17-00Z.ts.part") + ": no space left on device"
+	set(&failing)
+	shown = b.poll("the recording in red with its cause", `(() => {
+		const c = document.querySelector('`+card+`'), r = c.querySelector(".rec");
+		const badge = r.querySelector(".rec-badge"), text = r.querySelector(".rec-text");
+		return badge.textContent === "REC stopped" && getComputedStyle(badge).backgroundColor === "rgb(201, 55, 44)" &&
+			text.textContent.startsWith("not recording: disk full · 376.0 KB in 2 segments") &&
+			getComputedStyle(text).color === "rgb(201, 55, 44)" &&
+			c.querySelector(".light").dataset.colour === "amber" && c.dataset.state === "not recording" ? r.textContent : false;
+	})()`)
+	t.Logf("the card says: %v", shown)
+	b.screenshot("dashboard-recording-error.png")
+
+	set(nil)
+	b.poll("no recording shown", `(() => {
+		const c = document.querySelector('`+card+`'), r = c.querySelector(".rec");
+		return r.hidden && getComputedStyle(r).display === "none" && c.querySelector(".light").dataset.colour === "green";
+	})()`)
 }
