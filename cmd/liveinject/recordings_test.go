@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -441,4 +442,39 @@ func TestDashboardRecordingInBrowser(t *testing.T) {
 		const c = document.querySelector('`+card+`'), r = c.querySelector(".rec");
 		return r.hidden && getComputedStyle(r).display === "none" && c.querySelector(".light").dataset.colour === "green";
 	})()`)
+}
+
+// TestRecordingSlowDownload: a segment reaches a client that takes it more slowly than the
+// server's WriteTimeout allows a JSON answer (30 s in liveinject, 200 ms here): a minute of an
+// 8 Mbit/s channel is 60 MB, which a slow link takes minutes to carry.
+func TestRecordingSlowDownload(t *testing.T) {
+	dir := t.TempDir()
+	// more than the loopback connection's buffers hold, so that the server still writes when
+	// its WriteTimeout has passed
+	segment := bytes.Repeat([]byte{0x47, 1, 2, 3}, 16<<20/4)
+	writeFile(t, filepath.Join(dir, "2026-12-04T10-15-00Z.ts"), segment)
+	channels := []supervisor.Status{{Name: "lobby", Record: &record.Stats{State: record.StateRecording, Dir: dir}}}
+	mux := http.NewServeMux()
+	(&recordings{Status: func() []supervisor.Status { return channels }, Logger: slog.New(slog.DiscardHandler)}).Route(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	req, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/channels/lobby/recordings/2026-12-04T10-15-00Z.ts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// a slow link: the client takes nothing more until the server's WriteTimeout is well past
+	<-time.After(3 * srv.Config.WriteTimeout)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(body, segment) {
+		t.Errorf("slow download: %d of %d bytes, %v; want the whole segment", len(body), len(segment), err)
+	}
 }
