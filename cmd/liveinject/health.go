@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/inject"
+	"github.com/liveinject/liveinject/record"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
-// serveHealth answers 200 "ok" while every channel runs, with no content alarm, and every
-// destination records and is not unverified (its server plays it back, a check is under way, or
-// none is made), and 503 with one line for each that does not. A box with no profile at all is
+// serveHealth answers 200 "ok" while every channel runs, with no content alarm and a recording
+// (if it has one) that is not in error, and every destination records and is not unverified
+// (its server plays it back, a check is under way, or none is made), and 503 with one line for each that does not. A box with no profile at all is
 // healthy: nothing on it fails.
 func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -52,8 +53,9 @@ func (s *httpServer) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 // unhealthy says what of channels is not running or recording: "channel NAME: STATE: cause",
-// "channel NAME destination URL: STATE: error", and for a destination that records but whose
-// server does not play it back, "channel NAME destination URL: unverified: cause".
+// "channel NAME destination URL: STATE: error", for a destination that records but whose
+// server does not play it back, "channel NAME destination URL: unverified: cause", and for a
+// recording on the box's disk that cannot write, "channel NAME: recording error: cause".
 func unhealthy(channels []supervisor.Status) []string {
 	var out []string
 	problem := func(what, state, cause string) {
@@ -77,6 +79,10 @@ func unhealthy(channels []supervisor.Status) []string {
 		// Viewers see black, or a still picture, or hear nothing, while every part runs.
 		for _, a := range c.Alarms {
 			problem("channel "+c.Name, "alarm "+a, alarmText[a]+" on "+c.OnAir)
+		}
+		// The box streams on, but what it promises to keep is lost meanwhile.
+		if c.Record != nil && c.Record.State == record.StateError {
+			problem("channel "+c.Name, "recording error", c.Record.Cause)
 		}
 		for _, d := range c.Destinations {
 			switch {

@@ -34,7 +34,7 @@ const (
 )
 
 // httpServer serves a running instance's dashboard (/), /status (JSON), /metrics (Prometheus),
-// /healthz, channel thumbnails and the control requests. Its responses are computed from the
+// /healthz, channel thumbnails and recordings, and the control requests. Its responses are computed from the
 // supervisor's and the relay's snapshots at request time, but for two caches of its own: each
 // channel's last thumbnail and the rates of the last minutes (history). Destination URLs come
 // redacted from inject.
@@ -93,6 +93,7 @@ func (s *httpServer) Initialize() error {
 	mux.HandleFunc("POST /channels/{name}/restart", s.serveRestart)
 	mux.HandleFunc("POST /channels/{name}/switch", s.serveSwitch)
 	mux.HandleFunc("GET /channels/{name}/thumbnail.jpg", s.serveThumbnail)
+	(&recordings{Status: sup.Status, Logger: s.Logger}).Route(mux)
 	mux.HandleFunc("GET /history", s.serveHistory)
 	mux.HandleFunc("GET /{$}", s.serveDashboard)
 	mux.Handle("GET /assets/", s.serveAssets())
@@ -234,6 +235,9 @@ type channelReport struct {
 	// Alarms are the content alarms of the input on air: "black", "frozen", "silent"; empty
 	// when none is up, and while the slate or the hold is on air.
 	Alarms []string `json:"alarms"`
+	// Record is the channel's recording on the box's disk; null when its profile has no
+	// [record].
+	Record *recordReport `json:"record"`
 }
 
 // switchesReport counts the changes of a channel's input on air, by reason.
@@ -341,59 +345,7 @@ func (s *httpServer) report() statusReport {
 		r.ConfigWatch = "polling: " + why
 	}
 	for _, c := range inst.sup.Status() {
-		cr := channelReport{
-			Name:         c.Name,
-			File:         c.File,
-			State:        c.State,
-			FFmpegPID:    c.PID,
-			FFmpegStarts: c.Starts,
-			Stalls:       c.Stalls,
-			Frames:       c.Frames,
-			AudioFrames:  c.AudioFrames,
-			DemuxErrors:  c.DemuxErrors,
-			Progress: progressReport{
-				Frame:       c.Progress.Frame,
-				FPS:         c.Progress.FPS,
-				BitrateKbps: c.Progress.BitrateKbps,
-				Speed:       c.Progress.Speed,
-				DropFrames:  c.Progress.DropFrames,
-				DupFrames:   c.Progress.DupFrames,
-			},
-			Cause:        c.Cause,
-			LastCause:    c.LastCause,
-			LastStderr:   append([]string{}, c.LastStderr...),
-			Destinations: make([]destinationReport, len(c.Destinations)),
-		}
-		if !c.Since.IsZero() {
-			cr.Since, cr.StateSeconds = &c.Since, now.Sub(c.Since).Seconds()
-		}
-		if !c.LastCauseAt.IsZero() {
-			cr.LastCauseAt = &c.LastCauseAt
-		}
-		if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
-			cr.RetryAt = &c.RetryAt
-		}
-		cr.HeldSeconds = heldFor(c, now).Seconds()
-		if !c.HoldingSince.IsZero() {
-			cr.HoldingSince = &c.HoldingSince
-		}
-		cr.OnAir, cr.OnAirSince, cr.Mode, cr.Forced = c.OnAir, timeOrNull(c.OnAirSince), c.Mode, c.Forced
-		cr.Switches = switchesReport{Failed: c.Switches[supervisor.SwitchFailed],
-			Returned: c.Switches[supervisor.SwitchReturned], Manual: c.Switches[supervisor.SwitchManual]}
-		cr.Alarms = append([]string{}, c.Alarms...)
-		cr.Inputs = make([]inputReport, len(c.Inputs))
-		for i, in := range c.Inputs {
-			cr.Inputs[i] = inputReport{Name: in.Name, Kind: in.Kind, State: in.State, Since: timeOrNull(in.Since),
-				FFmpegPID: in.PID, FFmpegStarts: in.Starts, Frames: in.Frames, Cause: in.Cause,
-				LastCause: in.LastCause, LastCauseAt: timeOrNull(in.LastCauseAt), Alarms: append([]string{}, in.Alarms...)}
-			if in.State == supervisor.StateBackoff {
-				cr.Inputs[i].RetryAt = timeOrNull(in.RetryAt)
-			}
-		}
-		for i, d := range c.Destinations {
-			cr.Destinations[i] = destinationReportOf(d)
-		}
-		r.Channels = append(r.Channels, cr)
+		r.Channels = append(r.Channels, channelReportOf(c, now))
 	}
 	if inst.relay != nil {
 		r.Relay = &relayReport{Address: inst.relayAddr, Paths: []pathReport{}}
@@ -408,6 +360,64 @@ func (s *httpServer) report() statusReport {
 		}
 	}
 	return r
+}
+
+// channelReportOf is how /status shows channel c at now.
+func channelReportOf(c supervisor.Status, now time.Time) channelReport {
+	cr := channelReport{
+		Name:         c.Name,
+		File:         c.File,
+		State:        c.State,
+		FFmpegPID:    c.PID,
+		FFmpegStarts: c.Starts,
+		Stalls:       c.Stalls,
+		Frames:       c.Frames,
+		AudioFrames:  c.AudioFrames,
+		DemuxErrors:  c.DemuxErrors,
+		Progress: progressReport{
+			Frame:       c.Progress.Frame,
+			FPS:         c.Progress.FPS,
+			BitrateKbps: c.Progress.BitrateKbps,
+			Speed:       c.Progress.Speed,
+			DropFrames:  c.Progress.DropFrames,
+			DupFrames:   c.Progress.DupFrames,
+		},
+		Cause:        c.Cause,
+		LastCause:    c.LastCause,
+		LastStderr:   append([]string{}, c.LastStderr...),
+		Destinations: make([]destinationReport, len(c.Destinations)),
+	}
+	if !c.Since.IsZero() {
+		cr.Since, cr.StateSeconds = &c.Since, now.Sub(c.Since).Seconds()
+	}
+	if !c.LastCauseAt.IsZero() {
+		cr.LastCauseAt = &c.LastCauseAt
+	}
+	if c.State == supervisor.StateBackoff && !c.RetryAt.IsZero() {
+		cr.RetryAt = &c.RetryAt
+	}
+	cr.HeldSeconds = heldFor(c, now).Seconds()
+	if !c.HoldingSince.IsZero() {
+		cr.HoldingSince = &c.HoldingSince
+	}
+	cr.OnAir, cr.OnAirSince, cr.Mode, cr.Forced = c.OnAir, timeOrNull(c.OnAirSince), c.Mode, c.Forced
+	cr.Switches = switchesReport{Failed: c.Switches[supervisor.SwitchFailed],
+		Returned: c.Switches[supervisor.SwitchReturned], Manual: c.Switches[supervisor.SwitchManual]}
+	cr.Alarms = append([]string{}, c.Alarms...)
+	cr.Inputs = make([]inputReport, len(c.Inputs))
+	for i, in := range c.Inputs {
+		cr.Inputs[i] = inputReport{Name: in.Name, Kind: in.Kind, State: in.State, Since: timeOrNull(in.Since),
+			FFmpegPID: in.PID, FFmpegStarts: in.Starts, Frames: in.Frames, Cause: in.Cause,
+			LastCause: in.LastCause, LastCauseAt: timeOrNull(in.LastCauseAt), Alarms: append([]string{}, in.Alarms...)}
+		if in.State == supervisor.StateBackoff {
+			cr.Inputs[i].RetryAt = timeOrNull(in.RetryAt)
+		}
+	}
+	for i, d := range c.Destinations {
+		cr.Destinations[i] = destinationReportOf(d)
+	}
+	cr.Record = recordReportOf(c.Record)
+	return cr
 }
 
 // destinationReportOf is how /status shows a destination's figures.

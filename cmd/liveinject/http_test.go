@@ -117,7 +117,10 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 		hasKeys(t, "status", raw, "version", "revision", "started", "uptime_seconds", "channels", "relay", "profile_errors")
 		ch := raw["channels"].([]any)[0].(map[string]any)
 		hasKeys(t, "channel", ch, "name", "file", "state", "since", "state_seconds", "ffmpeg_pid", "ffmpeg_starts",
-			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_cause_at", "last_stderr", "retry_at", "destinations", "alarms")
+			"stalls", "frames", "demux_errors", "progress", "cause", "last_cause", "last_cause_at", "last_stderr", "retry_at", "destinations", "alarms", "record")
+		if rec, ok := ch["record"]; !ok || rec != nil {
+			t.Errorf("record %v, want null: the channel's profile has no [record]", rec)
+		}
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
 			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
@@ -426,7 +429,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 	r := startRun(t, config)
 	// every route: the dashboard, its assets, its history and the thumbnails too
 	for _, path := range []string{"/status", "/metrics", "/healthz", "/", "/assets/app.js", "/history",
-		"/channels/test/thumbnail.jpg"} {
+		"/channels/test/thumbnail.jpg", "/channels/test/recordings", "/channels/test/recordings/2026-12-04T10-15-00Z.ts"} {
 		url := "http://" + r.inst.httpAddr + path
 		for _, tc := range []struct {
 			name string
@@ -440,10 +443,13 @@ func TestHTTPBasicAuth(t *testing.T) {
 			{"right", []string{"ops", "pa55word"}, http.StatusOK},
 		} {
 			code, body := get(t, url, tc.auth...)
-			// /healthz may be 503 while the channel starts, and the thumbnail 404 before the
-			// first keyframe: authorized all the same.
+			// /healthz may be 503 while the channel starts, the thumbnail 404 before the first
+			// keyframe, and the recordings are 404 (the channel does not record): authorized
+			// all the same.
 			if path == "/healthz" && code == http.StatusServiceUnavailable ||
-				path == "/channels/test/thumbnail.jpg" && code == http.StatusNotFound {
+				path == "/channels/test/thumbnail.jpg" && code == http.StatusNotFound ||
+				strings.HasPrefix(path, "/channels/test/recordings") && code == http.StatusNotFound &&
+					body == "channel test does not record: its profile has no [record]\n" {
 				code = http.StatusOK
 			}
 			if code != tc.code {

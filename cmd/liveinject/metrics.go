@@ -8,6 +8,7 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/webhook"
+	"github.com/liveinject/liveinject/record"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -27,6 +28,8 @@ type collector struct {
 	verified, verifyState, serverDelay                                              *prometheus.Desc
 	relayReaders, relayPackets                                                      *prometheus.Desc
 	alarm                                                                           *prometheus.Desc
+	recordUp, recordState, recordBytesWritten, recordBytesOnDisk, recordSegments    *prometheus.Desc
+	recordDeleted, recordFreeBytes, recordErrors                                    *prometheus.Desc
 	webhookDeliveries, webhookDropped, webhookQueued, webhookUp, webhookLastSuccess *prometheus.Desc
 }
 
@@ -42,6 +45,10 @@ var (
 	switchReasons = []string{supervisor.SwitchFailed, supervisor.SwitchReturned, supervisor.SwitchManual}
 	// alarms are those of channel_alarm: every one is exported, 1 while it is up.
 	alarms = []string{supervisor.AlarmBlack, supervisor.AlarmFrozen, supervisor.AlarmSilent}
+	// recordStates are those of record_state, deleteReasons those of
+	// record_segments_deleted_total.
+	recordStates  = []string{record.StateWaiting, record.StateRecording, record.StateError}
+	deleteReasons = []string{record.DeletedKeep, record.DeletedMaxSize, record.DeletedMinFree}
 )
 
 func newCollector(inst *instance, version, revision string, hist *history, thumbs *thumbnailer) *collector {
@@ -97,6 +104,14 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		relayPackets: desc("relay_packets_received_total", "RTP packets the built-in relay's path received from its publisher.", "path"),
 
 		alarm:              desc("channel_alarm", "1 while the content alarm (black: the picture is black, frozen: it stands still, silent: the sound is silent) is up on the channel's input on air, 0 otherwise.", "channel", "alarm"),
+		recordUp:           desc("record_up", "1 while the channel's recording works (recording, or waiting for a keyframe to begin a segment), 0 in state error (it cannot write: see /status record.cause). Absent when the channel does not record.", ch...),
+		recordState:        desc("record_state", "1 for the state of the channel's recording (waiting, recording, error), 0 for the others; absent when the channel does not record.", "channel", "state"),
+		recordBytesWritten: desc("record_written_bytes_total", "Bytes of the channel's recording written to disk since liveinject started.", ch...),
+		recordBytesOnDisk:  desc("record_disk_bytes", "Size of the channel's closed segments on disk.", ch...),
+		recordSegments:     desc("record_segments", "Closed segments of the channel's recording on disk.", ch...),
+		recordDeleted:      desc("record_segments_deleted_total", "Segments of the channel that retention deleted, by reason: keep (older than keep), max_size (the channel's segments took more than max_size), min_free (the file system had less free space than min_free).", "channel", "reason"),
+		recordFreeBytes:    desc("record_free_bytes", "Free space of the file system of the channel's recording folder, as last looked at.", ch...),
+		recordErrors:       desc("record_errors_total", "Failures of the channel's recording: a write, a rename, a sync, a full disk.", ch...),
 		webhookDeliveries:  desc("webhook_deliveries_total", "Tries to deliver an event to the webhook, by result: ok (2xx), failed (no answer, 408, 429, 5xx or a redirect: tried again), rejected (another 4xx: not tried again).", "webhook", "result"),
 		webhookDropped:     desc("webhook_dropped_events_total", "Events the webhook never got: the oldest, dropped when its queue was full, and those still queued when liveinject stopped.", "webhook"),
 		webhookQueued:      desc("webhook_queued_events", "Events waiting for the webhook, the one being tried included.", "webhook"),
@@ -116,6 +131,8 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.verified, c.verifyState, c.serverDelay,
 		c.relayReaders, c.relayPackets,
 		c.alarm,
+		c.recordUp, c.recordState, c.recordBytesWritten, c.recordBytesOnDisk, c.recordSegments,
+		c.recordDeleted, c.recordFreeBytes, c.recordErrors,
 		c.webhookDeliveries, c.webhookDropped, c.webhookQueued, c.webhookUp, c.webhookLastSuccess,
 	}
 }
@@ -193,6 +210,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.stalledSeconds, stalled, s.Name, d.URL)
 			c.collectVerify(ch, s.Name, d)
 		}
+		c.collectRecord(ch, s.Name, s.Record)
 	}
 	if c.inst.relay != nil {
 		for _, p := range c.inst.relay.Paths() {
@@ -225,6 +243,31 @@ func (c *collector) collectVerify(ch chan<- prometheus.Metric, channel string, d
 	if state == inject.VerifyVerified {
 		ch <- prometheus.MustNewConstMetric(c.serverDelay, prometheus.GaugeValue, d.Verify.ServerDelay.Seconds(), channel, d.URL)
 	}
+}
+
+// collectRecord exports channel's recording, nothing when it does not record.
+func (c *collector) collectRecord(ch chan<- prometheus.Metric, channel string, r *record.Stats) {
+	if r == nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{channel}, labels...)...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{channel}, labels...)...)
+	}
+	gauge(c.recordUp, one(r.State != record.StateError))
+	for _, state := range recordStates {
+		gauge(c.recordState, one(r.State == state), state)
+	}
+	counter(c.recordBytesWritten, r.BytesWritten)
+	gauge(c.recordBytesOnDisk, float64(r.BytesOnDisk))
+	gauge(c.recordSegments, float64(r.Segments))
+	for _, reason := range deleteReasons {
+		counter(c.recordDeleted, r.Deleted[reason], reason)
+	}
+	gauge(c.recordFreeBytes, float64(r.FreeBytes))
+	counter(c.recordErrors, r.Errors)
 }
 
 // one is 1 for true and 0 for false.

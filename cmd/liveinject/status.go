@@ -18,6 +18,7 @@ import (
 
 	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/profiles"
+	"github.com/liveinject/liveinject/record"
 	"github.com/liveinject/liveinject/supervisor"
 )
 
@@ -169,6 +170,10 @@ func printStatus(w io.Writer, r *statusReport) {
 		// the content alarms, under their channel: what viewers of the input on air get
 		for _, a := range c.Alarms {
 			fmt.Fprintf(tw, "  alarm\t%s\t%s\t\t\t\t\t%s\n", a, c.OnAir, alarmText[a])
+		}
+		// the recording on the box's disk, under its channel
+		if rec := c.Record; rec != nil {
+			fmt.Fprintf(tw, "  record\t%s\t\t\t\t\t\t%s\n", rec.State, recordText(rec, time.Now()))
 		}
 		// the inputs that fail, under their channel: what an operator checks when a backup or
 		// the slate is on air. While none is, the channel's line is its source's.
@@ -335,6 +340,35 @@ func inputError(in inputReport) string {
 		cause += fmt.Sprintf(", retry in %v", max(0, time.Until(*in.RetryAt)).Round(time.Second))
 	}
 	return cause
+}
+
+// recordText says what a channel's recording keeps: "1.2 GiB in 42 segments, newest 15s ago",
+// its cause first in state error.
+func recordText(r *recordReport, now time.Time) string {
+	plural := "s"
+	if r.Segments == 1 {
+		plural = ""
+	}
+	text := fmt.Sprintf("%s in %d segment%s", iec(r.BytesOnDisk), r.Segments, plural)
+	if r.Newest != nil {
+		text += ", newest " + seconds(now.Sub(*r.Newest).Seconds()) + " ago"
+	}
+	if r.State == record.StateError {
+		text = cmp.Or(r.Cause, r.LastError, "-") + "; " + text
+	}
+	return text
+}
+
+// iec renders a number of bytes in binary units, such as "1.2 GiB".
+func iec(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/1024, 0
+	for v >= 1024 && unit < 4 {
+		v, unit = v/1024, unit+1
+	}
+	return fmt.Sprintf("%.1f %s", v, []string{"KiB", "MiB", "GiB", "TiB", "PiB"}[unit])
 }
 
 // seconds renders a number of seconds as a duration rounded to the second, such as "1h2m3s".

@@ -1,6 +1,6 @@
 // liveinject's dashboard: reads /status and /history every 2 s and each channel's thumbnail
-// every 5 s while the page is visible, and restarts a channel's ffmpeg or switches its input on
-// request. Text from the box (names, errors, URLs) goes in with textContent only.
+// every 5 s while the page is visible, shows each channel's recording with a link to its
+// segments, and restarts a channel's ffmpeg or switches its input on request. Text from the box (names, errors, URLs) goes in with textContent only.
 "use strict";
 
 const POLL_MS = 2000;
@@ -40,7 +40,7 @@ function bytes(n) {
 }
 
 // The colour of a channel's light: green running, amber holding, on a backup, waiting to
-// restart, or a still picture or silence on air, red error, the slate on air (no input works)
+// restart, a still picture or silence on air, or a recording that cannot write, red error, the slate on air (no input works)
 // or a black picture, grey stopped.
 function channelLight(c) {
   if (c.state === "running" && c.holding_since) return ["amber", "holding"];
@@ -50,7 +50,8 @@ function channelLight(c) {
   if (c.state === "running" && alarms.length) return [alarms.includes("black") ? "red" : "amber", alarms.join(", ")];
   if (c.state === "running" && (c.on_air || "").startsWith("backup")) return ["amber", "on " + c.on_air];
   switch (c.state) {
-    case "running": return ["green", "running"];
+    // it streams on, but the program is not kept meanwhile
+    case "running": return c.record && c.record.state === "error" ? ["amber", "not recording"] : ["green", "running"];
     case "starting": return ["amber", "starting"];
     case "backoff": return ["amber", "backoff"];
     case "error": return ["red", "error"];
@@ -139,6 +140,15 @@ function newCard(name) {
   // the content alarms of the input on air, each with what to check
   const alarms = el("div", "alarms");
 
+  // the recording on the box's disk, hidden when the channel does not record
+  const rec = el("div", "rec");
+  const recBadge = el("span", "rec-badge", "REC");
+  const recText = el("span", "rec-text");
+  const recLink = el("a", "rec-list", "segments");
+  recLink.href = `/channels/${encodeURIComponent(name)}/recordings`;
+  rec.append(recBadge, recText, recLink);
+  rec.hidden = true;
+
   const picture = el("div", "picture");
   const img = el("img");
   img.alt = `current picture of ${name}`;
@@ -175,9 +185,9 @@ function newCard(name) {
   switcher.addEventListener("click", () => switchInput(name, target.value, switcher, note));
 
   const dests = el("ul", "dests");
-  card.append(head, onair, alarms, picture, figures, counts, cause, inputs, actions, dests);
+  card.append(head, onair, alarms, rec, picture, figures, counts, cause, inputs, actions, dests);
   const c = { card, light, state, img, none, fps, kbps, restarts, stalls, pid, cause, dests, note, thumbAt: 0,
-    onairInput, manual, onairFor, inputs, target, alarms };
+    onairInput, manual, onairFor, inputs, target, alarms, rec, recBadge, recText };
   cards.set(name, c);
   return c;
 }
@@ -283,6 +293,28 @@ function renderAlarms(c, ch) {
   }));
 }
 
+// renderRecord shows the channel's recording: what is on disk, or why it cannot write, in red.
+function renderRecord(c, r, now) {
+  c.rec.hidden = !r;
+  if (!r) return;
+  c.rec.dataset.state = r.state;
+  c.recBadge.dataset.state = r.state;
+  c.recBadge.textContent = r.state === "error" ? "REC stopped" : r.state === "waiting" ? "REC waiting" : "● REC";
+  const kept = `${bytes(r.bytes_on_disk)} in ${r.segments} segment${r.segments === 1 ? "" : "s"}` +
+    (r.newest ? `, newest ${duration(now - Date.parse(r.newest) / 1000)} ago` : "");
+  switch (r.state) {
+    case "error":
+      c.recText.textContent = `not recording: ${r.cause || r.last_error || "error"} · ${kept}`;
+      break;
+    case "waiting":
+      c.recText.textContent = `waiting for a keyframe · ${kept}`;
+      break;
+    default:
+      c.recText.textContent = kept;
+  }
+  c.recText.title = r.dir + (r.last_error ? `\nlast error: ${r.last_error}` : "");
+}
+
 function causeText(c, now) {
   const parts = [];
   if (c.holding_since) {
@@ -375,6 +407,7 @@ function render(status, history) {
     c.cause.textContent = causeText(ch, now);
     renderOnAir(c, ch, now);
     renderAlarms(c, ch);
+    renderRecord(c, ch.record, now);
     renderDestinations(c.dests, ch.destinations);
     thumbnail(c, ch.name, nowMs);
   }
