@@ -89,7 +89,7 @@ const (
 func SegmentName(start time.Time, n int) string {
 	name := start.UTC().Format(nameLayout)
 	if n > 1 {
-		name += "-" + strconv.Itoa(n)
+		name += "_" + strconv.Itoa(n)
 	}
 	return name + extClosed
 }
@@ -106,7 +106,7 @@ func ParseSegmentName(name string) (s Segment, ok bool) {
 	}
 	// the stamp has dashes of its own (2026-12-04T10-15-00Z): the counter follows its Z
 	stamp, n, hasN := base, "", false
-	if i := strings.LastIndex(base, "Z-"); i >= 0 {
+	if i := strings.LastIndex(base, "Z_"); i >= 0 {
 		stamp, n, hasN = base[:i+1], base[i+2:], true
 	}
 	start, err := time.Parse(nameLayout, stamp)
@@ -144,7 +144,7 @@ func List(dir string) ([]Segment, error) {
 		s.Size = info.Size()
 		out = append(out, s)
 	}
-	// names sort by start, then by counter only up to -9: order by what they say
+	// names sort by start, then by counter only up to _9: order by what they say
 	slices.SortStableFunc(out, func(a, b Segment) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
 			return c
@@ -157,7 +157,7 @@ func List(dir string) ([]Segment, error) {
 // counter is the n of a segment's name (see SegmentName), 1 when it has none.
 func counter(name string) int {
 	base := strings.TrimSuffix(strings.TrimSuffix(name, ".part"), extClosed)
-	if i := strings.LastIndex(base, "Z-"); i >= 0 {
+	if i := strings.LastIndex(base, "Z_"); i >= 0 {
 		if k, err := strconv.Atoi(base[i+2:]); err == nil {
 			return k
 		}

@@ -13,13 +13,13 @@ func TestSegmentNames(t *testing.T) {
 	if got := SegmentName(start, 1); got != "2026-12-04T09-15-00Z.ts" {
 		t.Errorf("SegmentName = %q", got)
 	}
-	if got := SegmentName(start, 12); got != "2026-12-04T09-15-00Z-12.ts" {
+	if got := SegmentName(start, 12); got != "2026-12-04T09-15-00Z_12.ts" {
 		t.Errorf("SegmentName n=12 = %q", got)
 	}
 	for name, want := range map[string]Segment{
 		"2026-12-04T09-15-00Z.ts":      {Start: start.Truncate(time.Second).UTC()},
 		"2026-12-04T09-15-00Z.ts.part": {Start: start.Truncate(time.Second).UTC(), Open: true},
-		"2026-12-04T09-15-00Z-2.ts":    {Start: start.Truncate(time.Second).UTC()},
+		"2026-12-04T09-15-00Z_2.ts":    {Start: start.Truncate(time.Second).UTC()},
 	} {
 		s, ok := ParseSegmentName(name)
 		want.Name = name
@@ -27,8 +27,8 @@ func TestSegmentNames(t *testing.T) {
 			t.Errorf("ParseSegmentName(%q) = %+v %v, want %+v", name, s, ok, want)
 		}
 	}
-	for _, name := range []string{"x.ts", "2026-12-04T09-15-00Z.mp4", "2026-12-04T09-15-00Z-1.ts",
-		"2026-12-04T09-15-00Z-02.ts", "../2026-12-04T09-15-00Z.ts", "2026-12-04T09-15-00Z-x.ts", ""} {
+	for _, name := range []string{"x.ts", "2026-12-04T09-15-00Z.mp4", "2026-12-04T09-15-00Z_1.ts",
+		"2026-12-04T09-15-00Z_02.ts", "../2026-12-04T09-15-00Z.ts", "2026-12-04T09-15-00Z-x.ts", ""} {
 		if s, ok := ParseSegmentName(name); ok {
 			t.Errorf("ParseSegmentName(%q) = %+v, want not a segment", name, s)
 		}
@@ -41,9 +41,9 @@ func TestList(t *testing.T) {
 		t.Errorf("List of a missing folder: %v %v, want empty", got, err)
 	}
 	files := map[string]int{
-		"2026-12-04T09-15-00Z-10.ts":   3,
+		"2026-12-04T09-15-00Z_10.ts":   3,
 		"2026-12-04T09-15-00Z.ts":      1,
-		"2026-12-04T09-15-00Z-2.ts":    2,
+		"2026-12-04T09-15-00Z_2.ts":    2,
 		"2026-12-04T09-14-00Z.ts":      0,
 		"2026-12-04T09-16-00Z.ts.part": 4,
 		"notes.txt":                    5,
@@ -67,8 +67,8 @@ func TestList(t *testing.T) {
 			t.Errorf("%s: size %d, want %d", s.Name, s.Size, files[s.Name])
 		}
 	}
-	want := []string{"2026-12-04T09-14-00Z.ts", "2026-12-04T09-15-00Z.ts", "2026-12-04T09-15-00Z-2.ts",
-		"2026-12-04T09-15-00Z-10.ts", "2026-12-04T09-16-00Z.ts.part"}
+	want := []string{"2026-12-04T09-14-00Z.ts", "2026-12-04T09-15-00Z.ts", "2026-12-04T09-15-00Z_2.ts",
+		"2026-12-04T09-15-00Z_10.ts", "2026-12-04T09-16-00Z.ts.part"}
 	if !slices.Equal(names, want) {
 		t.Errorf("List = %q, want %q", names, want)
 	}
