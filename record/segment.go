@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
 	"github.com/liveinject/liveinject/demux"
 )
@@ -20,15 +19,13 @@ import (
 // last whole one.
 const tsPacket = 188
 
-// segment is the file being written: NAME.ts.part, with a Writer of its own, so that it begins
+// segment is the file being written: NAME.ts.part, with a tsWriter of its own, so that it begins
 // with PAT and PMT and plays alone.
 type segment struct {
 	path   string // the closed segment's path; the open one's has ".part" after it
 	file   *os.File
 	bw     *bufio.Writer
-	w      *mpegts.Writer
-	video  *mpegts.Track
-	audio  *mpegts.Track
+	w      *tsWriter
 	params *demux.Params
 	// firstDTS is the channel time of its first frame, for its length.
 	firstDTS int64
@@ -64,17 +61,7 @@ func openSegment(path string, p *demux.Params, dts int64, written *atomic.Uint64
 	s := &segment{path: path, file: f, params: p, firstDTS: dts}
 	// a batch of frames goes to the file at once (see flush): a crash leaves them on disk
 	s.bw = bufio.NewWriterSize(countingWriter{s: s, written: written, fail: fail}, 512<<10)
-	var tracks []*mpegts.Track
-	if p.SPS != nil {
-		s.video = &mpegts.Track{Codec: &mpegts.CodecH264{}}
-		tracks = append(tracks, s.video)
-	}
-	if p.Audio != nil {
-		s.audio = &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: *p.Audio}}
-		tracks = append(tracks, s.audio)
-	}
-	s.w = &mpegts.Writer{W: s.bw, Tracks: tracks}
-	if err := s.w.Initialize(); err != nil {
+	if s.w, err = newTSWriter(s.bw, p.SPS != nil, p.Audio); err != nil {
 		f.Close()
 		os.Remove(path + ".part")
 		return nil, err
@@ -84,26 +71,20 @@ func openSegment(path string, p *demux.Params, dts int64, written *atomic.Uint64
 
 // write puts one frame in the segment, at channel time pts and dts; flush hands it to the file.
 func (s *segment) write(fr *demux.Frame, pts, dts int64) error {
-	var err error
-	switch {
-	case fr.Kind == demux.Video && s.video != nil:
-		au := fr.Data
-		if fr.Key {
-			au = withParameterSets(au, s.params)
-		}
-		if len(au) == 0 {
-			return nil
-		}
-		err = s.w.WriteH264(s.video, pts, dts, au)
-	case fr.Kind == demux.Audio && s.audio != nil:
-		if len(fr.Data) == 0 {
-			return nil
-		}
-		err = s.w.WriteMPEG4Audio(s.audio, pts, fr.Data)
-	default:
+	if len(fr.Data) == 0 {
 		return nil
 	}
-	return err
+	switch fr.Kind {
+	case demux.Video:
+		var sps, pps []byte
+		if fr.Key && lacksParameterSets(fr.Data, s.params) {
+			sps, pps = s.params.SPS, s.params.PPS
+		}
+		return s.w.writeH264(pts, dts, sps, pps, fr.Data)
+	case demux.Audio:
+		return s.w.writeAAC(pts, fr.Data)
+	}
+	return nil
 }
 
 // flush hands what was written to the file.
@@ -212,9 +193,9 @@ func closeLeftover(path string) (string, error) {
 	return filepath.Base(target), nil
 }
 
-// withParameterSets puts the SPS and PPS in front of an IDR that lacks them, so that each
-// segment decodes from its first frame.
-func withParameterSets(au [][]byte, p *demux.Params) [][]byte {
+// lacksParameterSets reports whether an IDR's access unit au lacks the SPS or the PPS and p has
+// both: they go in front of it, so that each segment decodes from its first frame.
+func lacksParameterSets(au [][]byte, p *demux.Params) bool {
 	var hasSPS, hasPPS bool
 	for _, n := range au {
 		switch naluType(n) {
@@ -224,17 +205,7 @@ func withParameterSets(au [][]byte, p *demux.Params) [][]byte {
 			hasPPS = true
 		}
 	}
-	if hasSPS && hasPPS || p.SPS == nil || p.PPS == nil {
-		return au
-	}
-	out := make([][]byte, 0, len(au)+2)
-	out = append(out, p.SPS, p.PPS)
-	for _, n := range au {
-		if t := naluType(n); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
-			out = append(out, n)
-		}
-	}
-	return out
+	return !(hasSPS && hasPPS) && p.SPS != nil && p.PPS != nil
 }
 
 func naluType(n []byte) h264.NALUType {
