@@ -1,0 +1,297 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+
+	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/fftest"
+)
+
+// unit is a frame as a reader gives it back: kind, timestamps and units.
+type unit struct {
+	kind     demux.Kind
+	pts, dts int64
+	data     [][]byte
+}
+
+func (u unit) String() string {
+	var sizes []string
+	for _, d := range u.data {
+		sizes = append(sizes, fmt.Sprint(len(d)))
+	}
+	return fmt.Sprintf("%v pts %d dts %d units [%s]", u.kind, u.pts, u.dts, strings.Join(sizes, " "))
+}
+
+func sameUnits(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeSegment writes frs at channel time base on to a segment as the Recorder does and returns
+// its bytes and the frames as they should read back (parameter sets in front of keyframes).
+func writeSegment(t *testing.T, frs []*demux.Frame, base int64) ([]byte, []unit) {
+	t.Helper()
+	var written atomic.Uint64
+	path := filepath.Join(t.TempDir(), SegmentName(time.Unix(0, 0), 1))
+	seg, err := openSegment(path, frs[0].Params, base, &written, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []unit
+	for _, fr := range frs {
+		if err := seg.write(fr, fr.PTS+base, fr.DTS+base); err != nil {
+			t.Fatal(err)
+		}
+		u := unit{kind: fr.Kind, pts: fr.PTS + base, dts: fr.DTS + base, data: fr.Data}
+		if fr.Key && lacksParameterSets(fr.Data, fr.Params) {
+			u.data = [][]byte{fr.Params.SPS, fr.Params.PPS}
+			for _, n := range fr.Data {
+				if typ := n[0] & 0x1f; typ != 7 && typ != 8 {
+					u.data = append(u.data, n)
+				}
+			}
+		}
+		want = append(want, u)
+	}
+	if err := seg.close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b)%tsPacket != 0 {
+		t.Fatalf("%d bytes: not whole packets", len(b))
+	}
+	return b, want
+}
+
+// readMediacommon reads ts with mediacommon's Reader: raw 33-bit timestamps, one unit per PES
+// (one per ADTS frame for audio, as our writer puts a frame's AUs in one PES).
+func readMediacommon(t *testing.T, ts []byte) []unit {
+	t.Helper()
+	r := &mpegts.Reader{R: bytes.NewReader(ts)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	r.OnDecodeError(func(err error) { t.Errorf("mediacommon: %v", err) })
+	var out []unit
+	for _, tr := range r.Tracks() {
+		switch tr.Codec.(type) {
+		case *mpegts.CodecH264:
+			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
+				out = append(out, unit{demux.Video, pts, dts, au})
+				return nil
+			})
+		case *mpegts.CodecMPEG4Audio:
+			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
+				out = append(out, unit{demux.Audio, pts, pts, aus})
+				return nil
+			})
+		default:
+			t.Fatalf("track %T", tr.Codec)
+		}
+	}
+	for {
+		if err := r.Read(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+}
+
+// readDemux reads ts with the channel's demuxer: timestamps from the first. The last video
+// frame's PES has no length, and the demuxer drops it at the end of the stream, as it may be
+// cut short.
+func readDemux(t *testing.T, ts []byte) []unit {
+	t.Helper()
+	onErr := func(err error) {
+		if !strings.Contains(err.Error(), "dropped at the end of the stream") {
+			t.Errorf("demux: %v", err)
+		}
+	}
+	r := &demux.Reader{R: bytes.NewReader(ts), OnDecodeError: onErr}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var out []unit
+	err := r.Run(func(fr *demux.Frame) error {
+		out = append(out, unit{fr.Kind, fr.PTS, fr.DTS, fr.Data})
+		return nil
+	})
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// withoutLastVideo is us without its last video frame (see readDemux).
+func withoutLastVideo(us []unit) []unit {
+	for i := len(us) - 1; i >= 0; i-- {
+		if us[i].kind == demux.Video {
+			return append(us[:i:i], us[i+1:]...)
+		}
+	}
+	return us
+}
+
+// checkSame checks that got holds the frames of want, in order per track, with the same units
+// and timestamps: mod 2^33 if wrapped, else counted from the first video DTS.
+func checkSame(t *testing.T, reader string, got, want []unit, wrapped bool) {
+	t.Helper()
+	norm := func(us []unit) map[demux.Kind][]unit {
+		m := map[demux.Kind][]unit{}
+		var origin int64
+		for _, u := range us {
+			if u.kind == demux.Video {
+				origin = u.dts
+				break
+			}
+		}
+		for _, u := range us {
+			if wrapped {
+				u.pts, u.dts = u.pts&(tsWrap-1), u.dts&(tsWrap-1)
+			} else {
+				u.pts, u.dts = u.pts-origin, u.dts-origin
+			}
+			m[u.kind] = append(m[u.kind], u)
+		}
+		return m
+	}
+	g, w := norm(got), norm(want)
+	for _, k := range []demux.Kind{demux.Video, demux.Audio} {
+		if len(g[k]) != len(w[k]) {
+			t.Errorf("%s: %d %v frames, want %d", reader, len(g[k]), k, len(w[k]))
+		}
+		for i := range min(len(g[k]), len(w[k])) {
+			a, b := g[k][i], w[k][i]
+			if a.pts != b.pts || a.dts != b.dts || !sameUnits(a.data, b.data) {
+				t.Fatalf("%s: %v frame %d is %v, want %v", reader, k, i, a, b)
+			}
+		}
+	}
+}
+
+// TestTSWriterDifferential writes the frames of an ffmpeg-made TS, their timestamps wrapping
+// 2^33 a second in, and reads them back with mediacommon's Reader and with our demuxer: the
+// same NALUs, AAC frames, PTS and DTS. ffprobe reads the file as h264 + aac, a keyframe first,
+// every frame there.
+func TestTSWriterDifferential(t *testing.T) {
+	frs := frames(t, "4")
+	base := int64(tsWrap - 90000)
+	ts, want := writeSegment(t, frs, base)
+	checkSame(t, "mediacommon", readMediacommon(t, ts), want, true)
+	checkSame(t, "demux", readDemux(t, ts), withoutLastVideo(want), false)
+
+	path := filepath.Join(t.TempDir(), "s.ts")
+	if err := os.WriteFile(path, ts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := probeSegment(t, path)
+	fftest.CheckAV(t, p.Streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2})
+	var video, audio, wantVideo, wantAudio int
+	for _, fr := range frs {
+		if fr.Kind == demux.Video {
+			wantVideo++
+		} else {
+			wantAudio += len(fr.Data)
+		}
+	}
+	for _, pk := range p.Packets {
+		if pk.CodecType == "video" {
+			if video == 0 && !strings.HasPrefix(pk.Flags, "K") {
+				t.Errorf("first video frame not a keyframe (flags %q)", pk.Flags)
+			}
+			video++
+		} else {
+			audio++
+		}
+	}
+	if video != wantVideo || audio != wantAudio {
+		t.Errorf("ffprobe: %d video and %d audio frames, want %d and %d", video, audio, wantVideo, wantAudio)
+	}
+}
+
+// TestTSWriterSizes writes frames of every size around the edges of TS packets: a PES that
+// fills its packets exactly, one byte over, one short (a single byte of stuffing), tiny audio,
+// video with and without PCR; both readers must get them back whole.
+func TestTSWriterSizes(t *testing.T) {
+	real := frames(t, "1")
+	p := real[0].Params
+	key := real[0]
+	var frs []*demux.Frame
+	frs = append(frs, key)
+	ts := key.DTS
+	// first packet of an audio PES: 184 - 2 (adaptation field) - 14 (PES header) = 168 bytes,
+	// 161 of AAC after its ADTS header; of a video PES without PCR, 184 - 14 - 6 (AUD) - 4
+	// (start code) = 160 bytes of NALU; the next packets take 184.
+	for size := 1; size < 600; size += 1 {
+		ts += 1500
+		nalu := make([]byte, size)
+		for i := range nalu {
+			nalu[i] = byte(i*7 + size)
+		}
+		nalu[0] = 0x41
+		frs = append(frs, &demux.Frame{Kind: demux.Video, PTS: ts + 3000, DTS: ts, Data: [][]byte{nalu}, Params: p})
+		aac := make([]byte, size%400+1)
+		for i := range aac {
+			aac[i] = byte(i + size)
+		}
+		frs = append(frs, &demux.Frame{Kind: demux.Audio, PTS: ts, DTS: ts, Data: [][]byte{aac}, Params: p})
+	}
+	b, want := writeSegment(t, frs, channelBase)
+	checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
+	checkSame(t, "demux", readDemux(t, b), withoutLastVideo(want), false)
+}
+
+// TestTSWriterAllocs checks that a frame costs no allocation once the buffers have grown.
+func TestTSWriterAllocs(t *testing.T) {
+	src := streamSecond()
+	w, err := newTSWriter(io.Discard, true, src[0].Params.Audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base int64
+	write := func() {
+		for _, fr := range src {
+			var err error
+			if fr.Kind == demux.Video {
+				var sps, pps []byte
+				if fr.Key {
+					sps, pps = fr.Params.SPS, fr.Params.PPS
+				}
+				err = w.writeH264(base+fr.PTS, base+fr.DTS, sps, pps, fr.Data)
+			} else {
+				err = w.writeAAC(base+fr.PTS, fr.Data)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		base += 90000
+	}
+	write()
+	if n := testing.AllocsPerRun(20, write); n != 0 {
+		t.Errorf("%v allocations per second of stream (%d frames), want 0", n, len(src))
+	}
+}
