@@ -156,12 +156,16 @@ func withoutLastVideo(us []unit) []unit {
 }
 
 // checkSame checks that got holds the frames of want, in order per track, with the same units
-// and timestamps: mod 2^33 if wrapped, else counted from the first video DTS.
+// and timestamps: mod 2^33 if wrapped, else counted from the first video DTS (the first DTS
+// without video).
 func checkSame(t *testing.T, reader string, got, want []unit, wrapped bool) {
 	t.Helper()
 	norm := func(us []unit) map[demux.Kind][]unit {
 		m := map[demux.Kind][]unit{}
 		var origin int64
+		if len(us) > 0 {
+			origin = us[0].dts // audio only
+		}
 		for _, u := range us {
 			if u.kind == demux.Video {
 				origin = u.dts
@@ -295,3 +299,59 @@ func TestTSWriterAllocs(t *testing.T) {
 		t.Errorf("%v allocations per second of stream (%d frames), want 0", n, len(src))
 	}
 }
+
+// TestTSWriterOneTrack writes a channel with video only and one with audio only (the PCR then
+// on the audio PID): both readers get every frame back.
+func TestTSWriterOneTrack(t *testing.T) {
+	frs := frames(t, "2")
+	for _, kind := range []demux.Kind{demux.Video, demux.Audio} {
+		t.Run(kind.String(), func(t *testing.T) {
+			p := *frs[0].Params
+			if kind == demux.Video {
+				p.Audio = nil
+			} else {
+				p.SPS, p.PPS = nil, nil
+			}
+			var only []*demux.Frame
+			for _, fr := range frs {
+				if fr.Kind == kind {
+					c := *fr
+					c.Params = &p
+					only = append(only, &c)
+				}
+			}
+			b, want := writeSegment(t, only, channelBase)
+			checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
+			if kind == demux.Video {
+				want = withoutLastVideo(want)
+			}
+			checkSame(t, "demux", readDemux(t, b), want, false)
+		})
+	}
+}
+
+// TestTSWriterTimestamps writes frames with PTS and DTS on every bit of the 33 and back: a
+// stream's few seconds only move the low bits, so the high ones get a test of their own.
+func TestTSWriterTimestamps(t *testing.T) {
+	real := frames(t, "1")
+	var frs []*demux.Frame
+	vals := []int64{0, tsWrap - 1, 0x155555555, 0x0aaaaaaaa, 1 << 40, -1}
+	for k := range 33 {
+		vals = append(vals, 1<<k, tsWrap-1-1<<k)
+	}
+	for i, v := range vals {
+		for _, fr := range real[:2] {
+			c := *fr
+			c.PTS, c.DTS = v+int64(i), v-int64(k33(i))
+			if c.Kind == demux.Audio {
+				c.DTS = c.PTS
+			}
+			frs = append(frs, &c)
+		}
+	}
+	b, want := writeSegment(t, frs, 0)
+	checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
+}
+
+// k33 is a DTS offset that moves over the bits as i grows.
+func k33(i int) int64 { return int64(i) * 0x2468ace % tsWrap }
