@@ -5,6 +5,7 @@ package demux
 import (
 	"bytes"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
@@ -70,4 +71,22 @@ type Frame struct {
 	Key bool
 	// Params are the parameters this frame decodes with.
 	Params *Params
+}
+
+// ParameterSetsIn reports whether the H.264 access unit au carries an SPS and a PPS of its own:
+// an IDR without them needs its Params' in band where a player may start (a destination that
+// connects, a recorded segment).
+func ParameterSetsIn(au [][]byte) (sps, pps bool) {
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = true
+		case h264.NALUTypePPS:
+			pps = true
+		}
+	}
+	return sps, pps
 }

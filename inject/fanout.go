@@ -753,16 +753,7 @@ func (f *Fanout) offer(u *unit) {
 // withParameterSets puts SPS and PPS in front of an IDR that lacks them, so that a destination
 // starting there (after a connect or a drop) has them in band.
 func withParameterSets(au [][]byte, p *demux.Params) [][]byte {
-	var hasSPS, hasPPS bool
-	for _, n := range au {
-		switch naluType(n) {
-		case h264.NALUTypeSPS:
-			hasSPS = true
-		case h264.NALUTypePPS:
-			hasPPS = true
-		}
-	}
-	if hasSPS && hasPPS {
+	if hasSPS, hasPPS := demux.ParameterSetsIn(au); hasSPS && hasPPS {
 		return au
 	}
 	out := make([][]byte, 0, len(au)+2)

@@ -181,17 +181,7 @@ func TestRecorderGap(t *testing.T) {
 	if len(segs) != 2 {
 		t.Fatalf("segments %+v, want 2: one before the gap, one after", segs)
 	}
-	for _, s := range segs {
-		p := probeSegment(t, filepath.Join(r.Config.Dir, s.Name))
-		for _, pk := range p.Packets {
-			if pk.CodecType == "video" {
-				if !strings.HasPrefix(pk.Flags, "K") {
-					t.Errorf("%s: first video frame not a keyframe", s.Name)
-				}
-				break
-			}
-		}
-	}
+	startKeyframes(t, r.Config.Dir, segs)
 }
 
 // A segment left open by a crash is cut to whole packets and renamed at the next start.
@@ -485,8 +475,14 @@ func TestRecorderSlowDisk(t *testing.T) {
 	if len(segs) != 2 {
 		t.Fatalf("segments %+v, want 2: before the frames dropped, and after", segs)
 	}
+	startKeyframes(t, r.Config.Dir, segs)
+}
+
+// startKeyframes checks that each of segs, in dir, begins its video with a keyframe.
+func startKeyframes(t *testing.T, dir string, segs []Segment) {
+	t.Helper()
 	for _, s := range segs {
-		p := probeSegment(t, filepath.Join(r.Config.Dir, s.Name))
+		p := probeSegment(t, filepath.Join(dir, s.Name))
 		for _, pk := range p.Packets {
 			if pk.CodecType == "video" {
 				if !strings.HasPrefix(pk.Flags, "K") {

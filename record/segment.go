@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
 	"github.com/liveinject/liveinject/demux"
 )
 
@@ -196,21 +194,6 @@ func closeLeftover(path string) (string, error) {
 // lacksParameterSets reports whether an IDR's access unit au lacks the SPS or the PPS and p has
 // both: they go in front of it, so that each segment decodes from its first frame.
 func lacksParameterSets(au [][]byte, p *demux.Params) bool {
-	var hasSPS, hasPPS bool
-	for _, n := range au {
-		switch naluType(n) {
-		case h264.NALUTypeSPS:
-			hasSPS = true
-		case h264.NALUTypePPS:
-			hasPPS = true
-		}
-	}
+	hasSPS, hasPPS := demux.ParameterSetsIn(au)
 	return !(hasSPS && hasPPS) && p.SPS != nil && p.PPS != nil
-}
-
-func naluType(n []byte) h264.NALUType {
-	if len(n) == 0 {
-		return 0
-	}
-	return h264.NALUType(n[0] & 0x1f)
 }
