@@ -187,7 +187,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "stop_grace absurd",
 		src:  "[source]\nkind = \"testsrc\"\n[ffmpeg]\nstop_grace = \"1000000h\"\n" + dest,
-		want: []string{`p.toml:4: ffmpeg.stop_grace: 1000000h0m0s is too long: at most 1h0m0s`},
+		want: []string{`p.toml:4: ffmpeg.stop_grace: 41666d16h0m0s is too long: at most 1h0m0s`},
 	}, {
 		name: "destination port",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp://dss.example:70000/x.sdp\"\n",

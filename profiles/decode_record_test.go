@@ -135,6 +135,14 @@ func TestDurationDays(t *testing.T) {
 			t.Errorf("%q: %v %v, want %v", text, d, err, want)
 		}
 	}
+	// written back with days, as read
+	for d, want := range map[time.Duration]string{7 * 24 * time.Hour: "7d", 36 * time.Hour: "1d12h0m0s",
+		2 * time.Hour: "2h0m0s", 24*time.Hour + time.Second: "1d1s"} {
+		var back Duration
+		if got := Duration(d).String(); got != want || back.UnmarshalText([]byte(got)) != nil || back.Std() != d {
+			t.Errorf("%v: written %q, read back %v; want %q", d, got, back, want)
+		}
+	}
 	for _, text := range []string{"d", "1.5d", "-1d", "7dd", "1d-1h", "7 d"} {
 		var d Duration
 		if err := d.UnmarshalText([]byte(text)); err == nil {

@@ -11,8 +11,20 @@ import (
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// String returns d as time.Duration writes it, e.g. "2s".
-func (d Duration) String() string { return time.Duration(d).String() }
+// String returns d as time.Duration writes it, e.g. "2s", with whole days first from a day
+// on, as UnmarshalText reads them: "7d", "1d12h0m0s".
+func (d Duration) String() string {
+	const day = 24 * time.Hour
+	v := time.Duration(d)
+	if v < day {
+		return v.String()
+	}
+	s := strconv.FormatInt(int64(v/day), 10) + "d"
+	if rest := v % day; rest != 0 {
+		s += rest.String()
+	}
+	return s
+}
 
 // MarshalText writes d as UnmarshalText reads it.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

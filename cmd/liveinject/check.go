@@ -31,6 +31,18 @@ func (m *Main) check(ctx context.Context, args []string) int {
 	if cfg.Relay.Listen != "" {
 		fmt.Fprintf(m.Stdout, "relay: rtsp://%s\n", cfg.Relay.Listen)
 	}
+	for _, w := range cfg.Webhooks {
+		// the name, not the URL: a URL's path or query may carry a token
+		events := "every event"
+		if len(w.Events) > 0 {
+			events = strings.Join(w.Events, ", ")
+		}
+		signed := "unsigned"
+		if w.SecretFile != "" {
+			signed = "signed with " + w.SecretFile
+		}
+		fmt.Fprintf(m.Stdout, "webhook %s: %s, %s, timeout %s\n", w.Name, events, signed, w.Timeout)
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(m.Stdout, "warning: %v\n", w)
 	}
@@ -106,6 +118,15 @@ func destinationDetails(d profiles.Destination) string {
 		out = append(out, "password from $"+d.PasswordEnv)
 	case d.User != "" && d.Password != "":
 		out = append(out, "password in the profile")
+	}
+	switch {
+	case !d.Verify:
+		out = append(out, "not played back (verify = false)")
+	case d.VerifyURL != "":
+		out = append(out, "played back from "+profiles.Redact(d.VerifyURL))
+	}
+	if d.Verify && d.VerifyEvery > 0 {
+		out = append(out, "played back every "+d.VerifyEvery.String())
 	}
 	for _, x := range []struct{ what, value string }{
 		{"session name", d.SessionName}, {"info", d.SessionInfo}, {"author", d.SessionAuthor},

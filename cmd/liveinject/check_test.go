@@ -72,7 +72,7 @@ func TestCheckDSSWarnings(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"  record: /srv/rec/test (segment 1m0s, keep 720h0m0s, no max_size, min_free 5%)\n",
+		"  record: /srv/rec/test (segment 1m0s, keep 30d, no max_size, min_free 5%)\n",
 		"  -> rtsp://127.0.0.1:8554/live/a (tcp)\n     warning: the path does not end in .sdp: Darwin Streaming " +
 			"Server takes the ANNOUNCE, then refuses SETUP (415)\n",
 		// the SSRC stays over udp as over tcp: no warning
@@ -86,6 +86,44 @@ func TestCheckDSSWarnings(t *testing.T) {
 	}
 	if n := strings.Count(out, "warning:"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, out)
+	}
+}
+
+// TestCheckVerifyAndWebhooks checks what check says of the return check's settings and of the
+// webhooks: their names (never a URL that may carry a token), events and signature.
+func TestCheckVerifyAndWebhooks(t *testing.T) {
+	main := httpAnyPort + "[[webhook]]\nurl = \"http://127.0.0.1:9/hook?token=t0ken\"\nsecret_file = \"hook.secret\"\n" +
+		"[[webhook]]\nname = \"pager\"\nurl = \"http://127.0.0.1:9/t0ken\"\nevents = [\"channel.*\"]\n"
+	config := writeConfig(t, main)
+	dir := filepath.Dir(config)
+	if err := os.WriteFile(filepath.Join(dir, "hook.secret"), []byte("s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	profile := "[source]\nkind = \"testsrc\"\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/a.sdp\"\nverify = false\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/b.sdp\"\nverify_url = \"rtsp://127.0.0.1:8555/b.sdp\"\nverify_every = \"1m\"\n" +
+		"[[destination]]\nurl = \"rtsp://127.0.0.1:8554/c.sdp\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"webhook http://127.0.0.1:9/hook: every event, signed with hook.secret, timeout 10s\n",
+		"webhook pager: channel.*, unsigned, timeout 10s\n",
+		"  -> rtsp://127.0.0.1:8554/a.sdp (tcp, not played back (verify = false))\n",
+		"  -> rtsp://127.0.0.1:8554/b.sdp (tcp, played back from rtsp://127.0.0.1:8555/b.sdp, played back every 1m0s)\n",
+		"  -> rtsp://127.0.0.1:8554/c.sdp (tcp)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "t0ken") {
+		t.Errorf("check shows a webhook's token:\n%s", out)
 	}
 }
 
