@@ -66,11 +66,7 @@ func TestCheckDSSWarnings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr fftest.Buffer
-	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
-		t.Fatalf("check exited %d:\n%s", code, stderr.String())
-	}
-	out := stdout.String()
+	out := checkOK(t, config)
 	for _, want := range []string{
 		"  record: /srv/rec/test (segment 1m0s, keep 30d, no max_size, min_free 5%)\n",
 		"  -> rtsp://127.0.0.1:8554/live/a (tcp)\n     warning: the path does not end in .sdp: Darwin Streaming " +
@@ -106,11 +102,7 @@ func TestCheckVerifyAndWebhooks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "profiles", "test.toml"), []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr fftest.Buffer
-	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
-		t.Fatalf("check exited %d:\n%s", code, stderr.String())
-	}
-	out := stdout.String()
+	out := checkOK(t, config)
 	for _, want := range []string{
 		"webhook http://127.0.0.1:9/hook: every event, signed with hook.secret, timeout 10s\n",
 		"webhook pager: channel.*, unsigned, timeout 10s\n",
@@ -193,11 +185,7 @@ func TestCheckInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var stdout, stderr fftest.Buffer
-	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
-		t.Fatalf("check exited %d:\n%s", code, stderr.String())
-	}
-	out := stdout.String()
+	out := checkOK(t, config)
 	// Channels come in name order: cam, plain, test.
 	cam, plain, _ := strings.Cut(out[strings.Index(out, "\nchannel cam "):], "\nchannel plain ")
 	plain, _, _ = strings.Cut(plain, "\nchannel ")
@@ -228,4 +216,14 @@ func TestCheckInputs(t *testing.T) {
 	if !strings.Contains(plain, "\n  source: ffmpeg ") || strings.Contains(plain, "slate:") || strings.Contains(plain, "warning:") {
 		t.Errorf("channel plain: want its source's command, no slate, no warning:\n%s", plain)
 	}
+}
+
+// checkOK runs liveinject check on config, requires it to pass, and returns what it printed.
+func checkOK(t *testing.T, config string) string {
+	t.Helper()
+	var stdout, stderr fftest.Buffer
+	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != exitOK {
+		t.Fatalf("check exited %d:\n%s", code, stderr.String())
+	}
+	return stdout.String()
 }

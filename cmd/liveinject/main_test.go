@@ -436,11 +436,7 @@ func TestBadInput(t *testing.T) {
 
 func TestCheckShowsChannels(t *testing.T) {
 	config := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:7554\"\n"+httpAnyPort, "rtsp://user:secret@127.0.0.1:7554/{channel}.sdp")
-	var stdout, stderr fftest.Buffer
-	if code := (&Main{Stdout: &stdout, Stderr: &stderr}).Run(t.Context(), []string{"check", "-c", config}); code != 0 {
-		t.Fatalf("check exited %d:\n%s", code, stderr.String())
-	}
-	out := stdout.String()
+	out := checkOK(t, config)
 	for _, want := range []string{
 		"channel test (",
 		"ffmpeg -hide_banner -nostdin",
