@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,16 +136,36 @@ func TestChannelHolds(t *testing.T) {
 	}
 }
 
-// runSupervisor runs s until the test ends, and then waits for it: every ffmpeg reaped, every
-// destination torn down.
-func runSupervisor(t testing.TB, s *Supervisor) {
+// runSupervisor runs s until the test ends, or until stop is called, and then waits for it:
+// every ffmpeg reaped, every destination torn down.
+func runSupervisor(t testing.TB, s *Supervisor) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	t.Cleanup(stop)
+	return stop
+}
+
+// updater has s report the Updates it applies (it sets OnApplied: call it before Run), and
+// returns what hands s a channel set and waits until it is applied, with what changed.
+func updater(s *Supervisor, logs *fftest.Buffer) func(t *testing.T, chs ...profiles.Channel) profiles.Changes {
+	applied := make(chan profiles.Changes, 10)
+	s.OnApplied = func(c profiles.Changes) { applied <- c }
+	return func(t *testing.T, chs ...profiles.Channel) profiles.Changes {
+		t.Helper()
+		s.Update(chs)
+		select {
+		case c := <-applied:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatalf("update not applied:\n%s", logs.String())
+			return profiles.Changes{}
+		}
+	}
 }

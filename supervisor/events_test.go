@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"os"
 	"slices"
 	"strings"
@@ -67,14 +66,7 @@ func TestChannelEvents(t *testing.T) {
 	pids := newPIDTracker()
 	s := &Supervisor{FFmpeg: os.Args[0], Channels: []profiles.Channel{p}, OnEvent: log.sink,
 		OnStart: func(_ string, pid int) { pids.add(pid) }}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		<-done
-	})
-	defer stop()
+	stop := runSupervisor(t, s)
 
 	fftest.WaitFor(t, 10*time.Second, "holding", func() bool { return slices.Contains(log.kinds("channel."), event.ChannelHolding) })
 	// held for a while: told once

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -110,23 +109,11 @@ func TestRecordE2E(t *testing.T) {
 	}
 	up := channel("up", "rtsp://"+rl.Addr()+"/up.sdp")
 	down := channel("down", fmt.Sprintf("rtsp://127.0.0.1:%d/down.sdp", fftest.FreePort(t)))
-	applied := make(chan profiles.Changes, 10)
 	var logs fftest.Buffer
 	s := &Supervisor{FFmpeg: "ffmpeg", Channels: []profiles.Channel{up, down},
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnStart: ev.started,
-		OnApplied: func(c profiles.Changes) { applied <- c }}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	defer stop()
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnStart: ev.started}
+	apply := updater(s, &logs)
+	stop := runSupervisor(t, s)
 	ev.waitFor(t, "publish up.sdp")
 
 	status := func(name string) Status {
@@ -155,14 +142,7 @@ func TestRecordE2E(t *testing.T) {
 	// reloads of [record] alone
 	update := func(chs ...profiles.Channel) profiles.Changes {
 		t.Helper()
-		s.Update(chs)
-		select {
-		case c := <-applied:
-			return c
-		case <-time.After(30 * time.Second):
-			t.Fatalf("update not applied:\n%s", logs.String())
-			return profiles.Changes{}
-		}
+		return apply(t, chs...)
 	}
 	off := up
 	off.Record = profiles.Record{}
@@ -231,10 +211,7 @@ func TestRecordFailingStreams(t *testing.T) {
 	ch.Record = profiles.Record{On: true, Dir: file, Segment: profiles.Duration(time.Minute),
 		Keep: profiles.Duration(time.Hour), MinFree: profiles.FreeSpace{Percent: 1}}
 	s := &Supervisor{FFmpeg: "ffmpeg", Channels: []profiles.Channel{ch}}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSupervisor(t, s)
 	ev.waitFor(t, "publish test.sdp")
 	fftest.WaitFor(t, 30*time.Second, "frames on air with the recording in error", func() bool {
 		st := s.Status()

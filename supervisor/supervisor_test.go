@@ -114,23 +114,17 @@ func TestUpdate(t *testing.T) {
 		return ch
 	}
 	a, b, c := channel("a", "a.sdp"), channel("b", "b.sdp"), channel("c", "c.sdp")
-	applied := make(chan profiles.Changes, 10)
 	var logs fftest.Buffer
 	s := &Supervisor{
-		FFmpeg:    "ffmpeg",
-		Channels:  []profiles.Channel{a, b, c},
-		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
-		OnStart:   ev.started,
-		OnApplied: func(c profiles.Changes) { applied <- c },
+		FFmpeg:   "ffmpeg",
+		Channels: []profiles.Channel{a, b, c},
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		OnStart:  ev.started,
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	update := updater(s, &logs)
+	stop := runSupervisor(t, s)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		for _, ch := range []string{"a", "b", "c", "d"} {
 			for _, pid := range ev.pids(ch) {
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
@@ -142,23 +136,12 @@ func TestUpdate(t *testing.T) {
 	for _, p := range []string{"a.sdp", "b.sdp", "c.sdp"} {
 		ev.waitFor(t, "publish "+p)
 	}
-	update := func(chs ...profiles.Channel) profiles.Changes {
-		t.Helper()
-		s.Update(chs)
-		select {
-		case c := <-applied:
-			return c
-		case <-time.After(30 * time.Second):
-			t.Fatalf("update not applied:\n%s", logs.String())
-			return profiles.Changes{}
-		}
-	}
 
 	// a gets a second destination, b a new bitrate, c nothing
 	a2 := channel("a", "a.sdp", "a2.sdp")
 	b2 := channel("b", "b.sdp")
 	b2.Video.Bitrate = 400_000
-	got := update(a2, b2, c)
+	got := update(t, a2, b2, c)
 	// b's old ffmpeg is reaped once the update is applied: what b sends from now on is the new one's
 	sentBefore := s.Destinations("b")[0].PacketsSent
 	if len(got.Retarget) != 1 || len(got.Restart) != 1 || len(got.Unchanged) != 1 {
@@ -186,7 +169,7 @@ func TestUpdate(t *testing.T) {
 
 	// a goes, d comes
 	d := channel("d", "d.sdp")
-	got = update(b2, c, d)
+	got = update(t, b2, c, d)
 	if len(got.Removed) != 1 || len(got.Added) != 1 {
 		t.Fatalf("changes %+v, want a removed and d added", got)
 	}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -35,23 +34,17 @@ func TestVerifyEndToEnd(t *testing.T) {
 	}
 	a, b := channel("a", "", true), channel("b", "", false)
 	ev := newEvents()
-	applied := make(chan profiles.Changes, 10)
 	var logs fftest.Buffer
 	s := &Supervisor{
-		FFmpeg:    "ffmpeg",
-		Channels:  []profiles.Channel{a, b},
-		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
-		OnStart:   ev.started,
-		OnApplied: func(c profiles.Changes) { applied <- c },
+		FFmpeg:   "ffmpeg",
+		Channels: []profiles.Channel{a, b},
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		OnStart:  ev.started,
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	apply := updater(s, &logs)
+	stop := runSupervisor(t, s)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
 		}
@@ -79,14 +72,8 @@ func TestVerifyEndToEnd(t *testing.T) {
 	}
 	update := func(chs ...profiles.Channel) {
 		t.Helper()
-		s.Update(chs)
-		select {
-		case c := <-applied:
-			if len(c.Retarget) != 1 || len(c.Restart) != 0 {
-				t.Fatalf("changes %+v, want a retargeted only", c)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("update not applied")
+		if c := apply(t, chs...); len(c.Retarget) != 1 || len(c.Restart) != 0 {
+			t.Fatalf("changes %+v, want a retargeted only", c)
 		}
 	}
 	update(channel("a", "rtsp://"+rl.Addr()+"/b.sdp", true), b)
