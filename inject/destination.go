@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,12 +111,14 @@ type Stats struct {
 	// URL has any password replaced by "xxxxx".
 	URL   string
 	State string
-	// PacketsSent counts the RTP packets written to the server's connection, over all sessions.
+	// PacketsSent counts the RTP packets written to the server's connection, over all sessions;
+	// for RTMP and SRT, the frames (a video frame, an AAC frame).
 	PacketsSent uint64
-	// PacketsDropped counts the packets thrown away: queue full, waiting for an IDR, or left in
-	// the client's queue when a session ended.
+	// PacketsDropped counts the packets (frames) thrown away: queue full, waiting for an IDR,
+	// or left in the client's queue when a session ended.
 	PacketsDropped uint64
-	// BytesSent counts the RTP and RTCP bytes written to the server, over all sessions.
+	// BytesSent counts the bytes written to the server, over all sessions: RTP and RTCP; for
+	// RTMP, the connection's; for SRT, the MPEG-TS handed to the sending ffmpeg.
 	BytesSent uint64
 	// Reconnects counts the sessions that recorded after an earlier one had ended (a lost
 	// connection, new codec parameters); FailedAttempts the tries that never began to record.
@@ -124,7 +127,8 @@ type Stats struct {
 	// with none), so that an old one is not taken for news.
 	LastError   string
 	LastErrorAt time.Time
-	// Transport is "tcp" or "udp", as the server took it, while recording; else "".
+	// Transport is "tcp" or "udp", as the server took it, while recording ("rtmp", "rtmps" or
+	// "srt" for those kinds); else "".
 	Transport string
 	// ConnectedSince is when the recording session began; zero when not recording.
 	ConnectedSince time.Time
@@ -158,7 +162,10 @@ type destination struct {
 	secure    bool           // rtsps
 	roots     *x509.CertPool // nil: the system's
 	log       *slog.Logger
-	queue     chan *unit
+	// push sends the destinations of other kinds than RTSP (see pusher); nil for RTSP, which
+	// the destination sends itself (session).
+	push  pusher
+	queue chan *unit
 	// pkt is the header copy that the destination's goroutine hands its client, reused: the
 	// client marshals a packet before WritePacketRTPWithNTP returns.
 	pkt rtp.Packet
@@ -175,9 +182,10 @@ type destination struct {
 	// offered counts the packets offered to the queue: once all are sent or dropped it equals
 	// PacketsSent + PacketsDropped.
 	offered atomic.Uint64
-	// udpSent and udpBytes count the RTP packets and the bytes written over UDP, by the
-	// destination itself (see udpSession), over all sessions.
-	udpSent, udpBytes atomic.Uint64
+	// ownSent and ownBytes count what the destination writes itself, not through a gortsplib
+	// client, over all sessions: RTP packets and bytes over UDP (see udpSession); frames and
+	// bytes of an RTMP or SRT destination (see pusher).
+	ownSent, ownBytes atomic.Uint64
 
 	// told is the last of event.DestinationRecording and event.DestinationFailed said (see
 	// tell); owned by the destination's goroutine.
@@ -234,6 +242,9 @@ func parseRTSPURL(what, raw string) (*url.URL, error) {
 }
 
 func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*destination, error) {
+	if !isRTSP(t.URL) {
+		return newPushDestination(channel, t, cfg, log)
+	}
 	u, err := parseRTSPURL("destination", t.URL)
 	if err != nil {
 		return nil, err
@@ -302,6 +313,44 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 	return d, nil
 }
 
+// newPushDestination makes a destination of a kind that a pusher sends (RTMP, SRT).
+func newPushDestination(channel string, t Target, cfg settings, log *slog.Logger) (*destination, error) {
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		// url.Parse quotes the whole URL in its error: keep the password and key out of it.
+		return nil, fmt.Errorf("destination: invalid URL")
+	}
+	newPush, ok := pushers[strings.ToLower(u.Scheme)]
+	if !ok {
+		u.RawQuery = "" // an SRT passphrase may be there
+		return nil, fmt.Errorf("destination %s: scheme %q, want rtsp, rtsps, rtmp, rtmps or srt", u.Redacted(), u.Scheme)
+	}
+	if u.Host == "" {
+		u.RawQuery = ""
+		return nil, fmt.Errorf("destination %s: no host", u.Redacted())
+	}
+	p, redacted, err := newPush(channel, t, u)
+	if err != nil {
+		return nil, err
+	}
+	d := &destination{
+		target:   t,
+		channel:  channel,
+		cfg:      cfg,
+		push:     p,
+		redacted: redacted,
+		queue:    make(chan *unit, cfg.queueSize),
+		state:    StateWaiting,
+		log:      log.With("destination", redacted),
+	}
+	v, err := newVerifier(d, t, cfg.verify) // off: see verifyConfigOf
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", redacted, err)
+	}
+	d.ver.Store(v)
+	return d, nil
+}
+
 // checkCredentials refuses credentials that would change the requests they go into:
 // gortsplib writes the user between the quotes of a Digest header as it is, and a line break in
 // either would start a header of its own. The profile refuses them already; this holds for
@@ -323,7 +372,13 @@ func checkCredentials(ui *url.Userinfo) error {
 
 // offer queues a unit without ever blocking the channel. Called from the Fanout's goroutine.
 func (d *destination) offer(u *unit) {
-	d.offered.Add(uint64(len(u.pkts)))
+	d.offered.Add(d.weight(u))
+	if d.push != nil && u.frame == nil {
+		// made before this destination was added, without the frame it sends: a gap
+		d.waitKey = true
+		d.drop(u)
+		return
+	}
 	if d.waitKey && !u.key {
 		d.drop(u)
 		return
@@ -433,7 +488,7 @@ func (d *destination) recordingStarted() time.Time {
 func (d *destination) stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sent, bytes := d.sent+d.udpSent.Load(), d.bytes+d.udpBytes.Load()
+	sent, bytes := d.sent+d.ownSent.Load(), d.bytes+d.ownBytes.Load()
 	if d.client != nil {
 		s := d.client.Stats().Session
 		sent += s.RTPPacketsSent
@@ -487,7 +542,13 @@ func (d *destination) run(ctx context.Context) {
 		}
 
 		began, sessions := time.Now(), d.sessions.Load()
-		next, err := d.session(ctx, start)
+		var next []*unit
+		var err error
+		if d.push != nil {
+			next, err = d.push.session(ctx, d, start)
+		} else {
+			next, err = d.session(ctx, start)
+		}
 		start = next
 		if ctx.Err() != nil {
 			d.drop(start...)
@@ -616,7 +677,7 @@ func (d *destination) nextKey(ctx context.Context, start []*unit) ([]*unit, bool
 // drop counts units' packets as dropped.
 func (d *destination) drop(us ...*unit) {
 	for _, u := range us {
-		d.dropped.Add(uint64(len(u.pkts)))
+		d.dropped.Add(d.weight(u))
 	}
 }
 
@@ -659,7 +720,7 @@ func (d *destination) session(ctx context.Context, start []*unit) (next []*unit,
 	var wired atomic.Pointer[wire]
 	var protocol string // the transport the server took, from its SETUP answers
 	ssrc := newSSRCRewriter(d.channel, d.stream)
-	udp := newUDPSession(ssrc, &d.udpSent, &d.udpBytes)
+	udp := newUDPSession(ssrc, &d.ownSent, &d.ownBytes)
 	var server net.IP // the address announced in c=
 	c := &gortsplib.Client{
 		Scheme:         u.Scheme,

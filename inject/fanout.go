@@ -29,8 +29,23 @@ import (
 
 // Target is one destination of a channel.
 type Target struct {
-	// URL is rtsp://[user:password@]host[:port]/path.
+	// URL is rtsp://[user:password@]host[:port]/path (or rtsps), pushed with RTP;
+	// rtmp://host[:port]/app[/stream] (or rtmps), pushed as FLV; or srt://host:port, MPEG-TS
+	// over SRT in caller mode.
 	URL string
+	// StreamKey, for rtmp and rtmps, is the stream key (a platform's "stream name" or "key"):
+	// the last element of the path the stream is published at, after URL's. It never shows in
+	// logs, errors or Stats.
+	StreamKey string
+	// SRTLatency, for srt, is the receiver's latency buffer that SRT retransmits within; 0 is
+	// libsrt's (120 ms).
+	SRTLatency time.Duration
+	// SRTPassphrase, for srt, encrypts the stream (AES); 10 to 79 characters; "" sends in the
+	// clear. It never shows in logs, errors or Stats.
+	SRTPassphrase string
+	// SRTStreamID, for srt, is the stream ID the listener may ask for (e.g.
+	// "#!::r=live/feed,m=publish").
+	SRTStreamID string
 	// Transport is "tcp" (default), "udp" or "auto".
 	Transport string
 	// User and Password, when User is set, take the place of credentials in URL.
@@ -39,10 +54,10 @@ type Target struct {
 	SessionName string
 	// Metadata is announced with the session.
 	Metadata Metadata
-	// TLSCA, for rtsps, is PEM certificates of the authorities that sign the server's
+	// TLSCA, for rtsps and rtmps, is PEM certificates of the authorities that sign the server's
 	// certificate, in place of the system's.
 	TLSCA string
-	// TLSInsecure, for rtsps, skips the check of the server's certificate.
+	// TLSInsecure, for rtsps and rtmps, skips the check of the server's certificate.
 	TLSInsecure bool
 	// NoVerify turns the return check off: the stream is not played back from the server.
 	NoVerify bool
@@ -93,6 +108,9 @@ type unit struct {
 	params *demux.Params
 	pkts   []*rtp.Packet
 	ntp    time.Time // the capture time of the first packet
+	// frame is the frame itself, for the destinations that send frames rather than RTP
+	// (RTMP, SRT); nil while the Fanout has none (see Fanout.frames).
+	frame *frameUnit
 }
 
 // Fanout packetizes a channel's frames once and offers the packets to every destination.
@@ -155,6 +173,9 @@ type Fanout struct {
 	// mu guards dests, which SetTargets replaces while WriteFrame offers to them.
 	mu    sync.Mutex
 	dests []*destination
+	// frames is set while a destination sends frames rather than RTP (see pusher): the units
+	// then carry a copy of their frame.
+	frames atomic.Bool
 
 	h264enc *rtph264.Encoder
 	aacenc  *rtpmpeg4audio.Encoder
@@ -286,6 +307,7 @@ func (f *Fanout) Initialize() error {
 		}
 		f.dests = append(f.dests, d)
 	}
+	f.frames.Store(sendsFrames(f.dests))
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	for _, d := range f.dests {
 		f.start(d)
@@ -393,6 +415,7 @@ func (f *Fanout) SetTargets(targets []Target) error {
 		d.log.Info("destination added")
 	}
 	f.dests = keep
+	f.frames.Store(sendsFrames(keep))
 	f.Targets = slices.Clone(targets)
 	f.mu.Unlock()
 
@@ -409,6 +432,11 @@ func (f *Fanout) SetTargets(targets []Target) error {
 		}()
 	}
 	return nil
+}
+
+// sendsFrames tells whether one of dests sends frames rather than RTP.
+func sendsFrames(dests []*destination) bool {
+	return slices.ContainsFunc(dests, func(d *destination) bool { return d.push != nil })
 }
 
 // Close stops every destination, sending TEARDOWN to the ones that are connected, and waits;
@@ -568,8 +596,11 @@ func (f *Fanout) writeSilence(silence []byte, target int64) error {
 		p.Timestamp += ts
 	}
 	f.units++
-	u := &unit{n: f.units, kind: demux.Audio, params: f.params, pkts: pkts,
-		ntp: f.clock.ntp(ticks.Scale(f.audioNext, ticks.Rate, rate), time.Now())}
+	at := ticks.Scale(f.audioNext, ticks.Rate, rate)
+	u := &unit{n: f.units, kind: demux.Audio, params: f.params, pkts: pkts, ntp: f.clock.ntp(at, time.Now())}
+	if f.frames.Load() {
+		u.frame = &frameUnit{data: frames, pts: at, dts: at} // silence is never written to
+	}
 	f.audioNext += n * 1024
 	f.next[demux.Audio] = pkts[len(pkts)-1].SequenceNumber + 1
 	f.offer(u)
@@ -663,6 +694,9 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 			au = withParameterSets(au, f.params)
 		}
 		u.pkts, err = f.h264enc.Encode(au)
+		if f.frames.Load() {
+			u.frame = newFrameUnit(au, pts, fr.DTS+f.offset)
+		}
 		if dts := fr.DTS + f.offset; fr != f.key {
 			// the frame time of the source, between two of its frames in one run
 			if !restarted && f.lastVideo != 0 && dts > f.lastVideo {
@@ -681,6 +715,9 @@ func (f *Fanout) write(fr *demux.Frame, now time.Time) error {
 		// Without video every audio frame is a place to start.
 		u.key = f.params.SPS == nil
 		u.pkts, err = f.aacenc.Encode(fr.Data)
+		if f.frames.Load() {
+			u.frame = newFrameUnit(fr.Data, pts, pts)
+		}
 		rate := int64(f.params.Audio.SampleRate)
 		samples := ticks.Scale(pts, rate, ticks.Rate)
 		ts := uint32(int64(f.audioBase) + samples)

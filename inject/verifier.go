@@ -100,7 +100,9 @@ type verifyConfig struct {
 }
 
 func verifyConfigOf(t Target) verifyConfig {
-	return verifyConfig{off: t.NoVerify, url: t.VerifyURL, every: t.VerifyEvery}
+	// RTMP and SRT servers are not played back: their stream is rarely served over RTSP, and
+	// with timestamps of the server's that the check cannot match with what was sent.
+	return verifyConfig{off: t.NoVerify || !isRTSP(t.URL), url: t.VerifyURL, every: t.VerifyEvery}
 }
 
 // pushTarget returns t without its return check's settings: what its push session depends on.
