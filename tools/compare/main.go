@@ -3,6 +3,9 @@
 // with liveinject (a channel whose source is the same content as MPEG-TS, passed through with
 // encoder = "copy"), in interleaved runs, and prints what each cost: CPU seconds, MB pushed per
 // CPU second and peak RSS, for ffmpeg, for liveinject's Go process and for its ffmpeg child.
+// The rtmp and srt pushers are liveinject with one destination more, to nginx's RTMP module or
+// an SRT listener (srt-live-transmit): the marginal cost of a destination of that kind, its
+// ffmpeg child for SRT included.
 //
 // The receiver is a gortsplib server in this process that takes every push and counts its
 // bytes. Everything is on 127.0.0.1. `make compare` runs it; see BENCHMARKS.md.
@@ -42,7 +45,7 @@ func main() {
 	flag.StringVar(&o.bitrate, "bitrate", "8M", "video bit rate")
 	flag.StringVar(&o.profiles, "cpuprofile", "", "directory where each liveinject run writes its CPU profile (liveinject run -cpuprofile)")
 	flag.StringVar(&o.env, "env", "", "environment for liveinject, comma-separated NAME=value pairs (GOMAXPROCS=1)")
-	flag.StringVar(&o.pushers, "pushers", "ffmpeg,liveinject", "pushers to run, comma-separated: ffmpeg, liveinject, record (liveinject recording the channel too, [record])")
+	flag.StringVar(&o.pushers, "pushers", "ffmpeg,liveinject", "pushers to run, comma-separated: ffmpeg, liveinject, record (liveinject recording the channel too, [record]), rtmp and srt (liveinject with one more destination: nginx's RTMP module, srt-live-transmit)")
 	flag.StringVar(&o.dests, "dests", "1", "destinations per push, comma-separated: with two counts, the marginal cost of a destination is printed too")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -151,6 +154,25 @@ func run(o options) error {
 	}
 	defer rx.Close()
 
+	// the receivers of the rtmp and srt pushers' extra destination
+	extra := map[string]string{}
+	for _, pusher := range strings.Split(o.pushers, ",") {
+		var peer *benchrig.Peer
+		switch pusher {
+		case "rtmp":
+			peer, err = benchrig.StartNginxRTMP(filepath.Join(o.work, "nginx"))
+		case "srt":
+			peer, err = benchrig.StartSRTListener()
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s receiver: %w", pusher, err)
+		}
+		defer peer.Close()
+		extra[pusher] = peer.URL
+	}
+
 	results := map[string][]result{}
 	for i := range o.runs {
 		for _, n := range counts {
@@ -160,8 +182,8 @@ func run(o options) error {
 				switch pusher {
 				case "ffmpeg":
 					r, err = pushFFmpeg(o, rx, mkv, name, n)
-				case "liveinject", "record":
-					r, err = pushLiveinject(o, rx, ts, name, n, pusher == "record")
+				case "liveinject", "record", "rtmp", "srt":
+					r, err = pushLiveinject(o, rx, ts, name, n, pusher == "record", extra[pusher])
 				default:
 					return fmt.Errorf("unknown pusher %q", pusher)
 				}
@@ -228,12 +250,16 @@ func pushFFmpeg(o options, rx *receiver, mkv, name string, n int) (result, error
 }
 
 // pushLiveinject runs liveinject with one channel whose source is the content as MPEG-TS,
-// passed through, pushing to n destinations, for the content's duration from its start, and
-// returns what its process and its ffmpeg child cost meanwhile.
-func pushLiveinject(o options, rx *receiver, ts, name string, n int, record bool) (result, error) {
+// passed through, pushing to n destinations of the receiver and to extra if given, for the
+// content's duration from its start, and returns what its process and its ffmpeg children cost
+// meanwhile.
+func pushLiveinject(o options, rx *receiver, ts, name string, n int, record bool, extra string) (result, error) {
 	urls := make([]string, n)
 	for i := range urls {
 		urls[i] = rx.URL(name, i)
+	}
+	if extra != "" {
+		urls = append(urls, extra)
 	}
 	ch := benchrig.Channel{FFmpeg: o.ffmpeg, Source: ts, URLs: urls}
 	if record {
@@ -335,6 +361,7 @@ func report(o options, counts []int, results map[string][]result) {
 				ml, mm, rl, rm, child)
 			median[fmt.Sprintf("%s/%d", pusher, n)] = cm
 			median[fmt.Sprintf("%s/%d/steady", pusher, n)] = sm
+			_, median[fmt.Sprintf("%s/%d/child", pusher, n)] = stat(rs, func(r result) float64 { return r.child.Seconds() })
 		}
 	}
 	fmt.Println()
@@ -343,6 +370,15 @@ func report(o options, counts []int, results map[string][]result) {
 			fmt.Printf("recording adds to liveinject's Go process, %d destination(s): %+.1f %%, after the first %v %+.1f %% (medians)\n",
 				n, 100*(median[fmt.Sprintf("record/%d", n)]/median[fmt.Sprintf("liveinject/%d", n)]-1), warmup,
 				100*(median[fmt.Sprintf("record/%d/steady", n)]/median[fmt.Sprintf("liveinject/%d/steady", n)]-1))
+		}
+		for _, kind := range []string{"rtmp", "srt"} {
+			with, without := fmt.Sprintf("%s/%d", kind, n), fmt.Sprintf("liveinject/%d", n)
+			if median[with] == 0 || median[without] == 0 {
+				continue
+			}
+			fmt.Printf("an %s destination beside %d RTSP one(s) adds to liveinject's Go process %+.1f %%, after the first %v %+.1f %%; "+
+				"to its ffmpeg children %+.2f CPU-s (medians)\n", kind, n, 100*(median[with]/median[without]-1), warmup,
+				100*(median[with+"/steady"]/median[without+"/steady"]-1), median[with+"/child"]-median[without+"/child"])
 		}
 		if median[fmt.Sprintf("ffmpeg/%d", n)] == 0 || median[fmt.Sprintf("liveinject/%d", n)] == 0 {
 			continue
