@@ -162,11 +162,11 @@ func Changed(was, is Channel) []string {
 	}
 	before := make(map[string]Destination, len(was.Destinations))
 	for _, d := range was.Destinations {
-		before[streamOf(d.URL)] = d
+		before[streamOf(d)] = d
 	}
 	after := make(map[string]bool, len(is.Destinations))
 	for _, d := range is.Destinations {
-		s := streamOf(d.URL)
+		s := streamOf(d)
 		after[s] = true
 		if prev, ok := before[s]; !ok {
 			out = append(out, "destination +"+Redact(d.URL))
@@ -175,7 +175,7 @@ func Changed(was, is Channel) []string {
 		}
 	}
 	for _, d := range was.Destinations {
-		if !after[streamOf(d.URL)] {
+		if !after[streamOf(d)] {
 			out = append(out, "destination -"+Redact(d.URL))
 		}
 	}
