@@ -213,8 +213,7 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	}
 	d.credentials(t, &dest, urlPath)
 	d.tls(t, &dest)
-	secure := hasScheme(dest.URL, "rtsps")
-	if secure && dest.Transport == "udp" {
+	if hasScheme(dest.URL, "rtsps") && dest.Transport == "udp" {
 		d.keyErrorf(transportPath, "udp does not work with rtsps: use tcp")
 	}
 	d.verify(t, &dest, relayListen)
@@ -319,7 +318,7 @@ func (d *decoder) streamKey(t *table, dest *Destination, urlPath keyPath) {
 	envPath := d.str(t, "key_env", &dest.KeyEnv)
 	switch {
 	case dest.KeyFile != "" && dest.KeyEnv != "":
-		d.keyErrorf(envPath, "the key given twice: use key_file or key_env")
+		d.keyErrorf(envPath, "the stream key given twice: use key_file or key_env")
 	case dest.KeyFile != "":
 		file := d.relative(dest.KeyFile)
 		key, err := readSecret(file)
@@ -598,24 +597,27 @@ func (d *decoder) checkDuplicate(seen map[string]bool, dest Destination, urlPath
 // and host in lower case, and the stream key (rtmp) or streamid (srt), which tell apart the
 // streams of one server URL (a platform's ingest URL takes every channel's stream, each with
 // its own key). It is a map key only: it holds the stream key, and never shows.
+// The key is put in the path, as it is published: "rtmp://h/app" with key "k" is the stream of
+// "rtmp://h/app/k".
 func streamOf(dest Destination) string {
-	stream := dest.URL
-	if u, err := url.Parse(dest.URL); err == nil {
-		u.User = nil
-		u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-		stream = u.String()
+	u, err := url.Parse(dest.URL)
+	if err != nil {
+		return dest.URL
 	}
+	u.User = nil
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	switch dest.Kind() {
 	case KindRTMP:
 		if dest.StreamKey != "" {
-			stream += " key " + dest.StreamKey
+			u.Path, u.RawPath = strings.TrimRight(u.Path, "/")+"/"+dest.StreamKey, ""
 		}
 	case KindSRT:
+		u.Path = "" // srt://h:1/ is srt://h:1
 		if dest.StreamID != "" {
-			stream += " streamid " + dest.StreamID
+			return u.String() + " streamid " + dest.StreamID
 		}
 	}
-	return stream
+	return u.String()
 }
 
 // describeStream names the stream of a destination in messages: its URL redacted, with its

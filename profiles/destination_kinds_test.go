@@ -165,6 +165,10 @@ func TestDestinationKindErrors(t *testing.T) {
 		"profiles/s17.toml":           destTo("srt://h.example:9000", "key_file = \"k.key\"\ntls_insecure = true\nuser = \"me\"\nverify_every = \"1m\"\n"),
 		"profiles/s18.toml":           destTo("srt://h.example:9000", "transport = \"udp\"\n"),
 
+		// one stream twice: the key in the URL and in a file; srt:// with and without "/"
+		"profiles/d01.toml": destTo("rtmp://h.example/live/key", "") + "[[destination]]\nurl = \"rtmp://h.example/live\"\nkey_file = \"k.key\"\n",
+		"profiles/d02.toml": destTo("srt://h.example:9000", "") + "[[destination]]\nurl = \"srt://h.example:9000/\"\n",
+
 		// rtsp, and other schemes
 		"profiles/t01.toml": destTo("rtsp://h.example/x.sdp", "latency = \"1s\"\nkey_env = \"X\"\n"),
 		"profiles/t02.toml": destTo("http://h.example/x", ""),
@@ -174,6 +178,8 @@ func TestDestinationKindErrors(t *testing.T) {
 	srtNoVal := "srt://h.example:9000: a passphrase in the URL is readable wherever the URL shows (logs, /status, metrics): " +
 		"leave it out, and give it with passphrase_file or passphrase_env"
 	want := []string{
+		"profiles/d01.toml:6: destination.url: rtmp://h.example/live with the same stream key is already a destination of this channel",
+		"profiles/d02.toml:6: destination.url: srt://h.example:9000/ is already a destination of this channel",
 		"profiles/r01.toml:4: destination.url: rtmp://user:xxxxx@h.example/live: RTMP URLs take no user:password@ (" + rtmpNoCredentials + ")",
 		"profiles/r02.toml:4: destination.url: rtmp://h.example/live#k3y has a fragment (#...): the RTMP library would take it for the stream key; give the key with key_file or key_env",
 		"profiles/r03.toml:4: destination.url: rtmp://h.example/ names no application: want rtmp://host[:port]/app[/stream]",
@@ -181,7 +187,7 @@ func TestDestinationKindErrors(t *testing.T) {
 		"profiles/r05.toml:5: destination.user: rtmp destinations take no user or password: " + rtmpNoCredentials,
 		"profiles/r05.toml:6: destination.password_file: rtmp destinations take no user or password: " + rtmpNoCredentials,
 		"profiles/r06.toml:5: destination.key_file: cannot read " + filepath.Join(dir, "profiles", "missing.key") + ": no such file or directory",
-		"profiles/r07.toml:6: destination.key_env: the key given twice: use key_file or key_env",
+		"profiles/r07.toml:6: destination.key_env: the stream key given twice: use key_file or key_env",
 		"profiles/r08.toml:5: destination.key_env: environment variable LIVEINJECT_TEST_UNSET is not set",
 		"profiles/r09.toml:5: destination.key_file: " + filepath.Join(dir, "profiles", "two.key") + " holds a control character (a stream key is one line)",
 		"profiles/r10.toml:5: destination.key_env: environment variable LIVEINJECT_TEST_CTRL holds a control character",
