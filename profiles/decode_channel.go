@@ -386,9 +386,10 @@ const (
 // srt reads the keys of an srt destination: latency, passphrase_file or passphrase_env, and
 // streamid, whose "{channel}" stays for the check that puts a name in its place.
 func (d *decoder) srt(t *table, dest *Destination) {
+	before := len(d.errs)
 	latencyPath := d.text(t, "latency", &dest.Latency, false)
-	if dest.Latency != 0 {
-		d.check(latencyPath, checkSRTLatency(dest.Latency))
+	if t.has("latency") && len(d.errs) == before {
+		d.check(latencyPath, checkSRTLatency(dest.Latency)) // "0s" too: leave it out for libsrt's
 	}
 	filePath := d.str(t, "passphrase_file", &dest.PassphraseFile)
 	envPath := d.str(t, "passphrase_env", &dest.PassphraseEnv)
