@@ -339,7 +339,7 @@ func checkRTMPURL(raw string) error {
 // rtmpNoCredentials says why RTMP destinations take no user and password. gortmplib v1.0.1
 // answers Adobe authentication's challenge with the user "myuser" whatever the URL says
 // (client.go), which a server that looks the user up (Wowza, Adobe Media Server) refuses.
-const rtmpNoCredentials = "the RTMP library's Adobe authentication sends a fixed user name, which servers refuse; " +
+const rtmpNoCredentials = "the RTMP library's Adobe authentication answers with a fixed user name, which servers that look the user up refuse; " +
 	"give what the server asks for in the stream key, with key_file or key_env"
 
 // checkSRTURL checks an srt:// URL: a host and a port, nothing else. SRT's options are keys of
