@@ -318,15 +318,25 @@ type FFmpeg struct {
 	StallTimeout Duration `toml:"stall_timeout"`
 }
 
-// Destination is one RTSP server the channel is pushed to.
+// Destination kinds, as Destination.Kind names them.
+const (
+	KindRTSP = "rtsp" // rtsp:// and rtsps://: RTP pushed with ANNOUNCE, SETUP and RECORD
+	KindRTMP = "rtmp" // rtmp:// and rtmps://: H.264 and AAC in FLV
+	KindSRT  = "srt"  // srt://: MPEG-TS over SRT, in caller mode
+)
+
+// Destination is one server the channel is pushed to. Which keys apply depends on the kind of
+// its URL (see Kind); the others stay zero.
 type Destination struct {
-	// URL is rtsp://host[:port]/path. "{channel}" is replaced by the channel's name when the
-	// profile is loaded; "{relay}" stands for the built-in relay's bound address and is replaced
-	// at run time (see ExpandRelay).
+	// URL is rtsp://host[:port]/path (or rtsps), rtmp://host[:port]/app[/stream] (or rtmps),
+	// or srt://host:port. "{channel}" is replaced by the channel's name when the profile is
+	// loaded; "{relay}", in rtsp URLs only, stands for the built-in relay's bound address and
+	// is replaced at run time (see ExpandRelay).
 	URL string `toml:"url"`
-	// Transport is "tcp" (interleaved, default), "udp", or "auto" (UDP, then TCP).
+	// Transport is "tcp" (interleaved, default), "udp", or "auto" (UDP, then TCP). RTSP only;
+	// empty for the other kinds.
 	Transport string `toml:"transport"`
-	// User and Password authenticate with the server (Basic or Digest, as it asks), in place
+	// User and Password authenticate with an RTSP server (Basic or Digest, as it asks), in place
 	// of credentials in the URL. Password is read from PasswordFile or the environment variable
 	// PasswordEnv when the file is loaded, or given as "password" (discouraged: it warns).
 	User         string `toml:"user"`
@@ -360,6 +370,33 @@ type Destination struct {
 	// VerifyEvery is 0 (the default) for a check that plays the stream all the time, else the
 	// time between short checks, for servers where a player costs something.
 	VerifyEvery Duration `toml:"verify_every"`
+
+	// StreamKey, for rtmp and rtmps, is the stream key, published as the last element of the
+	// path after URL's (which then names the application only). It is read from KeyFile
+	// (relative to the file's directory unless absolute) or the environment variable KeyEnv
+	// when the file is loaded, so a new key applies on reload; it never shows in messages.
+	StreamKey string `toml:"-"`
+	KeyFile   string `toml:"key_file"`
+	KeyEnv    string `toml:"key_env"`
+
+	// Latency, for srt, is the receiver's buffer that SRT retransmits lost packets within,
+	// MinSRTLatency to MaxSRTLatency; 0 is libsrt's default (120 ms).
+	Latency Duration `toml:"latency"`
+	// Passphrase, for srt, encrypts the stream (AES): 10 to 79 characters, read from
+	// PassphraseFile or the environment variable PassphraseEnv when the file is loaded; ""
+	// sends in the clear. It never shows in messages.
+	Passphrase     string `toml:"-"`
+	PassphraseFile string `toml:"passphrase_file"`
+	PassphraseEnv  string `toml:"passphrase_env"`
+	// StreamID, for srt, is the stream ID the listener may ask for (MediaMTX's
+	// "publish:NAME"); "{channel}" is replaced as in URL. At most 512 characters.
+	StreamID string `toml:"streamid"`
+}
+
+// Kind returns the kind of the destination's URL: KindRTSP, KindRTMP or KindSRT, or "" for a
+// URL of another scheme.
+func (d Destination) Kind() string {
+	return destinationKind(d.URL)
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "500ms".

@@ -2,12 +2,16 @@ package profiles
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/liveinject/liveinject/internal/sdptext"
 )
@@ -82,6 +86,12 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 			dest, urlPath := d.destination(t, cfg.Relay.Listen)
 			dest.URL = strings.ReplaceAll(dest.URL, "{channel}", ch.Name)
 			dest.VerifyURL = strings.ReplaceAll(dest.VerifyURL, "{channel}", ch.Name)
+			if id := strings.ReplaceAll(dest.StreamID, "{channel}", ch.Name); id != dest.StreamID {
+				dest.StreamID = id
+				if err := checkStreamID(id); err != nil {
+					d.keyErrorf(t.path.key("streamid"), "%v", err)
+				}
+			}
 			d.checkDuplicate(seen, dest, urlPath)
 			ch.Destinations = append(ch.Destinations, dest)
 			res.urlLines = append(res.urlLines, d.lines.lineOf(urlPath))
@@ -98,8 +108,14 @@ func decodeChannel(file, name string, src []byte, cfg *Config) channelFile {
 			}
 			if dest.VerifyURL != "" {
 				dest.VerifyURL = strings.ReplaceAll(dest.VerifyURL, "{channel}", ch.Name)
-				if err := checkDestinationURL(dest.VerifyURL, cfg.Relay.Listen); err != nil {
+				if err := checkVerifyURL(dest.VerifyURL, cfg.Relay.Listen); err != nil {
 					d.errorf(nil, "[[defaults.destination]] verify_url of %s for this channel: %v", cfg.Path, err)
+				}
+			}
+			if id := strings.ReplaceAll(dest.StreamID, "{channel}", ch.Name); id != dest.StreamID {
+				dest.StreamID = id
+				if err := checkStreamID(id); err != nil {
+					d.errorf(nil, "[[defaults.destination]] streamid of %s for this channel: %v", cfg.Path, err)
 				}
 			}
 			ch.Destinations = append(ch.Destinations, dest)
@@ -165,8 +181,8 @@ func (d *decoder) audio(t *table, a *Audio) {
 }
 
 // destination reads one [[destination]] table, of a profile or of the main config's defaults,
-// and returns it with the path of its url key. "{channel}" stays in the URL; the check puts a
-// name in its place.
+// and returns it with the path of its url key. "{channel}" stays in the URL and the streamid;
+// the check puts a name in its place.
 func (d *decoder) destination(t *table, relayListen string) (Destination, keyPath) {
 	dest := defaultDestination()
 	urlPath := d.str(t, "url", &dest.URL)
@@ -175,8 +191,15 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	} else {
 		d.check(urlPath, checkDestinationURL(strings.ReplaceAll(dest.URL, "{channel}", "channel"), relayListen))
 	}
+	kind := dest.Kind()
+	d.refuseOtherKinds(t, dest.URL)
+	if kind != KindRTSP && kind != "" {
+		dest.Transport = ""
+	}
 	transportPath := d.str(t, "transport", &dest.Transport)
-	d.check(transportPath, checkTransport(dest.Transport))
+	if t.has("transport") {
+		d.check(transportPath, checkTransport(dest.Transport))
+	}
 	// Text for the announced SDP: one line each, and together well under DSS's 4 KB.
 	for _, k := range []struct {
 		key string
@@ -189,15 +212,33 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 		d.check(d.str(t, k.key, k.dst), sdptext.Check(*k.dst))
 	}
 	d.credentials(t, &dest, urlPath)
+	d.tls(t, &dest)
+	if hasScheme(dest.URL, "rtsps") && dest.Transport == "udp" {
+		d.keyErrorf(transportPath, "udp does not work with rtsps: use tcp")
+	}
+	d.verify(t, &dest, relayListen)
+	d.streamKey(t, &dest, urlPath)
+	d.srt(t, &dest)
+	d.unknown(t)
+	return dest, urlPath
+}
 
+// hasScheme reports whether raw is a URL of scheme, in any case.
+func hasScheme(raw, scheme string) bool {
+	s, _, ok := strings.Cut(raw, "://")
+	return ok && strings.EqualFold(s, scheme)
+}
+
+// tls reads tls_ca_file and tls_insecure, for rtsps and rtmps URLs.
+func (d *decoder) tls(t *table, dest *Destination) {
 	caPath := d.str(t, "tls_ca_file", &dest.TLSCAFile)
 	insecurePath := d.boolean(t, "tls_insecure", &dest.TLSInsecure)
-	rtsps := strings.HasPrefix(dest.URL, "rtsps://")
+	secure := hasScheme(dest.URL, "rtsps") || hasScheme(dest.URL, "rtmps")
 	switch {
-	case dest.TLSCAFile != "" && !rtsps:
-		d.keyErrorf(caPath, "applies to rtsps:// URLs only")
-	case dest.TLSInsecure && !rtsps:
-		d.keyErrorf(insecurePath, "applies to rtsps:// URLs only")
+	case dest.TLSCAFile != "" && !secure:
+		d.keyErrorf(caPath, "applies to rtsps:// and rtmps:// URLs only")
+	case dest.TLSInsecure && !secure:
+		d.keyErrorf(insecurePath, "applies to rtsps:// and rtmps:// URLs only")
 	case dest.TLSCAFile != "" && dest.TLSInsecure:
 		d.keyErrorf(insecurePath, "turns off the check tls_ca_file is for: give one of them")
 	case dest.TLSCAFile != "":
@@ -213,12 +254,208 @@ func (d *decoder) destination(t *table, relayListen string) (Destination, keyPat
 	case dest.TLSInsecure:
 		d.warnf(insecurePath, "the server's certificate is not checked: whoever is on the way can pose as the server")
 	}
-	if rtsps && dest.Transport == "udp" {
-		d.keyErrorf(transportPath, "udp does not work with rtsps: use tcp")
+}
+
+// destinationKeys says which kinds of destination take each key that not all of them do; url
+// and verify are every kind's (verify = false is harmless where there is no return check).
+var destinationKeys = []struct {
+	key   string
+	kinds []string
+}{
+	{"transport", []string{KindRTSP}},
+	{"user", []string{KindRTSP}}, {"password", []string{KindRTSP}},
+	{"password_file", []string{KindRTSP}}, {"password_env", []string{KindRTSP}},
+	{"session_name", []string{KindRTSP}}, {"session_info", []string{KindRTSP}},
+	{"session_author", []string{KindRTSP}}, {"session_copyright", []string{KindRTSP}},
+	{"session_comment", []string{KindRTSP}},
+	{"verify_url", []string{KindRTSP}}, {"verify_every", []string{KindRTSP}},
+	{"tls_ca_file", []string{KindRTSP, KindRTMP}}, {"tls_insecure", []string{KindRTSP, KindRTMP}},
+	{"key_file", []string{KindRTMP}}, {"key_env", []string{KindRTMP}},
+	{"latency", []string{KindSRT}}, {"passphrase_file", []string{KindSRT}},
+	{"passphrase_env", []string{KindSRT}}, {"streamid", []string{KindSRT}},
+}
+
+// schemesOf names the URLs of kinds, for messages.
+var schemesOf = map[string]string{KindRTSP: "rtsp:// and rtsps://", KindRTMP: "rtmp:// and rtmps://", KindSRT: "srt://"}
+
+// refuseOtherKinds reports each key of t that the kind of rawURL does not take, and takes it
+// out of t, so that the readers that follow leave it alone (a password file of an rtmp
+// destination is not read). With a URL of no known kind nothing is refused: the URL is the
+// mistake.
+func (d *decoder) refuseOtherKinds(t *table, rawURL string) {
+	kind := destinationKind(rawURL)
+	if kind == "" {
+		return
 	}
-	d.verify(t, &dest, relayListen)
-	d.unknown(t)
-	return dest, urlPath
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	scheme = strings.ToLower(scheme)
+	for _, k := range destinationKeys {
+		if !t.has(k.key) || slices.Contains(k.kinds, kind) {
+			continue
+		}
+		_, p, _ := t.get(k.key)
+		delete(t.m, k.key)
+		switch {
+		case kind == KindRTMP && (k.key == "user" || strings.HasPrefix(k.key, "password")):
+			d.keyErrorf(p, "rtmp destinations take no user or password: %s", rtmpNoCredentials)
+		case strings.HasPrefix(k.key, "tls_"):
+			d.keyErrorf(p, "applies to rtsps:// and rtmps:// URLs only, not to %s://", scheme)
+		default:
+			var where []string
+			for _, kk := range k.kinds {
+				where = append(where, schemesOf[kk])
+			}
+			d.keyErrorf(p, "applies to %s URLs only, not to %s://", strings.Join(where, ", "), scheme)
+		}
+	}
+}
+
+// streamKey reads the stream key of an rtmp destination: key_file or key_env. Without either,
+// a URL whose path names a stream after the application warns, as a password in it does: the
+// stream key of most RTMP servers would show wherever the URL does.
+func (d *decoder) streamKey(t *table, dest *Destination, urlPath keyPath) {
+	filePath := d.str(t, "key_file", &dest.KeyFile)
+	envPath := d.str(t, "key_env", &dest.KeyEnv)
+	switch {
+	case dest.KeyFile != "" && dest.KeyEnv != "":
+		d.keyErrorf(envPath, "the stream key given twice: use key_file or key_env")
+	case dest.KeyFile != "":
+		file := d.relative(dest.KeyFile)
+		key, err := readSecret(file)
+		if err == nil && strings.ContainsFunc(key, unicode.IsControl) {
+			err = fmt.Errorf("%s holds a control character (a stream key is one line)", file)
+		}
+		if err != nil {
+			d.keyErrorf(filePath, "%v", err)
+			return
+		}
+		dest.StreamKey = key
+	case dest.KeyEnv != "":
+		key, ok := os.LookupEnv(dest.KeyEnv)
+		switch {
+		case !ok || key == "":
+			d.keyErrorf(envPath, "environment variable %s is not set", dest.KeyEnv)
+		case strings.ContainsFunc(key, unicode.IsControl):
+			d.keyErrorf(envPath, "environment variable %s holds a control character", dest.KeyEnv)
+		default:
+			dest.StreamKey = key
+		}
+	case dest.Kind() == KindRTMP && streamInURL(dest.URL):
+		d.warnf(urlPath, "the stream after the application is the stream key of most RTMP servers, and shows in the logs, "+
+			"/status, the dashboard and the metrics, as well as to anyone who can read this file: "+
+			"if it is a key, leave it out of the URL and give it with key_file or key_env")
+	}
+}
+
+// streamInURL reports whether an rtmp URL to another host than this one names a stream after its
+// application that is not the channel's name alone ("rtmp://host/live/{channel}" names no
+// secret).
+func streamInURL(raw string) bool {
+	u, err := url.Parse(strings.ReplaceAll(raw, "{channel}", "channel"))
+	if err != nil || isLoopbackHost(u.Hostname()) {
+		return false
+	}
+	elems := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(elems) < 2 {
+		return false
+	}
+	_, last, _ := strings.Cut(raw, "://")
+	last = strings.TrimRight(withoutQuery(last), "/")
+	return last[strings.LastIndexByte(last, '/')+1:] != "{channel}"
+}
+
+// isLoopbackHost reports whether a URL's host is this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SRT's bounds, as libsrt has them: a latency under 20 ms leaves no time for a retransmission
+// on any real network, and over 8 s it delays the picture more than any player waits; a
+// passphrase has 10 to 79 bytes (SRTO_PASSPHRASE), a stream ID at most 512 (SRTO_STREAMID).
+const (
+	MinSRTLatency                = 20 * time.Millisecond
+	MaxSRTLatency                = 8 * time.Second
+	minPassphrase, maxPassphrase = 10, 79
+	maxStreamID                  = 512
+)
+
+// srt reads the keys of an srt destination: latency, passphrase_file or passphrase_env, and
+// streamid, whose "{channel}" stays for the check that puts a name in its place.
+func (d *decoder) srt(t *table, dest *Destination) {
+	before := len(d.errs)
+	latencyPath := d.text(t, "latency", &dest.Latency, false)
+	if t.has("latency") && len(d.errs) == before {
+		d.check(latencyPath, checkSRTLatency(dest.Latency)) // "0s" too: leave it out for libsrt's
+	}
+	filePath := d.str(t, "passphrase_file", &dest.PassphraseFile)
+	envPath := d.str(t, "passphrase_env", &dest.PassphraseEnv)
+	switch {
+	case dest.PassphraseFile != "" && dest.PassphraseEnv != "":
+		d.keyErrorf(envPath, "the passphrase given twice: use passphrase_file or passphrase_env")
+	case dest.PassphraseFile != "":
+		file := d.relative(dest.PassphraseFile)
+		pass, err := readSecret(file)
+		if err == nil {
+			if err = checkPassphrase(pass); err != nil {
+				err = fmt.Errorf("%s: the passphrase %w", file, err)
+			}
+		}
+		if err != nil {
+			d.keyErrorf(filePath, "%v", err)
+			return
+		}
+		dest.Passphrase = pass
+	case dest.PassphraseEnv != "":
+		pass, ok := os.LookupEnv(dest.PassphraseEnv)
+		if !ok || pass == "" {
+			d.keyErrorf(envPath, "environment variable %s is not set", dest.PassphraseEnv)
+			return
+		}
+		if err := checkPassphrase(pass); err != nil {
+			d.keyErrorf(envPath, "environment variable %s: the passphrase %v", dest.PassphraseEnv, err)
+			return
+		}
+		dest.Passphrase = pass
+	}
+	idPath := d.str(t, "streamid", &dest.StreamID)
+	d.check(idPath, checkStreamID(strings.ReplaceAll(dest.StreamID, "{channel}", "channel")))
+}
+
+// checkSRTLatency checks an SRT latency: whole milliseconds, as libsrt counts it, in range.
+func checkSRTLatency(l Duration) error {
+	switch {
+	case l.Std()%time.Millisecond != 0:
+		return fmt.Errorf("%s is not whole milliseconds, which SRT counts latency in", l)
+	case l.Std() < MinSRTLatency || l.Std() > MaxSRTLatency:
+		return fmt.Errorf("%s is outside %v..%v", l, MinSRTLatency, MaxSRTLatency)
+	}
+	return nil
+}
+
+// checkPassphrase checks an SRT passphrase, and never says it.
+func checkPassphrase(pass string) error {
+	if strings.ContainsFunc(pass, unicode.IsControl) {
+		return errors.New("holds a control character (a passphrase is one line)")
+	}
+	if n := len(pass); n < minPassphrase || n > maxPassphrase {
+		return fmt.Errorf("has %d characters: SRT takes %d to %d", n, minPassphrase, maxPassphrase)
+	}
+	return nil
+}
+
+// checkStreamID checks an SRT stream ID whose "{channel}" has been replaced.
+func checkStreamID(id string) error {
+	if strings.ContainsFunc(id, unicode.IsControl) {
+		return errors.New("holds a control character")
+	}
+	if len(id) > maxStreamID {
+		return fmt.Errorf("%d characters: SRT takes at most %d", len(id), maxStreamID)
+	}
+	return nil
 }
 
 // verify reads the return check's keys of a destination. "{channel}" stays in verify_url, as in
@@ -227,7 +464,7 @@ func (d *decoder) verify(t *table, dest *Destination, relayListen string) {
 	d.boolean(t, "verify", &dest.Verify)
 	urlPath := d.str(t, "verify_url", &dest.VerifyURL)
 	if dest.VerifyURL != "" {
-		d.check(urlPath, checkDestinationURL(strings.ReplaceAll(dest.VerifyURL, "{channel}", "channel"), relayListen))
+		d.check(urlPath, checkVerifyURL(strings.ReplaceAll(dest.VerifyURL, "{channel}", "channel"), relayListen))
 		if u, err := url.Parse(dest.VerifyURL); err == nil {
 			if _, ok := u.User.Password(); ok {
 				d.warnf(urlPath, "password is readable by anyone who can read this file: leave it out, "+
@@ -350,21 +587,50 @@ func readPassword(file string) (string, error) {
 // sessions pushing the same name to one server fight over it.
 // seen holds the streams (see streamOf) of the destinations before; dest's is added.
 func (d *decoder) checkDuplicate(seen map[string]bool, dest Destination, urlPath keyPath) {
-	stream := streamOf(dest.URL)
+	stream := streamOf(dest)
 	if seen[stream] {
-		d.keyErrorf(urlPath, "%s is already a destination of this channel", Redact(dest.URL))
+		d.keyErrorf(urlPath, "%s is already a destination of this channel", describeStream(dest))
 	}
 	seen[stream] = true
 }
 
-// streamOf names the stream a destination URL pushes: the URL without credentials, its scheme
-// and host in lower case.
-func streamOf(raw string) string {
-	u, err := url.Parse(raw)
+// streamOf names the stream a destination pushes: the URL without credentials, its scheme
+// and host in lower case, and the stream key (rtmp) or streamid (srt), which tell apart the
+// streams of one server URL (a platform's ingest URL takes every channel's stream, each with
+// its own key). It is a map key only: it holds the stream key, and never shows.
+// The key is put in the path, as it is published: "rtmp://h/app" with key "k" is the stream of
+// "rtmp://h/app/k".
+func streamOf(dest Destination) string {
+	u, err := url.Parse(dest.URL)
 	if err != nil {
-		return raw
+		return dest.URL
 	}
 	u.User = nil
 	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	switch dest.Kind() {
+	case KindRTMP:
+		if dest.StreamKey != "" {
+			u.Path, u.RawPath = strings.TrimRight(u.Path, "/")+"/"+dest.StreamKey, ""
+		}
+	case KindSRT:
+		u.Path = "" // srt://h:1/ is srt://h:1
+		if dest.StreamID != "" {
+			return u.String() + " streamid " + dest.StreamID
+		}
+	}
 	return u.String()
+}
+
+// describeStream names the stream of a destination in messages: its URL redacted, with its
+// streamid, or that it has a stream key, never the key.
+func describeStream(dest Destination) string {
+	switch {
+	case dest.Kind() == KindRTMP && dest.StreamKey != "":
+		return Redact(dest.URL) + " with the same stream key"
+	case dest.Kind() == KindSRT && dest.StreamID != "":
+		return fmt.Sprintf("%s streamid %q", Redact(withoutQuery(dest.URL)), dest.StreamID)
+	case dest.Kind() == KindSRT:
+		return Redact(withoutQuery(dest.URL)) // a query may hold a passphrase
+	}
+	return Redact(dest.URL)
 }

@@ -335,7 +335,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 	}, {
 		name: "url scheme",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"http://h.example/x.sdp\"\n",
-		want: []string{`p.toml:4: destination.url: http://h.example/x.sdp: scheme must be rtsp or rtsps`},
+		want: []string{`p.toml:4: destination.url: http://h.example/x.sdp: scheme must be rtsp, rtsps, rtmp, rtmps or srt`},
 	}, {
 		name: "url without host",
 		src:  "[source]\nkind = \"testsrc\"\n[[destination]]\nurl = \"rtsp:///x.sdp\"\n",
@@ -381,7 +381,7 @@ func TestDecodeChannelErrors(t *testing.T) {
 			"[[destination]]\nurl = \"rtsp://a.example/x.sdp\"\ntransport = \"udp\"\n" +
 			"[[destination]]\nurl = \"ftp://b.example/x.sdp\"\ntransport = \"ucp\"\n",
 		want: []string{
-			`p.toml:7: destination.url: ftp://b.example/x.sdp: scheme must be rtsp or rtsps`,
+			`p.toml:7: destination.url: ftp://b.example/x.sdp: scheme must be rtsp, rtsps, rtmp, rtmps or srt`,
 			`p.toml:8: destination.transport: unknown transport "ucp" (known: tcp, udp, auto)`,
 		},
 	}, {

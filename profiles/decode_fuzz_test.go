@@ -35,6 +35,8 @@ func FuzzDecodeProfile(f *testing.F) {
 		"backup = [{ kind = \"rtsp\", url = \"rtsp://u:p@cam/x\" }, { kind = \"file\", path = \"x.mp4\" }]\nslate = \"off\"\n[source]\nkind = \"testsrc\"\n" +
 			"[[destination]]\nurl = \"rtsp://h/{channel}.sdp\"\n",
 		"slate = { image = \"/nonexistent.png\", text = \"x\" }\n",
+		"destination = [{ url = \"rtmp://h/live/{channel}\", key_env = \"X\", tls_insecure = true }, " +
+			"{ url = \"srt://h:9000\", latency = \"200ms\", streamid = \"publish:{channel}\", transport = \"udp\" }]\n",
 	} {
 		f.Add(seed, "127.0.0.1:0")
 	}
@@ -129,8 +131,13 @@ func checkLoadedChannel(t *testing.T, ch Channel, relay string) {
 		t.Errorf("loaded channel without destinations")
 	}
 	for _, d := range ch.Destinations {
-		if strings.Contains(d.URL, "{channel}") || checkDestinationURL(d.URL, relay) != nil || checkTransport(d.Transport) != nil {
+		if strings.Contains(d.URL, "{channel}") || checkDestinationURL(d.URL, relay) != nil ||
+			(d.Kind() == KindRTSP) != (checkTransport(d.Transport) == nil) {
 			t.Errorf("loaded destination %+v", d)
+		}
+		if d.Latency != 0 && checkSRTLatency(d.Latency) != nil || d.Passphrase != "" && checkPassphrase(d.Passphrase) != nil ||
+			strings.Contains(d.StreamID, "{channel}") || checkStreamID(d.StreamID) != nil {
+			t.Errorf("loaded SRT settings %+v", d)
 		}
 	}
 }

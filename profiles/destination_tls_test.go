@@ -63,8 +63,8 @@ func TestDestinationTLS(t *testing.T) {
 	want := []string{
 		"profiles/a.toml:5: destination.tls_ca_file: cannot read " + filepath.Join(dir, "profiles", "missing.pem") + ": no such file or directory",
 		"profiles/b.toml:5: destination.tls_ca_file: " + filepath.Join(dir, "profiles", "key.pem") + " holds no PEM certificate",
-		"profiles/c.toml:5: destination.tls_ca_file: applies to rtsps:// URLs only",
-		"profiles/d.toml:5: destination.tls_insecure: applies to rtsps:// URLs only",
+		"profiles/c.toml:5: destination.tls_ca_file: applies to rtsps:// and rtmps:// URLs only",
+		"profiles/d.toml:5: destination.tls_insecure: applies to rtsps:// and rtmps:// URLs only",
 		"profiles/e.toml:6: destination.tls_insecure: turns off the check tls_ca_file is for: give one of them",
 		"profiles/f.toml:5: destination.transport: udp does not work with rtsps: use tcp",
 		"profiles/g.toml:5: destination.tls_insecure: want true or false, got string \"yes\"",

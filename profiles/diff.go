@@ -160,25 +160,7 @@ func Changed(was, is Channel) []string {
 	default:
 		out = append(out, changedKeys("record", reflect.ValueOf(was.Record), reflect.ValueOf(is.Record))...)
 	}
-	before := make(map[string]Destination, len(was.Destinations))
-	for _, d := range was.Destinations {
-		before[streamOf(d.URL)] = d
-	}
-	after := make(map[string]bool, len(is.Destinations))
-	for _, d := range is.Destinations {
-		s := streamOf(d.URL)
-		after[s] = true
-		if prev, ok := before[s]; !ok {
-			out = append(out, "destination +"+Redact(d.URL))
-		} else if prev != d {
-			out = append(out, "destination ~"+Redact(d.URL))
-		}
-	}
-	for _, d := range was.Destinations {
-		if !after[streamOf(d.URL)] {
-			out = append(out, "destination -"+Redact(d.URL))
-		}
-	}
+	out = append(out, changedDestinations(was.Destinations, is.Destinations)...)
 	for _, t := range []struct {
 		key     string
 		was, is Duration
@@ -253,4 +235,49 @@ func describeInput(s Source) string {
 		return s.Kind + " " + s.Path
 	}
 	return s.Kind
+}
+
+// changedDestinations says which destinations were added (+), removed (-) or changed (~), each
+// by its URL redacted. A destination is the same stream as before (see streamOf), or else one of
+// the same URL whose stream key or streamid changed: a new key for the same ingest URL is a
+// change of the destination, as an operator sees it, not one gone and one added.
+func changedDestinations(was, is []Destination) []string {
+	var out []string
+	before := make(map[string]Destination, len(was))
+	for _, d := range was {
+		before[streamOf(d)] = d
+	}
+	matched := make(map[string]bool, len(was))
+	var unmatched []Destination
+	for _, d := range is {
+		s := streamOf(d)
+		prev, ok := before[s]
+		if !ok {
+			unmatched = append(unmatched, d)
+			continue
+		}
+		matched[s] = true
+		if prev != d {
+			out = append(out, "destination ~"+Redact(d.URL))
+		}
+	}
+	var gone []Destination
+	for _, d := range was {
+		if !matched[streamOf(d)] {
+			gone = append(gone, d)
+		}
+	}
+	for _, d := range unmatched {
+		i := slices.IndexFunc(gone, func(g Destination) bool { return g.URL == d.URL })
+		if i < 0 {
+			out = append(out, "destination +"+Redact(d.URL))
+			continue
+		}
+		gone = slices.Delete(gone, i, i+1)
+		out = append(out, "destination ~"+Redact(d.URL))
+	}
+	for _, d := range gone {
+		out = append(out, "destination -"+Redact(d.URL))
+	}
+	return out
 }

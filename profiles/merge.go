@@ -90,14 +90,14 @@ func (c *claims) conflicts(f channelFile, file string) Errors {
 			Msg: fmt.Sprintf("channel name %q is taken by %s", f.channel.Name, other)})
 	}
 	for i, d := range f.channel.Destinations {
-		if other, taken := c.streams[streamOf(d.URL)]; taken && other != file {
+		if other, taken := c.streams[streamOf(d)]; taken && other != file {
 			line := 0
 			if i < len(f.urlLines) {
 				line = f.urlLines[i]
 			}
 			errs = append(errs, &Error{File: file, Line: line,
 				Msg: fmt.Sprintf("destination.url: %s is pushed by %s too: two pushes of one stream replace each other at the server",
-					Redact(d.URL), other)})
+					describeStream(d), other)})
 		}
 	}
 	return errs.capped()
@@ -106,6 +106,6 @@ func (c *claims) conflicts(f channelFile, file string) Errors {
 func (c *claims) take(ch Channel, file string) {
 	c.names[ch.Name] = file
 	for _, d := range ch.Destinations {
-		c.streams[streamOf(d.URL)] = file
+		c.streams[streamOf(d)] = file
 	}
 }

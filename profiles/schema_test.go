@@ -192,7 +192,7 @@ url = "rtsp://dss.example/{chanel}.sdp"
 	want := []string{
 		"liveinject.toml:2: defaults.video.fps: 500 is out of range 1..120",
 		"liveinject.toml:3: unknown key \"defaults.vidoe\" (did you mean \"video\"?)",
-		"liveinject.toml:5: defaults.destination.url: http://dss.example/channel.sdp: scheme must be rtsp or rtsps",
+		"liveinject.toml:5: defaults.destination.url: http://dss.example/channel.sdp: scheme must be rtsp, rtsps, rtmp, rtmps or srt",
 		"liveinject.toml:7: defaults.destination.url: unknown placeholder \"{chanel}\" in rtsp://dss.example/{chanel}.sdp (known: {channel}, {relay})",
 	}
 	if !slices.Equal(got, want) {

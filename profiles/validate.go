@@ -206,12 +206,36 @@ func checkTransport(transport string) error {
 	return fmt.Errorf("unknown transport %q (known: tcp, udp, auto)", transport)
 }
 
+// destinationKind returns the kind of destination a URL names by its scheme (KindRTSP, KindRTMP,
+// KindSRT), or "" for another scheme.
+func destinationKind(raw string) string {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	switch strings.ToLower(scheme) {
+	case "rtsp", "rtsps":
+		return KindRTSP
+	case "rtmp", "rtmps":
+		return KindRTMP
+	case "srt":
+		return KindSRT
+	}
+	return ""
+}
+
+const knownSchemes = "rtsp, rtsps, rtmp, rtmps or srt"
+
 // checkDestinationURL checks a destination URL whose "{channel}" has been replaced. "{relay}"
 // stands for the built-in relay, so it needs relay.listen, whose address is put in its place
 // for the check. Messages show the URL redacted since they end up in logs.
 func checkDestinationURL(raw, relayListen string) error {
+	kind := destinationKind(raw)
 	relay := strings.Contains(raw, "{relay}")
 	if relay {
+		if kind != KindRTSP && kind != "" {
+			return fmt.Errorf("%s: {relay} is the built-in RTSP relay: it goes in rtsp:// URLs only", Redact(raw))
+		}
 		if relayListen == "" {
 			return errors.New("{relay} needs relay.listen in the main config")
 		}
@@ -221,6 +245,44 @@ func checkDestinationURL(raw, relayListen string) error {
 		placeholder, _, _ := strings.Cut(raw[i:], "}")
 		return fmt.Errorf("unknown placeholder %q in %s (known: {channel}, {relay})", placeholder+"}", Redact(raw))
 	}
+	switch kind {
+	case KindRTMP:
+		return checkRTMPURL(raw)
+	case KindSRT:
+		return checkSRTURL(raw)
+	case "":
+		if _, err := parseURL(raw); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: scheme must be %s", Redact(withoutQuery(raw)), knownSchemes)
+	}
+	return checkRTSPDestinationURL(raw, relay)
+}
+
+// checkVerifyURL checks a verify_url whose "{channel}" has been replaced: an RTSP URL as a
+// destination's is, since the return check is an RTSP player.
+func checkVerifyURL(raw, relayListen string) error {
+	if k := destinationKind(raw); k != KindRTSP {
+		if _, err := parseURL(raw); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: scheme must be rtsp or rtsps", Redact(withoutQuery(raw)))
+	}
+	return checkDestinationURL(raw, relayListen)
+}
+
+// withoutQuery returns raw without its query and fragment, which may hold a secret of a kind
+// Redact does not know.
+func withoutQuery(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+// checkRTSPDestinationURL checks an rtsp:// or rtsps:// destination URL, whose "{relay}", if
+// relay, has been replaced.
+func checkRTSPDestinationURL(raw string, relay bool) error {
 	if err := checkRTSPURL(raw); err != nil {
 		return err
 	}
@@ -234,6 +296,78 @@ func checkDestinationURL(raw, relayListen string) error {
 	}
 	if relay {
 		return nil // a relay on port 0 gets its port when it starts
+	}
+	return checkURLPort(raw)
+}
+
+// parseURL parses a destination URL for the checks of its kind. url.Error repeats the URL,
+// and may quote part of a password, as in "invalid port", or a query's passphrase: the message
+// leaves them out.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err == nil {
+		return u, nil
+	}
+	if shown := Redact(withoutQuery(raw)); shown != raw {
+		return nil, fmt.Errorf("%s is not a valid URL", shown)
+	}
+	return nil, fmt.Errorf("not a valid URL: %w", err)
+}
+
+// checkRTMPURL checks an rtmp:// or rtmps:// URL: a host and an application (the first
+// element of the path). The stream key is not for the URL: gortmplib takes a fragment for it,
+// and credentials in it would go to Adobe authentication (see checkRTMPKeys).
+func checkRTMPURL(raw string) error {
+	u, err := parseURL(raw)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Hostname() == "":
+		return fmt.Errorf("%s has no host", Redact(raw))
+	case u.User != nil:
+		return fmt.Errorf("%s: RTMP URLs take no user:password@ (%s)", Redact(raw), rtmpNoCredentials)
+	case strings.Contains(raw, "#"):
+		return fmt.Errorf("%s has a fragment (#...): the RTMP library would take it for the stream key; "+
+			"give the key with key_file or key_env", Redact(raw))
+	case strings.Trim(u.Path, "/") == "":
+		return fmt.Errorf("%s names no application: want rtmp://host[:port]/app[/stream]", Redact(raw))
+	}
+	return checkURLPort(raw)
+}
+
+// rtmpNoCredentials says why RTMP destinations take no user and password. gortmplib v1.0.1
+// answers Adobe authentication's challenge with the user "myuser" whatever the URL says
+// (client.go), which a server that looks the user up (Wowza, Adobe Media Server) refuses.
+const rtmpNoCredentials = "the RTMP library's Adobe authentication answers with a fixed user name, which servers that look the user up refuse; " +
+	"give what the server asks for in the stream key, with key_file or key_env"
+
+// checkSRTURL checks an srt:// URL: a host and a port, nothing else. SRT's options are keys of
+// the destination; a passphrase in the query would be readable wherever the URL shows.
+func checkSRTURL(raw string) error {
+	shown := Redact(withoutQuery(raw)) // the query may hold a passphrase
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a valid URL", shown)
+	}
+	switch {
+	case u.Hostname() == "":
+		return fmt.Errorf("%s has no host", shown)
+	case u.RawQuery != "" || u.ForceQuery:
+		if strings.Contains(strings.ToLower(u.RawQuery), "passphrase") {
+			return fmt.Errorf("%s: a passphrase in the URL is readable wherever the URL shows (logs, /status, metrics): "+
+				"leave it out, and give it with passphrase_file or passphrase_env", shown)
+		}
+		return fmt.Errorf("%s has a query (?...): SRT's options are keys of the destination "+
+			"(latency, passphrase_file, passphrase_env, streamid)", shown)
+	case u.User != nil:
+		return fmt.Errorf("%s: SRT URLs take no user:password@ (a passphrase goes in passphrase_file or passphrase_env)", shown)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%s has a fragment (#...): SRT URLs have none", shown)
+	case u.Path != "" && u.Path != "/":
+		return fmt.Errorf("%s has a path: want srt://host:port (a listener that tells streams apart takes a streamid)", shown)
+	case u.Port() == "":
+		return fmt.Errorf("%s has no port: want srt://host:port", shown)
 	}
 	return checkURLPort(raw)
 }

@@ -145,6 +145,8 @@ func targets(ch profiles.Channel) []inject.Target {
 				Copyright: d.SessionCopyright, Comment: d.SessionComment},
 			TLSCA: d.TLSCA, TLSInsecure: d.TLSInsecure,
 			NoVerify: !d.Verify, VerifyURL: d.VerifyURL, VerifyEvery: d.VerifyEvery.Std(),
+			StreamKey:  d.StreamKey,
+			SRTLatency: d.Latency.Std(), SRTPassphrase: d.Passphrase, SRTStreamID: d.StreamID,
 		}
 	}
 	return out

@@ -30,3 +30,25 @@ func TestTargetsCarryVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsCarryRTMPAndSRT checks that the keys of rtmp and srt destinations reach their
+// targets: the stream key, and SRT's latency, passphrase and streamid. A change of any of them
+// is then a new target, which Fanout.SetTargets reconnects alone.
+func TestTargetsCarryRTMPAndSRT(t *testing.T) {
+	ch := profiles.Channel{Name: "lobby", Destinations: []profiles.Destination{
+		{URL: "rtmps://live.example/app", KeyFile: "yt.key", StreamKey: "k-123", TLSInsecure: true, Verify: true},
+		{URL: "srt://srt.example:9000", Latency: profiles.Duration(250 * time.Millisecond), PassphraseEnv: "P",
+			Passphrase: "0123456789", StreamID: "publish:lobby", Verify: true},
+	}}
+	want := []inject.Target{
+		{URL: "rtmps://live.example/app", StreamKey: "k-123", TLSInsecure: true},
+		{URL: "srt://srt.example:9000", SRTLatency: 250 * time.Millisecond, SRTPassphrase: "0123456789",
+			SRTStreamID: "publish:lobby"},
+	}
+	got := targets(ch)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("target %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

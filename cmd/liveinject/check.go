@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/liveinject/liveinject/profiles"
 	"github.com/liveinject/liveinject/supervisor"
@@ -94,6 +95,9 @@ func (m *Main) check(ctx context.Context, args []string) int {
 		}
 		for _, d := range ch.Destinations {
 			fmt.Fprintf(m.Stdout, "  -> %s (%s)\n", profiles.Redact(d.URL), destinationDetails(d))
+			if d.Kind() != profiles.KindRTSP {
+				continue
+			}
 			if !strings.HasSuffix(urlPath(d.URL), ".sdp") {
 				fmt.Fprintf(m.Stdout, "     warning: the path does not end in .sdp: Darwin Streaming Server takes the ANNOUNCE, then refuses SETUP (415)\n")
 			} else if strings.HasPrefix(d.URL, "rtsps:") {
@@ -104,9 +108,15 @@ func (m *Main) check(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// destinationDetails says how a destination is reached: transport, user and where the password
-// comes from, never the password.
+// destinationDetails says how a destination is reached: for RTSP the transport, user and where
+// the password comes from, never the password; for the other kinds, their kind and options.
 func destinationDetails(d profiles.Destination) string {
+	switch d.Kind() {
+	case profiles.KindRTMP:
+		return rtmpDetails(d)
+	case profiles.KindSRT:
+		return srtDetails(d)
+	}
 	out := []string{d.Transport}
 	if d.User != "" {
 		out = append(out, "user "+d.User)
@@ -137,6 +147,58 @@ func destinationDetails(d profiles.Destination) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// rtmpDetails says how an rtmp destination is reached: where its stream key comes from and how
+// long it is, never the key.
+func rtmpDetails(d profiles.Destination) string {
+	out := []string{"rtmp: H.264 and AAC in FLV"}
+	switch {
+	case d.KeyFile != "":
+		out = append(out, fmt.Sprintf("key from %s (%d characters)", d.KeyFile, utf8.RuneCountInString(d.StreamKey)))
+	case d.KeyEnv != "":
+		out = append(out, fmt.Sprintf("key from $%s (%d characters)", d.KeyEnv, utf8.RuneCountInString(d.StreamKey)))
+	default:
+		out = append(out, "no key: the URL names the stream")
+	}
+	out = append(out, tlsDetails(d)...)
+	return strings.Join(append(out, "not played back (the return check plays RTSP only)"), ", ")
+}
+
+// srtDetails says how an srt destination is reached: latency, where the passphrase comes from
+// (never the passphrase), and the streamid.
+func srtDetails(d profiles.Destination) string {
+	out := []string{"srt: MPEG-TS"}
+	if d.Latency != 0 {
+		out = append(out, "latency "+d.Latency.String())
+	} else {
+		out = append(out, "latency 120ms (libsrt's)")
+	}
+	switch {
+	case d.PassphraseFile != "":
+		out = append(out, "passphrase from "+d.PassphraseFile)
+	case d.PassphraseEnv != "":
+		out = append(out, "passphrase from $"+d.PassphraseEnv)
+	default:
+		out = append(out, "not encrypted")
+	}
+	if d.StreamID != "" {
+		out = append(out, fmt.Sprintf("streamid %q", d.StreamID))
+	}
+	return strings.Join(append(out, "not played back (the return check plays RTSP only)"), ", ")
+}
+
+// tlsDetails says how the server's certificate is checked, for a URL over TLS.
+func tlsDetails(d profiles.Destination) []string {
+	switch {
+	case !strings.HasPrefix(strings.ToLower(d.URL), "rtmps:") && !strings.HasPrefix(strings.ToLower(d.URL), "rtsps:"):
+		return nil
+	case d.TLSCAFile != "":
+		return []string{"certificate checked against " + d.TLSCAFile}
+	case d.TLSInsecure:
+		return []string{"certificate not checked (tls_insecure)"}
+	}
+	return []string{"certificate checked against the system's authorities"}
 }
 
 // urlPath returns the path of a destination URL, without query or fragment.

@@ -85,6 +85,58 @@ func TestCheckDSSWarnings(t *testing.T) {
 	}
 }
 
+// TestCheckRTMPAndSRT checks what check says of rtmp and srt destinations: their kind and
+// options, where the stream key and the passphrase come from (never either), no DSS warning,
+// and the warning of a stream key written in the URL.
+func TestCheckRTMPAndSRT(t *testing.T) {
+	config := writeConfig(t, httpAnyPort)
+	dir := filepath.Dir(config)
+	t.Setenv("LIVEINJECT_TEST_TWITCH", "live_123_s3cr3tkey")
+	for name, content := range map[string]string{
+		"yt.key":   "yt-s3cr3t-key\n",
+		"srt.pass": "p4ssphr4se-s3cr3t\n",
+		"test.toml": "[source]\nkind = \"testsrc\"\n" +
+			"[[destination]]\nurl = \"rtmp://127.0.0.1:1935/live2\"\nkey_file = \"yt.key\"\n" +
+			"[[destination]]\nurl = \"rtmps://127.0.0.1:443/app\"\nkey_env = \"LIVEINJECT_TEST_TWITCH\"\ntls_insecure = true\n" +
+			"[[destination]]\nurl = \"rtmp://media.example/live/in-url-key\"\n" +
+			"[[destination]]\nurl = \"srt://127.0.0.1:9000\"\nlatency = \"250ms\"\npassphrase_file = \"srt.pass\"\n" +
+			"streamid = \"publish:{channel}\"\n" +
+			"[[destination]]\nurl = \"srt://127.0.0.1:9001\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "profiles", name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := checkOK(t, config)
+	for _, want := range []string{
+		"  -> rtmp://127.0.0.1:1935/live2 (rtmp: H.264 and AAC in FLV, key from yt.key (13 characters), " +
+			"not played back (the return check plays RTSP only))\n",
+		"  -> rtmps://127.0.0.1:443/app (rtmp: H.264 and AAC in FLV, key from $LIVEINJECT_TEST_TWITCH (18 characters), " +
+			"certificate not checked (tls_insecure), not played back (the return check plays RTSP only))\n",
+		"  -> rtmp://media.example/live/in-url-key (rtmp: H.264 and AAC in FLV, no key: the URL names the stream, " +
+			"not played back (the return check plays RTSP only))\n",
+		"  -> srt://127.0.0.1:9000 (srt: MPEG-TS, latency 250ms, passphrase from srt.pass, streamid \"publish:test\", " +
+			"not played back (the return check plays RTSP only))\n",
+		"  -> srt://127.0.0.1:9001 (srt: MPEG-TS, latency 120ms (libsrt's), not encrypted, " +
+			"not played back (the return check plays RTSP only))\n",
+		"warning: " + filepath.Join(dir, "profiles", "test.toml") + ":11: destination.url: the stream after the application " +
+			"is the stream key of most RTMP servers",
+		"warning: " + filepath.Join(dir, "profiles", "test.toml") + ":9: destination.tls_insecure: the server's certificate is not checked",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "warning:"); n != 2 {
+		t.Errorf("%d warnings, want 2 (no DSS warning for rtmp or srt):\n%s", n, out)
+	}
+	for _, secret := range []string{"yt-s3cr3t", "live_123", "p4ssphr4se"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("check shows a secret (%s):\n%s", secret, out)
+		}
+	}
+}
+
 // TestCheckVerifyAndWebhooks checks what check says of the return check's settings and of the
 // webhooks: their names (never a URL that may carry a token), events and signature.
 func TestCheckVerifyAndWebhooks(t *testing.T) {
