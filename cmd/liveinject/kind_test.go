@@ -82,8 +82,9 @@ func TestStatusDestinationKinds(t *testing.T) {
 		Destinations: []destinationReport{
 			destinationReportOf(inject.Stats{URL: "rtsp://dss/lobby.sdp", State: inject.StateRecording,
 				Verify: inject.Verify{State: inject.VerifyVerified, ServerDelay: 2600 * time.Millisecond}}),
+			// inject says since when the check has been off: all along, which says nothing
 			destinationReportOf(inject.Stats{URL: "rtmps://a.rtmp.youtube.com/live2", State: inject.StateRecording,
-				Transport: "rtmps"}),
+				Transport: "rtmps", Verify: inject.Verify{State: inject.VerifyOff, Since: time.Now().Add(-time.Hour)}}),
 			destinationReportOf(inject.Stats{URL: "srt://receiver:9000", State: inject.StateBackoff}),
 			{URL: "rtsp://old/lobby.sdp", State: inject.StateRecording, Verify: off},
 		}}}})

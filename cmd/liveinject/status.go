@@ -297,7 +297,8 @@ func printDestinations(w io.Writer, channels []channelReport) {
 			}
 			if v.State == inject.VerifyUnverified || (v.State != inject.VerifyVerified && v.Cause != "") {
 				why = cmp.Or(v.Cause, "-")
-				if v.Since != nil {
+				// how long a check has found nothing; "off" (not played back) lasts all along
+				if v.Since != nil && v.State != inject.VerifyOff {
 					why += fmt.Sprintf(" (for %v)", time.Since(*v.Since).Round(time.Second))
 				}
 			}
