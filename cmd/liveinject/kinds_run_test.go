@@ -87,15 +87,20 @@ rtmp { server { listen %s; chunk_size 4096;
 	return addr
 }
 
-// startSRTReceiver starts ffmpeg as an SRT listener on a free port, writing what it receives
-// to a TS file whose path it returns with the listener's address; it ends with the test.
-func startSRTReceiver(t *testing.T) (addr, out string) {
+// startSRTReceiver starts ffmpeg as an SRT listener on a free port, with passphrase unless it is
+// "", writing what it receives to a TS file whose path it returns with the listener's address;
+// it ends with the test.
+func startSRTReceiver(t *testing.T, passphrase string) (addr, out string) {
 	t.Helper()
 	rtp, _ := fftest.FreeUDPPair(t)
 	out = filepath.Join(t.TempDir(), "srt.ts")
+	url := "srt://" + rtp + "?mode=listener&timeout=60000000"
+	if passphrase != "" {
+		url += "&passphrase=" + passphrase
+	}
 	var stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-i", "srt://"+rtp+"?mode=listener&timeout=60000000", "-c", "copy", "-f", "mpegts", out)
+		"-i", url, "-c", "copy", "-f", "mpegts", out)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -108,22 +113,25 @@ func startSRTReceiver(t *testing.T) (addr, out string) {
 }
 
 // TestDestinationsOfEveryKind pushes the test channel to the built-in relay (RTSP), to nginx
-// (RTMP, with its stream key in a key_file) and to an SRT listener (ffmpeg) at once. Each gets
+// (RTMP, with its stream key in a key_file) and to an SRT listener (ffmpeg, with a passphrase)
+// at once. Each gets
 // the channel's picture and sound; /status, the status command and the metrics give each its
 // kind; the RTMP and SRT ones are not played back, which is no fault: /healthz is ok once all
-// three record. The stream key shows nowhere: not in check's output, /status, /metrics,
-// /healthz, the status command or the log.
+// three record. The stream key and the passphrase show nowhere: not in check's output, /status,
+// /metrics, /healthz, the status command or the log.
 //
 // It needs the RTMP and SRT senders (issue 24) and skips until they are in this build.
 func TestDestinationsOfEveryKind(t *testing.T) {
 	fftest.Require(t)
-	const key = "k3y-0f-th3-str3am"
+	const key, passphrase = "k3y-0f-th3-str3am", "pa55phra5e-0f-th3-l1nk"
 	rtmpAddr := startNginxRTMP(t)
-	srtAddr, srtOut := startSRTReceiver(t)
+	srtAddr, srtOut := startSRTReceiver(t, passphrase)
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "rtmp.key")
-	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	keyFile, passFile := filepath.Join(dir, "rtmp.key"), filepath.Join(dir, "srt.passphrase")
+	for file, secret := range map[string]string{keyFile: key, passFile: passphrase} {
+		if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	config := writeProfileConfig(t, relayAny+httpAnyPort, fmt.Sprintf(`[source]
 kind = "testsrc"
@@ -141,7 +149,9 @@ url = "rtmp://%s/live"
 key_file = %q
 [[destination]]
 url = "srt://%s"
-`, rtmpAddr, keyFile, srtAddr))
+latency = "200ms"
+passphrase_file = %q
+`, rtmpAddr, keyFile, srtAddr, passFile))
 	needSenders(t, config)
 	outputs := map[string]string{"check": checkOK(t, config)}
 
@@ -221,8 +231,8 @@ url = "srt://%s"
 	r.stop(t)
 	outputs["log"] = r.stderr.String()
 	for what, out := range outputs {
-		if strings.Contains(out, key) {
-			t.Errorf("%s shows the stream key:\n%s", what, out)
+		if strings.Contains(out, key) || strings.Contains(out, passphrase) {
+			t.Errorf("%s shows the stream key or the passphrase:\n%s", what, out)
 		}
 	}
 }
