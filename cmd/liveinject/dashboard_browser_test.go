@@ -135,8 +135,8 @@ func destinationKindsInPage(t *testing.T, b *browser) {
 			li.querySelector(".counts").textContent.split(" · ")[0], li.querySelector(".state").textContent].join(" | "));
 	})()`)
 	want := []any{
-		"rtmp | rtmp | green | not played back: the return check plays RTSP only, not rtmp | sent 1500 frames (2.0 MB) | recording · rtmps",
-		"srt | srt | green | not played back: the return check plays RTSP only, not srt | sent 1500 frames (2.0 MB) | recording · srt",
+		"rtmp | rtmp | green | not played back (the return check plays RTSP only) | sent 1500 frames (2.0 MB) | recording · rtmps",
+		"srt | srt | green | not played back (the return check plays RTSP only) | sent 1500 frames (2.0 MB) | recording · srt",
 		"rtmp | rtmp | green | unverified: DESCRIBE 404 | sent 0 frames (0 B) | recording · rtmp",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/liveinject/liveinject/inject"
@@ -117,7 +118,7 @@ func startSRTReceiver(t *testing.T, passphrase string) (addr, out string) {
 // at once. Each gets
 // the channel's picture and sound; /status, the status command and the metrics give each its
 // kind; the RTMP and SRT ones are not played back, which is no fault: /healthz is ok once all
-// three record. The stream key and the passphrase show nowhere: not in check's output, /status,
+// three record, and the dashboard lights them green with their kinds. The stream key and the passphrase show nowhere: not in check's output, /status,
 // /metrics, /healthz, the status command or the log.
 //
 // It needs the RTMP and SRT senders (issue 24) and skips until they are in this build.
@@ -224,6 +225,18 @@ passphrase_file = %q
 	if !strings.Contains(outputs["status"], " 3/3 ok ") {
 		t.Errorf("status does not count the three destinations ok:\n%s", outputs["status"])
 	}
+
+	// The dashboard lights all three green, each with its kind.
+	t.Run("dashboard", func(t *testing.T) {
+		b := openBrowser(t, chromium(t))
+		b.do("open the dashboard", chromedp.Navigate("http://"+r.inst.httpAddr+"/"))
+		b.poll("three destinations, green, with their kinds", `(() => {
+			const ds = Array.from(document.querySelectorAll('article[data-channel="test"] .dest'));
+			return ds.length === 3 && ds.every(d => d.querySelector(".light").dataset.colour === "green") &&
+				ds.map(d => d.querySelector(".kind").textContent).join(",") === "rtsp,rtmp,srt";
+		})()`)
+		b.screenshot("dashboard-kinds.png")
+	})
 
 	for _, path := range []string{"/status", "/metrics"} {
 		_, outputs[path] = get(t, "http://"+r.inst.httpAddr+path)

@@ -87,7 +87,7 @@ function delay(seconds) {
 // verifyText says what the return check found: the stream played back from the server; for a
 // destination of a kind it does not play back, that it does not, which is no fault.
 function verifyText(v, kind, now) {
-  if (kind !== "rtsp" && v.state === "off") return `not played back: the return check plays RTSP only, not ${kind}`;
+  if (kind !== "rtsp" && v.state === "off") return "not played back (the return check plays RTSP only)";
   const since = v.since ? ` (for ${duration(now - Date.parse(v.since) / 1000)})` : "";
   switch (v.state) {
     case "verified":
