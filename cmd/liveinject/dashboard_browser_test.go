@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/liveinject/liveinject/inject"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -60,10 +63,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	} else {
 		t.Logf("thumbnail in the page: %vx%v", w, h)
 	}
-	poll("the destination light green", `(() => {
-		const l = document.querySelector('`+card+` .dest .light');
-		return l && l.dataset.colour === "green";
+	poll("the destination light green, of kind rtsp, counting packets", `(() => {
+		const d = document.querySelector('`+card+` .dest');
+		return d && d.querySelector(".light").dataset.colour === "green" && d.dataset.kind === "rtsp" &&
+			d.querySelector(".kind").textContent === "rtsp" && d.querySelector(".counts").textContent.includes(" packets (");
 	})()`)
+	destinationKindsInPage(t, b)
 	poll("the source on air, in auto mode", `(() => {
 		const c = document.querySelector('`+card+`'), i = c.querySelector(".onair-input");
 		return i.textContent === "source" && i.dataset.kind === "source" && c.querySelector(".manual").hidden;
@@ -100,6 +105,43 @@ func TestDashboardInBrowser(t *testing.T) {
 		return document.documentElement.scrollWidth <= window.innerWidth && c.left >= 0 && c.right <= window.innerWidth;
 	})()`)
 	screenshot("dashboard-phone.png")
+}
+
+// destinationKindsInPage has the dashboard open in b draw RTMP and SRT destinations as /status
+// shows them: their kind, a green light while they record (the return check does not play them
+// back, which is no fault: never amber for it), their return check as not played back, and
+// frames counted rather than packets.
+func destinationKindsInPage(t *testing.T, b *browser) {
+	t.Helper()
+	at := time.Now().Add(-time.Minute)
+	dests := []destinationReport{
+		destinationReportOf(inject.Stats{URL: "rtmps://a.rtmp.youtube.com/live2", State: inject.StateRecording,
+			Transport: "rtmps", ConnectedSince: at, PacketsSent: 1500, BytesSent: 2e6}),
+		destinationReportOf(inject.Stats{URL: "srt://127.0.0.1:9000", State: inject.StateRecording,
+			Transport: "srt", ConnectedSince: at, PacketsSent: 1500, BytesSent: 2e6, Verify: inject.Verify{State: inject.VerifyOff}}),
+		// were an RTMP destination ever reported unverified, it is still not amber for it
+		destinationReportOf(inject.Stats{URL: "rtmp://ingest.example/live", State: inject.StateRecording,
+			Transport: "rtmp", Verify: inject.Verify{State: inject.VerifyUnverified, Cause: "DESCRIBE 404"}}),
+	}
+	js, err := json.Marshal(dests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b.poll("RTMP and SRT destinations drawn", `(() => {
+		const list = document.createElement("ul");
+		renderDestinations(list, `+string(js)+`);
+		return Array.from(list.children).map(li => [li.dataset.kind, li.querySelector(".kind").textContent,
+			li.querySelector(".light").dataset.colour, li.querySelector(".verify").textContent,
+			li.querySelector(".counts").textContent.split(" · ")[0], li.querySelector(".state").textContent].join(" | "));
+	})()`)
+	want := []any{
+		"rtmp | rtmp | green | not played back (the return check plays RTSP only) | sent 1500 frames (2.0 MB) | recording · rtmps",
+		"srt | srt | green | not played back (the return check plays RTSP only) | sent 1500 frames (2.0 MB) | recording · srt",
+		"rtmp | rtmp | green | unverified: DESCRIBE 404 | sent 0 frames (0 B) | recording · rtmp",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("destinations drawn as\n%q\nwant\n%q", got, want)
+	}
 }
 
 // TestDashboardSwitchInBrowser opens the dashboard of a channel whose source fails: the card

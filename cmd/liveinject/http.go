@@ -274,16 +274,18 @@ type progressReport struct {
 }
 
 type destinationReport struct {
-	URL            string     `json:"url"` // password replaced by "xxxxx"
+	URL string `json:"url"` // password replaced by "xxxxx"; no stream key or passphrase
+	// Kind is rtsp, rtmp or srt (see DestinationKind): rtsps is rtsp, rtmps rtmp.
+	Kind           string     `json:"kind"`
 	State          string     `json:"state"`
-	Transport      string     `json:"transport"`       // "tcp" or "udp" while recording
+	Transport      string     `json:"transport"`       // "tcp" or "udp" while recording; "rtmp", "rtmps" or "srt" for those kinds
 	ConnectedSince *time.Time `json:"connected_since"` // set while recording
 	RetryAt        *time.Time `json:"retry_at"`        // set in states backoff and auth_failed
 	Reconnects     uint64     `json:"reconnects"`      // sessions re-established
 	FailedAttempts uint64     `json:"failed_attempts"` // tries that never recorded
 	LastError      string     `json:"last_error"`
 	LastErrorAt    *time.Time `json:"last_error_at"` // when last_error came; null with none
-	PacketsSent    uint64     `json:"packets_sent"`
+	PacketsSent    uint64     `json:"packets_sent"`  // RTP packets; frames for rtmp and srt
 	PacketsDropped uint64     `json:"packets_dropped"`
 	BytesSent      uint64     `json:"bytes_sent"`
 	QueueDepth     int        `json:"queue_depth"`
@@ -300,7 +302,9 @@ type verifyReport struct {
 	// State is off, checking, verified or unverified: never "", so that readers can rely on
 	// one of the four (a destination nothing checks is off).
 	State string `json:"state"`
-	Cause string `json:"cause"` // why unverified ("DESCRIBE 404", "not our stream", ...)
+	// Cause says why unverified ("DESCRIBE 404", "not our stream", ...), or why off for a
+	// destination of a kind the check does not play back ("not played back: rtmp").
+	Cause string `json:"cause"`
 	// ServerDelaySeconds is, while verified, the time from our send to the server's return;
 	// null otherwise: a delay of a stream that is not ours, or none, means nothing.
 	ServerDelaySeconds *float64   `json:"server_delay_seconds"`
@@ -422,8 +426,10 @@ func channelReportOf(c supervisor.Status, now time.Time) channelReport {
 
 // destinationReportOf is how /status shows a destination's figures.
 func destinationReportOf(d inject.Stats) destinationReport {
+	kind := DestinationKind(d.URL)
 	return destinationReport{
 		URL:            d.URL,
+		Kind:           kind,
 		State:          d.State,
 		Transport:      d.Transport,
 		ConnectedSince: timeOrNull(d.ConnectedSince),
@@ -438,13 +444,13 @@ func destinationReportOf(d inject.Stats) destinationReport {
 		QueueDepth:     d.QueueDepth,
 		BytesWaiting:   d.BytesWaiting,
 		StalledSince:   timeOrNull(d.StalledSince),
-		Verify:         verifyReportOf(d.Verify),
+		Verify:         verifyReportOf(kind, d.Verify),
 	}
 }
 
-// verifyReportOf is how /status shows a destination's return check.
-func verifyReportOf(v inject.Verify) verifyReport {
-	r := verifyReport{State: verifyState(v), Cause: v.Cause, Since: timeOrNull(v.Since)}
+// verifyReportOf is how /status shows the return check of a destination of kind.
+func verifyReportOf(kind string, v inject.Verify) verifyReport {
+	r := verifyReport{State: verifyState(v), Cause: verifyCause(kind, v), Since: timeOrNull(v.Since)}
 	if r.State == inject.VerifyVerified {
 		delay := v.ServerDelay.Seconds()
 		r.ServerDelaySeconds = &delay

@@ -123,7 +123,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 		}
 		hasKeys(t, "progress", ch["progress"].(map[string]any), "frame", "fps", "bitrate_kbps", "speed", "drop_frames", "dup_frames")
 		hasKeys(t, "destination", ch["destinations"].([]any)[0].(map[string]any),
-			"url", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
+			"url", "kind", "state", "transport", "connected_since", "retry_at", "reconnects", "last_error", "last_error_at", "packets_sent",
 			"packets_dropped", "bytes_sent", "queue_depth", "bytes_waiting", "stalled_since", "verify")
 		rl := raw["relay"].(map[string]any)
 		hasKeys(t, "relay", rl, "address", "paths")
@@ -134,8 +134,8 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			!strings.HasSuffix(c.File, "test.toml") || c.Since == nil {
 			t.Errorf("channel %+v, want test running with one ffmpeg start", c)
 		}
-		if d := c.Destinations; len(d) != 1 || d[0].URL != dest || d[0].State != "recording" {
-			t.Errorf("destinations %+v, want %s recording", d, dest)
+		if d := c.Destinations; len(d) != 1 || d[0].URL != dest || d[0].Kind != "rtsp" || d[0].State != "recording" {
+			t.Errorf("destinations %+v, want %s, of kind rtsp, recording", d, dest)
 		}
 		if first.Relay == nil || first.Relay.Address != r.inst.relayAddr ||
 			!slices.ContainsFunc(first.Relay.Paths, func(p pathReport) bool { return p.Path == "test.sdp" && p.Publishing }) {
@@ -185,6 +185,7 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 			{"liveinject_channel_fps", dto.MetricType_GAUGE, chLabels, nil},
 			{"liveinject_channel_speed", dto.MetricType_GAUGE, chLabels, nil},
 			{"liveinject_channel_alarm", dto.MetricType_GAUGE, map[string]string{"channel": "test", "alarm": "black"}, is(0)},
+			{"liveinject_destination_info", dto.MetricType_GAUGE, map[string]string{"channel": "test", "destination": dest, "kind": "rtsp"}, is(1)},
 			{"liveinject_destination_up", dto.MetricType_GAUGE, destLabels, is(1)},
 			{"liveinject_destination_packets_sent_total", dto.MetricType_COUNTER, destLabels, positive},
 			{"liveinject_destination_packets_dropped_total", dto.MetricType_COUNTER, destLabels, nil},
@@ -202,6 +203,16 @@ func TestHTTPStatusAndMetrics(t *testing.T) {
 				t.Errorf("no %s %v of type %v", m.name, m.labels, m.typ)
 			} else if m.check != nil && !m.check(v) {
 				t.Errorf("%s %v = %v", m.name, m.labels, v)
+			}
+		}
+		// what the destinations' counters count, for every kind
+		for name, want := range map[string]string{
+			"liveinject_destination_packets_sent_total":    "frames",
+			"liveinject_destination_packets_dropped_total": "frames",
+			"liveinject_destination_sent_bytes_total":      "srt",
+		} {
+			if help := families[name].GetHelp(); !strings.Contains(help, want) {
+				t.Errorf("%s's help %q does not mention %s", name, help, want)
 			}
 		}
 	})

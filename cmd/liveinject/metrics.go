@@ -23,7 +23,8 @@ type collector struct {
 	channelUp, channelState, ffmpegStarts, stalls, frames, audioFrames              *prometheus.Desc
 	demuxErrors, fps, speed, bitrate, lastFrame, holding, held                      *prometheus.Desc
 	onAir, inputSwitches, inputUp                                                   *prometheus.Desc
-	destinationUp, destinationState, packetsSent, packetsDropped, sentBytes         *prometheus.Desc
+	destinationInfo, destinationUp, destinationState                                *prometheus.Desc
+	packetsSent, packetsDropped, sentBytes                                          *prometheus.Desc
 	reconnects, failedAttempts, queued, waitingBytes, stalledSeconds                *prometheus.Desc
 	verified, verifyState, serverDelay                                              *prometheus.Desc
 	relayReaders, relayPackets                                                      *prometheus.Desc
@@ -85,11 +86,16 @@ func newCollector(inst *instance, version, revision string, hist *history, thumb
 		inputSwitches: desc("channel_input_switches_total", "Changes of the channel's input on air, by reason: failed (the input on air gave no frame, or a reload removed it), returned (an earlier input works again), manual (an operator's switch).", "channel", "reason"),
 		inputUp:       desc("channel_input_up", "1 while the channel's input (source, backup N, slate) delivers frames, on air or not.", "channel", "input"),
 
+		// The kind is a label of its own series rather than of every destination metric: series
+		// that existing rules, alerts and dashboards select on channel and destination stay
+		// the same, and a query that wants the kind joins it in
+		// (* on (instance, channel, destination) group_left (kind) liveinject_destination_info).
+		destinationInfo:  desc("destination_info", "Always 1; the kind label says what the destination is: rtsp (rtsp:// and rtsps://, RTP), rtmp (rtmp:// and rtmps://, FLV), srt (MPEG-TS over SRT). Only rtsp is played back by the return check.", "channel", "destination", "kind"),
 		destinationUp:    desc("destination_up", "1 while the destination is recording.", dest...),
 		destinationState: desc("destination_state", "1 for the destination's state (waiting, connecting, recording, stalled, backoff, auth_failed, stopped), 0 for the others.", "channel", "destination", "state"),
-		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server.", dest...),
-		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away.", dest...),
-		sentBytes:        desc("destination_sent_bytes_total", "RTP and RTCP bytes written to the destination's server.", dest...),
+		packetsSent:      desc("destination_packets_sent_total", "RTP packets written to the destination's server; for an rtmp or srt destination (see liveinject_destination_info), frames: one per video frame, one per AAC frame.", dest...),
+		packetsDropped:   desc("destination_packets_dropped_total", "RTP packets the destination threw away; frames for an rtmp or srt destination.", dest...),
+		sentBytes:        desc("destination_sent_bytes_total", "Bytes written to the destination's server: RTP and RTCP; for rtmp, the connection's; for srt, the MPEG-TS handed to the destination's ffmpeg.", dest...),
 		reconnects:       desc("destination_reconnects_total", "Sessions of the destination re-established after one ended.", dest...),
 		failedAttempts:   desc("destination_failed_attempts_total", "Tries of the destination that never began to record.", dest...),
 		queued:           desc("destination_queued_frames", "Frames waiting in the destination's queue.", dest...),
@@ -126,7 +132,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.channelUp, c.channelState, c.ffmpegStarts, c.stalls, c.frames, c.audioFrames,
 		c.demuxErrors, c.fps, c.speed, c.bitrate, c.lastFrame, c.holding, c.held,
 		c.onAir, c.inputSwitches, c.inputUp,
-		c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
+		c.destinationInfo, c.destinationUp, c.destinationState, c.packetsSent, c.packetsDropped, c.sentBytes,
 		c.reconnects, c.failedAttempts, c.queued, c.waitingBytes, c.stalledSeconds,
 		c.verified, c.verifyState, c.serverDelay,
 		c.relayReaders, c.relayPackets,
@@ -192,6 +198,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.lastFrame, float64(t.UnixNano())/1e9, s.Name)
 		}
 		for _, d := range s.Destinations {
+			gauge(c.destinationInfo, 1, s.Name, d.URL, DestinationKind(d.URL))
 			gauge(c.destinationUp, one(d.State == inject.StateRecording), s.Name, d.URL)
 			for _, state := range destinationStates {
 				gauge(c.destinationState, one(d.State == state), s.Name, d.URL, state)

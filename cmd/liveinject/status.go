@@ -274,8 +274,9 @@ func destinationOK(d destinationReport) bool {
 	return d.State == inject.StateRecording && d.Verify.State != inject.VerifyUnverified
 }
 
-// printDestinations writes a table of the destinations of channels: their state and what the
-// return check found, with the server's delay or why the stream is unverified.
+// printDestinations writes a table of the destinations of channels: their kind, their state and
+// what the return check found, with the server's delay or why the stream is unverified (or, for
+// a kind the check does not play back, that it is not).
 func printDestinations(w io.Writer, channels []channelReport) {
 	if !slices.ContainsFunc(channels, func(c channelReport) bool { return len(c.Destinations) > 0 }) {
 		return
@@ -283,9 +284,11 @@ func printDestinations(w io.Writer, channels []channelReport) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// the URL first: a line that begins with a channel's name is that channel's
-	fmt.Fprintln(tw, "DESTINATION\tCHANNEL\tSTATE\tVERIFY\tSERVER DELAY\tWHY")
+	fmt.Fprintln(tw, "DESTINATION\tCHANNEL\tKIND\tSTATE\tVERIFY\tSERVER DELAY\tWHY")
 	for _, c := range channels {
 		for _, d := range c.Destinations {
+			// an endpoint of a version before kinds says none: its URL does
+			kind := cmp.Or(d.Kind, DestinationKind(d.URL), "-")
 			v := d.Verify
 			// an endpoint of a version without the return check says nothing of it
 			state, delay, why := cmp.Or(v.State, "-"), "-", "-"
@@ -294,11 +297,12 @@ func printDestinations(w io.Writer, channels []channelReport) {
 			}
 			if v.State == inject.VerifyUnverified || (v.State != inject.VerifyVerified && v.Cause != "") {
 				why = cmp.Or(v.Cause, "-")
-				if v.Since != nil {
+				// how long a check has found nothing; "off" (not played back) lasts all along
+				if v.Since != nil && v.State != inject.VerifyOff {
 					why += fmt.Sprintf(" (for %v)", time.Since(*v.Since).Round(time.Second))
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.URL, c.Name, d.State, state, delay, why)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.URL, c.Name, kind, d.State, state, delay, why)
 		}
 	}
 	tw.Flush() //nolint:errcheck // w's errors are the caller's

@@ -46,9 +46,9 @@ func TestStatusCommand(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
-		// its destination, with what the return check found (whichever it is by now)
+		// its destination, its kind, with what the return check found (whichever it is by now)
 		dest := regexp.QuoteMeta("rtsp://liveinject:xxxxx@" + r.inst.relayAddr + "/test.sdp")
-		if !regexp.MustCompile(`(?m)^` + dest + ` +test +recording +(off|checking|verified) `).MatchString(out) {
+		if !regexp.MustCompile(`(?m)^` + dest + ` +test +rtsp +recording +(off|checking|verified) `).MatchString(out) {
 			t.Errorf("no line for the destination, recording:\n%s", out)
 		}
 	})

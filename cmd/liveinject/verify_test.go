@@ -100,7 +100,8 @@ func TestStatusShowsVerify(t *testing.T) {
 	relayFast := f.verified
 	relayFast.ServerDelay = 12 * time.Millisecond
 	old := destinationReportOf(recordingTo("rtsp://relay/old.sdp", f.verified))
-	old.Verify = verifyReport{} // an endpoint of a version without the check
+	// an endpoint of a version without the check, nor kinds: the kind comes from the URL
+	old.Verify, old.Kind = verifyReport{}, ""
 	r := &statusReport{Version: "v1", Channels: []channelReport{
 		{Name: "lobby", State: supervisor.StateRunning, OnAir: "source", Destinations: dests(
 			recordingTo("rtsp://broadcaster:xxxxx@dss1/lobby.sdp", f.verified),
@@ -118,14 +119,14 @@ func TestStatusShowsVerify(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^lobby +running +source +0s +0\.0 +0 +2/3 ok +rtsp://dss2/lobby.sdp: unverified: DESCRIBE 404$`,
 		`(?m)^yard +running +source +0s +0\.0 +0 +3/4 ok +rtsp://dss2/yard.sdp: connection refused$`,
-		`(?m)^DESTINATION +CHANNEL +STATE +VERIFY +SERVER DELAY +WHY$`,
-		`(?m)^rtsp://broadcaster:xxxxx@dss1/lobby.sdp +lobby +recording +verified +2.5s +-$`,
-		`(?m)^rtsp://dss2/lobby.sdp +lobby +recording +unverified +- +DESCRIBE 404 \(for 1m2s\)$`,
-		`(?m)^rtsp://relay/lobby.sdp +lobby +recording +verified +12ms +-$`,
-		`(?m)^rtsp://dss1/yard.sdp +yard +recording +checking +- +-$`,
-		`(?m)^rtsp://cdn/yard.sdp +yard +recording +off +- +-$`,
-		`(?m)^rtsp://dss2/yard.sdp +yard +backoff +unverified +- +not our stream \(for 1m2s\)$`,
-		`(?m)^rtsp://relay/old.sdp +yard +recording +- +- +-$`,
+		`(?m)^DESTINATION +CHANNEL +KIND +STATE +VERIFY +SERVER DELAY +WHY$`,
+		`(?m)^rtsp://broadcaster:xxxxx@dss1/lobby.sdp +lobby +rtsp +recording +verified +2.5s +-$`,
+		`(?m)^rtsp://dss2/lobby.sdp +lobby +rtsp +recording +unverified +- +DESCRIBE 404 \(for 1m2s\)$`,
+		`(?m)^rtsp://relay/lobby.sdp +lobby +rtsp +recording +verified +12ms +-$`,
+		`(?m)^rtsp://dss1/yard.sdp +yard +rtsp +recording +checking +- +-$`,
+		`(?m)^rtsp://cdn/yard.sdp +yard +rtsp +recording +off +- +-$`,
+		`(?m)^rtsp://dss2/yard.sdp +yard +rtsp +backoff +unverified +- +not our stream \(for 1m2s\)$`,
+		`(?m)^rtsp://relay/old.sdp +yard +rtsp +recording +- +- +-$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", want, out)

@@ -59,10 +59,16 @@ function channelLight(c) {
   }
 }
 
-// A destination that records is amber while its server does not play it back (unverified).
+// kindOf is what a destination is: rtsp (played back by the return check), rtmp or srt (not).
+function kindOf(d) {
+  return d.kind || "rtsp";
+}
+
+// A destination that records is amber while its server does not play it back (unverified); one
+// of a kind the return check does not play (rtmp, srt) is green when it records.
 function destinationLight(d) {
   switch (d.state) {
-    case "recording": return verifyOf(d).state === "unverified" ? "amber" : "green";
+    case "recording": return kindOf(d) === "rtsp" && verifyOf(d).state === "unverified" ? "amber" : "green";
     case "waiting": case "connecting": return "amber";
     case "stopped": return "grey";
     default: return "red"; // stalled, backoff, auth_failed
@@ -78,8 +84,10 @@ function delay(seconds) {
   return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
 }
 
-// verifyText says what the return check found: the stream played back from the server.
-function verifyText(v, now) {
+// verifyText says what the return check found: the stream played back from the server; for a
+// destination of a kind it does not play back, that it does not, which is no fault.
+function verifyText(v, kind, now) {
+  if (kind !== "rtsp" && v.state === "off") return "not played back (the return check plays RTSP only)";
   const since = v.since ? ` (for ${duration(now - Date.parse(v.since) / 1000)})` : "";
   switch (v.state) {
     case "verified":
@@ -338,21 +346,25 @@ function renderDestinations(list, dests) {
     if (!li) {
       li = el("li", "dest");
       const head = el("div", "dest-head");
-      head.append(el("span", "light"), el("span", "dest-url"), el("span", "state"));
+      head.append(el("span", "light"), el("span", "kind"), el("span", "dest-url"), el("span", "state"));
       li.append(head, el("div", "verify"), el("div", "counts"), el("div", "error"));
       list.append(li);
     }
     li.dataset.url = d.url;
-    const v = verifyOf(d), verify = li.querySelector(".verify");
-    setLight(li.querySelector(".light"), destinationLight(d), d.state + " · " + v.state);
+    const kind = kindOf(d), v = verifyOf(d), verify = li.querySelector(".verify");
+    li.dataset.kind = kind;
+    li.querySelector(".kind").textContent = kind;
+    setLight(li.querySelector(".light"), destinationLight(d), d.state + (kind === "rtsp" ? " · " + v.state : ""));
     verify.dataset.state = v.state;
-    verify.textContent = verifyText(v, Date.now() / 1000);
+    verify.textContent = verifyText(v, kind, Date.now() / 1000);
     li.querySelector(".dest-url").textContent = d.url;
     li.querySelector(".state").textContent = d.state + (d.transport ? ` · ${d.transport}` : "") +
       (d.stalled_since ? ` · the server is not reading: ${bytes(d.bytes_waiting)} waiting, none taken for ` +
         duration(Date.now() / 1000 - Date.parse(d.stalled_since) / 1000) : "");
+    // rtmp and srt destinations count frames, rtsp ones RTP packets
+    const unit = kind === "rtsp" ? "packets" : "frames";
     li.querySelector(".counts").textContent =
-      `sent ${count(d.packets_sent)} packets (${bytes(d.bytes_sent)}) · dropped ${count(d.packets_dropped)}` +
+      `sent ${count(d.packets_sent)} ${unit} (${bytes(d.bytes_sent)}) · dropped ${count(d.packets_dropped)}` +
       ` · reconnects ${d.reconnects} · queue ${d.queue_depth}`;
     li.querySelector(".error").textContent = d.last_error ? `last error` +
       (d.last_error_at ? ` (${duration(Date.now() / 1000 - Date.parse(d.last_error_at) / 1000)} ago)` : "") +
