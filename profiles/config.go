@@ -396,7 +396,7 @@ type Destination struct {
 // Kind returns the kind of the destination's URL: KindRTSP, KindRTMP or KindSRT, or "" for a
 // URL of another scheme.
 func (d Destination) Kind() string {
-	return destinationKind(d.URL)
+	return KindOf(d.URL)
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "500ms".

@@ -283,7 +283,7 @@ var schemesOf = map[string]string{KindRTSP: "rtsp:// and rtsps://", KindRTMP: "r
 // destination is not read). With a URL of no known kind nothing is refused: the URL is the
 // mistake.
 func (d *decoder) refuseOtherKinds(t *table, rawURL string) {
-	kind := destinationKind(rawURL)
+	kind := KindOf(rawURL)
 	if kind == "" {
 		return
 	}

@@ -206,9 +206,9 @@ func checkTransport(transport string) error {
 	return fmt.Errorf("unknown transport %q (known: tcp, udp, auto)", transport)
 }
 
-// destinationKind returns the kind of destination a URL names by its scheme (KindRTSP, KindRTMP,
-// KindSRT), or "" for another scheme.
-func destinationKind(raw string) string {
+// KindOf returns the kind of destination a URL names by its scheme (KindRTSP, KindRTMP,
+// KindSRT: rtsps is rtsp, rtmps rtmp), or "" for another scheme.
+func KindOf(raw string) string {
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
 		return ""
@@ -230,7 +230,7 @@ const knownSchemes = "rtsp, rtsps, rtmp, rtmps or srt"
 // stands for the built-in relay, so it needs relay.listen, whose address is put in its place
 // for the check. Messages show the URL redacted since they end up in logs.
 func checkDestinationURL(raw, relayListen string) error {
-	kind := destinationKind(raw)
+	kind := KindOf(raw)
 	relay := strings.Contains(raw, "{relay}")
 	if relay {
 		if kind != KindRTSP && kind != "" {
@@ -262,7 +262,7 @@ func checkDestinationURL(raw, relayListen string) error {
 // checkVerifyURL checks a verify_url whose "{channel}" has been replaced: an RTSP URL as a
 // destination's is, since the return check is an RTSP player.
 func checkVerifyURL(raw, relayListen string) error {
-	if k := destinationKind(raw); k != KindRTSP {
+	if k := KindOf(raw); k != KindRTSP {
 		if _, err := parseURL(raw); err != nil {
 			return err
 		}

@@ -1,42 +1,23 @@
 package main
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/liveinject/liveinject/inject"
-)
-
-// The kinds of destination, as /status (kind), the status command and the metrics'
-// liveinject_destination_info (kind label) name them: what a destination sends, and whether the
-// return check can play it back.
-const (
-	// KindRTSP: rtsp:// and rtsps://, pushed with RTP (ANNOUNCE, SETUP, RECORD); played back
-	// by the return check.
-	KindRTSP = "rtsp"
-	// KindRTMP: rtmp:// and rtmps://, pushed as FLV; not played back.
-	KindRTMP = "rtmp"
-	// KindSRT: srt://, MPEG-TS over SRT in caller mode; not played back.
-	KindSRT = "srt"
+	"github.com/liveinject/liveinject/profiles"
 )
 
 // DestinationKind returns the kind of the destination at url (as /status shows it, redacted or
-// not): rtsp, rtmp or srt, the secure variant of a scheme being its kind (rtsps is rtsp). A
-// scheme of no known kind comes back as it is, in lower case, so that a newer sender shows for
-// what it is; a URL without one is "".
+// not): profiles.KindRTSP, profiles.KindRTMP or profiles.KindSRT, as /status (kind), the status command and
+// liveinject_destination_info name them. A scheme of no known kind comes back as it is, in lower
+// case, so that a newer sender shows for what it is; a URL without one is "".
 func DestinationKind(url string) string {
 	scheme, _, ok := strings.Cut(url, "://")
 	if !ok {
 		return ""
 	}
-	switch scheme = strings.ToLower(scheme); scheme {
-	case "rtsp", "rtsps":
-		return KindRTSP
-	case "rtmp", "rtmps":
-		return KindRTMP
-	case "srt":
-		return KindSRT
-	}
-	return scheme
+	return cmp.Or(profiles.KindOf(url), strings.ToLower(scheme))
 }
 
 // notPlayedBack is the verify cause of a destination that the return check does not play back
@@ -49,7 +30,7 @@ func notPlayedBack(kind string) string {
 // verifyCause is what /status shows as the cause of a destination's return check: v's own, or,
 // for a destination of a kind the check does not play, why it is off.
 func verifyCause(kind string, v inject.Verify) string {
-	if v.Cause == "" && kind != "" && kind != KindRTSP && verifyState(v) == inject.VerifyOff {
+	if v.Cause == "" && kind != "" && kind != profiles.KindRTSP && verifyState(v) == inject.VerifyOff {
 		return notPlayedBack(kind)
 	}
 	return v.Cause

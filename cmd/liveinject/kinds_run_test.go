@@ -37,7 +37,7 @@ func needSenders(t *testing.T, config string) {
 	}
 	for _, ch := range cfg.Channels {
 		for _, d := range ch.Destinations {
-			if DestinationKind(d.URL) == KindRTSP {
+			if DestinationKind(d.URL) == profiles.KindRTSP {
 				continue
 			}
 			f := &inject.Fanout{Channel: "probe", Targets: []inject.Target{{URL: d.URL}}}
@@ -162,7 +162,7 @@ passphrase_file = %q
 	kinds := map[string]string{}
 	for _, d := range s.Channels[0].Destinations {
 		kinds[d.Kind] = d.URL
-		if d.Kind == KindRTSP {
+		if d.Kind == profiles.KindRTSP {
 			continue
 		}
 		if d.State != inject.StateRecording || d.Transport != d.Kind || d.Verify.State != inject.VerifyOff ||
@@ -170,8 +170,8 @@ passphrase_file = %q
 			t.Errorf("destination %+v: want recording over %s, its return check off: not played back", d, d.Kind)
 		}
 	}
-	if len(kinds) != 3 || kinds[KindRTSP] != rtsp || !strings.HasPrefix(kinds[KindRTMP], "rtmp://"+rtmpAddr+"/live") ||
-		!strings.HasPrefix(kinds[KindSRT], "srt://"+srtAddr) {
+	if len(kinds) != 3 || kinds[profiles.KindRTSP] != rtsp || !strings.HasPrefix(kinds[profiles.KindRTMP], "rtmp://"+rtmpAddr+"/live") ||
+		!strings.HasPrefix(kinds[profiles.KindSRT], "srt://"+srtAddr) {
 		t.Errorf("destinations by kind %v, want %s, rtmp://%s/live and srt://%s", kinds, rtsp, rtmpAddr, srtAddr)
 	}
 
@@ -215,7 +215,7 @@ passphrase_file = %q
 	outputs["status"] = stdout.String()
 	for kind, url := range kinds {
 		want := `(?m)^` + regexp.QuoteMeta(url) + ` +test +` + kind + ` +recording +`
-		if kind != KindRTSP {
+		if kind != profiles.KindRTSP {
 			want += `off +- +not played back: ` + kind + `$`
 		}
 		if !regexp.MustCompile(want).MatchString(outputs["status"]) {
