@@ -273,7 +273,7 @@ func startCPUProfile(path string) (func(), error) {
 }
 
 // resolve returns the channels with "{relay}" in their destinations replaced by the relay's
-// address, and the relay's publisher credentials given to the destinations that push to it
+// address, and the relay's publisher credentials given to the RTSP destinations that push to it
 // without their own. The channels given are not changed: the watcher keeps them as its last
 // good version.
 func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
@@ -287,7 +287,8 @@ func (inst *instance) resolve(channels []profiles.Channel) []profiles.Channel {
 		for j := range ds {
 			ds[j].URL = profiles.ExpandRelay(ds[j].URL, inst.relayAddr)
 			ds[j].VerifyURL = profiles.ExpandRelay(ds[j].VerifyURL, inst.relayAddr)
-			if relayHost != "" && hostOf(ds[j].URL) == relayHost && ds[j].User == "" && !hasUser(ds[j].URL) {
+			if relayHost != "" && ds[j].Kind() == profiles.KindRTSP && hostOf(ds[j].URL) == relayHost && ds[j].User == "" &&
+				!hasUser(ds[j].URL) {
 				ds[j].User, ds[j].Password = inst.relayUser, inst.relayPassword
 			}
 		}
