@@ -49,12 +49,11 @@ const (
 // srtPusher sends one SRT destination (see pusher).
 type srtPusher struct {
 	// host is the listener's host:port, as the causes name it.
-	host      string
-	latency   time.Duration
-	streamID  string
-	passcode  string // the passphrase
-	redacted  string
-	ffmpegBin string
+	host     string
+	latency  time.Duration
+	streamID string
+	passcode string // the passphrase
+	redacted string
 }
 
 // newSRTPusher takes srt://host:port. Its options come from the Target alone: a query in the
@@ -91,7 +90,7 @@ func newSRTPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 		return nil, "", fmt.Errorf("destination %s: negative SRT latency", redacted)
 	}
 	return &srtPusher{host: u.Host, latency: t.SRTLatency, streamID: t.SRTStreamID, passcode: t.SRTPassphrase,
-		redacted: redacted, ffmpegBin: "ffmpeg"}, redacted, nil
+		redacted: redacted}, redacted, nil
 }
 
 // args is ffmpeg's command line. The passphrase and the stream ID are not on it, nor in the
@@ -173,7 +172,7 @@ func (p *srtPusher) session(ctx context.Context, d *destination, start []*unit) 
 	if err != nil {
 		return start, err
 	}
-	if s.child, err = startSRTChild(p, d.log); err != nil {
+	if s.child, err = startSRTChild(d.cfg.ffmpeg, p, d.log); err != nil {
 		return start, err
 	}
 	defer s.child.stop()
@@ -440,7 +439,7 @@ type srtChild struct {
 }
 
 // startSRTChild starts a session's ffmpeg, its stdin a pipe that the session writes.
-func startSRTChild(p *srtPusher, log *slog.Logger) (*srtChild, error) {
+func startSRTChild(ffmpeg string, p *srtPusher, log *slog.Logger) (*srtChild, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -458,7 +457,7 @@ func startSRTChild(p *srtPusher, log *slog.Logger) (*srtChild, error) {
 			f.Close()
 		}
 	}()
-	cmd := exec.Command(p.ffmpegBin, p.args()...)
+	cmd := exec.Command(ffmpeg, p.args()...)
 	cmd.Stdin, cmd.Stderr = inR, errW
 	cmd.SysProcAttr = childProcAttr()
 	if preset := p.preset(); preset != "" {
