@@ -98,11 +98,12 @@ func newSRTPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 // 3, a pipe, and only ffmpeg's debug level prints a preset's lines.
 func (p *srtPusher) args() []string {
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
-		// The probe ends as soon as it has each track's parameters, from the keyframe and the
-		// first AAC frame that start the input, not after 5 s of stream, nor on frame rates
-		// (fpsprobesize); within 1 s when a track is late. A shorter one (probesize 32) can end
-		// before the first AAC frame, and the muxer then refuses the audio ("sample rate not
-		// set"); -fflags nobuffer threw away the frames it had probed.
+		// ffmpeg probes an MPEG-TS input for analyzeduration of its stream, whatever it has
+		// found, and 5 s by default: 200 ms here, which the session's start (its keyframe and
+		// what was queued after it) often holds at once; the first AAC frame comes within it.
+		// Probing fewer bytes (probesize 32) can end before that frame, and the muxer then
+		// refuses the audio ("sample rate not set"); -fflags nobuffer threw the probed frames
+		// away. A copy needs no frame rate (fpsprobesize).
 		"-probesize", "10000000", "-analyzeduration", "200000", "-fpsprobesize", "0", "-f", "mpegts", "-i", "pipe:0",
 		"-map", "0", "-c", "copy", "-f", "mpegts", "-flush_packets", "1",
 		// A track that pauses (a hold without silence) must not keep the other waiting long.
@@ -266,6 +267,7 @@ func (s *srtSession) opened() {
 		return
 	}
 	s.connected = time.Now()
+	s.blockedSince = time.Time{} // a wait for the handshake is no stall
 	s.d.ownSent.Add(s.frames)
 	s.d.ownBytes.Add(s.bytes)
 	s.frames, s.bytes, s.held = 0, 0, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -180,6 +181,13 @@ func TestSRTToListener(t *testing.T) {
 	}
 	if len(senders(t)) != 1 {
 		t.Errorf("ffmpeg senders while recording: %v, want one", senders(t))
+	}
+	// what ps shows
+	for pid := range senders(t) {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || strings.Contains(string(cmdline), srtPass) || !strings.Contains(string(cmdline), "srt://") {
+			t.Errorf("ffmpeg's command line: %q (%v)", cmdline, err)
+		}
 	}
 
 	f.Close()
@@ -459,5 +467,62 @@ func TestSRTStalledChild(t *testing.T) {
 	defer mu.Unlock()
 	if slowest > 50*time.Millisecond {
 		t.Errorf("a WriteFrame took %v", slowest)
+	}
+}
+
+// TestSRTTimestampWrap sends a session whose channel time crosses a multiple of 2^33 ticks 2 s
+// in, where MPEG-TS timestamps wrap (every 26.5 h): every frame reaches the listener, and its
+// timestamps go on forward.
+func TestSRTTimestampWrap(t *testing.T) {
+	testpeers.Need(t, "srt-tools", "srt-live-transmit")
+	fr := frames(t, "4")
+	port := testpeers.FreeUDPPort(t)
+	l := testpeers.SRTLiveTransmit(t, port, "")
+	var logs fftest.Buffer
+	f := srtFanout(t, port, "", &logs)
+	defer f.Close()
+	// as a StateFile restores it: channel time goes on from last (see Fanout.write)
+	f.wmu.Lock()
+	const tsWrap = 1 << 33
+	wrap := (f.clock.at(time.Now())/tsWrap + 1) * tsWrap
+	f.last, f.started, f.restart = wrap-2*90000, true, true
+	f.wmu.Unlock()
+	if err := pace(t, f, fr, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, f, 0)
+	st := f.Stats()[0]
+	if st.State != StateRecording || st.PacketsDropped != 0 || st.Reconnects != 0 || st.LastError != "" {
+		t.Errorf("stats %+v", st)
+	}
+	f.Close()
+	l.Stop()
+
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts",
+		"-of", "csv=p=0", l.Out).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pts []int64
+	for _, line := range strings.Fields(string(out)) {
+		v, err := strconv.ParseInt(strings.TrimSuffix(line, ","), 10, 64)
+		if err != nil {
+			t.Fatalf("ffprobe: %q", line)
+		}
+		pts = append(pts, v)
+	}
+	video := 0
+	for _, x := range fr {
+		if x.Kind == demux.Video {
+			video++
+		}
+	}
+	if len(pts) != video {
+		t.Errorf("%d video frames received, want %d", len(pts), video)
+	}
+	for i := 1; i < len(pts); i++ {
+		if d := pts[i] - pts[i-1]; d <= 0 || d > 90000/5 {
+			t.Fatalf("video frame %d at %d after %d: time jumps by %d ticks", i, pts[i], pts[i-1], d)
+		}
 	}
 }
