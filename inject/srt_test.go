@@ -203,6 +203,11 @@ func TestSRTToListener(t *testing.T) {
 	}
 	fftest.CheckAV(t, streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2,
 		VideoPackets: videoFrames})
+	for _, s := range streams {
+		if s.CodecType == "audio" && s.NbPackets != fmt.Sprint(wantFrames-uint64(videoFrames)) {
+			t.Errorf("audio has %s frames, want %d", s.NbPackets, wantFrames-uint64(videoFrames))
+		}
+	}
 }
 
 // TestSRTListenerRestart stops the listener mid-stream and starts it again on its port: the
