@@ -360,9 +360,12 @@ func (s *srtSession) failure(err error) error {
 // output had opened or before (connected), from its exit status and its last stderr lines,
 // oldest first. The lines are those of ffmpeg 5.1 with libsrt 1.5.
 func srtCause(host string, connected bool, exit error, lines []string) error {
+	// the last line that says something: ffmpeg ends a failure with "Conversion failed!"
 	last := ""
-	if len(lines) > 0 {
-		last = lines[len(lines)-1]
+	for i := len(lines) - 1; i >= 0 && last == ""; i-- {
+		if lines[i] != "Conversion failed!" {
+			last = lines[i]
+		}
 	}
 	for _, l := range lines {
 		// libsrt: "processAsyncConnectRequest: REJECT reported from HS processing: Incorrect

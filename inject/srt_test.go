@@ -531,3 +531,47 @@ func TestSRTTimestampWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestSRTCause reads the causes from what ffmpeg 5.1 with libsrt 1.5.1 printed in each case
+// (seen in the tests above, and by hand for the listener killed mid-stream and the audio found
+// too late).
+func TestSRTCause(t *testing.T) {
+	const host = "127.0.0.1:9000"
+	for _, c := range []struct {
+		name      string
+		connected bool
+		lines     []string
+		want      string
+	}{
+		{"wrong passphrase", false, []string{
+			"Stream #0:1[0x101]: Audio: aac (LC) ([15][0][0][0] / 0x000F), 48000 Hz, stereo, fltp, 130 kb/s",
+			"19:47:07.471215/SRT:RcvQ:w1!W:SRT.cn: processAsyncConnectRequest: REJECT reported from HS processing: Incorrect passphrase - not processing further",
+			"[srt @ 0x55c672f52e00] Connection to srt://127.0.0.1:9000 failed: Input/output error",
+			"srt://127.0.0.1:9000: Input/output error",
+		}, "the SRT listener at 127.0.0.1:9000 refused the connection (Incorrect passphrase): srt_passphrase differs"},
+		{"another rejection", false, []string{
+			"19:47:07.471215/SRT:RcvQ:w1!W:SRT.cn: processAsyncConnectRequest: REJECT reported from HS processing: Peer rejected connection - not processing further",
+			"[srt @ 0x55c672f52e00] Connection to srt://127.0.0.1:9000 failed: Input/output error",
+		}, "refused the connection (Peer rejected connection): a passphrase that differs from the listener's, or a stream ID"},
+		{"no listener", false, []string{
+			"[srt @ 0x55b35be2b440] Connection to srt://127.0.0.1:9000 failed: Input/output error",
+			"srt://127.0.0.1:9000: Input/output error",
+		}, "no SRT listener answered at 127.0.0.1:9000 within 3s"},
+		{"lost", true, []string{
+			"Stream #0:1 -> #0:1 (copy)",
+			"av_interleaved_write_frame(): Input/output error",
+			"Error writing trailer of srt://127.0.0.1:9000: Input/output error",
+			"Error closing file srt://127.0.0.1:9000: Input/output error",
+			"Conversion failed!",
+		}, "the SRT connection to 127.0.0.1:9000 was lost"},
+		{"no audio parameters", false, []string{
+			"[mpegts @ 0x55dc8bd16700] sample rate not set",
+			"Could not write header for output file #0 (incorrect codec parameters ?): Invalid argument",
+			"Conversion failed!",
+		}, "ffmpeg could not open its SRT output to 127.0.0.1:9000: Could not write header"},
+	} {
+		if err := srtCause(host, c.connected, &exec.ExitError{}, c.lines); !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
