@@ -102,36 +102,37 @@ func pace(t *testing.T, f *Fanout, fr []*demux.Frame, start time.Time, stop <-ch
 	return nil
 }
 
-// senders returns the SRT-sending ffmpeg children of the test process (those that read their
-// stdin), with their state letter from /proc (Z: a zombie).
-func senders(t *testing.T) map[int]string {
+// senders returns the SRT-sending ffmpeg children of the test process: those that read their
+// stdin.
+func senders(t *testing.T) []int {
 	t.Helper()
-	out := map[int]string{}
+	var out []int
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || !ourChild(pid) {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		i := strings.LastIndexByte(string(stat), ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if f[0] == "Z" || strings.Contains(string(cmdline), "pipe:0") {
-			out[pid] = f[0]
+		if cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); strings.Contains(string(cmdline), "pipe:0") {
+			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// ourChild tells whether pid is a child of the test process, running or a zombie (not reaped).
+func ourChild(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ppid ...
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat[i+1:]))
+	return len(f) > 1 && f[1] == strconv.Itoa(os.Getpid())
 }
 
 // checkSecret fails the test if the passphrase shows in the Fanout's figures or its logs.
@@ -179,11 +180,12 @@ func TestSRTToListener(t *testing.T) {
 	if st.PacketsSent != wantFrames || st.BytesSent < uint64(len(fr))*188 {
 		t.Errorf("%d frames and %d bytes sent, want %d frames", st.PacketsSent, st.BytesSent, wantFrames)
 	}
-	if len(senders(t)) != 1 {
-		t.Errorf("ffmpeg senders while recording: %v, want one", senders(t))
+	pids := senders(t)
+	if len(pids) != 1 {
+		t.Errorf("ffmpeg senders while recording: %v, want one", pids)
 	}
 	// what ps shows
-	for pid := range senders(t) {
+	for _, pid := range pids {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil || strings.Contains(string(cmdline), srtPass) || !strings.Contains(string(cmdline), "srt://") {
 			t.Errorf("ffmpeg's command line: %q (%v)", cmdline, err)
@@ -191,8 +193,10 @@ func TestSRTToListener(t *testing.T) {
 	}
 
 	f.Close()
-	if s := senders(t); len(s) != 0 {
-		t.Errorf("ffmpeg children left after Close (pid: state): %v", s)
+	for _, pid := range pids {
+		if ourChild(pid) {
+			t.Errorf("the sending ffmpeg %d is left after Close, running or not reaped", pid)
+		}
 	}
 	l.Wait(t, 15*time.Second) // its caller has gone
 	checkSecret(t, f, &logs)
@@ -210,11 +214,23 @@ func TestSRTToListener(t *testing.T) {
 	}
 }
 
-// TestSRTListenerRestart stops the listener mid-stream and starts it again on its port: the
-// destination sends to the new one within 5 s.
+// TestSRTListenerRestart stops the listener mid-stream (as an operator does, and as a crash
+// does) and starts it again on its port: the destination sends to the new one within 5 s.
 func TestSRTListenerRestart(t *testing.T) {
 	testpeers.Need(t, "srt-tools", "srt-live-transmit")
 	fr := frames(t, "2")
+	for _, c := range []struct {
+		name string
+		stop func(*testpeers.SRTListener)
+	}{
+		{"stopped", (*testpeers.SRTListener).Stop},
+		{"killed", (*testpeers.SRTListener).Kill},
+	} {
+		t.Run(c.name, func(t *testing.T) { srtListenerRestart(t, fr, c.stop) })
+	}
+}
+
+func srtListenerRestart(t *testing.T, fr []*demux.Frame, stopListener func(*testpeers.SRTListener)) {
 	port := testpeers.FreeUDPPort(t)
 	l := testpeers.SRTLiveTransmit(t, port, "")
 	var logs fftest.Buffer
@@ -242,7 +258,7 @@ func TestSRTListenerRestart(t *testing.T) {
 	waitState(t, f, 0, StateRecording)
 	fftest.WaitFor(t, 5*time.Second, "the first listener receiving", func() bool { return l.Received() > 0 })
 
-	l.Stop()
+	stopListener(l)
 	lost := time.Now()
 	fftest.WaitFor(t, 15*time.Second, "the destination to see the listener gone", func() bool {
 		return f.Stats()[0].State != StateRecording
@@ -442,13 +458,11 @@ func TestSRTStalledChild(t *testing.T) {
 		}
 	})
 	waitState(t, f, 0, StateRecording)
-	var pid int
-	for p := range senders(t) {
-		pid = p
+	pids := senders(t)
+	if len(pids) != 1 {
+		t.Fatalf("ffmpeg senders: %v, want one", pids)
 	}
-	if pid == 0 {
-		t.Fatal("no ffmpeg sender")
-	}
+	pid := pids[0]
 	stopped := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -463,10 +477,7 @@ func TestSRTStalledChild(t *testing.T) {
 		return strings.Contains(f.Stats()[0].LastError, "has taken nothing")
 	})
 	t.Logf("ended %v after SIGSTOP: %s", time.Since(stopped).Round(time.Millisecond), f.Stats()[0].LastError)
-	fftest.WaitFor(t, 5*time.Second, "the stopped ffmpeg reaped", func() bool {
-		_, there := senders(t)[pid]
-		return !there
-	})
+	fftest.WaitFor(t, 5*time.Second, "the stopped ffmpeg reaped", func() bool { return !ourChild(pid) })
 	waitState(t, f, 0, StateRecording) // a new session
 	mu.Lock()
 	defer mu.Unlock()
