@@ -139,7 +139,7 @@ type Stats struct {
 	// BytesWaiting is what the recording session's TCP connection holds of what was written to
 	// it, not sent or not acknowledged by the server, as last checked (every stallCheck); 0 when
 	// not recording, over UDP where the packets are not in the connection, and where the system
-	// does not tell (Linux does).
+	// does not tell (Linux does). For SRT, what the pipe to the sending ffmpeg holds.
 	BytesWaiting int
 	// StalledSince is, in StateStalled, when bytes last reached the server; else zero.
 	StalledSince time.Time
@@ -420,6 +420,11 @@ func (d *destination) showStall(waiting int, left, now time.Time) {
 	case stalled && d.state == StateRecording:
 		warn = fmt.Errorf("the server is not reading what is sent: %d bytes wait in the connection, "+
 			"none has reached the server for %v", waiting, now.Sub(left).Round(100*time.Millisecond))
+		if d.protocol == "srt" {
+			// SRT goes out through an ffmpeg (see srtPusher): it is what does not read
+			warn = fmt.Errorf("the ffmpeg that sends SRT is not reading what is sent: %d bytes wait in its "+
+				"pipe, none was read for %v", waiting, now.Sub(left).Round(100*time.Millisecond))
+		}
 		d.state, d.stalledSince = StateStalled, left
 		d.lastErr, d.lastErrAt = warn.Error(), now
 	case !stalled && d.state == StateStalled:

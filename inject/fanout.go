@@ -96,6 +96,8 @@ type settings struct {
 	senderReports time.Duration
 	// verify times the return checks.
 	verify verifyTimings
+	// ffmpeg is Fanout.FFmpeg.
+	ffmpeg string
 }
 
 // unit is the RTP packets of one frame, shared read-only by every destination's goroutine.
@@ -156,6 +158,9 @@ type Fanout struct {
 	// makes itself. gap is set on the first frame after a hold (an outage). It is called from
 	// WriteFrame's goroutine and must not block.
 	Tap func(fr *demux.Frame, pts, dts int64, gap bool)
+	// FFmpeg is the ffmpeg that SRT destinations send through (see srtPusher); default
+	// "ffmpeg", from PATH.
+	FFmpeg string
 
 	cfg settings
 	// heldRetry and heldFor, when set, replace the 412 retry delay (1.5 s) and how long it lasts
@@ -249,6 +254,7 @@ func (f *Fanout) Initialize() error {
 		healthyAfter:  cmp.Or(f.healthyAfter, 10*time.Second),
 		senderReports: cmp.Or(f.senderReports, senderReportPeriod),
 		events:        f.OnEvent,
+		ffmpeg:        cmp.Or(f.FFmpeg, "ffmpeg"),
 		verify: verifyTimings{
 			noPackets: cmp.Or(f.verifyTimings.noPackets, defaultVerifyTimings.noPackets),
 			notOurs:   cmp.Or(f.verifyTimings.notOurs, defaultVerifyTimings.notOurs),

@@ -11,19 +11,20 @@ import (
 	"sync/atomic"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/tsmux"
 )
 
 // tsPacket is the size of an MPEG-TS packet: a segment cut short by a crash is kept up to its
 // last whole one.
-const tsPacket = 188
+const tsPacket = tsmux.PacketSize
 
-// segment is the file being written: NAME.ts.part, with a tsWriter of its own, so that it begins
+// segment is the file being written: NAME.ts.part, with a tsmux.Writer of its own, so that it begins
 // with PAT and PMT and plays alone.
 type segment struct {
 	path   string // the closed segment's path; the open one's has ".part" after it
 	file   *os.File
 	bw     *bufio.Writer
-	w      *tsWriter
+	w      *tsmux.Writer
 	params *demux.Params
 	// firstDTS is the channel time of its first frame, for its length.
 	firstDTS int64
@@ -59,7 +60,7 @@ func openSegment(path string, p *demux.Params, dts int64, written *atomic.Uint64
 	s := &segment{path: path, file: f, params: p, firstDTS: dts}
 	// a batch of frames goes to the file at once (see flush): a crash leaves them on disk
 	s.bw = bufio.NewWriterSize(countingWriter{s: s, written: written, fail: fail}, 512<<10)
-	if s.w, err = newTSWriter(s.bw, p.SPS != nil, p.Audio); err != nil {
+	if s.w, err = tsmux.New(s.bw, p.SPS != nil, p.Audio); err != nil {
 		f.Close()
 		os.Remove(path + ".part")
 		return nil, err
@@ -78,9 +79,9 @@ func (s *segment) write(fr *demux.Frame, pts, dts int64) error {
 		if fr.Key && lacksParameterSets(fr.Data, s.params) {
 			sps, pps = s.params.SPS, s.params.PPS
 		}
-		return s.w.writeH264(pts, dts, sps, pps, fr.Data)
+		return s.w.WriteH264(pts, dts, sps, pps, fr.Data)
 	case demux.Audio:
-		return s.w.writeAAC(pts, fr.Data)
+		return s.w.WriteAAC(pts, fr.Data)
 	}
 	return nil
 }

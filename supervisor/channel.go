@@ -296,7 +296,7 @@ func (c *channel) source() *feed {
 
 // newFanout starts the channel's injector with profile p, or says why it cannot and returns nil.
 func (c *channel) newFanout(p profiles.Channel) *inject.Fanout {
-	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: c.log, StateFile: c.stateFile,
+	f := &inject.Fanout{Channel: p.Name, Targets: targets(p), Logger: c.log, StateFile: c.stateFile, FFmpeg: c.sup.FFmpeg,
 		OnEvent: c.sup.OnEvent, Tap: c.tap}
 	if err := f.Initialize(); err != nil {
 		c.log.Error("channel not started", "file", p.File, "error", err)

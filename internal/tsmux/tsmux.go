@@ -1,4 +1,7 @@
-package record
+// Package tsmux writes MPEG-TS: a program of one H.264 track, one AAC track or both, without an
+// allocation per frame. The recorder writes its segments with it, and SRT destinations the
+// stream they hand ffmpeg.
+package tsmux
 
 import (
 	"fmt"
@@ -7,13 +10,13 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
-// tsWriter writes one segment's MPEG-TS: a program of one H.264 track, one AAC track or both,
+// Writer writes one stream's MPEG-TS (a recording's segment, an SRT session): a program of one H.264 track, one AAC track or both,
 // laid out as mediacommon's mpegts.Writer lays it out (PIDs, PES headers, access unit
 // delimiters, random access indicators, PCR, tables), so that players see the same stream.
 // mediacommon's Writer cost a recording channel 38 % more CPU (issue 23): a fresh Annex B buffer
 // per access unit and astits' bit-by-bit packet writer. This one reuses its buffers: no
 // allocation per frame once they have grown to the largest frame.
-type tsWriter struct {
+type Writer struct {
 	w io.Writer
 	// videoPID and audioPID are 0 for a track the segment lacks; pcrPID is video's if there is
 	// video (a segment then begins with a keyframe), else audio's.
@@ -21,7 +24,7 @@ type tsWriter struct {
 	// adts is the ADTS header of the audio track, its frame length left to fill in.
 	adts [7]byte
 	// pat and pmt are whole packets, their continuity counter left to fill in.
-	pat, pmt [tsPacket]byte
+	pat, pmt [PacketSize]byte
 	// cc are the continuity counters of PAT, PMT, video and audio.
 	patCC, pmtCC, videoCC, audioCC uint8
 	// sinceTables counts the PES packets since the tables were last written; they go out again
@@ -34,6 +37,9 @@ type tsWriter struct {
 	payload, out []byte
 	pesHeader    [19]byte
 }
+
+// PacketSize is the size of an MPEG-TS packet.
+const PacketSize = 188
 
 const (
 	tsVideoPID    = 256
@@ -52,10 +58,10 @@ const (
 // aacSampleRates are the sampling frequencies an ADTS header can name, by index.
 var aacSampleRates = [...]int{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 
-// newTSWriter returns a writer of a program with video if video, and audio with config audio
-// if it is not nil, to w.
-func newTSWriter(w io.Writer, video bool, audio *mpeg4audio.AudioSpecificConfig) (*tsWriter, error) {
-	t := &tsWriter{w: w, sinceTables: tablesEvery}
+// New returns a writer of a program with video if video, and audio with config audio if it is
+// not nil, to w. Each write goes to w in one Write call, of whole packets.
+func New(w io.Writer, video bool, audio *mpeg4audio.AudioSpecificConfig) (*Writer, error) {
+	t := &Writer{w: w, sinceTables: tablesEvery}
 	if video {
 		t.videoPID = tsVideoPID
 		t.pcrPID = tsVideoPID
@@ -96,7 +102,7 @@ func newTSWriter(w io.Writer, video bool, audio *mpeg4audio.AudioSpecificConfig)
 }
 
 // makeTables lays out the PAT (program 1 in the PMT's PID) and the PMT.
-func (t *tsWriter) makeTables() {
+func (t *Writer) makeTables() {
 	pat := []byte{0x00, 0xb0, 0, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xe0 | tsPMTPID>>8, tsPMTPID & 0xff}
 	t.pat = psiPacket(0, pat)
 	pmt := []byte{0x02, 0xb0, 0, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe0 | byte(t.pcrPID>>8), byte(t.pcrPID), 0xf0, 0x00}
@@ -111,17 +117,17 @@ func (t *tsWriter) makeTables() {
 
 // psiPacket returns the packet on pid that carries section sec (its length filled in here,
 // its CRC appended).
-func psiPacket(pid uint16, sec []byte) [tsPacket]byte {
+func psiPacket(pid uint16, sec []byte) [PacketSize]byte {
 	n := len(sec) + 4 - 3 // what follows section_length, with the CRC
 	sec[1] |= byte(n >> 8)
 	sec[2] = byte(n)
 	crc := crc32MPEG2(sec)
 	sec = append(sec, byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc))
-	var p [tsPacket]byte
+	var p [PacketSize]byte
 	p[0], p[1], p[2], p[3] = 0x47, 0x40|byte(pid>>8), byte(pid), 0x10
 	p[4] = 0 // pointer field
 	copy(p[5:], sec)
-	for i := 5 + len(sec); i < tsPacket; i++ {
+	for i := 5 + len(sec); i < PacketSize; i++ {
 		p[i] = 0xff
 	}
 	return p
@@ -144,7 +150,7 @@ func crc32MPEG2(b []byte) uint32 {
 }
 
 // writeTables appends the PAT and the PMT to t.out.
-func (t *tsWriter) writeTables() {
+func (t *Writer) writeTables() {
 	t.pat[3] = 0x10 | t.patCC
 	t.patCC = (t.patCC + 1) & 0xf
 	t.pmt[3] = 0x10 | t.pmtCC
@@ -154,10 +160,11 @@ func (t *tsWriter) writeTables() {
 	t.sinceTables = 0
 }
 
-// writeH264 writes an access unit of NALUs au at pts and dts, with an access unit delimiter in
+// WriteH264 writes an access unit of NALUs au at pts and dts (90 kHz ticks, of which the low 33
+// bits are written: they may wrap), with an access unit delimiter in
 // front as mediacommon puts one (video.js, iOS and QuickTime want it). When sps and pps are not
 // nil they go in front of the access unit's slices, and au's own SPS and PPS are left out.
-func (t *tsWriter) writeH264(pts, dts int64, sps, pps []byte, au [][]byte) error {
+func (t *Writer) WriteH264(pts, dts int64, sps, pps []byte, au [][]byte) error {
 	if t.videoPID == 0 {
 		return nil
 	}
@@ -189,8 +196,9 @@ func (t *tsWriter) writeH264(pts, dts int64, sps, pps []byte, au [][]byte) error
 	return t.writePES(t.videoPID, &t.videoCC, tsVideoStream, pts, dts, idr, pcr, idr)
 }
 
-// writeAAC writes the AAC access units aus at pts, each behind its ADTS header, in one PES.
-func (t *tsWriter) writeAAC(pts int64, aus [][]byte) error {
+// WriteAAC writes the AAC access units aus at pts (as WriteH264's), each behind its ADTS header,
+// in one PES.
+func (t *Writer) WriteAAC(pts int64, aus [][]byte) error {
 	if t.audioPID == 0 {
 		return nil
 	}
@@ -231,7 +239,7 @@ func putTimestamp(b []byte, prefix byte, v int64) {
 // writePES writes t.payload as a PES packet on pid, after the tables if they are due. The first
 // TS packet carries the random access indicator if rai and a PCR at dts-100 ms if pcr; the last
 // is filled up with adaptation field stuffing.
-func (t *tsWriter) writePES(pid uint16, cc *uint8, stream byte, pts, dts int64, rai, pcr, forceTables bool) error {
+func (t *Writer) writePES(pid uint16, cc *uint8, stream byte, pts, dts int64, rai, pcr, forceTables bool) error {
 	t.out = t.out[:0]
 	t.sinceTables++
 	if forceTables || t.sinceTables >= tablesEvery {
@@ -260,7 +268,7 @@ func (t *tsWriter) writePES(pid uint16, cc *uint8, stream byte, pts, dts int64, 
 	data := t.payload
 	for first := true; first || len(data) > 0; first = false {
 		start := len(t.out)
-		t.out = append(t.out, make([]byte, tsPacket)...)
+		t.out = append(t.out, make([]byte, PacketSize)...)
 		p := t.out[start:]
 		p[0], p[1], p[2] = 0x47, byte(pid>>8), byte(pid)
 		// af is the adaptation field's size with its length byte (0: none)
@@ -283,8 +291,8 @@ func (t *tsWriter) writePES(pid uint16, cc *uint8, stream byte, pts, dts int64, 
 				}
 			}
 		}
-		n := min(tsPacket-4-af-len(header), len(data))
-		if stuff := tsPacket - 4 - af - len(header) - n; stuff > 0 {
+		n := min(PacketSize-4-af-len(header), len(data))
+		if stuff := PacketSize - 4 - af - len(header) - n; stuff > 0 {
 			af += stuff
 		}
 		p[3] = 0x10 | *cc

@@ -1,17 +1,18 @@
-package record
+package tsmux
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
 	"github.com/liveinject/liveinject/demux"
@@ -45,43 +46,73 @@ func sameUnits(a, b [][]byte) bool {
 	return true
 }
 
-// writeSegment writes frs at channel time base on to a segment as the Recorder does and returns
-// its bytes and the frames as they should read back (parameter sets in front of keyframes).
-func writeSegment(t *testing.T, frs []*demux.Frame, base int64) ([]byte, []unit) {
+// channelBase puts the frames at a channel time past 2^33 ticks, as a channel's is (it counts
+// from the Unix epoch): the 33-bit timestamps wrap.
+const channelBase = 1<<33 + 12345
+
+// frames demuxes a test TS of the given length, as a channel's demuxer gives its frames.
+func frames(t *testing.T, seconds string) []*demux.Frame {
 	t.Helper()
-	var written atomic.Uint64
-	path := filepath.Join(t.TempDir(), SegmentName(time.Unix(0, 0), 1))
-	seg, err := openSegment(path, frs[0].Params, base, &written, nil)
+	f, err := os.Open(fftest.TS(t, seconds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &demux.Reader{R: f}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var out []*demux.Frame
+	if err := r.Run(func(fr *demux.Frame) error { out = append(out, fr); return nil }); !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lacksParameterSets reports whether an IDR's access unit au lacks the SPS or the PPS and p has
+// both, as the recorder and the SRT destinations ask before they put them in front.
+func lacksParameterSets(au [][]byte, p *demux.Params) bool {
+	hasSPS, hasPPS := demux.ParameterSetsIn(au)
+	return !(hasSPS && hasPPS) && p.SPS != nil && p.PPS != nil
+}
+
+// writeTS writes frs at channel time base on, parameter sets in front of keyframes that lack
+// them, and returns the stream's bytes and the frames as they should read back.
+func writeTS(t *testing.T, frs []*demux.Frame, base int64) ([]byte, []unit) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := New(&buf, frs[0].Params.SPS != nil, frs[0].Params.Audio)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []unit
 	for _, fr := range frs {
-		if err := seg.write(fr, fr.PTS+base, fr.DTS+base); err != nil {
-			t.Fatal(err)
-		}
 		u := unit{kind: fr.Kind, pts: fr.PTS + base, dts: fr.DTS + base, data: fr.Data}
-		if fr.Key && lacksParameterSets(fr.Data, fr.Params) {
-			u.data = [][]byte{fr.Params.SPS, fr.Params.PPS}
-			for _, n := range fr.Data {
-				if typ := n[0] & 0x1f; typ != 7 && typ != 8 {
-					u.data = append(u.data, n)
+		switch fr.Kind {
+		case demux.Video:
+			var sps, pps []byte
+			if fr.Key && lacksParameterSets(fr.Data, fr.Params) {
+				sps, pps = fr.Params.SPS, fr.Params.PPS
+				u.data = [][]byte{sps, pps}
+				for _, n := range fr.Data {
+					if typ := n[0] & 0x1f; typ != 7 && typ != 8 {
+						u.data = append(u.data, n)
+					}
 				}
 			}
+			err = w.WriteH264(u.pts, u.dts, sps, pps, fr.Data)
+		case demux.Audio:
+			err = w.WriteAAC(u.pts, fr.Data)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		want = append(want, u)
 	}
-	if err := seg.close(); err != nil {
-		t.Fatal(err)
+	if buf.Len()%PacketSize != 0 {
+		t.Fatalf("%d bytes: not whole packets", buf.Len())
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b)%tsPacket != 0 {
-		t.Fatalf("%d bytes: not whole packets", len(b))
-	}
-	return b, want
+	return buf.Bytes(), want
 }
 
 // readMediacommon reads ts with mediacommon's Reader: raw 33-bit timestamps, one unit per PES
@@ -196,14 +227,14 @@ func checkSame(t *testing.T, reader string, got, want []unit, wrapped bool) {
 	}
 }
 
-// TestTSWriterDifferential writes the frames of an ffmpeg-made TS, their timestamps wrapping
+// TestWriterDifferential writes the frames of an ffmpeg-made TS, their timestamps wrapping
 // 2^33 a second in, and reads them back with mediacommon's Reader and with our demuxer: the
 // same NALUs, AAC frames, PTS and DTS. ffprobe reads the file as h264 + aac, a keyframe first,
 // every frame there.
-func TestTSWriterDifferential(t *testing.T) {
+func TestWriterDifferential(t *testing.T) {
 	frs := frames(t, "4")
 	base := int64(tsWrap - 90000)
-	ts, want := writeSegment(t, frs, base)
+	ts, want := writeTS(t, frs, base)
 	checkSame(t, "mediacommon", readMediacommon(t, ts), want, true)
 	checkSame(t, "demux", readDemux(t, ts), withoutLastVideo(want), false)
 
@@ -211,7 +242,7 @@ func TestTSWriterDifferential(t *testing.T) {
 	if err := os.WriteFile(path, ts, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := probeSegment(t, path)
+	p := probe(t, path)
 	fftest.CheckAV(t, p.Streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2})
 	var video, audio, wantVideo, wantAudio int
 	for _, fr := range frs {
@@ -236,10 +267,10 @@ func TestTSWriterDifferential(t *testing.T) {
 	}
 }
 
-// TestTSWriterSizes writes frames of every size around the edges of TS packets: a PES that
+// TestWriterSizes writes frames of every size around the edges of TS packets: a PES that
 // fills its packets exactly, one byte over, one short (a single byte of stuffing), tiny audio,
 // video with and without PCR; both readers must get them back whole.
-func TestTSWriterSizes(t *testing.T) {
+func TestWriterSizes(t *testing.T) {
 	real := frames(t, "1")
 	p := real[0].Params
 	key := real[0]
@@ -263,15 +294,61 @@ func TestTSWriterSizes(t *testing.T) {
 		}
 		frs = append(frs, &demux.Frame{Kind: demux.Audio, PTS: ts, DTS: ts, Data: [][]byte{aac}, Params: p})
 	}
-	b, want := writeSegment(t, frs, channelBase)
+	b, want := writeTS(t, frs, channelBase)
 	checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
 	checkSame(t, "demux", readDemux(t, b), withoutLastVideo(want), false)
 }
 
-// TestTSWriterAllocs checks that a frame costs no allocation once the buffers have grown.
-func TestTSWriterAllocs(t *testing.T) {
+// probed is what ffprobe says of a stream's packets.
+type probed struct {
+	Packets []struct {
+		CodecType string `json:"codec_type"`
+		Flags     string `json:"flags"`
+	} `json:"packets"`
+	Streams []fftest.Stream `json:"streams"`
+}
+
+func probe(t *testing.T, path string) probed {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_packets", "-show_streams", "-of", "json", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p probed
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// streamSecond returns one second of a 1080p30 8 Mbit/s channel as the demuxer gives it: 30
+// video frames of 33 kB (the first a keyframe) between 47 AAC frames of 340 bytes (128 kbit/s).
+func streamSecond() []*demux.Frame {
+	p := &demux.Params{SPS: []byte{0x67, 0x64, 0x00, 0x28, 0xac}, PPS: []byte{0x68, 0xee, 0x3c, 0x80},
+		Audio: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 2}}
+	var out []*demux.Frame
+	for i := range 30 {
+		nalu := make([]byte, 33_000)
+		nalu[0] = 0x41
+		if i == 0 {
+			nalu[0] = 0x65
+		}
+		out = append(out, &demux.Frame{Kind: demux.Video, PTS: int64(i) * 3000, DTS: int64(i) * 3000,
+			Data: [][]byte{nalu}, Key: i == 0, Params: p})
+		for range 3 {
+			if len(out) < 30+47 && (len(out)-i)%2 == 1 {
+				out = append(out, &demux.Frame{Kind: demux.Audio, PTS: int64(len(out)-i) * 1920,
+					DTS: int64(len(out)-i) * 1920, Data: [][]byte{make([]byte, 340)}, Params: p})
+			}
+		}
+	}
+	return out
+}
+
+// TestWriterAllocs checks that a frame costs no allocation once the buffers have grown.
+func TestWriterAllocs(t *testing.T) {
 	src := streamSecond()
-	w, err := newTSWriter(io.Discard, true, src[0].Params.Audio)
+	w, err := New(io.Discard, true, src[0].Params.Audio)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,9 +361,9 @@ func TestTSWriterAllocs(t *testing.T) {
 				if fr.Key {
 					sps, pps = fr.Params.SPS, fr.Params.PPS
 				}
-				err = w.writeH264(base+fr.PTS, base+fr.DTS, sps, pps, fr.Data)
+				err = w.WriteH264(base+fr.PTS, base+fr.DTS, sps, pps, fr.Data)
 			} else {
-				err = w.writeAAC(base+fr.PTS, fr.Data)
+				err = w.WriteAAC(base+fr.PTS, fr.Data)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -300,9 +377,9 @@ func TestTSWriterAllocs(t *testing.T) {
 	}
 }
 
-// TestTSWriterOneTrack writes a channel with video only and one with audio only (the PCR then
+// TestWriterOneTrack writes a channel with video only and one with audio only (the PCR then
 // on the audio PID): both readers get every frame back.
-func TestTSWriterOneTrack(t *testing.T) {
+func TestWriterOneTrack(t *testing.T) {
 	frs := frames(t, "2")
 	for _, kind := range []demux.Kind{demux.Video, demux.Audio} {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -320,7 +397,7 @@ func TestTSWriterOneTrack(t *testing.T) {
 					only = append(only, &c)
 				}
 			}
-			b, want := writeSegment(t, only, channelBase)
+			b, want := writeTS(t, only, channelBase)
 			checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
 			if kind == demux.Video {
 				want = withoutLastVideo(want)
@@ -330,9 +407,9 @@ func TestTSWriterOneTrack(t *testing.T) {
 	}
 }
 
-// TestTSWriterTimestamps writes frames with PTS and DTS on every bit of the 33 and back: a
+// TestWriterTimestamps writes frames with PTS and DTS on every bit of the 33 and back: a
 // stream's few seconds only move the low bits, so the high ones get a test of their own.
-func TestTSWriterTimestamps(t *testing.T) {
+func TestWriterTimestamps(t *testing.T) {
 	real := frames(t, "1")
 	var frs []*demux.Frame
 	vals := []int64{0, tsWrap - 1, 0x155555555, 0x0aaaaaaaa, 1 << 40, -1}
@@ -349,7 +426,7 @@ func TestTSWriterTimestamps(t *testing.T) {
 			frs = append(frs, &c)
 		}
 	}
-	b, want := writeSegment(t, frs, 0)
+	b, want := writeTS(t, frs, 0)
 	checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
 }
 
