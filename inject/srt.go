@@ -62,14 +62,14 @@ func newSRTPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 	redacted := "srt://" + u.Host
 	switch {
 	case u.User != nil:
-		return nil, "", fmt.Errorf("destination %s: SRT takes no user or password in the URL: set srt_passphrase", redacted)
+		return nil, "", fmt.Errorf("destination %s: SRT takes no user or password in the URL: set passphrase_file or passphrase_env", redacted)
 	case u.RawQuery != "" || u.ForceQuery:
 		// not quoted: it may hold a passphrase
-		return nil, "", fmt.Errorf("destination %s: options in the URL's query are not taken: set srt_latency, "+
-			"srt_passphrase and srt_streamid", redacted)
+		return nil, "", fmt.Errorf("destination %s: options in the URL's query are not taken: set latency, "+
+			"passphrase_file (or passphrase_env) and streamid", redacted)
 	case u.Fragment != "" || (u.Path != "" && u.Path != "/"):
 		return nil, "", fmt.Errorf("destination %s: an SRT URL has no path: srt://host:port (a stream name goes "+
-			"in srt_streamid)", redacted)
+			"in streamid)", redacted)
 	case u.Port() == "":
 		return nil, "", fmt.Errorf("destination %s: no port: srt://host:port", redacted)
 	}
@@ -377,14 +377,14 @@ func srtCause(host string, connected bool, exit error, lines []string) error {
 		reason, _, _ = strings.Cut(reason, " - not processing further")
 		switch reason {
 		case "Incorrect passphrase":
-			return fmt.Errorf("the SRT listener at %s refused the connection (%s): srt_passphrase differs from "+
+			return fmt.Errorf("the SRT listener at %s refused the connection (%s): the passphrase (passphrase_file, passphrase_env) differs from "+
 				"the listener's", host, reason)
 		case "Password required or unexpected":
 			return fmt.Errorf("the SRT listener at %s refused the connection (%s): one of the two has a "+
-				"passphrase and the other none; set srt_passphrase to the listener's, or remove it", host, reason)
+				"passphrase and the other none; set the listener's passphrase, or remove it", host, reason)
 		}
 		return fmt.Errorf("the SRT listener at %s refused the connection (%s): a passphrase that differs from "+
-			"the listener's, or a stream ID (srt_streamid) it does not accept", host, reason)
+			"the listener's, or a stream ID (streamid) it does not accept", host, reason)
 	}
 	if !connected {
 		for _, l := range lines {

@@ -289,7 +289,7 @@ func TestSRTRefused(t *testing.T) {
 		noListener       bool
 		want             string
 	}{
-		{"passphrase mismatch", srtPass, srtWrong, false, "srt_passphrase differs from the listener's"},
+		{"passphrase mismatch", srtPass, srtWrong, false, "the passphrase (passphrase_file, passphrase_env) differs from the listener's"},
 		{"no passphrase", srtPass, "", false, "one of the two has a passphrase and the other none"},
 		{"no listener", "", srtPass, true, "no SRT listener answered at 127.0.0.1:"},
 	} {
@@ -559,7 +559,7 @@ func TestSRTCause(t *testing.T) {
 			"19:47:07.471215/SRT:RcvQ:w1!W:SRT.cn: processAsyncConnectRequest: REJECT reported from HS processing: Incorrect passphrase - not processing further",
 			"[srt @ 0x55c672f52e00] Connection to srt://127.0.0.1:9000 failed: Input/output error",
 			"srt://127.0.0.1:9000: Input/output error",
-		}, "the SRT listener at 127.0.0.1:9000 refused the connection (Incorrect passphrase): srt_passphrase differs"},
+		}, "the SRT listener at 127.0.0.1:9000 refused the connection (Incorrect passphrase): the passphrase (passphrase_file, passphrase_env) differs"},
 		{"another rejection", false, []string{
 			"19:47:07.471215/SRT:RcvQ:w1!W:SRT.cn: processAsyncConnectRequest: REJECT reported from HS processing: Peer rejected connection - not processing further",
 			"[srt @ 0x55c672f52e00] Connection to srt://127.0.0.1:9000 failed: Input/output error",
