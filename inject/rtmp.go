@@ -295,7 +295,7 @@ func (s *rtmpSession) connect(ctx context.Context) error {
 
 // dial connects over TCP, for rtmp.
 func (s *rtmpSession) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	s.rec = nil
+	s.raw, s.rec = nil, nil
 	nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -308,7 +308,7 @@ func (s *rtmpSession) dial(ctx context.Context, network, address string) (net.Co
 // dialTLS connects over TCP and TLS, for rtmps, checking the server's certificate (unless told
 // not to) for the host name of the URL.
 func (s *rtmpSession) dialTLS(ctx context.Context, network, address string) (net.Conn, error) {
-	s.rec = nil
+	s.raw, s.rec = nil, nil
 	nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -329,16 +329,19 @@ func (s *rtmpSession) dialTLS(ctx context.Context, network, address string) (net
 // setupCause says why the connection or the publish failed, from what the server answered.
 // timedOut is set when the server took too long to.
 func (s *rtmpSession) setupCause(err error, timedOut bool) error {
-	var recordErr tls.RecordHeaderError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("connection refused: nothing listens at %s (the server is down, or listens on "+
 			"another port: rtmp's default is 1935, rtmps' 443)", s.p.address)
 	case tlsCause("TLS", err) != nil:
 		return tlsCause("TLS", err)
-	case s.rec == nil && errors.As(err, &recordErr):
-		return fmt.Errorf("TLS: the server does not answer in TLS: is this an rtmps port? (rtmp:// "+
-			"for a server without TLS): %w", err)
+	case s.rec == nil && s.raw != nil:
+		// connected, and the TLS handshake failed
+		if timedOut {
+			err = fmt.Errorf("no answer within %v", s.timeout)
+		}
+		return fmt.Errorf("TLS: the server does not answer in TLS: is this an rtmps port? (rtmp:// for a "+
+			"server without TLS): %w", err)
 	case s.rec == nil && timedOut:
 		return fmt.Errorf("no answer from %s within %v", s.p.address, s.timeout)
 	case s.rec == nil:
@@ -356,8 +359,8 @@ func (s *rtmpSession) setupCause(err error, timedOut bool) error {
 	case a.code == "NetStream.Publish.BadName":
 		// The run loop retries soon, for a while: the publisher the server has may be an
 		// earlier session of this destination that the server has not seen end yet.
-		return fmt.Errorf("publish: %w: the server has a publisher on this stream name already (%s: %s): "+
-			"another encoder, or an earlier session of this one that the server has not let go of yet",
+		return fmt.Errorf("publish: %w (%s: %s): the server has a publisher on it already: another "+
+			"encoder, or an earlier session of this one that the server has not seen end yet",
 			errHeld, a.code, a.description)
 	case strings.Contains(a.description, "authmod=adobe"):
 		if s.p.url.User == nil {
@@ -373,8 +376,8 @@ func (s *rtmpSession) setupCause(err error, timedOut bool) error {
 	case timedOut:
 		return fmt.Errorf("%s: no answer from the server within %v", step, s.timeout)
 	case step == "handshake":
-		return fmt.Errorf("handshake: the server ended the connection in the RTMP handshake: is it an RTMP "+
-			"server? (rtmps:// for an RTMPS port): %w", err)
+		return fmt.Errorf("handshake: the server does not answer as an RTMP server does: is it one? "+
+			"(rtmps:// for an RTMPS port): %w", err)
 	case step == "connect":
 		// nginx closes the connection without a word when it has no application of that name.
 		return fmt.Errorf("connect: the server has no application %q: it closed the connection when asked for "+
