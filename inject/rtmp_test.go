@@ -436,3 +436,37 @@ func TestRTMPTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestRTMPPing has nginx ping its publisher when it sends nothing for a second: a destination
+// whose channel sends nothing for 6 s answers each ping (the answers are all it writes), and
+// keeps its session.
+func TestRTMPPing(t *testing.T) {
+	n := testpeers.StartNginx(t, "ping 1s; ping_timeout 1s;")
+	f, _ := startRTMP(t, Target{URL: n.URL("live/ping")}, nil)
+	pushLive(t, f, frames(t, "1"))
+	waitSettled(t, f, 0)
+	before := f.Stats()[0]
+	quiet := time.After(6 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if st := f.Stats()[0]; st.State != StateRecording {
+				t.Fatalf("the session ended: %+v\n%s", st, n.Log())
+			}
+			continue
+		case <-quiet:
+		}
+		break
+	}
+	// a ping answer is a user control message of 6 bytes, with a chunk header of 1 to 12 bytes;
+	// nginx pings once a second of silence, its answer included
+	after := f.Stats()[0]
+	answered := after.BytesSent - before.BytesSent
+	t.Logf("%d bytes written in 6 s without frames", answered)
+	if answered < 2*10 || answered > 7*18 || after.PacketsSent != before.PacketsSent {
+		t.Errorf("%d bytes and %d frames written in 6 s without frames, want the answers to a few pings",
+			answered, after.PacketsSent-before.PacketsSent)
+	}
+}
