@@ -572,7 +572,8 @@ func (s *rtmpSession) read(control chan<- message.Message, quit <-chan struct{})
 		msg, err := r.Read()
 		if err != nil {
 			if !connectionError(err) {
-				s.d.warnLimited(&s.p.decodeErrors, "the server sent data the client cannot decode", "error", err)
+				s.d.warnLimited(&s.p.decodeErrors, "the server sent data the client cannot decode",
+					"error", s.p.scrub(err.Error()))
 				continue
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -588,8 +589,8 @@ func (s *rtmpSession) read(control chan<- message.Message, quit <-chan struct{})
 			tell(&message.UserControlPingResponse{ServerTime: m.ServerTime})
 		case *message.CommandAMF0:
 			if info := commandInfo(m); info["level"] == "error" || m.Name == "_error" {
-				said = info["code"] + ": " + info["description"]
-				s.d.log.Warn("the server reports an error", "code", info["code"], "description", info["description"])
+				said = s.p.scrub(info["code"] + ": " + info["description"])
+				s.d.log.Warn("the server reports an error", "said", said)
 			}
 		}
 	}
@@ -629,6 +630,14 @@ func (c *setupConn) recorded() []byte {
 	defer c.mu.Unlock()
 	c.done = true
 	return c.log
+}
+
+// scrub replaces the stream key in what a server said.
+func (p *rtmpPusher) scrub(said string) string {
+	if p.key == "" {
+		return said
+	}
+	return strings.ReplaceAll(said, p.key, "xxxxx")
 }
 
 // redactedError shows an error with a secret (a stream key) replaced by xxxxx; errors.Is and

@@ -470,3 +470,24 @@ func TestRTMPPing(t *testing.T) {
 			answered, after.PacketsSent-before.PacketsSent)
 	}
 }
+
+// TestRTMPNewParameters has the source's codec parameters change (another H.264 profile): the
+// session ends and a new one publishes them, starting at the frame that brought them; no frame
+// is lost on the way.
+func TestRTMPNewParameters(t *testing.T) {
+	high := frames(t, "1")
+	baseline := frames(t, "1", "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-g", "50",
+		"-c:a", "aac", "-ac", "2")
+	n := testpeers.StartNginx(t, "")
+	f, logs := startRTMP(t, Target{URL: n.URL("live/params")}, nil)
+	pushLive(t, f, high)
+	f.Discontinuity()
+	pushLive(t, f, baseline)
+	waitSettled(t, f, 0)
+	st := f.Stats()[0]
+	t.Logf("%+v", st)
+	if st.Reconnects != 1 || st.PacketsDropped != 0 || st.State != StateRecording {
+		t.Errorf("%+v, want a second session and every frame sent", st)
+	}
+	logs.WaitFor(t, "codec parameters changed")
+}
