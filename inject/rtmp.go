@@ -51,18 +51,19 @@ const defaultRTMPTimeout = 10 * time.Second
 type rtmpPusher struct {
 	scheme string
 	// url is what the client connects to, in gortmplib's form: the application in the path,
-	// the stream name in the fragment; with the credentials, for Adobe's authentication.
+	// the stream name in the fragment.
 	url *url.URL
 	// address is the server's host:port; app the application the stream is published in.
 	address, app string
-	// key is the stream key, which every error shows as xxxxx; "" without one.
-	key string
+	// secrets are the stream key and the URL's query, which every error and log line shows
+	// as xxxxx.
+	secrets []string
 	tls *tls.Config // rtmps; the server name is filled in at each connection
 	// decodeErrors rate-limits the lines about messages of the server that cannot be decoded.
 	decodeErrors ratelog.Limiter
 }
 
-// newRTMPPusher takes rtmp://[user:password@]host[:port]/app[/stream] (or rtmps): the application
+// newRTMPPusher takes rtmp://host[:port]/app[/stream] (or rtmps): the application
 // is the path's first element and the stream name the rest, then the stream key when one is
 // given, then the URL's query, as ffmpeg and OBS split it and as nginx, YouTube, Twitch and
 // Facebook want it.
@@ -99,20 +100,25 @@ func newRTMPPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 	case (t.TLSCA != "" || t.TLSInsecure) && scheme != "rtmps":
 		return fail("TLS settings need an rtmps:// URL")
 	}
-	user := shown.User
-	pw, _ := user.Password()
-	for what, v := range map[string]string{"stream key": t.StreamKey, "user": user.Username(), "password": pw} {
-		if strings.ContainsFunc(v, unicode.IsControl) {
-			return fail("the %s holds a control character", what)
-		}
+	if shown.User != nil {
+		// gortmplib v1.0.1 answers Adobe's challenge as the user "myuser", whoever the user is
+		return fail("user and password do not apply to %s: give the credentials as the server takes them, "+
+			"in the stream key or the URL's query (nginx's on_publish gets ?user=...&pass=...)", scheme)
+	}
+	if strings.ContainsFunc(t.StreamKey, unicode.IsControl) {
+		return fail("the stream key holds a control character")
 	}
 	p := &rtmpPusher{
 		scheme:       scheme,
-		url:          &url.URL{Scheme: scheme, Host: u.Host, User: user, Path: "/" + app, Fragment: stream},
+		url:          &url.URL{Scheme: scheme, Host: u.Host, Path: "/" + app, Fragment: stream},
 		address:      u.Host,
 		app:          app,
-		key:          t.StreamKey,
 		decodeErrors: ratelog.Limiter{Every: libraryLogEvery},
+	}
+	for _, secret := range []string{t.StreamKey, u.RawQuery} {
+		if secret != "" {
+			p.secrets = append(p.secrets, secret)
+		}
 	}
 	if u.Port() == "" {
 		port := "1935"
@@ -140,8 +146,8 @@ func newRTMPPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 // take within the timeout ends the session.
 func (p *rtmpPusher) session(ctx context.Context, d *destination, start []*unit) (next []*unit, err error) {
 	defer func() {
-		if err != nil && p.key != "" {
-			err = redactedError{err: err, secret: p.key}
+		if err != nil && p.secrets != nil {
+			err = redactedError{err: err, p: p}
 		}
 	}()
 	d.setState(StateConnecting, nil)
@@ -363,11 +369,9 @@ func (s *rtmpSession) setupCause(err error, timedOut bool) error {
 			"encoder, or an earlier session of this one that the server has not seen end yet",
 			errHeld, a.code, a.description)
 	case strings.Contains(a.description, "authmod=adobe"):
-		if s.p.url.User == nil {
-			return fmt.Errorf("connect: %w: the server wants a user and password (Adobe authentication)", errAuth)
-		}
-		return fmt.Errorf("connect: %w: the server refused the user and password: check them (%s)",
-			errAuth, a.description)
+		return fmt.Errorf("connect: %w: the server wants a user and password (Adobe's authentication), "+
+			"which liveinject does not send: let it take the stream without them (a stream key, a token "+
+			"in the URL's query)", errAuth)
 	case strings.Contains(a.code, "Unauthorized") || strings.Contains(a.code, "BadAuth"):
 		return fmt.Errorf("%s: %w: the server refused the stream key or the credentials (%s: %s)",
 			step, errAuth, a.code, a.description)
@@ -632,21 +636,21 @@ func (c *setupConn) recorded() []byte {
 	return c.log
 }
 
-// scrub replaces the stream key in what a server said.
+// scrub replaces the secrets in what a server said.
 func (p *rtmpPusher) scrub(said string) string {
-	if p.key == "" {
-		return said
+	for _, secret := range p.secrets {
+		said = strings.ReplaceAll(said, secret, "xxxxx")
 	}
-	return strings.ReplaceAll(said, p.key, "xxxxx")
+	return said
 }
 
-// redactedError shows an error with a secret (a stream key) replaced by xxxxx; errors.Is and
-// errors.As see the error it wraps.
+// redactedError shows an error with the secrets of a pusher (the stream key, the URL's query)
+// replaced by xxxxx; errors.Is and errors.As see the error it wraps.
 type redactedError struct {
-	err    error
-	secret string
+	err error
+	p   *rtmpPusher
 }
 
-func (e redactedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.secret, "xxxxx") }
+func (e redactedError) Error() string { return e.p.scrub(e.err.Error()) }
 
 func (e redactedError) Unwrap() error { return e.err }

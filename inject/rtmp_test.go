@@ -3,11 +3,13 @@ package inject
 import (
 	"cmp"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -112,14 +114,15 @@ func TestRTMPToNginx(t *testing.T) {
 	}
 }
 
-// TestRTMPStreamKey publishes with a stream key: the stream is at the application's path and
-// the key, where a player finds it, and the key shows nowhere: not in Stats, the logs, the
-// events, nor the errors of a session that failed (a second publisher on the same name).
+// TestRTMPStreamKey publishes with a stream key and a token in the URL's query: the stream is
+// at the application's path and the key, where a player finds it, and neither the key nor the
+// token shows anywhere: not in Stats, the logs, the events, nor the errors of a session that
+// failed (a second publisher on the same name).
 func TestRTMPStreamKey(t *testing.T) {
-	const key = "k3y-5ecret-0123"
+	const key, token = "k3y-5ecret-0123", "t0ken-5ecret"
 	n := testpeers.StartNginx(t, "")
 	events := pushEvents()
-	target := Target{URL: n.URL("live"), StreamKey: key}
+	target := Target{URL: n.URL("live") + "?pass=" + token, StreamKey: key}
 	f, logs := startRTMP(t, target, func(f *Fanout) { f.OnEvent = events.sink })
 	feedLive(t, f, frames(t, "2"))
 	waitState(t, f, 0, StateRecording)
@@ -127,22 +130,22 @@ func TestRTMPStreamKey(t *testing.T) {
 	if err != nil || len(codecs) != 2 {
 		t.Fatalf("playing the stream at live/<key>: %v, %v", codecs, err)
 	}
-	if !strings.Contains(n.Log(), "publish: name='"+key+"'") {
+	if !strings.Contains(n.Log(), "publish: name='"+key+"' args='pass="+token+"'") {
 		t.Errorf("nginx has no publish of the key:\n%s", n.Log())
 	}
 
 	// a second destination to the same name fails, and says so without the key
-	if err := f.SetTargets([]Target{target, {URL: n.URL("live/") + "/", StreamKey: key}}); err != nil {
+	if err := f.SetTargets([]Target{target, {URL: n.URL("live/") + "/?pass=" + token, StreamKey: key}}); err != nil {
 		t.Fatal(err)
 	}
 	fftest.WaitFor(t, 15*time.Second, "the second publisher refused", func() bool {
 		return f.Stats()[1].FailedAttempts > 0
 	})
 	for i, st := range f.Stats() {
-		if want := n.URL("live/xxxxx"); st.URL != want {
+		if want := n.URL("live/xxxxx?xxxxx"); st.URL != want {
 			t.Errorf("destination %d shows as %s, want %s", i, st.URL, want)
 		}
-		if strings.Contains(fmt.Sprintf("%+v", st), key) {
+		if s := fmt.Sprintf("%+v", st); strings.Contains(s, key) || strings.Contains(s, token) {
 			t.Errorf("destination %d's stats hold the key: %+v", i, st)
 		}
 	}
@@ -151,15 +154,15 @@ func TestRTMPStreamKey(t *testing.T) {
 		t.Errorf("the second publisher's error: %q", st.LastError)
 	}
 	f.Close()
-	if strings.Contains(logs.String(), key) {
-		t.Errorf("the logs hold the key:\n%s", logs)
+	if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), token) {
+		t.Errorf("the logs hold the key or the token:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), "BadName") || !strings.Contains(logs.String(), "xxxxx") {
 		t.Errorf("the logs lack the failure or the redacted URL:\n%s", logs)
 	}
 	for _, e := range events.all() {
-		if strings.Contains(fmt.Sprintf("%+v", e), key) {
-			t.Errorf("an event holds the key: %+v", e)
+		if s := fmt.Sprintf("%+v", e); strings.Contains(s, key) || strings.Contains(s, token) {
+			t.Errorf("an event holds the key or the token: %+v", e)
 		}
 	}
 }
@@ -402,9 +405,9 @@ func TestRTMPTargets(t *testing.T) {
 		{Target{URL: "rtmps://live-api-s.facebook.com:443/rtmp/", StreamKey: "FB-1-2"},
 			"rtmp", "FB-1-2", "rtmps://live-api-s.facebook.com:443/rtmp/xxxxx", "live-api-s.facebook.com:443"},
 		{Target{URL: "RTMP://127.0.0.1:1936/live/cam/1"}, "live", "cam/1", "rtmp://127.0.0.1:1936/live/cam/1", "127.0.0.1:1936"},
-		{Target{URL: "rtmp://u:s3cret@host/live/x?pass=t0ken"}, "live", "x?pass=t0ken", "rtmp://u:xxxxx@host/live/x?xxxxx", "host:1935"},
-		{Target{URL: "rtmps://host/app", StreamKey: "k?bandwidthtest=true", User: "u", Password: "s3cret"},
-			"app", "k?bandwidthtest=true", "rtmps://u:xxxxx@host/app/xxxxx", "host:443"},
+		{Target{URL: "rtmp://host/live/x?user=u&pass=t0ken"}, "live", "x?user=u&pass=t0ken", "rtmp://host/live/x?xxxxx", "host:1935"},
+		{Target{URL: "rtmps://host/app", StreamKey: "k?bandwidthtest=true"},
+			"app", "k?bandwidthtest=true", "rtmps://host/app/xxxxx", "host:443"},
 	} {
 		d, err := newDestination("test", tc.target, settings{queueSize: 1}, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -429,6 +432,8 @@ func TestRTMPTargets(t *testing.T) {
 		{Target{URL: "rtmp://host/live/x#s3cret"}, "a # in the URL"},
 		{Target{URL: "rtmp://host/live", StreamKey: "s3cret\n"}, "the stream key holds a control character"},
 		{Target{URL: "rtmp:///live/x"}, "no host"},
+		{Target{URL: "rtmp://u:s3cret@host/live/x"}, "user and password do not apply to rtmp"},
+		{Target{URL: "rtmps://host/live", StreamKey: "k", User: "u", Password: "s3cret"}, "user and password do not apply to rtmps"},
 	} {
 		_, err := newDestination("test", tc.target, settings{queueSize: 1}, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
@@ -490,4 +495,19 @@ func TestRTMPNewParameters(t *testing.T) {
 		t.Errorf("%+v, want a second session and every frame sent", st)
 	}
 	logs.WaitFor(t, "codec parameters changed")
+}
+
+// TestRTMPErrorsRedacted has an error of a session hold the stream key and the URL's query, as
+// a server's answer may (a name of the stream it has already): both show as xxxxx, and the run
+// loop still finds what it wraps.
+func TestRTMPErrorsRedacted(t *testing.T) {
+	p, _, err := newRTMPPusher("test", Target{URL: "rtmp://host/live?pass=t0ken", StreamKey: "k3y"},
+		&url.URL{Scheme: "rtmp", Host: "host", Path: "/live", RawQuery: "pass=t0ken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := redactedError{err: fmt.Errorf("publish: %w (stream live/k3y?pass=t0ken is busy)", errHeld), p: p.(*rtmpPusher)}
+	if got, want := e.Error(), "publish: the stream name is still held (stream live/xxxxx?xxxxx is busy)"; got != want || !errors.Is(e, errHeld) {
+		t.Errorf("%q (errors.Is errHeld: %v), want %q", got, errors.Is(e, errHeld), want)
+	}
 }
