@@ -58,7 +58,7 @@ type rtmpPusher struct {
 	// secrets are the stream key and the URL's query, which every error and log line shows
 	// as xxxxx.
 	secrets []string
-	tls *tls.Config // rtmps; the server name is filled in at each connection
+	tls     *tls.Config // rtmps; the server name is filled in at each connection
 	// decodeErrors rate-limits the lines about messages of the server that cannot be decoded.
 	decodeErrors ratelog.Limiter
 }
