@@ -75,7 +75,7 @@ func TestChannelInjectorCannotStart(t *testing.T) {
 		return len(st) == 2 && st[0].State == StateError && st[1].State == StateRunning
 	})
 	st := s.Status()[0]
-	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp or rtsps`) ||
+	if st.Name != "bad" || st.Cause != CauseProfile || !strings.Contains(st.LastCause, `scheme "http", want rtsp, rtsps, rtmp, rtmps or srt`) ||
 		st.LastCauseAt.IsZero() || st.Destinations != nil || s.Destinations("bad") != nil {
 		t.Errorf("bad channel: %+v", st)
 	}

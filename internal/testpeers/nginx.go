@@ -85,7 +85,7 @@ func (n *Nginx) Start() {
 	cmd := exec.Command("nginx", "-c", filepath.Join(n.dir, "nginx.conf"), "-p", n.dir, "-e", n.logPath())
 	// its own process group: its worker goes with it when it is killed
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out bytes.Buffer
+	var out fftest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		n.t.Fatal(err)
