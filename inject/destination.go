@@ -298,11 +298,8 @@ func newDestination(channel string, t Target, cfg settings, log *slog.Logger) (*
 	if (t.TLSCA != "" || t.TLSInsecure) && u.Scheme != "rtsps" {
 		return nil, fmt.Errorf("destination %s: TLS settings need an rtsps:// URL", d.redacted)
 	}
-	if t.TLSCA != "" {
-		d.roots = x509.NewCertPool()
-		if !d.roots.AppendCertsFromPEM([]byte(t.TLSCA)) {
-			return nil, fmt.Errorf("destination %s: no PEM certificate in the CA given", d.redacted)
-		}
+	if d.roots, err = parseCA(t.TLSCA); err != nil {
+		return nil, fmt.Errorf("destination %s: %w", d.redacted, err)
 	}
 	d.log = log.With("destination", d.redacted)
 	v, err := newVerifier(d, t, cfg.verify)
@@ -1009,11 +1006,29 @@ func (d *destination) tlsConfig() *tls.Config {
 	if !d.secure {
 		return nil
 	}
+	return clientTLS(d.roots, d.target.TLSInsecure)
+}
+
+// clientTLS returns a new TLS configuration for a client (rtsps, rtmps) that checks the server's
+// certificate against roots (nil: the system's), or not at all when insecure.
+func clientTLS(roots *x509.CertPool, insecure bool) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		RootCAs:            d.roots,
-		InsecureSkipVerify: d.target.TLSInsecure, //nolint:gosec // asked for explicitly
+		RootCAs:            roots,
+		InsecureSkipVerify: insecure, //nolint:gosec // asked for explicitly
 	}
+}
+
+// parseCA returns the authorities of a target's TLSCA, nil (the system's) when it has none.
+func parseCA(pem string) (*x509.CertPool, error) {
+	if pem == "" {
+		return nil, nil
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(pem)) {
+		return nil, errors.New("no PEM certificate in the CA given")
+	}
+	return roots, nil
 }
 
 // describe names the request that failed and adds what a user can do about common answers, as
@@ -1054,6 +1069,15 @@ func describe(req string, err error, server net.IP) error {
 			return fmt.Errorf("%s: %s: the server does not let this user broadcast to this path", req, status)
 		}
 	}
+	if cause := tlsCause(req, err); cause != nil {
+		return cause
+	}
+	return fmt.Errorf("%s: %w", req, err)
+}
+
+// tlsCause says what a user can do about a server certificate that failed the check (rtsps,
+// rtmps), naming the step that failed (req); nil for other errors.
+func tlsCause(req string, err error) error {
 	var unknownCA x509.UnknownAuthorityError
 	var otherHost x509.HostnameError
 	switch {
@@ -1063,7 +1087,7 @@ func describe(req string, err error, server net.IP) error {
 	case errors.As(err, &otherHost):
 		return fmt.Errorf("%s: the server's certificate is not for this host name: %w", req, err)
 	}
-	return fmt.Errorf("%s: %w", req, err)
+	return nil
 }
 
 // setupProtocol returns the lower transport of a SETUP answer: "tcp" or "udp"; "" for other
