@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -47,6 +48,15 @@ const rtmpWriteQueue = 256
 // for each write (the Fanout's readTimeout replaces it).
 const defaultRTMPTimeout = 10 * time.Second
 
+// secretMark is what a URL shows in place of a secret (a stream key, a query's token): xxxxx and
+// 4 hex digits of its SHA-256, which tell two destinations of one channel apart that share an
+// ingest URL with keys of their own (as metrics' labels and /status must), and give nothing of
+// the key away.
+func secretMark(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return fmt.Sprintf("xxxxx-%x", sum[:2])
+}
+
 // rtmpPusher publishes a channel to an RTMP or RTMPS server as FLV: H.264 and AAC, as they came.
 type rtmpPusher struct {
 	scheme string
@@ -77,11 +87,11 @@ func newRTMPPusher(_ string, t Target, u *url.URL) (pusher, string, error) {
 	}
 	if t.StreamKey != "" {
 		stream = strings.TrimPrefix(stream+"/"+t.StreamKey, "/")
-		shown.Path += "/xxxxx"
+		shown.Path += "/" + secretMark(t.StreamKey)
 	}
 	if u.RawQuery != "" {
 		stream += "?" + u.RawQuery // tokens, as on_publish checks of nginx take them
-		shown.RawQuery = "xxxxx"
+		shown.RawQuery = secretMark(u.RawQuery)
 	}
 	redacted := shown.Redacted()
 	fail := func(format string, a ...any) (pusher, string, error) {

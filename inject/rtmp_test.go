@@ -142,7 +142,7 @@ func TestRTMPStreamKey(t *testing.T) {
 		return f.Stats()[1].FailedAttempts > 0
 	})
 	for i, st := range f.Stats() {
-		if want := n.URL("live/xxxxx?xxxxx"); st.URL != want {
+		if want := n.URL("live/" + secretMark(key) + "?" + secretMark("pass="+token)); st.URL != want {
 			t.Errorf("destination %d shows as %s, want %s", i, st.URL, want)
 		}
 		if s := fmt.Sprintf("%+v", st); strings.Contains(s, key) || strings.Contains(s, token) {
@@ -401,13 +401,17 @@ func TestRTMPTargets(t *testing.T) {
 		app, stream, shown, to string
 	}{
 		{Target{URL: "rtmp://a.rtmp.youtube.com/live2", StreamKey: "abcd-efgh"},
-			"live2", "abcd-efgh", "rtmp://a.rtmp.youtube.com/live2/xxxxx", "a.rtmp.youtube.com:1935"},
+			"live2", "abcd-efgh", "rtmp://a.rtmp.youtube.com/live2/xxxxx-5fbd", "a.rtmp.youtube.com:1935"},
+		// another key on the same ingest shows apart (metrics' labels, /status), SHA-256's first
+		// 4 hex digits as Python's hashlib gives them
+		{Target{URL: "rtmp://a.rtmp.youtube.com/live2", StreamKey: "abcd-wxyz"},
+			"live2", "abcd-wxyz", "rtmp://a.rtmp.youtube.com/live2/xxxxx-1777", "a.rtmp.youtube.com:1935"},
 		{Target{URL: "rtmps://live-api-s.facebook.com:443/rtmp/", StreamKey: "FB-1-2"},
-			"rtmp", "FB-1-2", "rtmps://live-api-s.facebook.com:443/rtmp/xxxxx", "live-api-s.facebook.com:443"},
+			"rtmp", "FB-1-2", "rtmps://live-api-s.facebook.com:443/rtmp/xxxxx-0ade", "live-api-s.facebook.com:443"},
 		{Target{URL: "RTMP://127.0.0.1:1936/live/cam/1"}, "live", "cam/1", "rtmp://127.0.0.1:1936/live/cam/1", "127.0.0.1:1936"},
-		{Target{URL: "rtmp://host/live/x?user=u&pass=t0ken"}, "live", "x?user=u&pass=t0ken", "rtmp://host/live/x?xxxxx", "host:1935"},
+		{Target{URL: "rtmp://host/live/x?user=u&pass=t0ken"}, "live", "x?user=u&pass=t0ken", "rtmp://host/live/x?xxxxx-04b6", "host:1935"},
 		{Target{URL: "rtmps://host/app", StreamKey: "k?bandwidthtest=true"},
-			"app", "k?bandwidthtest=true", "rtmps://host/app/xxxxx", "host:443"},
+			"app", "k?bandwidthtest=true", "rtmps://host/app/xxxxx-303b", "host:443"},
 	} {
 		d, err := newDestination("test", tc.target, settings{queueSize: 1}, slog.New(slog.DiscardHandler))
 		if err != nil {
