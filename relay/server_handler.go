@@ -155,7 +155,10 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 		}
 		d.close()
 		teardown := errors.As(ctx.Error, new(liberrors.ErrServerSessionTornDown))
-		d.log.Info("unpublish", "remote", d.remote, "teardown", teardown, "reason", ctx.Error)
+		// packets: all the publisher sent, final now that the path is closed; over TCP, with a
+		// TEARDOWN, what its sender counts as written to the connection
+		d.log.Info("unpublish", "remote", d.remote, "teardown", teardown, "reason", ctx.Error,
+			"packets", d.info().Packets)
 		if wasPublishing {
 			h.s.onUnpublish(d.name, teardown)
 		}
