@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -51,68 +49,6 @@ func needSenders(t *testing.T, config string) {
 	}
 }
 
-// startNginxRTMP starts nginx with its RTMP module on a free port, an application live that takes
-// any stream name, and returns its address; nginx ends with the test.
-func startNginxRTMP(t *testing.T) string {
-	t.Helper()
-	testpeers.Need(t, "nginx-light libnginx-mod-rtmp", "nginx")
-	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-	if _, err := os.Stat(module); err != nil {
-		const why = "nginx's RTMP module not found: apt-get install -y libnginx-mod-rtmp (.ci/run installs it)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", fftest.FreePort(t))
-	conf := fmt.Sprintf(`load_module %s;
-daemon off; master_process off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log info;
-events { worker_connections 64; }
-rtmp { server { listen %s; chunk_size 4096;
-  application live { live on; record off; } } }
-`, module, dir, dir, addr)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stderr fftest.Buffer
-	cmd := exec.Command("nginx", "-c", filepath.Join(dir, "nginx.conf"), "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // it may have ended
-		cmd.Wait()         //nolint:errcheck // killed
-	})
-	return addr
-}
-
-// startSRTReceiver starts ffmpeg as an SRT listener on a free port, with passphrase unless it is
-// "", writing what it receives to a TS file whose path it returns with the listener's address;
-// it ends with the test.
-func startSRTReceiver(t *testing.T, passphrase string) (addr, out string) {
-	t.Helper()
-	rtp, _ := fftest.FreeUDPPair(t)
-	out = filepath.Join(t.TempDir(), "srt.ts")
-	url := "srt://" + rtp + "?mode=listener&timeout=60000000"
-	if passphrase != "" {
-		url += "&passphrase=" + passphrase
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-i", url, "-c", "copy", "-f", "mpegts", out)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // it may have ended
-		cmd.Wait()         //nolint:errcheck // killed
-	})
-	return rtp, out
-}
-
 // TestDestinationsOfEveryKind pushes the test channel to the built-in relay (RTSP), to nginx
 // (RTMP, with its stream key in a key_file) and to an SRT listener (ffmpeg, with a passphrase)
 // at once. Each gets
@@ -125,8 +61,10 @@ func startSRTReceiver(t *testing.T, passphrase string) (addr, out string) {
 func TestDestinationsOfEveryKind(t *testing.T) {
 	fftest.Require(t)
 	const key, passphrase = "k3y-0f-th3-str3am", "pa55phra5e-0f-th3-l1nk"
-	rtmpAddr := startNginxRTMP(t)
-	srtAddr, srtOut := startSRTReceiver(t, passphrase)
+	nginx := testpeers.StartNginx(t, "")
+	rtmpAddr := nginx.Addr()
+	srt := testpeers.FFmpegSRTListener(t, testpeers.FreeUDPPort(t), passphrase)
+	srtAddr, srtOut := fmt.Sprintf("127.0.0.1:%d", srt.Port), srt.Out
 	dir := t.TempDir()
 	keyFile, passFile := filepath.Join(dir, "rtmp.key"), filepath.Join(dir, "srt.passphrase")
 	for file, secret := range map[string]string{keyFile: key, passFile: passphrase} {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/benchrig"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -33,33 +34,21 @@ type Nginx struct {
 }
 
 // StartNginx starts nginx, with apps (more application blocks, as nginx.conf writes them) in its
-// rtmp server beside "live", and waits until it listens. It is killed when the test ends.
+// rtmp server beside "live", and waits until it listens. It is killed when the test ends. Its
+// configuration is the benchmarks' (see benchrig.WriteNginxRTMPConf).
 func StartNginx(t testing.TB, apps string) *Nginx {
 	t.Helper()
 	Need(t, nginxPackages, "nginx")
-	module := "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-	if _, err := os.Stat(module); err != nil {
+	if _, err := os.Stat(benchrig.NginxRTMPModule); err != nil {
 		// nginx is there without its RTMP module: as Need says it
-		msg := module + " not found: apt-get install -y " + nginxPackages + " (.ci/run installs it)"
+		msg := benchrig.NginxRTMPModule + " not found: apt-get install -y " + nginxPackages + " (.ci/run installs it)"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
 	n := &Nginx{t: t, dir: t.TempDir(), Port: fftest.FreePort(t)}
-	conf := fmt.Sprintf(`load_module %s;
-daemon off; master_process on; worker_processes 1;
-pid %s; error_log %s info;
-events { worker_connections 256; }
-rtmp {
-  server {
-    listen 127.0.0.1:%d; chunk_size 4096;
-    application live { live on; record off; drop_idle_publisher 10s; }
-    %s
-  }
-}
-`, module, filepath.Join(n.dir, "nginx.pid"), n.logPath(), n.Port, apps)
-	if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
+	if err := benchrig.WriteNginxRTMPConf(n.dir, n.Port, apps); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.kill)
@@ -82,9 +71,8 @@ func (n *Nginx) Start() {
 	if n.cmd != nil {
 		n.t.Fatal("nginx already runs")
 	}
-	cmd := exec.Command("nginx", "-c", filepath.Join(n.dir, "nginx.conf"), "-p", n.dir, "-e", n.logPath())
 	// its own process group: its worker goes with it when it is killed
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := benchrig.NginxRTMPCommand(n.dir)
 	var out fftest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -99,7 +87,7 @@ func (n *Nginx) Start() {
 	deadline := time.After(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for !Listening(n.Port) {
+	for !benchrig.Bound("tcp", n.Port) {
 		select {
 		case <-done:
 			n.cmd = nil
@@ -212,20 +200,4 @@ func ffprobe(t testing.TB, timeout time.Duration, args ...string) (string, error
 		return "", fmt.Errorf("ffprobe %s: %w: %s", args[len(args)-1], err, stderr.String())
 	}
 	return string(out), nil
-}
-
-// Listening tells whether a TCP socket listens on 127.0.0.1:port, as ss -ltn would.
-func Listening(port int) bool {
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 3 && f[1] == want && f[3] == "0A" {
-			return true
-		}
-	}
-	return false
 }

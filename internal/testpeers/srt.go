@@ -6,11 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/benchrig"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -94,7 +94,7 @@ func startSRTListener(t testing.TB, port int, out string, stdout *os.File, bin s
 			t.Fatalf("%s exited: %v\n%s", bin, l.err, l.stderr)
 		default:
 		}
-		return udpBound(port)
+		return benchrig.Bound("udp", port)
 	})
 	return l
 }
@@ -138,21 +138,3 @@ func (l *SRTListener) Received() int64 {
 
 // Stderr returns what the listener printed.
 func (l *SRTListener) Stderr() string { return l.stderr.String() }
-
-// udpBound reports whether a UDP socket is bound to port on 127.0.0.1 or every address.
-func udpBound(port int) bool {
-	for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		suffix := fmt.Sprintf(":%04X", port)
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 1 && strings.HasSuffix(f[1], suffix) {
-				return true
-			}
-		}
-	}
-	return false
-}
