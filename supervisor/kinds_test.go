@@ -122,8 +122,10 @@ func TestEveryKindOneServerDown(t *testing.T) {
 
 	// The destination tries again when its backoff says: the delay doubles from 250 ms to 30 s,
 	// so that after 30 s of failures its next try may be due up to 30 s after nginx is back.
-	// What the test asks is that this try, the first after nginx listens again, records, and
-	// within 5 s of when it was due (or of nginx listening, if it was due before).
+	// In five runs it recorded again 0.4, 4.2, 8.1, 24.7 and 26.2 s after nginx listened: in
+	// the last two the seventh try came just before, and the eighth 24 to 30 s later. What the
+	// test asks is that the first try after nginx listens again records, within 5 s of when it
+	// was due (or of nginx listening, if it was due before).
 	n.Start()
 	listening := time.Now()
 	due := listening
