@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -82,6 +83,11 @@ const (
 	stallAfter = 2 * time.Second
 	stallCheck = 500 * time.Millisecond
 )
+
+// refusedRetry is the longest delay before a destination tries again a server that refused the
+// connection (nothing listens at its port), however long that has lasted: the backoff would
+// have it wait up to RetryMax (30 s) after the server is back.
+const refusedRetry = 2 * time.Second
 
 // teardownGrace is how long the end of a session waits for TEARDOWN (and the packets queued
 // before it) to be written before it cuts the connection.
@@ -601,6 +607,11 @@ func (d *destination) run(ctx context.Context) {
 				quick.Reset()
 			}
 			delay = b.Next()
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// Nothing listens: a try costs the server nothing, and the channel is back on it
+			// within moments of it listening again (a restart, an outage of any length).
+			delay = min(delay, refusedRetry)
 		}
 		if errors.Is(err, errAuth) {
 			// The operator may be fixing the password or the server: retry, but slowly.

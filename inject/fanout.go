@@ -136,7 +136,8 @@ type Fanout struct {
 	QueueSize int
 	// RetryMin and RetryMax bound the delay before a failed destination tries again: it
 	// doubles from RetryMin up to RetryMax, with jitter inside RetryMax, and starts from
-	// RetryMin again after a session that recorded 10 s. Defaults 250 ms and 30 s.
+	// RetryMin again after a session that recorded 10 s. Defaults 250 ms and 30 s. A server
+	// that refuses the connection is tried again at most refusedRetry (2 s) apart.
 	RetryMin, RetryMax time.Duration
 	// AuthRetry is the least delay after a server refused the credentials: the operator may be
 	// fixing them, and a server must not see a client that keeps guessing. Default 30 s.

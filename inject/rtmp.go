@@ -347,8 +347,9 @@ func (s *rtmpSession) dialTLS(ctx context.Context, network, address string) (net
 func (s *rtmpSession) setupCause(err error, timedOut bool) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("connection refused: nothing listens at %s (the server is down, or listens on "+
-			"another port: rtmp's default is 1935, rtmps' 443)", s.p.address)
+		// ECONNREFUSED says "connection refused", and has the destination try again soon
+		return fmt.Errorf("%w: nothing listens at %s (the server is down, or listens on "+
+			"another port: rtmp's default is 1935, rtmps' 443)", syscall.ECONNREFUSED, s.p.address)
 	case tlsCause("TLS", err) != nil:
 		return tlsCause("TLS", err)
 	case s.rec == nil && s.raw != nil:
