@@ -1,8 +1,6 @@
 package inject
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,12 +11,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/child"
 	"github.com/liveinject/liveinject/internal/tsmux"
 )
 
@@ -205,7 +203,7 @@ func (p *srtPusher) session(ctx context.Context, d *destination, start []*unit) 
 			select {
 			case <-ctx.Done():
 				return nil, nil
-			case <-s.child.done:
+			case <-s.child.Done():
 				return nil, s.failure(nil)
 			case <-opened:
 				s.opened()
@@ -303,7 +301,7 @@ func (s *srtSession) Write(b []byte) (int, error) {
 			t := time.NewTimer(srtStopGrace)
 			defer t.Stop()
 			select {
-			case <-s.child.done:
+			case <-s.child.Done():
 				return written, s.failure(nil)
 			case <-t.C:
 				return written, fmt.Errorf("ffmpeg stopped reading its input: %w", err)
@@ -325,7 +323,7 @@ func (s *srtSession) blocked() error {
 	select {
 	case <-s.ctx.Done():
 		return s.ctx.Err()
-	case <-s.child.done:
+	case <-s.child.Done():
 		return s.failure(nil)
 	default:
 	}
@@ -349,11 +347,11 @@ func (s *srtSession) blocked() error {
 // failure returns why the session ended: from ffmpeg's exit, if it has exited, else err.
 func (s *srtSession) failure(err error) error {
 	select {
-	case <-s.child.done:
+	case <-s.child.Done():
 	default:
 		return err
 	}
-	return srtCause(s.p.host, !s.connected.IsZero(), s.child.err, s.child.lastLines())
+	return srtCause(s.p.host, !s.connected.IsZero(), s.child.Err(), s.child.Lines())
 }
 
 // srtCause explains how the ffmpeg of a session to the listener at host ended, after its
@@ -424,26 +422,18 @@ func srtCause(host string, connected bool, exit error, lines []string) error {
 	return fmt.Errorf("sending SRT to %s: %s", host, msg)
 }
 
-// srtChild is a session's ffmpeg, in a process group of its own.
+// srtChild is a session's ffmpeg, in a process group of its own (see child).
 type srtChild struct {
-	cmd   *exec.Cmd
+	*child.Process
 	stdin *os.File
 	// opened is closed when ffmpeg has opened its output: the listener took the connection.
 	opened chan struct{}
-	// done is closed once ffmpeg is reaped and its stderr read to the end; err is then Wait's.
-	done chan struct{}
-	err  error
-
-	mu   sync.Mutex
-	tail []string
-
-	// signalMu keeps signals from the reaping: the group gets a signal only while its leader is
-	// not reaped, so that its id cannot be another process's by then.
-	signalMu sync.Mutex
-	reaped   bool
 }
 
-// startSRTChild starts a session's ffmpeg, its stdin a pipe that the session writes.
+// startSRTChild starts a session's ffmpeg, its stdin a pipe that the session writes. Its
+// stderr's lines, passphrase hidden, are kept, and tell when its output opened: ffmpeg 5.1
+// prints "Output #0, mpegts, to 'srt://…'" after it wrote the header, which is after libsrt's
+// handshake with the listener.
 func startSRTChild(ffmpeg string, p *srtPusher, log *slog.Logger) (*srtChild, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -455,94 +445,52 @@ func startSRTChild(ffmpeg string, p *srtPusher, log *slog.Logger) (*srtChild, er
 		inW.Close()
 		return nil, err
 	}
-	// theirs: closed here once the child has them
-	theirs := []*os.File{inR, errW}
-	defer func() {
-		for _, f := range theirs {
-			f.Close()
-		}
-	}()
+	defer inR.Close() // the child's once it has started
 	cmd := exec.Command(ffmpeg, p.args()...)
 	cmd.Stdin, cmd.Stderr = inR, errW
-	cmd.SysProcAttr = childProcAttr()
 	if preset := p.preset(); preset != "" {
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			inW.Close()
 			errR.Close()
+			errW.Close()
 			return nil, err
 		}
-		theirs = append(theirs, pr)
+		defer pr.Close()
 		// a few hundred bytes: the pipe takes them before anyone reads
 		_, err = io.WriteString(pw, preset)
 		pw.Close()
 		if err != nil {
 			inW.Close()
 			errR.Close()
+			errW.Close()
 			return nil, err
 		}
 		cmd.ExtraFiles = []*os.File{pr} // descriptor 3
 	}
-	if err := cmd.Start(); err != nil {
+	c := &srtChild{stdin: inW, opened: make(chan struct{})}
+	c.Process, err = child.Start(cmd, errR, srtStderrLines, log, func(line string) (string, bool) {
+		line = p.redact(line)
+		if strings.HasPrefix(line, "Output #0, ") && !isClosed(c.opened) {
+			close(c.opened)
+		}
+		return line, true
+	})
+	if err != nil {
 		inW.Close()
-		errR.Close()
 		return nil, fmt.Errorf("starting ffmpeg for SRT: %w", err)
 	}
-	c := &srtChild{cmd: cmd, stdin: inW, opened: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		c.readStderr(errR, p, log)
-		errR.Close()
-		waitExited(cmd.Process.Pid)
-		c.signalMu.Lock()
-		c.err = cmd.Wait()
-		c.reaped = true
-		c.signalMu.Unlock()
-		close(c.done)
-	}()
 	return c, nil
 }
 
-// readStderr keeps ffmpeg's last lines, passphrase hidden, and tells when its output opened:
-// ffmpeg 5.1 prints "Output #0, mpegts, to 'srt://…'" after it wrote the header, which is after
-// libsrt's handshake with the listener.
-func (c *srtChild) readStderr(r io.Reader, p *srtPusher, log *slog.Logger) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 64*1024)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-			return i + 1, data[:i], nil
-		}
-		if atEOF && len(data) > 0 {
-			return len(data), data, nil
-		}
-		return 0, nil, nil
-	})
-	opened := false
-	for sc.Scan() {
-		line := p.redact(strings.TrimSpace(sc.Text()))
-		if line == "" {
-			continue
-		}
-		if !opened && strings.HasPrefix(line, "Output #0, ") {
-			opened = true
-			close(c.opened)
-		}
-		log.Debug("ffmpeg", "line", line)
-		c.mu.Lock()
-		if len(c.tail) == srtStderrLines {
-			c.tail = append(c.tail[:0], c.tail[1:]...)
-		}
-		c.tail = append(c.tail, line)
-		c.mu.Unlock()
+// isClosed tells whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
-	// A line longer than the buffer ends the scan: drain so that ffmpeg never blocks on stderr.
-	io.Copy(io.Discard, r) //nolint:errcheck
-}
-
-func (c *srtChild) lastLines() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.tail...)
 }
 
 // waiting returns the bytes in the pipe that ffmpeg has not read, where the system tells.
@@ -558,17 +506,9 @@ func (c *srtChild) stop() {
 	t := time.NewTimer(srtStopGrace)
 	defer t.Stop()
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-t.C:
-		c.signal(syscall.SIGKILL)
-		<-c.done
-	}
-}
-
-func (c *srtChild) signal(sig syscall.Signal) {
-	c.signalMu.Lock()
-	defer c.signalMu.Unlock()
-	if !c.reaped {
-		syscall.Kill(-c.cmd.Process.Pid, sig) //nolint:errcheck
+		c.Signal(syscall.SIGKILL)
+		<-c.Done()
 	}
 }

@@ -293,19 +293,19 @@ func (e *encoder) runOnce(ctx context.Context, run runSpec) (cause string, err e
 	}
 	// after the stop below: the last lines are all read once ffmpeg is reaped
 	defer func() {
-		lines := p.lastLines()
+		lines := p.Lines()
 		if ctx.Err() != nil {
 			cause = CauseStopped
 		} else {
-			cause = classify(err, p.err, lines)
+			cause = classify(err, p.Err(), lines)
 		}
 		e.publish(func(s *Status) { s.LastStderr, s.Progress = lines, Progress{} })
 	}()
 	defer p.stop(run.grace)
-	e.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.pid(), time.Time{}; s.Starts++ })
-	e.Logger.Info("ffmpeg started", "pid", p.pid())
+	e.publish(func(s *Status) { s.State, s.PID, s.RetryAt = StateStarting, p.Pid(), time.Time{}; s.Starts++ })
+	e.Logger.Info("ffmpeg started", "pid", p.Pid())
 	if e.OnStart != nil {
-		e.OnStart(p.pid())
+		e.OnStart(p.Pid())
 	}
 	stop := context.AfterFunc(ctx, func() { p.stop(run.grace) })
 	defer stop()
@@ -357,7 +357,7 @@ func (e *encoder) runOnce(ctx context.Context, run runSpec) (cause string, err e
 		// ffmpeg closed its output: it is exiting, or it is wedged with its output closed,
 		// which is no better. It gets the grace to exit on its own, then is stopped.
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(run.grace):
 			p.stop(run.grace)
 		}

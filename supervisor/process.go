@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/child"
 	"github.com/liveinject/liveinject/internal/rawio"
 )
 
@@ -22,19 +21,8 @@ const stderrLines = 20
 
 // process is one ffmpeg child in its own process group.
 type process struct {
-	cmd    *exec.Cmd
-	stdout *os.File
-	done   chan struct{} // closed once the child is reaped and its stderr read to the end
-	err    error         // Wait's result, valid after done
-
-	mu   sync.Mutex
-	tail []string
-
-	// signalMu makes signals and the reaping one at a time: the group gets a signal only while
-	// its leader, ffmpeg, is not reaped, so that its id cannot be another process's by then.
-	signalMu sync.Mutex
-	reaped   bool
-
+	*child.Process
+	stdout   *os.File
 	stopOnce sync.Once
 }
 
@@ -57,83 +45,35 @@ func startProcess(bin string, args []string, redact func(string) string, log *sl
 		outW.Close()
 		return nil, err
 	}
-
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.SysProcAttr = sysProcAttr()
-	err = cmd.Start()
-	// The child has its own copies now; ours must go so that EOF comes when the child exits.
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		outR.Close()
-		errR.Close()
-		return nil, err
-	}
-
-	p := &process{cmd: cmd, stdout: outR, done: make(chan struct{})}
-	go func() {
-		// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
-		p.readStderr(rawio.NewReader(errR), redact, log, onProgress, detect)
-		errR.Close()
-		waitExited(cmd.Process.Pid)
-		p.signalMu.Lock()
-		p.err = cmd.Wait()
-		p.reaped = true
-		p.signalMu.Unlock()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// readStderr splits on \r as well as \n: ffmpeg rewrites its status line with \r.
-func (p *process) readStderr(r io.Reader, redact func(string) string, log *slog.Logger, onProgress func(Progress), detect *detector) {
 	var pr Progress
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 64*1024)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-			return i + 1, data[:i], nil
-		}
-		if atEOF && len(data) > 0 {
-			return len(data), data, nil
-		}
-		return 0, nil, nil
-	})
-	for sc.Scan() {
-		line := redact(strings.TrimSpace(sc.Text()))
-		if line == "" {
-			continue
-		}
+	// ffmpeg writes its stats line twice a second: read without waking sysmon (rawio)
+	stderr := struct {
+		io.Reader
+		io.Closer
+	}{rawio.NewReader(errR), errR}
+	c, err := child.Start(cmd, stderr, stderrLines, log, func(line string) (string, bool) {
+		line = redact(line)
 		if pr.parse(line) {
 			if strings.HasPrefix(line, "progress=") && onProgress != nil {
 				onProgress(pr)
 			}
-			continue
+			return line, false
 		}
 		if detect != nil && detect.line(line, time.Now()) {
-			continue
+			return line, false
 		}
-		log.Debug("ffmpeg", "line", line)
-		p.mu.Lock()
-		if len(p.tail) == stderrLines {
-			p.tail = append(p.tail[:0], p.tail[1:]...)
-		}
-		p.tail = append(p.tail, line)
-		p.mu.Unlock()
+		return line, true
+	})
+	// The child has its own copy now; ours must go so that EOF comes when the child exits.
+	outW.Close()
+	if err != nil {
+		outR.Close()
+		return nil, err
 	}
-	// A line longer than the buffer ends the scan: drain so that ffmpeg never blocks on stderr.
-	io.Copy(io.Discard, r) //nolint:errcheck
-}
-
-// lastLines returns the last stderr lines, oldest first.
-func (p *process) lastLines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.tail...)
+	return &process{Process: c, stdout: outR}, nil
 }
 
 // stop asks ffmpeg to finish with SIGINT, kills the whole group after grace, and always waits
@@ -141,53 +81,44 @@ func (p *process) lastLines() []string {
 func (p *process) stop(grace time.Duration) {
 	p.stopOnce.Do(func() {
 		select {
-		case <-p.done:
+		case <-p.Done():
 			return
 		default:
 		}
-		p.signal(syscall.SIGINT)
+		p.Signal(syscall.SIGINT)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-t.C:
-			p.signal(syscall.SIGKILL)
+			p.Signal(syscall.SIGKILL)
 		}
 	})
-	<-p.done
+	<-p.Done()
 	p.stdout.Close()
 }
 
 // kill ends the group at once, for a child that is stalled.
 func (p *process) kill() {
-	p.signal(syscall.SIGKILL)
-}
-
-// signal sends sig to ffmpeg's process group, unless ffmpeg has been reaped.
-func (p *process) signal(sig syscall.Signal) {
-	p.signalMu.Lock()
-	defer p.signalMu.Unlock()
-	if !p.reaped {
-		syscall.Kill(-p.pid(), sig) //nolint:errcheck
-	}
+	p.Signal(syscall.SIGKILL)
 }
 
 // exitError explains how the child ended, with its last stderr line when it failed.
 func (p *process) exitError() error {
-	<-p.done
-	if p.err == nil {
+	werr := p.Err()
+	if werr == nil {
 		return errors.New("ffmpeg exited with status 0")
 	}
-	msg := p.err.Error()
+	msg := werr.Error()
 	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
+	if errors.As(werr, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			msg = "ffmpeg killed by " + signalText(ws.Signal(), ws.CoreDump())
 		} else {
 			msg = fmt.Sprintf("ffmpeg exited with status %d", ee.ExitCode())
 		}
 	}
-	if lines := p.lastLines(); len(lines) > 0 {
+	if lines := p.Lines(); len(lines) > 0 {
 		msg += ": " + lines[len(lines)-1]
 	}
 	return errors.New(msg)

@@ -56,10 +56,10 @@ func TestExitErrorNamesSignal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := syscall.Kill(p.pid(), tc.sig); err != nil {
+		if err := syscall.Kill(p.Pid(), tc.sig); err != nil {
 			t.Fatal(err)
 		}
-		<-p.done
+		<-p.Done()
 		p.stdout.Close()
 		if got := p.exitError().Error(); got != tc.want {
 			t.Errorf("killed by %s: %q, want %q", tc.sig, got, tc.want)
@@ -77,7 +77,7 @@ func TestNoSignalAfterReap(t *testing.T) {
 		t.Fatal(err)
 	}
 	line, err := bufio.NewReader(p.stdout).ReadString('\n')
-	<-p.done
+	<-p.Done()
 	p.stdout.Close()
 	var pid int
 	var addr string

@@ -1,11 +1,11 @@
-package supervisor
+package child
 
 import (
 	"syscall"
 	"unsafe"
 )
 
-func sysProcAttr() *syscall.SysProcAttr {
+func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 

@@ -1,13 +1,13 @@
 //go:build !linux
 
-package supervisor
+package child
 
 import "syscall"
 
-func sysProcAttr() *syscall.SysProcAttr {
+func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
 // waitExited returns at once: Wait reaps the child as soon as it exits, and a signal that comes
-// between that and process.reaped being set may reach a process that took its group's id.
+// between that and Process.reaped being set may reach a process that took its group's id.
 func waitExited(int) {}
