@@ -319,27 +319,8 @@ func (d *decoder) streamKey(t *table, dest *Destination, urlPath keyPath) {
 	switch {
 	case dest.KeyFile != "" && dest.KeyEnv != "":
 		d.keyErrorf(envPath, "the stream key given twice: use key_file or key_env")
-	case dest.KeyFile != "":
-		file := d.relative(dest.KeyFile)
-		key, err := readSecret(file)
-		if err == nil && strings.ContainsFunc(key, unicode.IsControl) {
-			err = fmt.Errorf("%s holds a control character (a stream key is one line)", file)
-		}
-		if err != nil {
-			d.keyErrorf(filePath, "%v", err)
-			return
-		}
-		dest.StreamKey = key
-	case dest.KeyEnv != "":
-		key, ok := os.LookupEnv(dest.KeyEnv)
-		switch {
-		case !ok || key == "":
-			d.keyErrorf(envPath, "environment variable %s is not set", dest.KeyEnv)
-		case strings.ContainsFunc(key, unicode.IsControl):
-			d.keyErrorf(envPath, "environment variable %s holds a control character", dest.KeyEnv)
-		default:
-			dest.StreamKey = key
-		}
+	case dest.KeyFile != "" || dest.KeyEnv != "":
+		dest.StreamKey, _ = d.secret("stream key", dest.KeyFile, filePath, dest.KeyEnv, envPath, checkPassword)
 	case dest.Kind() == KindRTMP && streamInURL(dest.URL):
 		d.warnf(urlPath, "the stream after the application is the stream key of most RTMP servers, and shows in the logs, "+
 			"/status, the dashboard and the metrics, as well as to anyone who can read this file: "+
@@ -396,30 +377,9 @@ func (d *decoder) srt(t *table, dest *Destination) {
 	switch {
 	case dest.PassphraseFile != "" && dest.PassphraseEnv != "":
 		d.keyErrorf(envPath, "the passphrase given twice: use passphrase_file or passphrase_env")
-	case dest.PassphraseFile != "":
-		file := d.relative(dest.PassphraseFile)
-		pass, err := readSecret(file)
-		if err == nil {
-			if err = checkPassphrase(pass); err != nil {
-				err = fmt.Errorf("%s: the passphrase %w", file, err)
-			}
-		}
-		if err != nil {
-			d.keyErrorf(filePath, "%v", err)
-			return
-		}
-		dest.Passphrase = pass
-	case dest.PassphraseEnv != "":
-		pass, ok := os.LookupEnv(dest.PassphraseEnv)
-		if !ok || pass == "" {
-			d.keyErrorf(envPath, "environment variable %s is not set", dest.PassphraseEnv)
-			return
-		}
-		if err := checkPassphrase(pass); err != nil {
-			d.keyErrorf(envPath, "environment variable %s: the passphrase %v", dest.PassphraseEnv, err)
-			return
-		}
-		dest.Passphrase = pass
+	case dest.PassphraseFile != "" || dest.PassphraseEnv != "":
+		dest.Passphrase, _ = d.secret("passphrase", dest.PassphraseFile, filePath, dest.PassphraseEnv, envPath,
+			checkPassphrase)
 	}
 	idPath := d.str(t, "streamid", &dest.StreamID)
 	d.check(idPath, checkStreamID(strings.ReplaceAll(dest.StreamID, "{channel}", "channel")))
@@ -522,24 +482,12 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 		dest.Password = literal
 		d.check(literalPath, checkPassword(literal))
 		d.warnf(literalPath, "password is readable by anyone who can read this file: use password_file or password_env")
-	case dest.PasswordFile != "":
-		pw, err := readPassword(d.relative(dest.PasswordFile))
-		if err != nil {
-			d.keyErrorf(filePath, "%v", err)
+	case dest.PasswordFile != "" || dest.PasswordEnv != "":
+		var ok bool
+		if dest.Password, ok = d.secret("password", dest.PasswordFile, filePath, dest.PasswordEnv, envPath,
+			checkPassword); !ok {
 			return
 		}
-		dest.Password = pw
-	case dest.PasswordEnv != "":
-		pw, ok := os.LookupEnv(dest.PasswordEnv)
-		if !ok || pw == "" {
-			d.keyErrorf(envPath, "environment variable %s is not set", dest.PasswordEnv)
-			return
-		}
-		if checkPassword(pw) != nil {
-			d.keyErrorf(envPath, "environment variable %s holds a control character", dest.PasswordEnv)
-			return
-		}
-		dest.Password = pw
 	case urlHasPassword:
 		d.warnf(urlPath, "password is readable by anyone who can read this file: use user with password_file or password_env")
 	}
@@ -549,6 +497,37 @@ func (d *decoder) credentials(t *table, dest *Destination, urlPath keyPath) {
 	if dest.User != "" && urlUser.Username() != "" {
 		d.keyErrorf(userPath, "the URL has a user already: give it one way")
 	}
+}
+
+// secret reads a secret given in a file (file, at filePath, relative to the file being decoded)
+// or in an environment variable (env, at envPath), and checks it with check, whose error is
+// said of "the <what>", never showing the secret. ok is false after an error.
+func (d *decoder) secret(what, file string, filePath keyPath, env string, envPath keyPath,
+	check func(string) error) (v string, ok bool) {
+	if file != "" {
+		file = d.relative(file)
+		v, err := readSecret(file)
+		if err == nil {
+			if err = check(v); err != nil {
+				err = fmt.Errorf("%s: the %s %w", file, what, err)
+			}
+		}
+		if err != nil {
+			d.keyErrorf(filePath, "%v", err)
+			return "", false
+		}
+		return v, true
+	}
+	v, set := os.LookupEnv(env)
+	if !set || v == "" {
+		d.keyErrorf(envPath, "environment variable %s is not set", env)
+		return "", false
+	}
+	if err := check(v); err != nil {
+		d.keyErrorf(envPath, "environment variable %s: the %s %v", env, what, err)
+		return "", false
+	}
+	return v, true
 }
 
 // relative returns a path given in the file being decoded: relative to the file's directory

@@ -135,8 +135,8 @@ func TestPasswordsAndNames(t *testing.T) {
 		"profiles/g.toml:6: destination.url: rtsp://other:xxxxx@dss.example/g.sdp is already a destination of this channel",
 		"profiles/h.toml:1: channel name \"aa\" is taken by " + filepath.Join(dir, "profiles", "aa.toml"),
 		"profiles/i.toml:1: name: \"bad name\" may hold only letters, digits, '-', '_' and '.'",
-		"profiles/j.toml:6: destination.password_file: " + filepath.Join(dir, "two-lines") + " holds a control character (a password is one line)",
-		"profiles/k.toml:6: destination.password_env: environment variable LIVEINJECT_TEST_CR holds a control character",
+		"profiles/j.toml:6: destination.password_file: " + filepath.Join(dir, "two-lines") + ": the password holds a control character",
+		"profiles/k.toml:6: destination.password_env: environment variable LIVEINJECT_TEST_CR: the password holds a control character",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
