@@ -40,6 +40,10 @@ func stillTS(tb testing.TB, seconds string) string {
 type namedStream struct {
 	name string
 	data []byte
+	file string
+	// noReference is set for a stream that mediacommon's reader cannot be the reference of:
+	// its frames are checked against ffprobe's counts instead (see encodeValidStreams).
+	noReference bool
 }
 
 // validStreams holds makeValidStreams's streams once made: encoding them takes seconds, and the
@@ -70,15 +74,20 @@ func encodeValidStreams(tb testing.TB) []namedStream {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return namedStream{name, d}
+		return namedStream{name: name, data: d, file: file}
 	}
+	// mediacommon v2.9.3 (which gortmplib v1.0.1 requires; v2.4.1 did not) hands over nothing of
+	// the still picture's first access unit, 295 KB with the SPS and PPS, and says nothing of
+	// it (no decode error): the reference then never starts. This reader does, as ffprobe does.
+	still := read("still picture, large IDRs", stillTS(tb, "1"))
+	still.noReference = true
 	return []namedStream{
 		read("zerolatency", fftest.TS(tb, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25",
 			"-c:a", "aac", "-ac", "2")),
 		read("B-frames", fftest.TS(tb, "1", "-c:v", "libx264", "-bf", "3", "-g", "12", "-c:a", "aac", "-ac", "2")),
 		read("audio only", fftest.TS(tb, "1", "-map", "1:a", "-c:a", "aac", "-ac", "2")),
 		read("video only", fftest.TS(tb, "1", "-map", "0:v", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25")),
-		read("still picture, large IDRs", stillTS(tb, "1")),
+		still,
 	}
 }
 
@@ -214,6 +223,10 @@ func ofKind(frames []*Frame, k Kind) []*Frame {
 func TestReaderMatchesMediacommon(t *testing.T) {
 	for _, s := range makeValidStreams(t) {
 		t.Run(s.name, func(t *testing.T) {
+			if s.noReference {
+				checkAgainstFFprobe(t, s)
+				return
+			}
 			want, err := referenceRead(s.data)
 			if err != nil {
 				t.Fatalf("mediacommon: %v", err)
@@ -232,6 +245,26 @@ func TestReaderMatchesMediacommon(t *testing.T) {
 	}
 }
 
+// checkAgainstFFprobe reads s with this reader, in pieces of several sizes, and requires every
+// video frame and AAC frame that ffprobe counts in it.
+func checkAgainstFFprobe(t *testing.T, s namedStream) {
+	for _, n := range []int{1 << 20, 188 * 7, 1000, 13} {
+		got, err := readFrames(s.data, n)
+		if err != nil {
+			t.Fatalf("reads of %d bytes: %v", n, err)
+		}
+		aac := 0
+		for _, f := range ofKind(got, Audio) {
+			aac += len(f.Data)
+		}
+		video, wantVideo, wantAAC := len(ofKind(got, Video)), ffprobeCount(t, s.file, "v"), ffprobeCount(t, s.file, "a")
+		if video != wantVideo || aac != wantAAC {
+			t.Errorf("reads of %d bytes: %d video frames and %d AAC frames, ffprobe %d and %d", n, video, aac,
+				wantVideo, wantAAC)
+		}
+	}
+}
+
 // FuzzReaderMatchesMediacommon compares this reader with mediacommon's on valid streams: a window
 // of one of makeValidStreams's, from a PAT on (a receiver that joins), cut anywhere after it at a
 // packet boundary (a writer that stops), read in pieces of any size.
@@ -242,7 +275,11 @@ func FuzzReaderMatchesMediacommon(f *testing.F) {
 		f.Add(uint8(i), uint16(100), uint16(300), uint16(1))
 	}
 	f.Fuzz(func(t *testing.T, which uint8, from, length, chunk uint16) {
-		data := streams[int(which)%len(streams)].data
+		s := streams[int(which)%len(streams)]
+		if s.noReference {
+			return // see encodeValidStreams
+		}
+		data := s.data
 		packets := len(data) / tsPacketSize
 		start := int(from) % packets
 		for start < packets && !patStart(data[start*tsPacketSize:]) {

@@ -181,9 +181,10 @@ func (r *Reader) probePES(u *pesUnit) error {
 	}
 	pkt := r.adts[0]
 	r.params = &Params{Audio: &mpeg4audio.AudioSpecificConfig{
-		Type:         pkt.Type,
-		SampleRate:   pkt.SampleRate,
-		ChannelCount: pkt.ChannelCount,
+		Type:          pkt.Type,
+		SampleRate:    pkt.SampleRate,
+		ChannelConfig: pkt.ChannelConfig,
+		ChannelCount:  pkt.ChannelCount, // what mediacommon's own readers still fill in
 	}}
 	return nil
 }
