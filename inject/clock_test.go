@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -13,7 +14,7 @@ import (
 // 57 hours).
 func TestSenderReportsAfter40Hours(t *testing.T) {
 	// an IDR every 10 frames: the reports follow the IDRs' times, and one comes after the jump
-	fr := frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
 	s := newFakeServer(t, nil)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/sr.sdp")}}, QueueSize: 1024,
 		senderReports: 100 * time.Millisecond}

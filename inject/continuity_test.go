@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/senderreport"
 	"github.com/liveinject/liveinject/internal/ticks"
@@ -23,7 +24,7 @@ import (
 // last periodic save, not the last packet's) the numbers jump forward by a little: players
 // take that for a short loss, never for old packets.
 func TestRestartOfLiveinjectContinues(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, crash := range []bool{false, true} {
 		name := map[bool]string{false: "clean", true: "crash"}[crash]
 		t.Run(name, func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestStateFileMargin(t *testing.T) {
 // within a few milliseconds. Before, channel time carried the backlog's excess over the wall
 // clock into every later report (136 s ahead on a real box, for the rest of its run).
 func TestSenderReportsAfterBacklog(t *testing.T) {
-	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
 	s := newFakeServer(t, nil)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/sr.sdp")}}, QueueSize: 1024,
 		senderReports: 50 * time.Millisecond}
@@ -186,7 +187,7 @@ func TestSenderReportsAfterBacklog(t *testing.T) {
 // step of the wall clock (the first NTP sync of a box without RTC) does not move; from the wall
 // clock, such a step looked like minutes without frames and started a hold.
 func TestLastLiveIsMonotonic(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	f := &Fanout{Channel: "test"}
 	if err := f.Initialize(); err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestLastLiveIsMonotonic(t *testing.T) {
 // packet the server gets, RTP and sender reports alike, carries the destination's stable SSRC,
 // counted in the destination's figures.
 func TestUDPSessionHooks(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, func(s *fakeServer) { s.udp = true })
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/udp.sdp"), Transport: "udp"}}, QueueSize: 1024,
 		senderReports: 50 * time.Millisecond}

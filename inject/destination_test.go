@@ -17,7 +17,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
-
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -74,8 +74,8 @@ func TestNextKey(t *testing.T) {
 // logged as the first was, not taken for a repeat of it, since a session recorded in between.
 func TestFailureLoggedAgainAfterRecording(t *testing.T) {
 	gop := []string{"-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2"}
-	first := frames(t, "3", gop...)
-	second := frames(t, "3", append([]string{"-s", "320x180"}, gop...)...)
+	first := demuxtest.Frames(t, "3", gop...)
+	second := demuxtest.Frames(t, "3", append([]string{"-s", "320x180"}, gop...)...)
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.respond = func(n int, req *base.Request) *base.Response {
 			if (n == 0 || n == 2) && req.Method == base.Announce {
@@ -158,7 +158,7 @@ func TestClientMessagesThroughLogger(t *testing.T) {
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
 
 	const garbage = 50
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.afterRecord = func(_ int, c *conn.Conn) {
 			for range garbage {
@@ -196,7 +196,7 @@ func TestClientMessagesThroughLogger(t *testing.T) {
 // buffers on the way are full, the destination shows as stalled, with the bytes waiting and
 // since when none left; when the server reads again, it records again.
 func TestStalledServer(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	resume := make(chan struct{})
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.stallAfter = func(int) int { return 20 }
@@ -233,7 +233,7 @@ func TestStalledServer(t *testing.T) {
 // report ended the session as "connection lost", and every reconnect cost the viewers a new
 // ANNOUNCE.
 func TestReportOnAFullQueueKeepsTheSession(t *testing.T) {
-	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-b:v", "20M", "-minrate", "20M",
+	fr := demuxtest.Frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-b:v", "20M", "-minrate", "20M",
 		"-maxrate", "20M", "-bufsize", "20M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
 	resume := make(chan struct{})
 	s := newFakeServer(t, func(s *fakeServer) {

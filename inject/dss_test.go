@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -23,7 +24,7 @@ import (
 // c= and the metadata, both SETUPs are taken, and the viewer gets both tracks with the
 // destination's stable SSRCs, in RTP and in the sender reports.
 func TestDSSTakesAnnounce(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, func(s *fakeServer) { s.dss = &fakeDSS{ssrcTimeout: 30 * time.Second} })
 	meta := Metadata{Info: "Main entrance, north side", Author: "Facilities", Copyright: "© 2026 Example",
 		Comment: "liveinject"}
@@ -81,7 +82,7 @@ func TestDSSTakesAnnounce(t *testing.T) {
 // TestDSSRefusals has the scripted DSS refuse a push as the real one does; each refusal says
 // what to change.
 func TestDSSRefusals(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		name string
 		dss  *fakeDSS
@@ -146,7 +147,7 @@ func TestDSSRefusals(t *testing.T) {
 // (it records again as soon as the name is free), and at its backoff once heldFor has passed.
 func TestDSSHeldName(t *testing.T) {
 	// An IDR every other frame: a try starts from the next IDR after its delay.
-	fr := frames(t, "8", "-c:v", "libx264", "-tune", "zerolatency", "-g", "2", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "8", "-c:v", "libx264", "-tune", "zerolatency", "-g", "2", "-c:a", "aac", "-ac", "2")
 	for _, tc := range []struct {
 		name            string
 		hold, heldFor   time.Duration
@@ -210,7 +211,7 @@ func TestDSSHeldName(t *testing.T) {
 // 0.8 to 1 s, a stream came back from a real DSS 25–38 s after a cut connection, instead of
 // 22–23 s.)
 func TestDSSHeldNameSweep(t *testing.T) {
-	fr := frames(t, "10", "-c:v", "libx264", "-tune", "zerolatency", "-g", "2", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "10", "-c:v", "libx264", "-tune", "zerolatency", "-g", "2", "-c:a", "aac", "-ac", "2")
 	const hold, sweep = 4 * time.Second, time.Second
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.dss = &fakeDSS{hold: hold, sweep: sweep, ssrcTimeout: 30 * time.Second}
@@ -267,9 +268,9 @@ func maxGap(seen []reflectedPacket) (time.Duration, []reflectedPacket) {
 // back within 2 s each time, with the same SSRC, and nothing is dropped by the lock.
 func TestDSSViewerKeepsStream(t *testing.T) {
 	gop := []string{"-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2"}
-	first := frames(t, "2", gop...)
-	second := frames(t, "2", append([]string{"-s", "320x180"}, gop...)...)
-	long := frames(t, "4", gop...)
+	first := demuxtest.Frames(t, "2", gop...)
+	second := demuxtest.Frames(t, "2", append([]string{"-s", "320x180"}, gop...)...)
+	long := demuxtest.Frames(t, "4", gop...)
 	for _, tc := range []struct {
 		name string
 		// run pushes the stream with f, and returns the Fanout that ends it

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
@@ -68,7 +69,7 @@ func (l *eventLog) withCauses() []string {
 // destination.failed and the next session one destination.recording, each naming the channel
 // and the destination without its password.
 func TestDestinationEventsOncePerChange(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.respond = func(n int, req *base.Request) *base.Response {
 			if n < 4 && req.Method == base.Announce {
@@ -119,7 +120,7 @@ func TestDestinationEventsOncePerChange(t *testing.T) {
 // TestDestinationEventsStall: a server that stops reading is a destination.failed with the
 // stall's cause, and recording again when it reads.
 func TestDestinationEventsStall(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	resume := make(chan struct{})
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.stallAfter = func(int) int { return 20 }
@@ -147,7 +148,7 @@ func TestDestinationEventsStall(t *testing.T) {
 // TestDestinationEventsHeldBriefly: a name the server holds for two quick tries, as Darwin
 // Streaming Server does for 100 ms after a TEARDOWN, is no failure to tell; held longer, it is.
 func TestDestinationEventsHeldBriefly(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	for _, tc := range []struct {
 		refusals int
 		want     []string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -131,7 +132,7 @@ func delivered(b *testing.B, srv *discardProcess, f *Fanout, paths []string) (sh
 
 // cbrFrames is a channel at a constant 4 Mbit/s (filler included), 4 s long.
 func cbrFrames(b *testing.B) []*demux.Frame {
-	return frames(b, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "50", "-b:v", "4M", "-minrate", "4M",
+	return demuxtest.Frames(b, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "50", "-b:v", "4M", "-minrate", "4M",
 		"-maxrate", "4M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
 }
 

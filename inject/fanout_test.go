@@ -2,11 +2,8 @@ package inject
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,33 +17,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// frames demuxes a test TS made by ffmpeg; extra replaces its encoding arguments.
-func frames(t testing.TB, seconds string, extra ...string) []*demux.Frame {
-	t.Helper()
-	data, err := os.ReadFile(fftest.TS(t, seconds, extra...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &demux.Reader{R: bytes.NewReader(data)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var out []*demux.Frame
-	err = r.Run(func(f *demux.Frame) error {
-		out = append(out, f)
-		return nil
-	})
-	if !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // waitState waits until destination i of f is in state.
@@ -82,7 +58,7 @@ func push(t *testing.T, f *Fanout, fr []*demux.Frame) {
 }
 
 func TestFanoutToFFmpegReceiver(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	url, wait := fftest.Receiver(t)
 
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024}
@@ -125,7 +101,7 @@ func videoStartsWithParameterSets(pkts []fakePacket) bool {
 // TestAnnounceSDPAndSetupURLs pushes to a server that checks SETUP URLs as Darwin Streaming
 // Server does: one not ending in the track number gets 400.
 func TestAnnounceSDPAndSetupURLs(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	var refused atomic.Int32
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.respond = func(_ int, req *base.Request) *base.Response {
@@ -177,7 +153,7 @@ func TestAnnounceSDPAndSetupURLs(t *testing.T) {
 
 func TestReconnectResumesAtIDRWithSameSequence(t *testing.T) {
 	// An IDR every 10 frames, so that a reconnect has one to start from soon.
-	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.dropAfter = func(n int) int {
 			if n == 0 {
@@ -295,7 +271,7 @@ func firstOnChannel(pkts []fakePacket, ch int) rtp.Packet {
 // cause and state, and is retried, refused credentials slowly, the others with the backoff.
 func TestServerRefusalsAreRetried(t *testing.T) {
 	const retry, authRetry = 300 * time.Millisecond, time.Second
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		code  base.StatusCode
 		want  string
@@ -369,7 +345,7 @@ func TestServerRefusalsAreRetried(t *testing.T) {
 // TestSlowDestinationDoesNotHoldOthers streams to two good servers, one that stops reading in
 // the middle of the stream and one that never answers: the good ones get every packet.
 func TestSlowDestinationDoesNotHoldOthers(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	// A server that accepts the connection and then never answers nor reads.
 	hole, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -435,7 +411,7 @@ func pushLive(t *testing.T, f *Fanout, fr []*demux.Frame) {
 func TestCloseCutsStalledSession(t *testing.T) {
 	// 8 Mbit/s, constant, three times over: more than the kernel's socket buffers (some 4 MB
 	// on loopback) and the client's write queue hold.
-	fr := frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-b:v", "8M", "-minrate", "8M",
+	fr := demuxtest.Frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-b:v", "8M", "-minrate", "8M",
 		"-maxrate", "8M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
 	stalled := newFakeServer(t, func(s *fakeServer) {
 		s.stallAfter = func(int) int { return 20 }
@@ -470,7 +446,7 @@ func TestCloseCutsStalledSession(t *testing.T) {
 // that stays keeps its session and every packet, the new one starts at an IDR and gets every
 // packet from there, and the removed one gets its TEARDOWN.
 func TestSetTargets(t *testing.T) {
-	fr := frames(t, "3", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "3", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
 	a, b := newFakeServer(t, nil), newFakeServer(t, nil)
 	ta, tb := Target{URL: a.url("/test.sdp")}, Target{URL: b.url("/test.sdp")}
 	f := &Fanout{Channel: "test", Targets: []Target{ta}, QueueSize: 1024}
@@ -544,7 +520,7 @@ func TestSetTargets(t *testing.T) {
 // does for broadcaster users, with the credentials given apart from the URL; the session name
 // given is announced, and the password appears in no figure.
 func TestDigestAuthAndSessionName(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	const realm, nonce = "Streaming Server", "5f1b4c2e"
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.respond = func(_ int, req *base.Request) *base.Response {
@@ -593,8 +569,8 @@ func TestDigestAuthAndSessionName(t *testing.T) {
 // with another size, those of a second: each destination ends its session with TEARDOWN and
 // announces the new SPS/PPS in a new one, which starts at the new IDR.
 func TestNewParametersReannounce(t *testing.T) {
-	first := frames(t, "1")
-	second := frames(t, "1", "-s", "320x180", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
+	first := demuxtest.Frames(t, "1")
+	second := demuxtest.Frames(t, "1", "-s", "320x180", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
 	if first[0].Params.Equal(second[0].Params) {
 		t.Fatal("the two encodes have the same parameters")
 	}
@@ -647,7 +623,7 @@ func TestNewParametersReannounce(t *testing.T) {
 // so in the destination's state. Validated names and metadata cannot reach it; parameter sets
 // can (an H.264 PPS with scaling lists is large).
 func TestSDPTooLarge(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, nil)
 	f := &Fanout{Channel: "test", QueueSize: 1024, Targets: []Target{{URL: s.url("/x.sdp")}}}
 	if err := f.Initialize(); err != nil {
@@ -673,7 +649,7 @@ func TestSDPTooLarge(t *testing.T) {
 // try ends at the client's read timeout, which is no healthy session, so the delays between tries
 // double up to the cap instead of starting over.
 func TestSilentServerBacksOff(t *testing.T) {
-	fr := frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "1", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "1", "-c:a", "aac", "-ac", "2")
 	hole, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -726,7 +702,7 @@ func TestSilentServerBacksOff(t *testing.T) {
 // stopped reading, their connections full: SetTargets returns at once rather than after each
 // session's grace for its TEARDOWN (teardownGrace) in turn, and Close still waits for them all.
 func TestSetTargetsDoesNotWaitForTeardowns(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	var targets []Target
 	for range 3 {
 		s := newFakeServer(t, func(s *fakeServer) {

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -20,7 +21,7 @@ import (
 // same session, with RTP time following the wall clock, and the source's frames resume after
 // it, on the same session, with time going forward.
 func TestHold(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, nil)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
 	if err := f.Initialize(); err != nil {
@@ -121,7 +122,7 @@ func onChannel(pkts []fakePacket, ch int) []rtp.Packet {
 // meanwhile, and all of it decodable.
 func TestHoldAtFFmpegReceiver(t *testing.T) {
 	silence := aacSilence(t)
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	url, wait := fftest.Receiver(t)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: url}}, QueueSize: 1024}
 	if err := f.Initialize(); err != nil {
@@ -200,7 +201,7 @@ func aacSilence(t *testing.T) []byte {
 // the first keyframe after they come at their pace again (a frame that refers to frames from
 // before the held keyframe would not decode).
 func TestHoldRejoin(t *testing.T) {
-	fr := frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "4", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-ac", "2")
 	var before, burst, after []*demux.Frame // up to 1 s, the next second, the rest
 	for _, x := range fr {
 		switch d := x.DTS - fr[0].DTS; {
@@ -315,7 +316,7 @@ func checkAudioGoesOn(t *testing.T, audio []rtp.Packet) (silent int) {
 // run's first audio frame, whole frames without a hole of one frame or more, and no time going
 // back.
 func TestSwitchFillsTheAudio(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	f, s := startHoldFanout(t)
 	pushLive(t, f, fr)
 	f.SetSilence(f.AudioConfig(), testSilence)
@@ -332,7 +333,7 @@ func TestSwitchFillsTheAudio(t *testing.T) {
 // channel's audio config, as the switcher does for a camera without a microphone: one session,
 // and the audio track goes on with silence, without a hole, for as long as the video does.
 func TestFillSilence(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	f, s := startHoldFanout(t)
 	pushLive(t, f, fr)
 	f.SetSilence(f.AudioConfig(), testSilence)

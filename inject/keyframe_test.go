@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 )
 
 // TestKeyframe reads the latest keyframe back, as thumbnails do: none before the first, then the
 // last one written, with its parameters, whatever the caller does to the slice it got.
 func TestKeyframe(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	s := newFakeServer(t, nil)
 	f := &Fanout{Channel: "test", Targets: []Target{{URL: s.url("/test.sdp")}}, QueueSize: 1024}
 	if err := f.Initialize(); err != nil {

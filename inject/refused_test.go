@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/testpeers"
 	"github.com/liveinject/liveinject/relay"
@@ -16,7 +17,7 @@ import (
 // (0.25, 0.5, 1, 2, 4, then 8 s), up to 30 s after a longer outage. Over RTSP (the relay) and
 // RTMP (nginx).
 func TestRefusedRetriesSoon(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	for _, kind := range []string{"rtsp", "rtmp"} {
 		t.Run(kind, func(t *testing.T) {
 			port := fftest.FreePort(t)

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/senderreport"
 	"github.com/liveinject/liveinject/internal/ticks"
@@ -76,7 +77,7 @@ func checkSenderReports(t *testing.T, f *Fanout, s *fakeServer, fr []*demux.Fram
 // is in nanoseconds), each with its medium's SSRC and counts, mapping RTP time to the NTP time
 // of capture within a millisecond.
 func TestSenderReports(t *testing.T) {
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	for _, transport := range []string{"tcp", "udp"} {
 		t.Run(transport, func(t *testing.T) {
 			s := newFakeServer(t, func(s *fakeServer) { s.udp = true })
@@ -125,7 +126,7 @@ func TestPacketNTP(t *testing.T) {
 // sender reports' time of the new run's first frame is not before that of the last run's last
 // frame, so that players and recorders that time the stream by the reports do not go back.
 func TestReportTimeGoesOnAtASwitch(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	f, _ := startHoldFanout(t)
 	ntpOfLast := func() time.Time {
 		f.wmu.Lock()

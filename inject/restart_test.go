@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/relay"
 )
@@ -12,7 +13,7 @@ import (
 // channel streams: each time the destination reconnects and the stream is back.
 func TestRelayRestarts(t *testing.T) {
 	// An IDR every 5 frames, so that a reconnected destination has one to start from soon.
-	fr := frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "5", "-c:a", "aac", "-ac", "2")
+	fr := demuxtest.Frames(t, "1", "-c:v", "libx264", "-tune", "zerolatency", "-g", "5", "-c:a", "aac", "-ac", "2")
 	r := &relay.Server{Address: "127.0.0.1:0"}
 	if err := r.Initialize(); err != nil {
 		t.Fatal(err)

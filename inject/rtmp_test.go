@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/testpeers"
 )
@@ -80,7 +81,7 @@ func startRTMP(t *testing.T, target Target, configure func(*Fanout)) (*Fanout, *
 func TestRTMPToNginx(t *testing.T) {
 	n := testpeers.StartNginx(t, "")
 	f, _ := startRTMP(t, Target{URL: n.URL("live/readback")}, nil)
-	feedLive(t, f, frames(t, "2"))
+	feedLive(t, f, demuxtest.Frames(t, "2"))
 	waitState(t, f, 0, StateRecording)
 
 	codecs, err := testpeers.ProbeRTMP(t, n.URL("live/readback"), 20*time.Second)
@@ -124,7 +125,7 @@ func TestRTMPStreamKey(t *testing.T) {
 	events := pushEvents()
 	target := Target{URL: n.URL("live") + "?pass=" + token, StreamKey: key}
 	f, logs := startRTMP(t, target, func(f *Fanout) { f.OnEvent = events.sink })
-	feedLive(t, f, frames(t, "2"))
+	feedLive(t, f, demuxtest.Frames(t, "2"))
 	waitState(t, f, 0, StateRecording)
 	codecs, err := testpeers.ProbeRTMP(t, n.URL("live/"+key), 20*time.Second)
 	if err != nil || len(codecs) != 2 {
@@ -177,7 +178,7 @@ func TestRTMPCauses(t *testing.T) {
 	n := testpeers.StartNginx(t, "application checked { live on; on_publish "+refuse.URL+"/publish; }")
 	notRTMP := httptest.NewServer(http.NotFoundHandler())
 	defer notRTMP.Close()
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		name, url, state, want string
 	}{
@@ -209,7 +210,7 @@ func TestRTMPCauses(t *testing.T) {
 func TestRTMPServerRestart(t *testing.T) {
 	n := testpeers.StartNginx(t, "")
 	f, _ := startRTMP(t, Target{URL: n.URL("live/restart")}, nil)
-	feedLive(t, f, frames(t, "2"))
+	feedLive(t, f, demuxtest.Frames(t, "2"))
 	waitState(t, f, 0, StateRecording)
 	n.Stop()
 	fftest.WaitFor(t, 10*time.Second, "the session lost", func() bool {
@@ -241,7 +242,7 @@ func TestRTMPServerRestart(t *testing.T) {
 func TestRTMPS(t *testing.T) {
 	cert, ca := selfSigned(t)
 	n := testpeers.StartNginx(t, "")
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	tlsFront := startFront(t, n.Addr(), &tls.Config{Certificates: []tls.Certificate{cert}})
 	_, port, _ := net.SplitHostPort(tlsFront.addr())
 	for _, tc := range []struct {
@@ -287,7 +288,7 @@ func TestRTMPS(t *testing.T) {
 // session, which says why; once it reads again, the destination records again.
 func TestRTMPStalledServer(t *testing.T) {
 	n := testpeers.StartNginx(t, "")
-	fr := frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-b:v", "8M", "-minrate", "8M",
+	fr := demuxtest.Frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "25", "-b:v", "8M", "-minrate", "8M",
 		"-maxrate", "8M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-ac", "2")
 	hang := startFront(t, n.Addr(), nil)
 	f, _ := startRTMP(t, Target{URL: "rtmp://" + hang.addr() + "/live/stall"}, func(f *Fanout) {
@@ -325,7 +326,7 @@ func TestRTMPStalledServer(t *testing.T) {
 // publisher, as the test's configuration has it: the hold is what kept it.
 func TestRTMPHold(t *testing.T) {
 	silence := aacSilence(t)
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	n := testpeers.StartNginx(t, "")
 	f, _ := startRTMP(t, Target{URL: n.URL("live/hold")}, nil)
 	pushLive(t, f, fr)
@@ -452,7 +453,7 @@ func TestRTMPTargets(t *testing.T) {
 func TestRTMPPing(t *testing.T) {
 	n := testpeers.StartNginx(t, "ping 1s; ping_timeout 1s;")
 	f, _ := startRTMP(t, Target{URL: n.URL("live/ping")}, nil)
-	pushLive(t, f, frames(t, "1"))
+	pushLive(t, f, demuxtest.Frames(t, "1"))
 	waitSettled(t, f, 0)
 	before := f.Stats()[0]
 	quiet := time.After(6 * time.Second)
@@ -484,8 +485,8 @@ func TestRTMPPing(t *testing.T) {
 // session ends and a new one publishes them, starting at the frame that brought them; no frame
 // is lost on the way.
 func TestRTMPNewParameters(t *testing.T) {
-	high := frames(t, "1")
-	baseline := frames(t, "1", "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-g", "50",
+	high := demuxtest.Frames(t, "1")
+	baseline := demuxtest.Frames(t, "1", "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-g", "50",
 		"-c:a", "aac", "-ac", "2")
 	n := testpeers.StartNginx(t, "")
 	f, logs := startRTMP(t, Target{URL: n.URL("live/params")}, nil)

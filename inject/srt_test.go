@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/testpeers"
 )
@@ -152,7 +153,7 @@ func checkSecret(t *testing.T, f *Fanout, logs *fftest.Buffer) {
 // every frame arrives and decodes as h264 + aac; the passphrase is never shown; after Close no
 // ffmpeg is left, running or a zombie (goleak checks the goroutines).
 func TestSRTToListener(t *testing.T) {
-	fr := frames(t, "4")
+	fr := demuxtest.Frames(t, "4")
 	port := testpeers.FreeUDPPort(t)
 	l := testpeers.FFmpegSRTListener(t, port, srtPass)
 	var logs fftest.Buffer
@@ -218,7 +219,7 @@ func TestSRTToListener(t *testing.T) {
 // does) and starts it again on its port: the destination sends to the new one within 5 s.
 func TestSRTListenerRestart(t *testing.T) {
 	testpeers.Need(t, "srt-tools", "srt-live-transmit")
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	for _, c := range []struct {
 		name string
 		stop func(*testpeers.SRTListener)
@@ -302,7 +303,7 @@ func TestSRTRefused(t *testing.T) {
 			var logs fftest.Buffer
 			f := srtFanout(t, port, c.sender, &logs)
 			defer f.Close()
-			fr := frames(t, "1")
+			fr := demuxtest.Frames(t, "1")
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			var wg sync.WaitGroup
@@ -337,7 +338,7 @@ func TestSRTRefused(t *testing.T) {
 // the audio pauses): the listener keeps receiving frames throughout.
 func TestSRTHold(t *testing.T) {
 	testpeers.Need(t, "srt-tools", "srt-live-transmit")
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	port := testpeers.FreeUDPPort(t)
 	l := testpeers.SRTLiveTransmit(t, port, srtPass)
 	var logs fftest.Buffer
@@ -422,7 +423,7 @@ func TestSRTHold(t *testing.T) {
 // srtStallEnd with a cause; the stopped ffmpeg is killed and reaped.
 func TestSRTStalledChild(t *testing.T) {
 	testpeers.Need(t, "srt-tools", "srt-live-transmit")
-	fr := frames(t, "2")
+	fr := demuxtest.Frames(t, "2")
 	port := testpeers.FreeUDPPort(t)
 	testpeers.SRTLiveTransmit(t, port, "")
 	var logs fftest.Buffer
@@ -491,7 +492,7 @@ func TestSRTStalledChild(t *testing.T) {
 // timestamps go on forward.
 func TestSRTTimestampWrap(t *testing.T) {
 	testpeers.Need(t, "srt-tools", "srt-live-transmit")
-	fr := frames(t, "4")
+	fr := demuxtest.Frames(t, "4")
 	port := testpeers.FreeUDPPort(t)
 	l := testpeers.SRTLiveTransmit(t, port, "")
 	var logs fftest.Buffer

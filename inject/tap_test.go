@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/ticks"
 )
 
@@ -12,7 +13,7 @@ import (
 // forward across a hold and a new ffmpeg run; not the held pictures; and a gap on the first
 // frame after the hold.
 func TestTap(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	type tapped struct {
 		fr       *demux.Frame
 		pts, dts int64

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -50,7 +51,7 @@ func TestRTSPS(t *testing.T) {
 	cert, ca := selfSigned(t)
 	srv := startDiscardServer(t, &tls.Config{Certificates: []tls.Certificate{cert}})
 	_, port, _ := net.SplitHostPort(srv.addr)
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		name   string
 		target Target

@@ -8,6 +8,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/relay"
 )
@@ -15,7 +16,7 @@ import (
 // TestTransports pushes with each transport setting to a server that takes RTP over UDP and to
 // one that takes TCP only: "auto" tries UDP and falls back to TCP on 461 Unsupported Transport.
 func TestTransports(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		name      string
 		transport string
@@ -86,7 +87,7 @@ func pushFor(t *testing.T, f *Fanout, fr []*demux.Frame, transport string) {
 // TestUDPToRelay pushes over UDP into the built-in relay, a gortsplib server, and with "auto"
 // into one without UDP.
 func TestUDPToRelay(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	for _, tc := range []struct {
 		name      string
 		transport string
@@ -130,7 +131,7 @@ func TestUDPToRelay(t *testing.T) {
 // Darwin Streaming Server's: keepalive requests go out at most KeepAlive apart (gortsplib alone
 // would wait 30 s, past the 20 s after which DSS drops a silent broadcaster).
 func TestKeepAliveOverUDP(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, func(s *fakeServer) { s.udp = true })
 	const every = time.Second
 	f := &Fanout{

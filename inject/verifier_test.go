@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/event"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/relay"
@@ -100,7 +101,7 @@ func waitVerify(t *testing.T, f *Fanout, i int, timeout time.Duration, state, ca
 
 // liveFrames are 2 s of test pattern with an IDR every 10 frames and audio.
 func liveFrames(t *testing.T) []*demux.Frame {
-	return frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
+	return demuxtest.Frames(t, "2", "-c:v", "libx264", "-tune", "zerolatency", "-g", "10", "-c:a", "aac", "-ac", "2")
 }
 
 // TestVerifyAtRelay pushes to the built-in relay, which serves the stream with an SSRC of its
@@ -633,7 +634,7 @@ func TestVerifyOneTrack(t *testing.T) {
 		{"audio", []string{"-map", "1:a", "-c:a", "aac", "-ac", "2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fr := frames(t, "2", tc.extra...)
+			fr := demuxtest.Frames(t, "2", tc.extra...)
 			r := startRelay(t)
 			f := &Fanout{Channel: "lobby", Targets: []Target{{URL: "rtsp://" + r.Addr() + "/lobby.sdp"}},
 				verifyTimings: testVerifyTimings}

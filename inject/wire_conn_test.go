@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -108,7 +109,7 @@ func (c *writesConn) Write(p []byte) (int, error) {
 // upgrade that splits or joins them would leave the SSRCs as the library chose them and the
 // frames of a picture written one by one.
 func TestSSRCConnWrites(t *testing.T) {
-	fr := frames(t, "1")
+	fr := demuxtest.Frames(t, "1")
 	s := newFakeServer(t, nil)
 	sess, err := newSession("test", Metadata{}, fr[0].Params)
 	if err != nil {

@@ -2,8 +2,6 @@ package record
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,31 +12,13 @@ import (
 	"time"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
 // channelBase puts the frames at a channel time past 2^33 ticks, as a channel's is (it counts
 // from the Unix epoch): the segments' 33-bit timestamps wrap.
 const channelBase = 1<<33 + 12345
-
-// frames demuxes a test TS of the given length, as a channel's demuxer gives its frames.
-func frames(t *testing.T, seconds string) []*demux.Frame {
-	t.Helper()
-	f, err := os.Open(fftest.TS(t, seconds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := &demux.Reader{R: f}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var out []*demux.Frame
-	if err := r.Run(func(fr *demux.Frame) error { out = append(out, fr); return nil }); !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // newRecorder starts a Recorder on a folder of the test with cfg over short test timings.
 func newRecorder(t *testing.T, cfg Config, space Space) *Recorder {
@@ -150,7 +130,7 @@ func CheckSegments(t *testing.T, dir string, minSegments int) (videoFrames int) 
 }
 
 func TestRecorderSegments(t *testing.T) {
-	frs := frames(t, "9")
+	frs := demuxtest.Frames(t, "9")
 	r := newRecorder(t, Config{Segment: 2 * time.Second}, nil)
 	feed(t, r, frs, channelBase)
 	r.Close()
@@ -171,7 +151,7 @@ func TestRecorderSegments(t *testing.T) {
 
 // A gap (a hold) ends the segment; the next begins at the next keyframe.
 func TestRecorderGap(t *testing.T) {
-	frs := frames(t, "5")
+	frs := demuxtest.Frames(t, "5")
 	r := newRecorder(t, Config{Segment: time.Hour}, nil)
 	feed(t, r, frs[:len(frs)/3], channelBase)
 	r.Gap("held")
@@ -316,7 +296,7 @@ func TestRetention(t *testing.T) {
 // A disk that another program filled stops the recording with a cause, and it resumes when
 // space returns; nothing recorded before is lost, and writing frames never blocks meanwhile.
 func TestRecorderDiskFull(t *testing.T) {
-	frs := frames(t, "6")
+	frs := demuxtest.Frames(t, "6")
 	fs := &fakeSpace{free: 1 << 30, total: 1 << 31}
 	r := newRecorder(t, Config{Segment: time.Second, MinFreeBytes: 1 << 20}, fs.space)
 	half := len(frs) / 2
@@ -351,7 +331,7 @@ func TestRecorderDiskFull(t *testing.T) {
 
 // A write that fails with ENOSPC (the disk filled between two looks) stops the recording too.
 func TestRecorderENOSPC(t *testing.T) {
-	frs := frames(t, "4")
+	frs := demuxtest.Frames(t, "4")
 	fs := &fakeSpace{free: 1 << 30, total: 1 << 31}
 	var full sync.Mutex
 	var isFull bool
@@ -448,7 +428,7 @@ func TestRecordChild(t *testing.T) {
 // A disk that does not keep up fills the queue: WriteFrame drops frames rather than wait, and
 // the recording goes on after them in a new segment, at a keyframe.
 func TestRecorderSlowDisk(t *testing.T) {
-	frs := frames(t, "6")
+	frs := demuxtest.Frames(t, "6")
 	release := make(chan struct{})
 	var once sync.Once
 	r := &Recorder{Channel: "ch", Config: Config{Dir: filepath.Join(t.TempDir(), "ch"), Segment: time.Hour},

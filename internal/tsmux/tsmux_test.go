@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
 	"github.com/liveinject/liveinject/demux"
+	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 )
 
@@ -49,25 +49,6 @@ func sameUnits(a, b [][]byte) bool {
 // channelBase puts the frames at a channel time past 2^33 ticks, as a channel's is (it counts
 // from the Unix epoch): the 33-bit timestamps wrap.
 const channelBase = 1<<33 + 12345
-
-// frames demuxes a test TS of the given length, as a channel's demuxer gives its frames.
-func frames(t *testing.T, seconds string) []*demux.Frame {
-	t.Helper()
-	f, err := os.Open(fftest.TS(t, seconds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := &demux.Reader{R: f}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var out []*demux.Frame
-	if err := r.Run(func(fr *demux.Frame) error { out = append(out, fr); return nil }); !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // lacksParameterSets reports whether an IDR's access unit au lacks the SPS or the PPS and p has
 // both, as the recorder and the SRT destinations ask before they put them in front.
@@ -232,7 +213,7 @@ func checkSame(t *testing.T, reader string, got, want []unit, wrapped bool) {
 // same NALUs, AAC frames, PTS and DTS. ffprobe reads the file as h264 + aac, a keyframe first,
 // every frame there.
 func TestWriterDifferential(t *testing.T) {
-	frs := frames(t, "4")
+	frs := demuxtest.Frames(t, "4")
 	base := int64(tsWrap - 90000)
 	ts, want := writeTS(t, frs, base)
 	checkSame(t, "mediacommon", readMediacommon(t, ts), want, true)
@@ -271,7 +252,7 @@ func TestWriterDifferential(t *testing.T) {
 // fills its packets exactly, one byte over, one short (a single byte of stuffing), tiny audio,
 // video with and without PCR; both readers must get them back whole.
 func TestWriterSizes(t *testing.T) {
-	real := frames(t, "1")
+	real := demuxtest.Frames(t, "1")
 	p := real[0].Params
 	key := real[0]
 	var frs []*demux.Frame
@@ -321,33 +302,9 @@ func probe(t *testing.T, path string) probed {
 	return p
 }
 
-// streamSecond returns one second of a 1080p30 8 Mbit/s channel as the demuxer gives it: 30
-// video frames of 33 kB (the first a keyframe) between 47 AAC frames of 340 bytes (128 kbit/s).
-func streamSecond() []*demux.Frame {
-	p := &demux.Params{SPS: []byte{0x67, 0x64, 0x00, 0x28, 0xac}, PPS: []byte{0x68, 0xee, 0x3c, 0x80},
-		Audio: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 2}}
-	var out []*demux.Frame
-	for i := range 30 {
-		nalu := make([]byte, 33_000)
-		nalu[0] = 0x41
-		if i == 0 {
-			nalu[0] = 0x65
-		}
-		out = append(out, &demux.Frame{Kind: demux.Video, PTS: int64(i) * 3000, DTS: int64(i) * 3000,
-			Data: [][]byte{nalu}, Key: i == 0, Params: p})
-		for range 3 {
-			if len(out) < 30+47 && (len(out)-i)%2 == 1 {
-				out = append(out, &demux.Frame{Kind: demux.Audio, PTS: int64(len(out)-i) * 1920,
-					DTS: int64(len(out)-i) * 1920, Data: [][]byte{make([]byte, 340)}, Params: p})
-			}
-		}
-	}
-	return out
-}
-
 // TestWriterAllocs checks that a frame costs no allocation once the buffers have grown.
 func TestWriterAllocs(t *testing.T) {
-	src := streamSecond()
+	src := demuxtest.StreamSecond()
 	w, err := New(io.Discard, true, src[0].Params.Audio)
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +337,7 @@ func TestWriterAllocs(t *testing.T) {
 // TestWriterOneTrack writes a channel with video only and one with audio only (the PCR then
 // on the audio PID): both readers get every frame back.
 func TestWriterOneTrack(t *testing.T) {
-	frs := frames(t, "2")
+	frs := demuxtest.Frames(t, "2")
 	for _, kind := range []demux.Kind{demux.Video, demux.Audio} {
 		t.Run(kind.String(), func(t *testing.T) {
 			p := *frs[0].Params
@@ -410,7 +367,7 @@ func TestWriterOneTrack(t *testing.T) {
 // TestWriterTimestamps writes frames with PTS and DTS on every bit of the 33 and back: a
 // stream's few seconds only move the low bits, so the high ones get a test of their own.
 func TestWriterTimestamps(t *testing.T) {
-	real := frames(t, "1")
+	real := demuxtest.Frames(t, "1")
 	var frs []*demux.Frame
 	vals := []int64{0, tsWrap - 1, 0x155555555, 0x0aaaaaaaa, 1 << 40, -1}
 	for k := range 33 {
