@@ -591,8 +591,12 @@ func (s *rtmpSession) read(control chan<- message.Message, quit <-chan struct{})
 					"error", s.p.scrub(err.Error()))
 				continue
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			switch {
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 				err = errors.New("the server closed the connection")
+			case errors.Is(err, syscall.ECONNRESET):
+				// nginx's fast shutdown resets the connections it still has data of
+				err = errors.New("the server closed the connection (reset)")
 			}
 			if said != "" {
 				err = fmt.Errorf("%w (it said %s)", err, said)
