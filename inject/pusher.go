@@ -28,7 +28,11 @@ type pusher interface {
 type newPusher func(channel string, t Target, u *url.URL) (p pusher, redacted string, err error)
 
 // pushers are the kinds of destination that send frames rather than RTP, by URL scheme.
-var pushers = map[string]newPusher{}
+var pushers = map[string]newPusher{
+	"rtmp":  newRTMPPusher,
+	"rtmps": newRTMPPusher,
+	"srt":   newSRTPusher,
+}
 
 // isRTSP tells whether a destination URL is rtsp or rtsps: pushed with RTP, played back by the
 // return check.

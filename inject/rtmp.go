@@ -29,12 +29,6 @@ import (
 	"github.com/liveinject/liveinject/internal/ticks"
 )
 
-// Registered here rather than in pusher.go's map literal, which every kind would edit.
-func init() {
-	pushers["rtmp"] = newRTMPPusher
-	pushers["rtmps"] = newRTMPPusher
-}
-
 // rtmpHandshakeSize is what a server sends in the RTMP handshake (S0, S1 and S2), before its
 // first message.
 const rtmpHandshakeSize = 1 + 1536 + 1536

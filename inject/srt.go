@@ -21,8 +21,6 @@ import (
 )
 
 // An init rather than an entry in pushers' literal: RTMP adds its own there.
-func init() { pushers["srt"] = newSRTPusher }
-
 // SRT goes out through ffmpeg's libsrt: there is no SRT library for Go. Each session starts an
 // ffmpeg that reads the channel's MPEG-TS on its stdin and sends it, copied, to the listener in
 // caller mode.
