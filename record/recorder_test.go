@@ -1,7 +1,6 @@
 package record
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,31 +55,6 @@ func (r *Recorder) queued() int {
 	return len(r.queue)
 }
 
-// probed is what ffprobe says of a segment's packets.
-type probed struct {
-	Packets []struct {
-		CodecType string `json:"codec_type"`
-		PTS       int64  `json:"pts"`
-		DTS       int64  `json:"dts"`
-		Duration  int64  `json:"duration"`
-		Flags     string `json:"flags"`
-	} `json:"packets"`
-	Streams []fftest.Stream `json:"streams"`
-}
-
-func probeSegment(t *testing.T, path string) probed {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_packets", "-show_streams", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var p probed
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // CheckSegments checks that the closed segments in dir each play alone (h264 + aac, a keyframe
 // first) and join: each begins a frame after the one before ends. It returns the video frames
 // they hold together.
@@ -100,7 +74,7 @@ func CheckSegments(t *testing.T, dir string, minSegments int) (videoFrames int) 
 			t.Errorf("%s still open", s.Name)
 			continue
 		}
-		p := probeSegment(t, filepath.Join(dir, s.Name))
+		p := fftest.ProbePackets(t, filepath.Join(dir, s.Name))
 		fftest.CheckAV(t, p.Streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2})
 		first := true
 		for _, pk := range p.Packets {
@@ -389,7 +363,7 @@ func TestRecorderKilled(t *testing.T) {
 	r := newRecorder(t, Config{Dir: dir}, nil)
 	fftest.WaitFor(t, 5*time.Second, "the leftover closed", func() bool { return r.Stats().Segments == 1 })
 	segs, _ := List(dir)
-	p := probeSegment(t, filepath.Join(dir, segs[0].Name))
+	p := fftest.ProbePackets(t, filepath.Join(dir, segs[0].Name))
 	fftest.CheckAV(t, p.Streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2})
 	if len(p.Packets) < 10 {
 		t.Errorf("%d packets in the leftover", len(p.Packets))
@@ -462,7 +436,7 @@ func TestRecorderSlowDisk(t *testing.T) {
 func startKeyframes(t *testing.T, dir string, segs []Segment) {
 	t.Helper()
 	for _, s := range segs {
-		p := probeSegment(t, filepath.Join(dir, s.Name))
+		p := fftest.ProbePackets(t, filepath.Join(dir, s.Name))
 		for _, pk := range p.Packets {
 			if pk.CodecType == "video" {
 				if !strings.HasPrefix(pk.Flags, "K") {

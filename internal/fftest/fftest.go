@@ -62,6 +62,32 @@ type Stream struct {
 	NbPackets  string `json:"nb_read_packets"`
 }
 
+// Packets is what ffprobe says of a file's streams and each of its packets.
+type Packets struct {
+	Packets []struct {
+		CodecType string `json:"codec_type"`
+		PTS       int64  `json:"pts"`
+		DTS       int64  `json:"dts"`
+		Duration  int64  `json:"duration"`
+		Flags     string `json:"flags"`
+	} `json:"packets"`
+	Streams []Stream `json:"streams"`
+}
+
+// ProbePackets runs ffprobe on the file at path and returns its streams and packets.
+func ProbePackets(t testing.TB, path string) Packets {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_packets", "-show_streams", "-of", "json", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p Packets
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Probe runs ffprobe with args before the input and returns the streams it found.
 func Probe(input string, args ...string) ([]Stream, error) {
 	full := append([]string{"-v", "error", "-show_streams", "-of", "json"}, args...)

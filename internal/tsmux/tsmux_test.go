@@ -2,12 +2,10 @@ package tsmux
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -223,7 +221,7 @@ func TestWriterDifferential(t *testing.T) {
 	if err := os.WriteFile(path, ts, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := probe(t, path)
+	p := fftest.ProbePackets(t, path)
 	fftest.CheckAV(t, p.Streams, fftest.AV{Width: 640, Height: 360, SampleRate: 48000, Channels: 2})
 	var video, audio, wantVideo, wantAudio int
 	for _, fr := range frs {
@@ -278,28 +276,6 @@ func TestWriterSizes(t *testing.T) {
 	b, want := writeTS(t, frs, channelBase)
 	checkSame(t, "mediacommon", readMediacommon(t, b), want, true)
 	checkSame(t, "demux", readDemux(t, b), withoutLastVideo(want), false)
-}
-
-// probed is what ffprobe says of a stream's packets.
-type probed struct {
-	Packets []struct {
-		CodecType string `json:"codec_type"`
-		Flags     string `json:"flags"`
-	} `json:"packets"`
-	Streams []fftest.Stream `json:"streams"`
-}
-
-func probe(t *testing.T, path string) probed {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_packets", "-show_streams", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var p probed
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestWriterAllocs checks that a frame costs no allocation once the buffers have grown.
