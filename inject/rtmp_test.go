@@ -16,47 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveinject/liveinject/demux"
 	"github.com/liveinject/liveinject/internal/demuxtest"
 	"github.com/liveinject/liveinject/internal/fftest"
 	"github.com/liveinject/liveinject/internal/testpeers"
 )
-
-// feedLive writes frames to f at a live source's pace, the clip again and again (each time as a
-// new run), until the test has ended.
-func feedLive(t *testing.T, f *Fanout, fr []*demux.Frame) {
-	stop, fed := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(fed)
-		timer := time.NewTimer(0)
-		defer timer.Stop()
-		start := time.Now()
-		var offset time.Duration // of the current run
-		for i := 0; ; i++ {
-			x := fr[i%len(fr)]
-			if i%len(fr) == 0 && i > 0 {
-				f.Discontinuity()
-				offset = time.Since(start)
-			}
-			if err := f.WriteFrame(x); err != nil {
-				t.Error(err)
-				return
-			}
-			next := fr[(i+1)%len(fr)]
-			at := offset + time.Duration(next.DTS-fr[0].DTS)*time.Second/90000
-			if (i+1)%len(fr) == 0 {
-				at = offset + time.Duration(x.DTS-fr[0].DTS)*time.Second/90000 + 40*time.Millisecond
-			}
-			timer.Reset(time.Until(start.Add(at)))
-			select {
-			case <-stop:
-				return
-			case <-timer.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-fed })
-}
 
 // startRTMP starts a Fanout pushing to target, its logs in the Buffer returned; it is closed when
 // the test ends.

@@ -236,26 +236,8 @@ func srtListenerRestart(t *testing.T, fr []*demux.Frame, stopListener func(*test
 	l := testpeers.SRTLiveTransmit(t, port, "")
 	var logs fftest.Buffer
 	f := srtFanout(t, port, "", &logs)
-	defer f.Close()
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(stop)
-	wg.Go(func() {
-		for start := time.Now(); ; start = start.Add(2 * time.Second) {
-			if err := pace(t, f, fr, start, stop); err != nil {
-				t.Error(err)
-				return
-			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			f.Discontinuity() // the next round's timestamps start again
-		}
-	})
+	t.Cleanup(f.Close) // after feedLive's feeder has stopped
+	feedLive(t, f, fr)
 	waitState(t, f, 0, StateRecording)
 	fftest.WaitFor(t, 5*time.Second, "the first listener receiving", func() bool { return l.Received() > 0 })
 
